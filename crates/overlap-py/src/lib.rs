@@ -1,0 +1,162 @@
+//! `tokhai_engine._engine`: the Python face of the `overlap` crate.
+//!
+//! Only converts types, releases the GIL around every call into the engine,
+//! and maps engine errors to Python exceptions. Checks of dtypes and Python
+//! scalars live in the pure-Python package, next to the public signatures.
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use overlap::{ContactRules, TraceRules};
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+create_exception!(
+    _engine,
+    InvalidInputError,
+    PyValueError,
+    "Input the engine refuses: it says which row and what is wrong; nothing was stored."
+);
+create_exception!(_engine, UnknownStayError, InvalidInputError, "A stay id the engine does not hold.");
+
+/// The one place engine errors become Python exceptions.
+fn to_py(err: overlap::Error) -> PyErr {
+    let message = err.to_string();
+    match err {
+        overlap::Error::UnknownStay { .. } => UnknownStayError::new_err(message),
+        _ => InvalidInputError::new_err(message),
+    }
+}
+
+/// Runs `work` without the GIL, so other Python threads go on meanwhile.
+fn detached<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> overlap::Result<T>) -> PyResult<T> {
+    py.detach(work).map_err(to_py)
+}
+
+type U64s<'py> = PyReadonlyArray1<'py, u64>;
+type I64s<'py> = PyReadonlyArray1<'py, i64>;
+
+/// Numpy columns, moved out of Rust vectors without copying.
+macro_rules! columns {
+    ($py:expr; $($column:expr),+) => {
+        PyTuple::new($py, [$($column.into_pyarray($py).into_any()),+])
+    };
+}
+
+#[pyclass(frozen, name = "Engine", module = "tokhai_engine._engine")]
+struct Engine {
+    inner: overlap::Engine,
+}
+
+#[pymethods]
+impl Engine {
+    #[new]
+    fn new() -> Self {
+        Engine { inner: overlap::Engine::new() }
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.inner.memory_bytes()
+    }
+
+    fn add_stays<'py>(
+        &self,
+        py: Python<'py>,
+        persons: U64s<'py>,
+        venues: U64s<'py>,
+        t_in: I64s<'py>,
+        t_out: I64s<'py>,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let (p, v, a, b) = (persons.as_slice()?, venues.as_slice()?, t_in.as_slice()?, t_out.as_slice()?);
+        Ok(detached(py, || self.inner.add_stays(p, v, a, b))?.into_pyarray(py))
+    }
+
+    fn set_checkout(&self, py: Python<'_>, stay_ids: U64s<'_>, t_out: I64s<'_>) -> PyResult<()> {
+        let (ids, t) = (stay_ids.as_slice()?, t_out.as_slice()?);
+        detached(py, || self.inner.set_checkout(ids, t))
+    }
+
+    fn expire_before(&self, py: Python<'_>, t: i64) -> usize {
+        py.detach(|| self.inner.expire_before(t))
+    }
+
+    fn overlaps<'py>(&self, py: Python<'py>, venue: u64, start: i64, end: i64) -> PyResult<Bound<'py, PyTuple>> {
+        let s = detached(py, || self.inner.overlaps(venue, start, end))?;
+        columns!(py; s.person, s.t_in, s.t_out)
+    }
+
+    fn contacts<'py>(
+        &self,
+        py: Python<'py>,
+        person: u64,
+        start: i64,
+        end: i64,
+        min_overlap: i64,
+        linger: i64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let rules = ContactRules { min_overlap, linger };
+        let c = detached(py, || self.inner.contacts(person, start, end, rules))?;
+        columns!(py; c.person, c.exposure, c.first_contact)
+    }
+
+    fn contacts_many<'py>(
+        &self,
+        py: Python<'py>,
+        persons: U64s<'py>,
+        starts: I64s<'py>,
+        ends: I64s<'py>,
+        min_overlap: i64,
+        linger: i64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let (p, s, e) = (persons.as_slice()?, starts.as_slice()?, ends.as_slice()?);
+        let rules = ContactRules { min_overlap, linger };
+        let c = detached(py, || self.inner.contacts_many(p, s, e, rules))?;
+        columns!(py; c.case, c.person, c.exposure, c.first_contact)
+    }
+
+    fn exposure_sites<'py>(
+        &self,
+        py: Python<'py>,
+        persons: U64s<'py>,
+        starts: I64s<'py>,
+        ends: I64s<'py>,
+        linger: i64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let (p, s, e) = (persons.as_slice()?, starts.as_slice()?, ends.as_slice()?);
+        let sites = detached(py, || self.inner.exposure_sites(p, s, e, linger))?;
+        columns!(py; sites.case, sites.venue, sites.start, sites.end)
+    }
+
+    #[pyo3(signature = (persons, starts, ends, hops, min_overlap, linger, latency, until))]
+    fn trace<'py>(
+        &self,
+        py: Python<'py>,
+        persons: U64s<'py>,
+        starts: I64s<'py>,
+        ends: I64s<'py>,
+        hops: u32,
+        min_overlap: i64,
+        linger: i64,
+        latency: i64,
+        until: Option<i64>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let (p, s, e) = (persons.as_slice()?, starts.as_slice()?, ends.as_slice()?);
+        let rules = TraceRules { hops, contact: ContactRules { min_overlap, linger }, latency, until };
+        let t = detached(py, || self.inner.trace(p, s, e, rules))?;
+        columns!(py; t.person, t.hop, t.exposed_at, t.source, t.exposure)
+    }
+}
+
+#[pymodule]
+fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Engine>()?;
+    m.add("InvalidInputError", m.py().get_type::<InvalidInputError>())?;
+    m.add("UnknownStayError", m.py().get_type::<UnknownStayError>())?;
+    m.add("MIN_TIME", overlap::MIN_TIME)?;
+    m.add("MAX_TIME", overlap::MAX_TIME)?;
+    Ok(())
+}

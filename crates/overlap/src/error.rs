@@ -1,0 +1,90 @@
+//! The one error type of the engine: every way a call can be refused.
+
+use thiserror::Error;
+
+/// Why a call was refused. A refused call changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Error {
+    /// Columns that must have one value per row have different lengths.
+    #[error("column {column} has {got} values, expected {expected} (one per row)")]
+    LengthMismatch {
+        /// The column whose length is wrong.
+        column: &'static str,
+        /// The length of the first column.
+        expected: usize,
+        /// The length of this column.
+        got: usize,
+    },
+    /// A stay whose times cannot be stored.
+    #[error("row {row}: {problem}")]
+    InvalidStay {
+        /// Position of the first bad row in the batch.
+        row: usize,
+        /// What is wrong with it.
+        problem: StayProblem,
+    },
+    /// A stay id that the engine does not hold (never issued, or expired).
+    #[error("row {row}: unknown stay id {id}")]
+    UnknownStay {
+        /// Position of the id in the batch.
+        row: usize,
+        /// The id itself.
+        id: u64,
+    },
+    /// A query window that is empty or reversed.
+    #[error("row {row}: window [{start}, {end}) is empty: end must be after start")]
+    EmptyWindow {
+        /// Position of the window among the cases (0 for a single query).
+        row: usize,
+        /// Window start, seconds since the Unix epoch.
+        start: i64,
+        /// Window end, seconds since the Unix epoch.
+        end: i64,
+    },
+    /// The same case twice in one multi-case query.
+    #[error("row {row}: case {person} appears more than once")]
+    DuplicateCase {
+        /// Position of the second occurrence.
+        row: usize,
+        /// The repeated person id.
+        person: u64,
+    },
+    /// A day already holds as many stays as its ids can number (2^32 - 1).
+    #[error("the day {day} (days since the Unix epoch) is full: no more stay ids")]
+    PartitionFull {
+        /// Days since the Unix epoch.
+        day: i64,
+    },
+    /// A parameter that must not be negative.
+    #[error("{name} must be zero or positive, got {value}")]
+    NegativeParameter {
+        /// Parameter name as the caller spells it.
+        name: &'static str,
+        /// The value given.
+        value: i64,
+    },
+}
+
+/// What is wrong with the times of one stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum StayProblem {
+    /// `t_out <= t_in`: a stay must last at least one second.
+    #[error("t_out {t_out} is not after t_in {t_in}")]
+    NotAfterCheckIn {
+        /// Check-in time.
+        t_in: i64,
+        /// Check-out time.
+        t_out: i64,
+    },
+    /// A time outside the years 2000 to 2100.
+    #[error("{column} {value} is outside 2000-01-01..2100-01-01 (seconds since the Unix epoch)")]
+    OutOfRange {
+        /// `t_in` or `t_out`.
+        column: &'static str,
+        /// The value given.
+        value: i64,
+    },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,55 @@
+//! Half-open intervals `[start, end)` in seconds, and the two operations the
+//! queries are made of: union and intersection.
+
+/// Unites intervals sorted by start into maximal disjoint ones, in order.
+/// Overlapping and touching intervals merge: `[1, 5)` and `[5, 9)` give `[1, 9)`.
+pub(crate) fn unite(sorted: impl IntoIterator<Item = (i64, i64)>) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for (a, b) in sorted {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// Length of `a ∩ b` and its earliest instant, for two sorted disjoint lists;
+/// `None` when they do not intersect.
+pub(crate) fn intersect(a: &[(i64, i64)], b: &[(i64, i64)]) -> Option<(i64, i64)> {
+    let (mut i, mut j) = (0, 0);
+    let mut found: Option<(i64, i64)> = None;
+    while i < a.len() && j < b.len() {
+        let lo = a[i].0.max(b[j].0);
+        let hi = a[i].1.min(b[j].1);
+        if lo < hi {
+            found = Some(match found {
+                Some((total, first)) => (total + hi - lo, first.min(lo)),
+                None => (hi - lo, lo),
+            });
+        }
+        if a[i].1 <= b[j].1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unite_merges_touching_and_nested() {
+        assert_eq!(unite([(1, 5), (5, 9), (6, 7), (10, 11)]), vec![(1, 9), (10, 11)]);
+        assert_eq!(unite([]), vec![]);
+    }
+
+    #[test]
+    fn intersect_sums_and_finds_first() {
+        assert_eq!(intersect(&[(0, 10), (20, 30)], &[(5, 25)]), Some((10, 5)));
+        assert_eq!(intersect(&[(0, 10)], &[(10, 20)]), None);
+    }
+}

@@ -1,0 +1,378 @@
+//! The queries. Each runs under the read lock on one consistent state.
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+
+use crate::engine::{same_length, Engine, State};
+use crate::error::{Error, Result};
+use crate::interval::{intersect, unite};
+use crate::partition::Partition;
+use crate::segment::DAY;
+
+/// Presence intervals of persons at one venue: `overlaps`' answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stays {
+    /// Person id.
+    pub person: Vec<u64>,
+    /// Start of a maximal interval of presence.
+    pub t_in: Vec<i64>,
+    /// End of it (exclusive).
+    pub t_out: Vec<i64>,
+}
+
+/// Contacts of one case: `contacts`' answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contacts {
+    /// Contact's person id.
+    pub person: Vec<u64>,
+    /// Seconds of shared presence with the case.
+    pub exposure: Vec<i64>,
+    /// Earliest instant of shared presence.
+    pub first_contact: Vec<i64>,
+}
+
+/// Contacts of many cases: `contacts_many`' answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactPairs {
+    /// The case.
+    pub case: Vec<u64>,
+    /// Contact's person id.
+    pub person: Vec<u64>,
+    /// Seconds of shared presence with the case.
+    pub exposure: Vec<i64>,
+    /// Earliest instant of shared presence.
+    pub first_contact: Vec<i64>,
+}
+
+/// Presence intervals of cases: `exposure_sites`' answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sites {
+    /// The case.
+    pub case: Vec<u64>,
+    /// Venue id.
+    pub venue: Vec<u64>,
+    /// Start of a presence interval (clipped to the case's window).
+    pub start: Vec<i64>,
+    /// End of it, extended by `linger`.
+    pub end: Vec<i64>,
+}
+
+/// Everyone reached from the cases: `trace`'s answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trace {
+    /// Person id.
+    pub person: Vec<u64>,
+    /// 0 for cases, 1 for their contacts (F1), 2 for contacts of F1 (F2), ...
+    pub hop: Vec<u32>,
+    /// When the person was first exposed (a case's window start at hop 0).
+    pub exposed_at: Vec<i64>,
+    /// The person at the previous hop who exposed them (a case: itself).
+    pub source: Vec<u64>,
+    /// Seconds of exposure to that source (0 for cases).
+    pub exposure: Vec<i64>,
+}
+
+/// Thresholds of a contact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContactRules {
+    /// Least exposure, in seconds, that makes a contact (any positive exposure counts when 0).
+    pub min_overlap: i64,
+    /// Seconds the case's presence lingers at a venue after the case leaves.
+    pub linger: i64,
+}
+
+/// Parameters of `trace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceRules {
+    /// How many hops to follow beyond the cases.
+    pub hops: u32,
+    /// Contact thresholds, the same at every hop.
+    pub contact: ContactRules,
+    /// Seconds after exposure before a person can expose others.
+    pub latency: i64,
+    /// End of every exposed person's window; the latest case end when `None`.
+    pub until: Option<i64>,
+}
+
+impl Default for TraceRules {
+    fn default() -> Self {
+        TraceRules { hops: 2, contact: ContactRules { min_overlap: 900, linger: 0 }, latency: 0, until: None }
+    }
+}
+
+/// One contact of one case.
+#[derive(Debug, Clone, Copy)]
+struct Contact {
+    person: u64,
+    exposure: i64,
+    first: i64,
+}
+
+/// A case's presence at one venue: disjoint intervals, sorted.
+type Presence = (u64, Vec<(i64, i64)>);
+
+impl State {
+    /// Partitions that may hold stays meeting `[start, end)`.
+    fn partitions_meeting(&self, start: i64, end: i64) -> impl Iterator<Item = &Partition> {
+        let last_day = (end - 1).div_euclid(DAY);
+        self.partitions.range(..=last_day).map(|(_, p)| p).filter(move |p| p.max_t_out > start)
+    }
+
+    /// Stays at `venue` meeting `[start, end)`, as (person, `t_in`, `t_out`).
+    fn venue_stays(&self, venue: u64, start: i64, end: i64, out: &mut Vec<(u64, i64, i64)>) {
+        for p in self.partitions_meeting(start, end) {
+            let base = p.start();
+            for seg in &p.segments {
+                seg.scan_venue(venue, start - base, end - base, |person, a, b| {
+                    out.push((person, base + i64::from(a), base + i64::from(b)));
+                });
+            }
+        }
+    }
+
+    /// Stays of `person` meeting `[start, end)`, as (venue, `t_in`, `t_out`).
+    fn person_stays(&self, person: u64, start: i64, end: i64, out: &mut Vec<(u64, i64, i64)>) {
+        for p in self.partitions_meeting(start, end) {
+            let base = p.start();
+            for seg in &p.segments {
+                for &row in seg.person_rows(person) {
+                    let t_in = base + i64::from(seg.t_in(row));
+                    let t_out = base + i64::from(seg.t_out(row));
+                    if t_in < end && t_out > start {
+                        out.push((seg.venue_of(row), t_in, t_out));
+                    }
+                }
+            }
+        }
+    }
+
+    fn overlaps(&self, venue: u64, start: i64, end: i64) -> Stays {
+        let mut hits = Vec::new();
+        self.venue_stays(venue, start, end, &mut hits);
+        hits.sort_unstable();
+        let mut out = Stays::default();
+        let mut own = Vec::new();
+        for group in hits.chunk_by(|a, b| a.0 == b.0) {
+            let person = group[0].0;
+            // Grow the span until it holds every stay chained to the window by
+            // overlap or touch: presence intervals are maximal, not clipped.
+            let mut span = (group[0].1, group.iter().map(|h| h.2).max().expect("non-empty"));
+            let presence = loop {
+                own.clear();
+                self.person_stays(person, span.0 - 1, span.1 + 1, &mut own);
+                own.retain(|s| s.0 == venue);
+                own.sort_unstable();
+                let presence: Vec<(i64, i64)> =
+                    unite(own.iter().map(|s| (s.1, s.2))).into_iter().filter(|&(a, b)| a < end && b > start).collect();
+                let grown = (presence[0].0, presence[presence.len() - 1].1);
+                if grown == span {
+                    break presence;
+                }
+                span = grown;
+            };
+            for (a, b) in presence {
+                out.person.push(person);
+                out.t_in.push(a);
+                out.t_out.push(b);
+            }
+        }
+        out
+    }
+
+    /// The case's stays clipped to its window, ends extended by `linger`,
+    /// united per venue; sorted by venue.
+    fn presence(&self, case: u64, start: i64, end: i64, linger: i64) -> Vec<Presence> {
+        let mut stays = Vec::new();
+        if start < end {
+            self.person_stays(case, start, end, &mut stays);
+        }
+        for s in &mut stays {
+            s.1 = s.1.max(start);
+            s.2 = s.2.min(end) + linger;
+        }
+        stays.sort_unstable();
+        stays.chunk_by(|a, b| a.0 == b.0).map(|g| (g[0].0, unite(g.iter().map(|s| (s.1, s.2))))).collect()
+    }
+
+    fn contacts_of(&self, case: u64, start: i64, end: i64, rules: ContactRules) -> Vec<Contact> {
+        let presence = self.presence(case, start, end, rules.linger);
+        let mut hits: Vec<(u64, usize, i64, i64)> = Vec::new();
+        let mut buf = Vec::new();
+        for (v, (venue, intervals)) in presence.iter().enumerate() {
+            for &(a, b) in intervals {
+                buf.clear();
+                self.venue_stays(*venue, a, b, &mut buf);
+                hits.extend(buf.iter().filter(|h| h.0 != case).map(|&(o, t_in, t_out)| (o, v, t_in, t_out)));
+            }
+        }
+        // A stay met by two intervals of the case was found twice; duplicate
+        // scans are identical too. Presence is a union, so both may go.
+        hits.sort_unstable();
+        hits.dedup();
+        let mut out = Vec::new();
+        for person in hits.chunk_by(|a, b| a.0 == b.0) {
+            let mut exposure = 0;
+            let mut first = i64::MAX;
+            for at_venue in person.chunk_by(|a, b| a.1 == b.1) {
+                let theirs = unite(at_venue.iter().map(|h| (h.2, h.3)));
+                if let Some((seconds, at)) = intersect(&presence[at_venue[0].1].1, &theirs) {
+                    exposure += seconds;
+                    first = first.min(at);
+                }
+            }
+            if exposure > 0 && exposure >= rules.min_overlap {
+                out.push(Contact { person: person[0].0, exposure, first });
+            }
+        }
+        out
+    }
+}
+
+impl Engine {
+    /// Who was at `venue` during `[start, end)`: for each person, the maximal
+    /// intervals of their presence there that meet the window, ordered by
+    /// (person, `t_in`).
+    pub fn overlaps(&self, venue: u64, start: i64, end: i64) -> Result<Stays> {
+        check_window(0, start, end)?;
+        Ok(self.state.read().overlaps(venue, start, end))
+    }
+
+    /// Contacts of `person` during its infectious window `[start, end)`,
+    /// ordered by person.
+    pub fn contacts(&self, person: u64, start: i64, end: i64, rules: ContactRules) -> Result<Contacts> {
+        check_window(0, start, end)?;
+        check_rules(rules)?;
+        let found = self.state.read().contacts_of(person, start, end, rules);
+        Ok(Contacts {
+            person: found.iter().map(|c| c.person).collect(),
+            exposure: found.iter().map(|c| c.exposure).collect(),
+            first_contact: found.iter().map(|c| c.first).collect(),
+        })
+    }
+
+    /// `contacts` for many cases at once, in parallel, ordered by (case, person).
+    pub fn contacts_many(&self, persons: &[u64], starts: &[i64], ends: &[i64], rules: ContactRules) -> Result<ContactPairs> {
+        let cases = check_cases(persons, starts, ends)?;
+        check_rules(rules)?;
+        let state = self.state.read();
+        let found: Vec<Vec<Contact>> = cases.par_iter().map(|&(case, s, e)| state.contacts_of(case, s, e, rules)).collect();
+        let mut out = ContactPairs::default();
+        for (&(case, _, _), contacts) in cases.iter().zip(found) {
+            for c in contacts {
+                out.case.push(case);
+                out.person.push(c.person);
+                out.exposure.push(c.exposure);
+                out.first_contact.push(c.first);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Each case's presence per venue, ordered by (case, venue, start).
+    pub fn exposure_sites(&self, persons: &[u64], starts: &[i64], ends: &[i64], linger: i64) -> Result<Sites> {
+        let cases = check_cases(persons, starts, ends)?;
+        check_rules(ContactRules { min_overlap: 0, linger })?;
+        let state = self.state.read();
+        let found: Vec<Vec<Presence>> = cases.par_iter().map(|&(case, s, e)| state.presence(case, s, e, linger)).collect();
+        let mut out = Sites::default();
+        for (&(case, _, _), presence) in cases.iter().zip(found) {
+            for (venue, intervals) in presence {
+                for (a, b) in intervals {
+                    out.case.push(case);
+                    out.venue.push(venue);
+                    out.start.push(a);
+                    out.end.push(b);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Contacts of the cases, contacts of those contacts, and so on for
+    /// `rules.hops` hops, time-respecting; ordered by (hop, person).
+    pub fn trace(&self, persons: &[u64], starts: &[i64], ends: &[i64], rules: TraceRules) -> Result<Trace> {
+        let cases = check_cases(persons, starts, ends)?;
+        check_rules(rules.contact)?;
+        if rules.latency < 0 {
+            return Err(Error::NegativeParameter { name: "latency", value: rules.latency });
+        }
+        let until = rules.until.unwrap_or_else(|| ends.iter().copied().max().unwrap_or(i64::MIN));
+        let state = self.state.read();
+
+        let mut out = Trace::default();
+        let mut reached: HashSet<u64> = cases.iter().map(|c| c.0).collect();
+        for &(case, start, _) in &cases {
+            push_traced(&mut out, case, 0, start, case, 0);
+        }
+        let mut frontier = cases;
+        for hop in 1..=rules.hops {
+            if frontier.is_empty() {
+                break;
+            }
+            let found: Vec<(u64, Vec<Contact>)> =
+                frontier.par_iter().map(|&(q, s, e)| (q, state.contacts_of(q, s, e, rules.contact))).collect();
+            // For each newly reached person: earliest exposure, then smallest source.
+            let mut best: HashMap<u64, (i64, u64, i64)> = HashMap::new();
+            for (source, contacts) in found {
+                for c in contacts.into_iter().filter(|c| !reached.contains(&c.person)) {
+                    let candidate = (c.first, source, c.exposure);
+                    best.entry(c.person)
+                        .and_modify(|b| {
+                            if (candidate.0, candidate.1) < (b.0, b.1) {
+                                *b = candidate;
+                            }
+                        })
+                        .or_insert(candidate);
+                }
+            }
+            let mut next: Vec<(u64, (i64, u64, i64))> = best.into_iter().collect();
+            next.sort_unstable_by_key(|n| n.0);
+            frontier = Vec::with_capacity(next.len());
+            for (person, (at, source, exposure)) in next {
+                reached.insert(person);
+                push_traced(&mut out, person, hop, at, source, exposure);
+                frontier.push((person, at.saturating_add(rules.latency), until));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn push_traced(out: &mut Trace, person: u64, hop: u32, exposed_at: i64, source: u64, exposure: i64) {
+    out.person.push(person);
+    out.hop.push(hop);
+    out.exposed_at.push(exposed_at);
+    out.source.push(source);
+    out.exposure.push(exposure);
+}
+
+fn check_window(row: usize, start: i64, end: i64) -> Result<()> {
+    if end <= start {
+        return Err(Error::EmptyWindow { row, start, end });
+    }
+    Ok(())
+}
+
+fn check_rules(rules: ContactRules) -> Result<()> {
+    for (name, value) in [("min_overlap", rules.min_overlap), ("linger", rules.linger)] {
+        if value < 0 {
+            return Err(Error::NegativeParameter { name, value });
+        }
+    }
+    Ok(())
+}
+
+/// Validates a batch of cases and returns them sorted by person.
+fn check_cases(persons: &[u64], starts: &[i64], ends: &[i64]) -> Result<Vec<(u64, i64, i64)>> {
+    same_length(persons.len(), &[("starts", starts.len()), ("ends", ends.len())])?;
+    for (row, (&s, &e)) in starts.iter().zip(ends).enumerate() {
+        check_window(row, s, e)?;
+    }
+    let mut order: Vec<usize> = (0..persons.len()).collect();
+    order.sort_by_key(|&i| (persons[i], i));
+    if let Some(w) = order.windows(2).find(|w| persons[w[0]] == persons[w[1]]) {
+        return Err(Error::DuplicateCase { row: w[1], person: persons[w[1]] });
+    }
+    Ok(order.into_iter().map(|i| (persons[i], starts[i], ends[i])).collect())
+}

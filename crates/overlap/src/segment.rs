@@ -1,0 +1,329 @@
+//! A segment: flat, fixed-width columns indexing the stays of one partition
+//! in two orders, venue then time and person then time.
+//!
+//! Layout, per stay (bytes): person index 4, packed time 4, person-order
+//! permutation 4, stay-id map 4; per distinct person 8, per distinct venue 14,
+//! per long stay 8. Every column is a plain `Vec` of fixed-width integers so a
+//! sealed segment can later be backed by a memory-mapped file unchanged.
+
+use rayon::slice::ParallelSliceMut;
+
+/// Length of a partition in seconds: partitions are UTC days of `t_in`.
+pub const DAY: i64 = 86_400;
+
+/// Bits of the packed time word that hold the duration; `t_in` takes the rest
+/// (17 bits, enough for a day).
+const DUR_BITS: u32 = 15;
+
+/// Marker duration: the stay lasts this long or longer, and its check-out
+/// time is in the long-stay table. Keeping long stays (forgotten check-outs)
+/// out of the per-venue duration bound keeps window scans short.
+const LONG: u32 = (1 << DUR_BITS) - 1;
+
+/// `row_of_seq` entry of a stay that has expired.
+const NO_ROW: u32 = u32::MAX;
+
+/// One stay in partition-relative form, as segments are built from and decoded to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Row {
+    pub venue: u64,
+    pub person: u64,
+    /// Seconds after the partition start, below [`DAY`].
+    pub t_in: u32,
+    /// Seconds after the partition start, above `t_in`.
+    pub t_out: u32,
+    /// Arrival number within the partition: the low half of the stay id.
+    pub seq: u32,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Segment {
+    /// The segment holds the stays with `seq` in `first_seq..first_seq + row_of_seq.len()`.
+    first_seq: u32,
+    /// `seq - first_seq` to row, or [`NO_ROW`].
+    row_of_seq: Vec<u32>,
+    /// Distinct venues, sorted; rows of `venues[b]` are `venue_start[b]..venue_start[b + 1]`.
+    venues: Vec<u64>,
+    venue_start: Vec<u32>,
+    /// Per venue, the longest duration below [`LONG`]: bounds how far back a window scan looks.
+    venue_max_short: Vec<u16>,
+    /// Per row (venue order): index into `persons`.
+    person: Vec<u32>,
+    /// Per row: `t_in << DUR_BITS | min(duration, LONG)`; rows of a venue sorted by it.
+    time: Vec<u32>,
+    /// Rows whose duration is at least [`LONG`], sorted, and their check-out times.
+    long_rows: Vec<u32>,
+    long_t_out: Vec<u32>,
+    /// Distinct persons, sorted.
+    persons: Vec<u64>,
+    /// Rows sorted by (person, `t_in`).
+    by_person: Vec<u32>,
+}
+
+impl Segment {
+    /// Index `rows`, whose `seq` values lie in `first_seq..first_seq + seq_span`.
+    pub fn build(mut rows: Vec<Row>, first_seq: u32, seq_span: u32) -> Segment {
+        rows.par_sort_unstable_by_key(|r| (r.venue, r.t_in, r.t_out, r.person));
+        let n = rows.len();
+        let mut seg = Segment {
+            first_seq,
+            row_of_seq: vec![NO_ROW; seq_span as usize],
+            time: Vec::with_capacity(n),
+            ..Segment::default()
+        };
+        for (i, r) in rows.iter().enumerate() {
+            if seg.venues.last() != Some(&r.venue) {
+                seg.venues.push(r.venue);
+                seg.venue_start.push(i as u32);
+                seg.venue_max_short.push(0);
+            }
+            let dur = r.t_out - r.t_in;
+            if dur >= LONG {
+                seg.time.push(r.t_in << DUR_BITS | LONG);
+                seg.long_rows.push(i as u32);
+                seg.long_t_out.push(r.t_out);
+            } else {
+                seg.time.push(r.t_in << DUR_BITS | dur);
+                let max = seg.venue_max_short.last_mut().expect("venue pushed above");
+                *max = (*max).max(dur as u16);
+            }
+            seg.row_of_seq[(r.seq - first_seq) as usize] = i as u32;
+        }
+        seg.venue_start.push(n as u32);
+
+        let mut order: Vec<(u64, u32, u32)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.person, r.t_in, i as u32))
+            .collect();
+        drop(rows);
+        order.par_sort_unstable();
+        seg.person = vec![0; n];
+        seg.by_person = Vec::with_capacity(n);
+        for (p, _, row) in order {
+            if seg.persons.last() != Some(&p) {
+                seg.persons.push(p);
+            }
+            seg.person[row as usize] = (seg.persons.len() - 1) as u32;
+            seg.by_person.push(row);
+        }
+        seg.shrink();
+        seg
+    }
+
+    fn shrink(&mut self) {
+        self.venues.shrink_to_fit();
+        self.venue_start.shrink_to_fit();
+        self.venue_max_short.shrink_to_fit();
+        self.long_rows.shrink_to_fit();
+        self.long_t_out.shrink_to_fit();
+        self.persons.shrink_to_fit();
+    }
+
+    /// Number of stays held.
+    pub fn len(&self) -> usize {
+        self.time.len()
+    }
+
+    pub fn first_seq(&self) -> u32 {
+        self.first_seq
+    }
+
+    /// One past the last `seq` this segment covers.
+    pub fn end_seq(&self) -> u32 {
+        self.first_seq + self.row_of_seq.len() as u32
+    }
+
+    /// Bytes held by the columns.
+    pub fn memory_bytes(&self) -> usize {
+        fn bytes<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        bytes(&self.row_of_seq)
+            + bytes(&self.venues)
+            + bytes(&self.venue_start)
+            + bytes(&self.venue_max_short)
+            + bytes(&self.person)
+            + bytes(&self.time)
+            + bytes(&self.long_rows)
+            + bytes(&self.long_t_out)
+            + bytes(&self.persons)
+            + bytes(&self.by_person)
+    }
+
+    /// The row of stay `seq`, if this segment holds it.
+    pub fn row_of(&self, seq: u32) -> Option<u32> {
+        let i = seq.checked_sub(self.first_seq)? as usize;
+        self.row_of_seq.get(i).copied().filter(|&r| r != NO_ROW)
+    }
+
+    pub fn t_in(&self, row: u32) -> u32 {
+        self.time[row as usize] >> DUR_BITS
+    }
+
+    pub fn t_out(&self, row: u32) -> u32 {
+        let packed = self.time[row as usize];
+        let dur = packed & LONG;
+        if dur == LONG {
+            let i = self.long_rows.binary_search(&row).expect("long row listed");
+            self.long_t_out[i]
+        } else {
+            (packed >> DUR_BITS) + dur
+        }
+    }
+
+    fn venue_index(&self, row: u32) -> usize {
+        self.venue_start.partition_point(|&s| s <= row) - 1
+    }
+
+    pub fn venue_of(&self, row: u32) -> u64 {
+        self.venues[self.venue_index(row)]
+    }
+
+    pub fn person_of(&self, row: u32) -> u64 {
+        self.persons[self.person[row as usize] as usize]
+    }
+
+    /// Calls `f(person, t_in, t_out)` for every stay at `venue` with
+    /// `t_in < end` and `t_out > start` (all partition-relative), in no set order.
+    pub fn scan_venue(&self, venue: u64, start: i64, end: i64, mut f: impl FnMut(u64, u32, u32)) {
+        let Ok(b) = self.venues.binary_search(&venue) else {
+            return;
+        };
+        if end <= 0 {
+            return;
+        }
+        let (r0, r1) = (self.venue_start[b] as usize, self.venue_start[b + 1] as usize);
+        let end_in = end.min(DAY) as u32;
+        // A short stay overlapping the window began after `start - max_short`.
+        let first_in = (start - i64::from(self.venue_max_short[b]) + 1).clamp(0, DAY) as u32;
+        let block = &self.time[r0..r1];
+        let from = block.partition_point(|&t| t >> DUR_BITS < first_in);
+        for (i, &packed) in block[from..].iter().enumerate() {
+            let (t_in, dur) = (packed >> DUR_BITS, packed & LONG);
+            if t_in >= end_in {
+                break;
+            }
+            if dur != LONG && i64::from(t_in + dur) > start {
+                let row = r0 + from + i;
+                f(self.persons[self.person[row] as usize], t_in, t_in + dur);
+            }
+        }
+        let lo = self.long_rows.partition_point(|&r| (r as usize) < r0);
+        let hi = self.long_rows.partition_point(|&r| (r as usize) < r1);
+        for (&row, &t_out) in self.long_rows[lo..hi].iter().zip(&self.long_t_out[lo..hi]) {
+            let t_in = self.t_in(row);
+            if t_in < end_in && i64::from(t_out) > start {
+                f(self.person_of(row), t_in, t_out);
+            }
+        }
+    }
+
+    /// The rows of `person`, sorted by `t_in`.
+    pub fn person_rows(&self, person: u64) -> &[u32] {
+        let Ok(p) = self.persons.binary_search(&person) else {
+            return &[];
+        };
+        let p = p as u32;
+        let lo = self.by_person.partition_point(|&r| self.person[r as usize] < p);
+        let hi = self.by_person.partition_point(|&r| self.person[r as usize] <= p);
+        &self.by_person[lo..hi]
+    }
+
+    /// Changes the check-out of `row` (partition-relative, above its `t_in`).
+    pub fn set_t_out(&mut self, row: u32, t_out: u32) {
+        let t_in = self.t_in(row);
+        let dur = t_out - t_in;
+        let listed = self.long_rows.binary_search(&row);
+        if dur >= LONG {
+            self.time[row as usize] = t_in << DUR_BITS | LONG;
+            match listed {
+                Ok(i) => self.long_t_out[i] = t_out,
+                Err(i) => {
+                    self.long_rows.insert(i, row);
+                    self.long_t_out.insert(i, t_out);
+                }
+            }
+        } else {
+            if let Ok(i) = listed {
+                self.long_rows.remove(i);
+                self.long_t_out.remove(i);
+            }
+            self.time[row as usize] = t_in << DUR_BITS | dur;
+            let b = self.venue_index(row);
+            self.venue_max_short[b] = self.venue_max_short[b].max(dur as u16);
+        }
+    }
+
+    /// Every stay held, decoded.
+    pub fn rows(&self) -> Vec<Row> {
+        let mut rows = Vec::with_capacity(self.len());
+        for (b, &venue) in self.venues.iter().enumerate() {
+            for row in self.venue_start[b]..self.venue_start[b + 1] {
+                rows.push(Row {
+                    venue,
+                    person: self.person_of(row),
+                    t_in: self.t_in(row),
+                    t_out: self.t_out(row),
+                    seq: 0,
+                });
+            }
+        }
+        for (i, &row) in self.row_of_seq.iter().enumerate() {
+            if row != NO_ROW {
+                rows[row as usize].seq = self.first_seq + i as u32;
+            }
+        }
+        rows
+    }
+
+    /// Rebuilt without the stays that `keep` rejects; their ids become unknown.
+    pub fn retain(&self, keep: impl Fn(&Row) -> bool) -> Segment {
+        let rows = self.rows().into_iter().filter(|r| keep(r)).collect();
+        Segment::build(rows, self.first_seq, self.row_of_seq.len() as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(venue: u64, person: u64, t_in: u32, t_out: u32, seq: u32) -> Row {
+        Row { venue, person, t_in, t_out, seq }
+    }
+
+    #[test]
+    fn decodes_what_it_was_built_from() {
+        let rows = vec![
+            row(7, 1, 100, 200, 0),
+            row(3, 2, 50, 50 + LONG + 10, 1),
+            row(7, 2, 10, 40, 2),
+            row(3, 1, 86_399, 90_000, 3),
+        ];
+        let seg = Segment::build(rows.clone(), 0, 4);
+        let mut back = seg.rows();
+        back.sort_by_key(|r| r.seq);
+        assert_eq!(back, rows);
+        assert_eq!(seg.row_of(4), None);
+        assert_eq!(seg.person_rows(2).len(), 2);
+    }
+
+    #[test]
+    fn long_stays_are_found_by_window_scans_and_survive_checkout_changes() {
+        let rows = vec![row(1, 9, 0, 80_000, 0), row(1, 8, 100, 160, 1)];
+        let mut seg = Segment::build(rows, 0, 2);
+        let mut seen = vec![];
+        seg.scan_venue(1, 70_000, 70_001, |p, a, b| seen.push((p, a, b)));
+        assert_eq!(seen, vec![(9, 0, 80_000)]);
+
+        let long = seg.row_of(0).unwrap();
+        seg.set_t_out(long, 30);
+        assert_eq!(seg.t_out(long), 30);
+        let short = seg.row_of(1).unwrap();
+        seg.set_t_out(short, 100 + LONG);
+        assert_eq!(seg.t_out(short), 100 + LONG);
+        seen.clear();
+        seg.scan_venue(1, 20_000, 20_001, |p, a, b| seen.push((p, a, b)));
+        assert_eq!(seen, vec![(8, 100, 100 + LONG)]);
+    }
+}
