@@ -1,0 +1,28 @@
+"""Contact-tracing engine: interval-overlap and exposure queries over check-in stays.
+
+>>> from tokhai_engine import Engine
+>>> engine = Engine()
+>>> t = 1_630_000_000
+>>> ids = engine.add_stays([1, 2], [10, 10], [t, t + 1800], [t + 3600, t + 7200])
+>>> c = engine.contacts(1, t, t + 86_400)
+>>> c.person.tolist(), c.exposure.tolist()
+([2], [1800])
+"""
+
+from ._engine import MAX_TIME, MIN_TIME, DtypeError, InvalidInputError, UnknownStayError
+from .engine import Engine
+from .results import ContactPairs, Contacts, Sites, Stays, Trace
+
+__all__ = [
+    "MAX_TIME",
+    "MIN_TIME",
+    "ContactPairs",
+    "Contacts",
+    "DtypeError",
+    "Engine",
+    "InvalidInputError",
+    "Sites",
+    "Stays",
+    "Trace",
+    "UnknownStayError",
+]

@@ -7,7 +7,7 @@
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use overlap::{ContactRules, TraceRules};
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -18,6 +18,12 @@ create_exception!(
     "Input the engine refuses: it says which row and what is wrong; nothing was stored."
 );
 create_exception!(_engine, UnknownStayError, InvalidInputError, "A stay id the engine does not hold.");
+create_exception!(
+    _engine,
+    DtypeError,
+    PyTypeError,
+    "An input whose type cannot be converted safely to the engine's integers."
+);
 
 /// The one place engine errors become Python exceptions.
 fn to_py(err: overlap::Error) -> PyErr {
@@ -156,6 +162,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add("InvalidInputError", m.py().get_type::<InvalidInputError>())?;
     m.add("UnknownStayError", m.py().get_type::<UnknownStayError>())?;
+    m.add("DtypeError", m.py().get_type::<DtypeError>())?;
     m.add("MIN_TIME", overlap::MIN_TIME)?;
     m.add("MAX_TIME", overlap::MAX_TIME)?;
     Ok(())

@@ -1,0 +1,187 @@
+"""The Python face: input checks, atomicity, zero-copy inputs, threads, results."""
+
+from __future__ import annotations
+
+import ast
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tokhai_engine
+from tokhai_engine import DtypeError, Engine, InvalidInputError, UnknownStayError, _convert, _engine, synth
+
+T = 1_630_000_000  # 2021-08-26T17:46:40Z
+
+
+def two_stays():
+    engine = Engine()
+    ids = engine.add_stays([1, 2], [10, 10], [T, T + 1800], [T + 3600, T + 7200])
+    return engine, ids
+
+
+def test_contact_and_overlap_of_two_people():
+    engine, ids = two_stays()
+    assert ids.dtype == np.uint64 and len(set(ids.tolist())) == 2
+    c = engine.contacts(1, T, T + 86_400)
+    assert (c.person.tolist(), c.exposure.tolist(), c.first_contact.tolist()) == ([2], [1800], [T + 1800])
+    assert c.person.dtype == np.uint64 and c.exposure.dtype == np.int64
+    assert len(engine.contacts(1, T, T + 86_400, min_overlap=1801)) == 0
+    assert engine.contacts(1, T, T + 86_400, linger=600).exposure.tolist() == [2400]
+    s = engine.overlaps(10, T + 3600, T + 3601)
+    assert (s.person.tolist(), s.t_in.tolist(), s.t_out.tolist()) == ([2], [T + 1800], [T + 7200])
+
+
+def test_checkout_changes_answers_and_expiry_forgets():
+    engine, ids = two_stays()
+    engine.set_checkout(ids[:1], T + 900)  # one time for all ids
+    assert engine.contacts(1, T, T + 86_400).person.tolist() == []
+    assert engine.expire_before(T + 1) == 1
+    assert len(engine) == 1
+    with pytest.raises(UnknownStayError, match="unknown stay id"):
+        engine.set_checkout(ids[:1], T + 999)
+
+
+@pytest.mark.parametrize(
+    ("columns", "error", "message"),
+    [
+        (([1, 2], [1], [T, T], [T + 1, T + 1]), InvalidInputError, "column venues has 1 values, expected 2"),
+        (([1, 2], [1, 1], [T, T], [T + 1, T]), InvalidInputError, r"row 1: t_out \d+ is not after t_in"),
+        (([1], [1], [T], [T + 100 * 365 * 86_400]), InvalidInputError, "row 0: t_out .* is outside 2000-01-01..2100-01-01"),
+        (([1], [1], [900_000_000], [T]), InvalidInputError, "row 0: t_in 900000000 is outside"),
+        (([1, -3], [1, 1], [T, T], [T + 1, T + 1]), InvalidInputError, "row 1: persons is -3, ids are never negative"),
+        (([1.5], [1], [T], [T + 1]), DtypeError, "persons must hold integers, got dtype float64"),
+        (([1], [1], [float(T)], [T + 1]), DtypeError, "t_in must hold integers, got dtype float64"),
+        (([True], [1], [T], [T + 1]), DtypeError, "dtype bool"),
+        (([[1]], [1], [T], [T + 1]), InvalidInputError, "persons must be one-dimensional"),
+        ((np.array([1], dtype=np.uint64), [1], np.array([2**63], dtype=np.uint64), [T]), InvalidInputError, "row 0: t_in is 9223372036854775808"),
+    ],
+)
+def test_bad_batches_raise_and_store_nothing(columns, error, message):
+    engine, _ = two_stays()
+    with pytest.raises(error, match=message):
+        engine.add_stays(*columns)
+    assert len(engine) == 2
+
+
+def test_errors_subclass_the_standard_ones():
+    assert issubclass(InvalidInputError, ValueError)
+    assert issubclass(UnknownStayError, InvalidInputError)
+    assert issubclass(DtypeError, TypeError)
+
+
+def test_refused_checkout_changes_nothing():
+    engine, ids = two_stays()
+    with pytest.raises(UnknownStayError, match=f"row 1: unknown stay id {ids[1] + 1000}"):
+        engine.set_checkout([ids[0], ids[1] + 1000], [T + 10, T + 10])
+    with pytest.raises(InvalidInputError, match="row 1: t_out"):
+        engine.set_checkout(ids, [T + 10, T])
+    with pytest.raises(InvalidInputError, match="column t_out has 3 values, expected 2"):
+        engine.set_checkout(ids, [T + 10, T + 10, T + 10])
+    assert engine.overlaps(10, T, T + 1).t_out.tolist() == [T + 3600]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda e: e.contacts(1, T, T), InvalidInputError, "window .* is empty"),
+        (lambda e: e.contacts(1, T, T + 1, min_overlap=-1), InvalidInputError, "min_overlap must be zero or positive"),
+        (lambda e: e.contacts(1.0, T, T + 1), DtypeError, "person must be an integer, got float"),
+        (lambda e: e.contacts(-1, T, T + 1), InvalidInputError, "person is -1"),
+        (lambda e: e.overlaps(2**64, T, T + 1), InvalidInputError, "venue is 18446744073709551616"),
+        (lambda e: e.contacts_many([1, 1], T, T + 1), InvalidInputError, "row 1: case 1 appears more than once"),
+        (lambda e: e.contacts_many([1, 2], [T, T], [T + 1, T]), InvalidInputError, r"row 1: window \[\d+, \d+\) is empty"),
+        (lambda e: e.trace([1], T, T + 1, hops=-1), InvalidInputError, "hops must be zero or positive"),
+        (lambda e: e.trace([1], T, T + 1, latency=-5), InvalidInputError, "latency must be zero or positive"),
+        (lambda e: e.exposure_sites([1, 2], [T], T + 1), InvalidInputError, "column starts has 1 values, expected 2"),
+    ],
+)
+def test_bad_queries_say_what_is_wrong(call, error, message):
+    engine, _ = two_stays()
+    with pytest.raises(error, match=message):
+        call(engine)
+
+
+def test_times_may_be_datetime64():
+    engine = Engine()
+    t = np.array(["2021-08-26T10:00:00", "2021-08-26T10:30:00"], dtype="datetime64[s]")
+    engine.add_stays([1, 2], [5, 5], t, t + np.timedelta64(1, "h"))
+    c = engine.contacts(1, np.datetime64("2021-08-26"), np.datetime64("2021-08-27"))
+    assert c.exposure.tolist() == [1800]
+
+
+def test_inputs_of_the_engine_dtype_are_not_copied():
+    persons = np.arange(5, dtype=np.uint64)
+    assert np.shares_memory(_convert.ids("persons", persons), persons)
+    signed = np.arange(5, dtype=np.int64)
+    assert np.shares_memory(_convert.ids("persons", signed), signed)  # reinterpreted, not copied
+    t = np.arange(5, dtype=np.int64)
+    assert np.shares_memory(_convert.times("t_in", t), t)
+
+
+def test_results_convert_to_arrow():
+    pa = pytest.importorskip("pyarrow")
+    engine, _ = two_stays()
+    table = engine.trace([1], T, T + 86_400, min_overlap=0).to_arrow()
+    assert table.column_names == ["person", "hop", "exposed_at", "source", "exposure"]
+    assert table.schema.field("person").type == pa.uint64()
+    assert table.column("hop").to_pylist() == [0, 1]
+
+
+def test_queries_run_while_batches_are_added():
+    data = synth.generate(60_000, days=3, seed=5)
+    engine = Engine()
+    half = len(data) // 2
+    engine.add_stays(*(c[:half] for c in data.columns()))
+    cases = np.unique(data.persons[:50])
+    start, end = int(data.t_in.min()), int(data.t_out.max())
+    before = engine.contacts_many(cases, start, end, min_overlap=600)
+    errors = []
+
+    def add_rest():
+        for chunk in np.array_split(np.arange(half, len(data)), 20):
+            engine.add_stays(*(c[chunk] for c in data.columns()))
+
+    def query():
+        try:
+            for _ in range(10):
+                got = engine.contacts_many(cases, start, end, min_overlap=600)
+                # Contacts only accrue as stays arrive; they never go away.
+                assert len(got) >= len(before)
+        except AssertionError as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=add_rest)] + [threading.Thread(target=query) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(engine) == len(data)
+    whole = Engine()
+    whole.add_stays(*data.columns())
+    a, b = engine.contacts_many(cases, start, end, min_overlap=600), whole.contacts_many(cases, start, end, min_overlap=600)
+    for name, column in a.columns().items():
+        np.testing.assert_array_equal(column, b.columns()[name])
+
+
+def test_memory_stays_under_twenty_bytes_per_stay():
+    engine = Engine()
+    engine.add_stays(*synth.generate(200_000, days=2, seed=2).columns())
+    assert engine.memory_bytes() / len(engine) < 20
+
+
+def test_stub_names_match_the_native_module():
+    stub = ast.parse(Path(_engine.__file__).with_name("_engine.pyi").read_text())
+    names = {n.name for n in stub.body if isinstance(n, ast.ClassDef | ast.FunctionDef)}
+    names |= {t.id for n in stub.body if isinstance(n, ast.AnnAssign) for t in [n.target]}
+    public = {n for n in dir(_engine) if not n.startswith("_")}
+    assert public == names - {"_U64", "_I64"}
+    engine_stub = next(n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "Engine")
+    methods = {f.name for f in engine_stub.body if isinstance(f, ast.FunctionDef)}
+    assert methods - {"__init__", "__len__"} == {m for m in dir(_engine.Engine) if not m.startswith("_")}
+
+
+def test_public_names():
+    assert set(tokhai_engine.__all__) <= set(dir(tokhai_engine))

@@ -1,0 +1,91 @@
+"""Every query against the brute-force oracle, on hypothesis-generated data
+rich in edge cases: duplicate scans, touching and overlapping stays of one
+person, midnight, one-second and day-long stays, check-out changes, expiry,
+batches in any time order."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from oracle import Oracle
+
+from tokhai_engine import Engine
+
+MIDNIGHT = 1_627_776_000  # 2021-08-01T00:00:00Z, a partition boundary
+
+durations = st.one_of(
+    st.integers(1, 3),
+    st.integers(60, 7_200),
+    st.integers(32_000, 34_000),  # around the packed-duration limit
+    st.integers(43_200, 90_000),  # forgotten check-outs
+)
+stays = st.tuples(
+    st.integers(0, 5),  # person
+    st.integers(0, 3),  # venue
+    st.integers(-100_000, 100_000).map(lambda a: MIDNIGHT + a // 600 * 600),
+    durations,
+).map(lambda s: (s[0], s[1], s[2], s[2] + s[3]))
+batches = st.lists(st.lists(stays, max_size=20), min_size=1, max_size=5)
+windows = st.tuples(st.integers(-120_000, 120_000), st.integers(1, 150_000)).map(
+    lambda w: (MIDNIGHT + w[0] // 300 * 300, MIDNIGHT + w[0] // 300 * 300 + w[1])
+)
+cases = st.dictionaries(st.integers(0, 5), windows, min_size=1, max_size=3).map(lambda d: [(p, s, e) for p, (s, e) in d.items()])
+seconds = st.one_of(st.just(0), st.integers(1, 4_000))
+
+
+def load(data, batches, checkouts, expire):
+    engine, oracle = Engine(), Oracle()
+    for batch in batches:
+        cols = [np.array(c, dtype=np.int64) for c in zip(*batch)] if batch else [np.array([], dtype=np.int64)] * 4
+        ids = engine.add_stays(*cols)
+        oracle.add(ids, *cols)
+    if oracle.stays and checkouts:
+        known = sorted(oracle.stays)
+        picks = [known[data.draw(st.integers(0, len(known) - 1))] for _ in range(checkouts)]
+        t_out = [oracle.stays[i][2] + data.draw(st.integers(1, 90_000)) for i in picks]
+        engine.set_checkout(np.array(picks, dtype=np.uint64), np.array(t_out))
+        oracle.set_checkout(picks, t_out)
+    if expire is not None:
+        assert engine.expire_before(MIDNIGHT + expire) == oracle.expire_before(MIDNIGHT + expire)
+    assert len(engine) == len(oracle.stays)
+    return engine, oracle
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    batches=batches,
+    checkouts=st.integers(0, 4),
+    expire=st.one_of(st.none(), st.integers(-110_000, 30_000)),
+    venue=st.integers(0, 3),
+    window=windows,
+    case=st.integers(0, 5),
+    case_window=windows,
+    many=cases,
+    min_overlap=seconds,
+    linger=seconds,
+    latency=seconds,
+    hops=st.integers(0, 3),
+    until=st.one_of(st.none(), windows.map(lambda w: w[1])),
+)
+def test_queries_match_oracle(data, batches, checkouts, expire, venue, window, case, case_window, many, min_overlap, linger, latency, hops, until):
+    engine, oracle = load(data, batches, checkouts, expire)
+
+    got = engine.overlaps(venue, *window)
+    assert list(zip(*(c.tolist() for c in got.columns().values()))) == oracle.overlaps(venue, *window)
+
+    got = engine.contacts(case, *case_window, min_overlap=min_overlap, linger=linger)
+    assert list(zip(got.person.tolist(), got.exposure.tolist(), got.first_contact.tolist())) == oracle.contacts(case, *case_window, min_overlap, linger)
+
+    persons, starts, ends = (np.array(c) for c in zip(*many))
+    got = engine.contacts_many(persons, starts, ends, min_overlap=min_overlap, linger=linger)
+    want = [(c, *row) for c, s, e in sorted(many) for row in oracle.contacts(c, s, e, min_overlap, linger)]
+    assert list(zip(*(c.tolist() for c in got.columns().values()))) == want
+
+    got = engine.exposure_sites(persons, starts, ends, linger=linger)
+    assert list(zip(*(c.tolist() for c in got.columns().values()))) == oracle.sites(many, linger)
+
+    got = engine.trace(persons, starts, ends, hops=hops, min_overlap=min_overlap, linger=linger, latency=latency, until=until)
+    rows = list(zip(got.hop.tolist(), got.person.tolist(), got.exposed_at.tolist(), got.source.tolist(), got.exposure.tolist()))
+    assert rows == oracle.trace(many, hops, min_overlap, linger, latency, until)
