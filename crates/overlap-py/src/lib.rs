@@ -17,7 +17,12 @@ create_exception!(
     PyValueError,
     "Input the engine refuses: it says which row and what is wrong; nothing was stored."
 );
-create_exception!(_engine, UnknownStayError, InvalidInputError, "A stay id the engine does not hold.");
+create_exception!(
+    _engine,
+    UnknownStayError,
+    InvalidInputError,
+    "A stay id the engine does not hold."
+);
 create_exception!(
     _engine,
     DtypeError,
@@ -35,7 +40,10 @@ fn to_py(err: overlap::Error) -> PyErr {
 }
 
 /// Runs `work` without the GIL, so other Python threads go on meanwhile.
-fn detached<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> overlap::Result<T>) -> PyResult<T> {
+fn detached<T: Send>(
+    py: Python<'_>,
+    work: impl Send + FnOnce() -> overlap::Result<T>,
+) -> PyResult<T> {
     py.detach(work).map_err(to_py)
 }
 
@@ -58,7 +66,9 @@ struct Engine {
 impl Engine {
     #[new]
     fn new() -> Self {
-        Engine { inner: overlap::Engine::new() }
+        Engine {
+            inner: overlap::Engine::new(),
+        }
     }
 
     fn __len__(&self) -> usize {
@@ -77,7 +87,12 @@ impl Engine {
         t_in: I64s<'py>,
         t_out: I64s<'py>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
-        let (p, v, a, b) = (persons.as_slice()?, venues.as_slice()?, t_in.as_slice()?, t_out.as_slice()?);
+        let (p, v, a, b) = (
+            persons.as_slice()?,
+            venues.as_slice()?,
+            t_in.as_slice()?,
+            t_out.as_slice()?,
+        );
         Ok(detached(py, || self.inner.add_stays(p, v, a, b))?.into_pyarray(py))
     }
 
@@ -90,7 +105,13 @@ impl Engine {
         py.detach(|| self.inner.expire_before(t))
     }
 
-    fn overlaps<'py>(&self, py: Python<'py>, venue: u64, start: i64, end: i64) -> PyResult<Bound<'py, PyTuple>> {
+    fn overlaps<'py>(
+        &self,
+        py: Python<'py>,
+        venue: u64,
+        start: i64,
+        end: i64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
         let s = detached(py, || self.inner.overlaps(venue, start, end))?;
         columns!(py; s.person, s.t_in, s.t_out)
     }
@@ -104,7 +125,10 @@ impl Engine {
         min_overlap: i64,
         linger: i64,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let rules = ContactRules { min_overlap, linger };
+        let rules = ContactRules {
+            min_overlap,
+            linger,
+        };
         let c = detached(py, || self.inner.contacts(person, start, end, rules))?;
         columns!(py; c.person, c.exposure, c.first_contact)
     }
@@ -119,7 +143,10 @@ impl Engine {
         linger: i64,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let (p, s, e) = (persons.as_slice()?, starts.as_slice()?, ends.as_slice()?);
-        let rules = ContactRules { min_overlap, linger };
+        let rules = ContactRules {
+            min_overlap,
+            linger,
+        };
         let c = detached(py, || self.inner.contacts_many(p, s, e, rules))?;
         columns!(py; c.case, c.person, c.exposure, c.first_contact)
     }
@@ -151,7 +178,15 @@ impl Engine {
         until: Option<i64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let (p, s, e) = (persons.as_slice()?, starts.as_slice()?, ends.as_slice()?);
-        let rules = TraceRules { hops, contact: ContactRules { min_overlap, linger }, latency, until };
+        let rules = TraceRules {
+            hops,
+            contact: ContactRules {
+                min_overlap,
+                linger,
+            },
+            latency,
+            until,
+        };
         let t = detached(py, || self.inner.trace(p, s, e, rules))?;
         columns!(py; t.person, t.hop, t.exposed_at, t.source, t.exposure)
     }

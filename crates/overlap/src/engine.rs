@@ -52,14 +52,35 @@ impl Engine {
     /// Bytes held by the index columns of all partitions.
     pub fn memory_bytes(&self) -> usize {
         let state = self.state.read();
-        state.partitions.values().flat_map(|p| &p.segments).map(crate::segment::Segment::memory_bytes).sum()
+        state
+            .partitions
+            .values()
+            .flat_map(|p| &p.segments)
+            .map(crate::segment::Segment::memory_bytes)
+            .sum()
     }
 
     /// Adds a batch of stays `[t_in, t_out)` and returns their stay ids, one
     /// per row, in order. A batch with any bad row stores nothing.
-    pub fn add_stays(&self, persons: &[u64], venues: &[u64], t_in: &[i64], t_out: &[i64]) -> Result<Vec<u64>> {
-        same_length(persons.len(), &[("venues", venues.len()), ("t_in", t_in.len()), ("t_out", t_out.len())])?;
-        if let Some((row, problem)) = (0..t_in.len()).into_par_iter().find_map_first(|i| stay_problem(t_in[i], t_out[i]).map(|p| (i, p))) {
+    pub fn add_stays(
+        &self,
+        persons: &[u64],
+        venues: &[u64],
+        t_in: &[i64],
+        t_out: &[i64],
+    ) -> Result<Vec<u64>> {
+        same_length(
+            persons.len(),
+            &[
+                ("venues", venues.len()),
+                ("t_in", t_in.len()),
+                ("t_out", t_out.len()),
+            ],
+        )?;
+        if let Some((row, problem)) = (0..t_in.len())
+            .into_par_iter()
+            .find_map_first(|i| stay_problem(t_in[i], t_out[i]).map(|p| (i, p)))
+        {
             return Err(Error::InvalidStay { row, problem });
         }
 
@@ -71,7 +92,8 @@ impl Engine {
 
         let (appends, ids) = {
             let state = self.state.read();
-            let empty: BTreeMap<i64, Partition> = by_day.keys().map(|&d| (d, Partition::new(d))).collect();
+            let empty: BTreeMap<i64, Partition> =
+                by_day.keys().map(|&d| (d, Partition::new(d))).collect();
             let partition = |day: &i64| state.partitions.get(day).unwrap_or(&empty[day]);
             for (day, rows) in &by_day {
                 let free = u32::MAX - partition(day).next_seq;
@@ -111,7 +133,11 @@ impl Engine {
         let mut state = self.state.write();
         for append in appends {
             state.len += append.added as usize;
-            state.partitions.entry(append.day).or_insert_with(|| Partition::new(append.day)).apply(append);
+            state
+                .partitions
+                .entry(append.day)
+                .or_insert_with(|| Partition::new(append.day))
+                .apply(append);
         }
         Ok(ids)
     }
@@ -151,14 +177,21 @@ impl Engine {
         let boundary = t.div_euclid(DAY);
         let trimmed = {
             let state = self.state.read();
-            state.partitions.get(&boundary).filter(|p| p.start() < t).map(|p| p.without_before(t))
+            state
+                .partitions
+                .get(&boundary)
+                .filter(|p| p.start() < t)
+                .map(|p| p.without_before(t))
         };
         let mut state = self.state.write();
         let kept = state.partitions.split_off(&boundary);
         let dropped = std::mem::replace(&mut state.partitions, kept);
         let mut removed: usize = dropped.values().map(Partition::len).sum();
         if let Some(trimmed) = trimmed {
-            let old = state.partitions.insert(boundary, trimmed).expect("boundary partition present");
+            let old = state
+                .partitions
+                .insert(boundary, trimmed)
+                .expect("boundary partition present");
             removed += old.len() - state.partitions[&boundary].len();
         }
         state.len -= removed;
@@ -178,9 +211,15 @@ fn split_stay_id(id: u64) -> (i64, u32) {
 
 fn stay_problem(t_in: i64, t_out: i64) -> Option<StayProblem> {
     if !(MIN_TIME..MAX_TIME).contains(&t_in) {
-        Some(StayProblem::OutOfRange { column: "t_in", value: t_in })
+        Some(StayProblem::OutOfRange {
+            column: "t_in",
+            value: t_in,
+        })
     } else if t_out > MAX_TIME {
-        Some(StayProblem::OutOfRange { column: "t_out", value: t_out })
+        Some(StayProblem::OutOfRange {
+            column: "t_out",
+            value: t_out,
+        })
     } else if t_out <= t_in {
         Some(StayProblem::NotAfterCheckIn { t_in, t_out })
     } else {
@@ -190,7 +229,11 @@ fn stay_problem(t_in: i64, t_out: i64) -> Option<StayProblem> {
 
 pub(crate) fn same_length(expected: usize, others: &[(&'static str, usize)]) -> Result<()> {
     match others.iter().find(|(_, got)| *got != expected) {
-        Some(&(column, got)) => Err(Error::LengthMismatch { column, expected, got }),
+        Some(&(column, got)) => Err(Error::LengthMismatch {
+            column,
+            expected,
+            got,
+        }),
         None => Ok(()),
     }
 }

@@ -43,7 +43,10 @@ mod tests {
 
     #[test]
     fn unite_merges_touching_and_nested() {
-        assert_eq!(unite([(1, 5), (5, 9), (6, 7), (10, 11)]), vec![(1, 9), (10, 11)]);
+        assert_eq!(
+            unite([(1, 5), (5, 9), (6, 7), (10, 11)]),
+            vec![(1, 9), (10, 11)]
+        );
         assert_eq!(unite([]), vec![]);
     }
 

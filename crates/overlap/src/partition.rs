@@ -30,7 +30,12 @@ pub(crate) struct Append {
 
 impl Partition {
     pub fn new(day: i64) -> Self {
-        Partition { day, segments: Vec::new(), next_seq: 0, max_t_out: i64::MIN }
+        Partition {
+            day,
+            segments: Vec::new(),
+            next_seq: 0,
+            max_t_out: i64::MIN,
+        }
     }
 
     pub fn start(&self) -> i64 {
@@ -45,19 +50,32 @@ impl Partition {
     /// sorting without changing `self`, so readers may run meanwhile.
     pub fn plan_append(&self, mut rows: Vec<Row>) -> Append {
         let added = rows.len() as u32;
-        let max_t_out = rows.iter().map(|r| self.start() + i64::from(r.t_out)).max().unwrap_or(i64::MIN);
+        let max_t_out = rows
+            .iter()
+            .map(|r| self.start() + i64::from(r.t_out))
+            .max()
+            .unwrap_or(i64::MIN);
         let mut keep = self.segments.len();
         let mut size = rows.len();
         while keep > 0 && self.segments[keep - 1].len() <= 2 * size {
             keep -= 1;
             size += self.segments[keep].len();
         }
-        let first_seq = self.segments.get(keep).map_or(self.next_seq, Segment::first_seq);
+        let first_seq = self
+            .segments
+            .get(keep)
+            .map_or(self.next_seq, Segment::first_seq);
         for seg in &self.segments[keep..] {
             rows.extend(seg.rows());
         }
         let span = self.next_seq + added - first_seq;
-        Append { day: self.day, keep, merged: Segment::build(rows, first_seq, span), added, max_t_out }
+        Append {
+            day: self.day,
+            keep,
+            merged: Segment::build(rows, first_seq, span),
+            added,
+            max_t_out,
+        }
     }
 
     pub fn apply(&mut self, append: Append) {
@@ -83,6 +101,11 @@ impl Partition {
             .map(|s| s.retain(|r| start + i64::from(r.t_in) >= t))
             .filter(|s| s.len() > 0)
             .collect();
-        Partition { day: self.day, segments, next_seq: self.next_seq, max_t_out: self.max_t_out }
+        Partition {
+            day: self.day,
+            segments,
+            next_seq: self.next_seq,
+            max_t_out: self.max_t_out,
+        }
     }
 }

@@ -97,7 +97,15 @@ pub struct TraceRules {
 
 impl Default for TraceRules {
     fn default() -> Self {
-        TraceRules { hops: 2, contact: ContactRules { min_overlap: 900, linger: 0 }, latency: 0, until: None }
+        TraceRules {
+            hops: 2,
+            contact: ContactRules {
+                min_overlap: 900,
+                linger: 0,
+            },
+            latency: 0,
+            until: None,
+        }
     }
 }
 
@@ -116,7 +124,10 @@ impl State {
     /// Partitions that may hold stays meeting `[start, end)`.
     fn partitions_meeting(&self, start: i64, end: i64) -> impl Iterator<Item = &Partition> {
         let last_day = (end - 1).div_euclid(DAY);
-        self.partitions.range(..=last_day).map(|(_, p)| p).filter(move |p| p.max_t_out > start)
+        self.partitions
+            .range(..=last_day)
+            .map(|(_, p)| p)
+            .filter(move |p| p.max_t_out > start)
     }
 
     /// Stays at `venue` meeting `[start, end)`, as (person, `t_in`, `t_out`).
@@ -157,14 +168,19 @@ impl State {
             let person = group[0].0;
             // Grow the span until it holds every stay chained to the window by
             // overlap or touch: presence intervals are maximal, not clipped.
-            let mut span = (group[0].1, group.iter().map(|h| h.2).max().expect("non-empty"));
+            let mut span = (
+                group[0].1,
+                group.iter().map(|h| h.2).max().expect("non-empty"),
+            );
             let presence = loop {
                 own.clear();
                 self.person_stays(person, span.0 - 1, span.1 + 1, &mut own);
                 own.retain(|s| s.0 == venue);
                 own.sort_unstable();
-                let presence: Vec<(i64, i64)> =
-                    unite(own.iter().map(|s| (s.1, s.2))).into_iter().filter(|&(a, b)| a < end && b > start).collect();
+                let presence: Vec<(i64, i64)> = unite(own.iter().map(|s| (s.1, s.2)))
+                    .into_iter()
+                    .filter(|&(a, b)| a < end && b > start)
+                    .collect();
                 let grown = (presence[0].0, presence[presence.len() - 1].1);
                 if grown == span {
                     break presence;
@@ -192,7 +208,10 @@ impl State {
             s.2 = s.2.min(end) + linger;
         }
         stays.sort_unstable();
-        stays.chunk_by(|a, b| a.0 == b.0).map(|g| (g[0].0, unite(g.iter().map(|s| (s.1, s.2))))).collect()
+        stays
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|g| (g[0].0, unite(g.iter().map(|s| (s.1, s.2)))))
+            .collect()
     }
 
     fn contacts_of(&self, case: u64, start: i64, end: i64, rules: ContactRules) -> Vec<Contact> {
@@ -203,7 +222,11 @@ impl State {
             for &(a, b) in intervals {
                 buf.clear();
                 self.venue_stays(*venue, a, b, &mut buf);
-                hits.extend(buf.iter().filter(|h| h.0 != case).map(|&(o, t_in, t_out)| (o, v, t_in, t_out)));
+                hits.extend(
+                    buf.iter()
+                        .filter(|h| h.0 != case)
+                        .map(|&(o, t_in, t_out)| (o, v, t_in, t_out)),
+                );
             }
         }
         // A stay met by two intervals of the case was found twice; duplicate
@@ -222,7 +245,11 @@ impl State {
                 }
             }
             if exposure > 0 && exposure >= rules.min_overlap {
-                out.push(Contact { person: person[0].0, exposure, first });
+                out.push(Contact {
+                    person: person[0].0,
+                    exposure,
+                    first,
+                });
             }
         }
         out
@@ -240,7 +267,13 @@ impl Engine {
 
     /// Contacts of `person` during its infectious window `[start, end)`,
     /// ordered by person.
-    pub fn contacts(&self, person: u64, start: i64, end: i64, rules: ContactRules) -> Result<Contacts> {
+    pub fn contacts(
+        &self,
+        person: u64,
+        start: i64,
+        end: i64,
+        rules: ContactRules,
+    ) -> Result<Contacts> {
         check_window(0, start, end)?;
         check_rules(rules)?;
         let found = self.state.read().contacts_of(person, start, end, rules);
@@ -252,11 +285,20 @@ impl Engine {
     }
 
     /// `contacts` for many cases at once, in parallel, ordered by (case, person).
-    pub fn contacts_many(&self, persons: &[u64], starts: &[i64], ends: &[i64], rules: ContactRules) -> Result<ContactPairs> {
+    pub fn contacts_many(
+        &self,
+        persons: &[u64],
+        starts: &[i64],
+        ends: &[i64],
+        rules: ContactRules,
+    ) -> Result<ContactPairs> {
         let cases = check_cases(persons, starts, ends)?;
         check_rules(rules)?;
         let state = self.state.read();
-        let found: Vec<Vec<Contact>> = cases.par_iter().map(|&(case, s, e)| state.contacts_of(case, s, e, rules)).collect();
+        let found: Vec<Vec<Contact>> = cases
+            .par_iter()
+            .map(|&(case, s, e)| state.contacts_of(case, s, e, rules))
+            .collect();
         let mut out = ContactPairs::default();
         for (&(case, _, _), contacts) in cases.iter().zip(found) {
             for c in contacts {
@@ -270,11 +312,23 @@ impl Engine {
     }
 
     /// Each case's presence per venue, ordered by (case, venue, start).
-    pub fn exposure_sites(&self, persons: &[u64], starts: &[i64], ends: &[i64], linger: i64) -> Result<Sites> {
+    pub fn exposure_sites(
+        &self,
+        persons: &[u64],
+        starts: &[i64],
+        ends: &[i64],
+        linger: i64,
+    ) -> Result<Sites> {
         let cases = check_cases(persons, starts, ends)?;
-        check_rules(ContactRules { min_overlap: 0, linger })?;
+        check_rules(ContactRules {
+            min_overlap: 0,
+            linger,
+        })?;
         let state = self.state.read();
-        let found: Vec<Vec<Presence>> = cases.par_iter().map(|&(case, s, e)| state.presence(case, s, e, linger)).collect();
+        let found: Vec<Vec<Presence>> = cases
+            .par_iter()
+            .map(|&(case, s, e)| state.presence(case, s, e, linger))
+            .collect();
         let mut out = Sites::default();
         for (&(case, _, _), presence) in cases.iter().zip(found) {
             for (venue, intervals) in presence {
@@ -291,13 +345,24 @@ impl Engine {
 
     /// Contacts of the cases, contacts of those contacts, and so on for
     /// `rules.hops` hops, time-respecting; ordered by (hop, person).
-    pub fn trace(&self, persons: &[u64], starts: &[i64], ends: &[i64], rules: TraceRules) -> Result<Trace> {
+    pub fn trace(
+        &self,
+        persons: &[u64],
+        starts: &[i64],
+        ends: &[i64],
+        rules: TraceRules,
+    ) -> Result<Trace> {
         let cases = check_cases(persons, starts, ends)?;
         check_rules(rules.contact)?;
         if rules.latency < 0 {
-            return Err(Error::NegativeParameter { name: "latency", value: rules.latency });
+            return Err(Error::NegativeParameter {
+                name: "latency",
+                value: rules.latency,
+            });
         }
-        let until = rules.until.unwrap_or_else(|| ends.iter().copied().max().unwrap_or(i64::MIN));
+        let until = rules
+            .until
+            .unwrap_or_else(|| ends.iter().copied().max().unwrap_or(i64::MIN));
         let state = self.state.read();
 
         let mut out = Trace::default();
@@ -310,12 +375,17 @@ impl Engine {
             if frontier.is_empty() {
                 break;
             }
-            let found: Vec<(u64, Vec<Contact>)> =
-                frontier.par_iter().map(|&(q, s, e)| (q, state.contacts_of(q, s, e, rules.contact))).collect();
+            let found: Vec<(u64, Vec<Contact>)> = frontier
+                .par_iter()
+                .map(|&(q, s, e)| (q, state.contacts_of(q, s, e, rules.contact)))
+                .collect();
             // For each newly reached person: earliest exposure, then smallest source.
             let mut best: HashMap<u64, (i64, u64, i64)> = HashMap::new();
             for (source, contacts) in found {
-                for c in contacts.into_iter().filter(|c| !reached.contains(&c.person)) {
+                for c in contacts
+                    .into_iter()
+                    .filter(|c| !reached.contains(&c.person))
+                {
                     let candidate = (c.first, source, c.exposure);
                     best.entry(c.person)
                         .and_modify(|b| {
@@ -339,7 +409,14 @@ impl Engine {
     }
 }
 
-fn push_traced(out: &mut Trace, person: u64, hop: u32, exposed_at: i64, source: u64, exposure: i64) {
+fn push_traced(
+    out: &mut Trace,
+    person: u64,
+    hop: u32,
+    exposed_at: i64,
+    source: u64,
+    exposure: i64,
+) {
     out.person.push(person);
     out.hop.push(hop);
     out.exposed_at.push(exposed_at);
@@ -365,14 +442,23 @@ fn check_rules(rules: ContactRules) -> Result<()> {
 
 /// Validates a batch of cases and returns them sorted by person.
 fn check_cases(persons: &[u64], starts: &[i64], ends: &[i64]) -> Result<Vec<(u64, i64, i64)>> {
-    same_length(persons.len(), &[("starts", starts.len()), ("ends", ends.len())])?;
+    same_length(
+        persons.len(),
+        &[("starts", starts.len()), ("ends", ends.len())],
+    )?;
     for (row, (&s, &e)) in starts.iter().zip(ends).enumerate() {
         check_window(row, s, e)?;
     }
     let mut order: Vec<usize> = (0..persons.len()).collect();
     order.sort_by_key(|&i| (persons[i], i));
     if let Some(w) = order.windows(2).find(|w| persons[w[0]] == persons[w[1]]) {
-        return Err(Error::DuplicateCase { row: w[1], person: persons[w[1]] });
+        return Err(Error::DuplicateCase {
+            row: w[1],
+            person: persons[w[1]],
+        });
     }
-    Ok(order.into_iter().map(|i| (persons[i], starts[i], ends[i])).collect())
+    Ok(order
+        .into_iter()
+        .map(|i| (persons[i], starts[i], ends[i]))
+        .collect())
 }

@@ -193,7 +193,10 @@ impl Segment {
         if end <= 0 {
             return;
         }
-        let (r0, r1) = (self.venue_start[b] as usize, self.venue_start[b + 1] as usize);
+        let (r0, r1) = (
+            self.venue_start[b] as usize,
+            self.venue_start[b + 1] as usize,
+        );
         let end_in = end.min(DAY) as u32;
         // A short stay overlapping the window began after `start - max_short`.
         let first_in = (start - i64::from(self.venue_max_short[b]) + 1).clamp(0, DAY) as u32;
@@ -225,8 +228,12 @@ impl Segment {
             return &[];
         };
         let p = p as u32;
-        let lo = self.by_person.partition_point(|&r| self.person[r as usize] < p);
-        let hi = self.by_person.partition_point(|&r| self.person[r as usize] <= p);
+        let lo = self
+            .by_person
+            .partition_point(|&r| self.person[r as usize] < p);
+        let hi = self
+            .by_person
+            .partition_point(|&r| self.person[r as usize] <= p);
         &self.by_person[lo..hi]
     }
 
@@ -289,7 +296,13 @@ mod tests {
     use super::*;
 
     fn row(venue: u64, person: u64, t_in: u32, t_out: u32, seq: u32) -> Row {
-        Row { venue, person, t_in, t_out, seq }
+        Row {
+            venue,
+            person,
+            t_in,
+            t_out,
+            seq,
+        }
     }
 
     #[test]

@@ -42,14 +42,22 @@ fn unite(mut v: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
 
 impl Model {
     fn presence(&self, person: u64, venue: u64) -> Vec<(i64, i64)> {
-        unite(self.stays.values().filter(|s| s.person == person && s.venue == venue).map(|s| (s.t_in, s.t_out)).collect())
+        unite(
+            self.stays
+                .values()
+                .filter(|s| s.person == person && s.venue == venue)
+                .map(|s| (s.t_in, s.t_out))
+                .collect(),
+        )
     }
 
     /// Every person's presence at every venue.
     fn presences(&self) -> BTreeMap<(u64, u64), Vec<(i64, i64)>> {
         let mut all: BTreeMap<(u64, u64), Vec<(i64, i64)>> = BTreeMap::new();
         for s in self.stays.values() {
-            all.entry((s.person, s.venue)).or_default().push((s.t_in, s.t_out));
+            all.entry((s.person, s.venue))
+                .or_default()
+                .push((s.t_in, s.t_out));
         }
         all.into_iter().map(|(k, v)| (k, unite(v))).collect()
     }
@@ -72,7 +80,13 @@ impl Model {
         out
     }
 
-    fn case_presence(&self, case: u64, start: i64, end: i64, linger: i64) -> BTreeMap<u64, Vec<(i64, i64)>> {
+    fn case_presence(
+        &self,
+        case: u64,
+        start: i64,
+        end: i64,
+        linger: i64,
+    ) -> BTreeMap<u64, Vec<(i64, i64)>> {
         let mut pieces: BTreeMap<u64, Vec<(i64, i64)>> = BTreeMap::new();
         for s in self.stays.values().filter(|s| s.person == case) {
             let (a, b) = (s.t_in.max(start), s.t_out.min(end));
@@ -84,7 +98,13 @@ impl Model {
     }
 
     /// (person, exposure, first contact) for each contact, by person.
-    fn contacts(&self, case: u64, start: i64, end: i64, rules: ContactRules) -> Vec<(u64, i64, i64)> {
+    fn contacts(
+        &self,
+        case: u64,
+        start: i64,
+        end: i64,
+        rules: ContactRules,
+    ) -> Vec<(u64, i64, i64)> {
         let presence = self.case_presence(case, start, end, rules.linger);
         let theirs = self.presences();
         let mut out = vec![];
@@ -141,7 +161,9 @@ impl Model {
     }
 
     fn trace(&self, cases: &[(u64, i64, i64)], rules: TraceRules) -> Trace {
-        let until = rules.until.unwrap_or_else(|| cases.iter().map(|c| c.2).max().unwrap());
+        let until = rules
+            .until
+            .unwrap_or_else(|| cases.iter().map(|c| c.2).max().unwrap());
         let mut out = Trace::default();
         let mut hop_of: BTreeMap<u64, u32> = BTreeMap::new();
         let mut frontier: Vec<(u64, i64, i64)> = cases.to_vec();
@@ -197,7 +219,12 @@ fn stay() -> impl Strategy<Value = Stay> {
     (0u64..6, 0u64..4, -100_000i64..100_000, duration).prop_map(|(person, venue, at, d)| {
         // Coarse starts make touching and identical stays common.
         let t_in = MIDNIGHT + at / 600 * 600;
-        Stay { person, venue, t_in, t_out: t_in + d }
+        Stay {
+            person,
+            venue,
+            t_in,
+            t_out: t_in + d,
+        }
     })
 }
 
@@ -266,23 +293,39 @@ fn add(engine: &Engine, model: &mut Model, batch: &[Stay]) {
     let col = |f: fn(&Stay) -> i64| batch.iter().map(f).collect::<Vec<i64>>();
     let persons: Vec<u64> = batch.iter().map(|s| s.person).collect();
     let venues: Vec<u64> = batch.iter().map(|s| s.venue).collect();
-    let ids = engine.add_stays(&persons, &venues, &col(|s| s.t_in), &col(|s| s.t_out)).unwrap();
+    let ids = engine
+        .add_stays(&persons, &venues, &col(|s| s.t_in), &col(|s| s.t_out))
+        .unwrap();
     for (id, s) in ids.into_iter().zip(batch) {
-        assert!(model.stays.insert(id, *s).is_none(), "stay id {id} issued twice");
+        assert!(
+            model.stays.insert(id, *s).is_none(),
+            "stay id {id} issued twice"
+        );
     }
 }
 
 fn rules() -> impl Strategy<Value = ContactRules> {
-    (prop_oneof![Just(0i64), 1i64..4_000], prop_oneof![Just(0i64), 1i64..3_000])
-        .prop_map(|(min_overlap, linger)| ContactRules { min_overlap, linger })
+    (
+        prop_oneof![Just(0i64), 1i64..4_000],
+        prop_oneof![Just(0i64), 1i64..3_000],
+    )
+        .prop_map(|(min_overlap, linger)| ContactRules {
+            min_overlap,
+            linger,
+        })
 }
 
 fn cases() -> impl Strategy<Value = Vec<(u64, i64, i64)>> {
-    prop::collection::btree_map(0u64..6, window(), 1..4).prop_map(|m| m.into_iter().map(|(p, (s, e))| (p, s, e)).collect())
+    prop::collection::btree_map(0u64..6, window(), 1..4)
+        .prop_map(|m| m.into_iter().map(|(p, (s, e))| (p, s, e)).collect())
 }
 
 fn split(cases: &[(u64, i64, i64)]) -> (Vec<u64>, Vec<i64>, Vec<i64>) {
-    (cases.iter().map(|c| c.0).collect(), cases.iter().map(|c| c.1).collect(), cases.iter().map(|c| c.2).collect())
+    (
+        cases.iter().map(|c| c.0).collect(),
+        cases.iter().map(|c| c.1).collect(),
+        cases.iter().map(|c| c.2).collect(),
+    )
 }
 
 proptest! {
@@ -326,30 +369,57 @@ proptest! {
 fn big_batches_out_of_order_match_small_ones() {
     // Many small batches go through segment merges; one big batch does not.
     let mut stays = vec![];
-    let mut x: u64 = 7;
+    let mut state: u64 = 7;
     for _ in 0..20_000 {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        let t_in = MIDNIGHT - 200_000 + ((x >> 20) % 400_000) as i64;
-        let d = if (x >> 50) % 50 == 0 { 50_000 } else { 1 + ((x >> 8) % 5_000) as i64 };
-        stays.push(Stay { person: (x >> 33) % 300, venue: (x >> 45) % 40, t_in, t_out: t_in + d });
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        let t_in = MIDNIGHT - 200_000 + ((state >> 20) % 400_000) as i64;
+        let duration = if (state >> 50) % 50 == 0 {
+            50_000
+        } else {
+            1 + ((state >> 8) % 5_000) as i64
+        };
+        stays.push(Stay {
+            person: (state >> 33) % 300,
+            venue: (state >> 45) % 40,
+            t_in,
+            t_out: t_in + duration,
+        });
     }
     let (whole, pieces) = (Engine::new(), Engine::new());
-    let mut a = Model::default();
-    let mut b = Model::default();
-    add(&whole, &mut a, &stays);
+    let mut whole_model = Model::default();
+    let mut model = Model::default();
+    add(&whole, &mut whole_model, &stays);
     for chunk in stays.rchunks(137) {
-        add(&pieces, &mut b, chunk);
+        add(&pieces, &mut model, chunk);
     }
     for v in 0..40 {
         let (s, e) = (MIDNIGHT - 3_600 * (v as i64), MIDNIGHT + 7_200);
-        assert_eq!(whole.overlaps(v, s, e).unwrap(), pieces.overlaps(v, s, e).unwrap());
+        assert_eq!(
+            whole.overlaps(v, s, e).unwrap(),
+            pieces.overlaps(v, s, e).unwrap()
+        );
     }
-    let cases: Vec<(u64, i64, i64)> = (0..300).step_by(7).map(|p| (p, MIDNIGHT - 150_000, MIDNIGHT + 150_000)).collect();
-    let (p, s, e) = split(&cases);
-    let rules = ContactRules { min_overlap: 600, linger: 300 };
-    let got = pieces.contacts_many(&p, &s, &e, rules).unwrap();
-    assert_eq!(got, whole.contacts_many(&p, &s, &e, rules).unwrap());
-    assert_eq!(got, b.contacts_many(&cases, rules));
+    let cases: Vec<(u64, i64, i64)> = (0..300)
+        .step_by(7)
+        .map(|p| (p, MIDNIGHT - 150_000, MIDNIGHT + 150_000))
+        .collect();
+    let (persons, starts, ends) = split(&cases);
+    let rules = ContactRules {
+        min_overlap: 600,
+        linger: 300,
+    };
+    let got = pieces
+        .contacts_many(&persons, &starts, &ends, rules)
+        .unwrap();
+    assert_eq!(
+        got,
+        whole
+            .contacts_many(&persons, &starts, &ends, rules)
+            .unwrap()
+    );
+    assert_eq!(got, model.contacts_many(&cases, rules));
     assert!(got.case.len() > 100, "the data should produce contacts");
 }
 
@@ -358,28 +428,70 @@ fn bad_input_is_refused_and_nothing_is_stored() {
     use overlap::{Error, StayProblem};
     let engine = Engine::new();
     let t = MIDNIGHT;
-    let err = engine.add_stays(&[1, 2, 3], &[1, 1, 1], &[t, t, t], &[t + 1, t, t + 5]).unwrap_err();
-    assert_eq!(err, Error::InvalidStay { row: 1, problem: StayProblem::NotAfterCheckIn { t_in: t, t_out: t } });
+    let err = engine
+        .add_stays(&[1, 2, 3], &[1, 1, 1], &[t, t, t], &[t + 1, t, t + 5])
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::InvalidStay {
+            row: 1,
+            problem: StayProblem::NotAfterCheckIn { t_in: t, t_out: t }
+        }
+    );
     assert!(engine.add_stays(&[1], &[1, 2], &[t], &[t + 1]).is_err());
-    let err = engine.add_stays(&[1], &[1], &[900_000_000], &[t]).unwrap_err();
-    assert!(err.to_string().contains("row 0: t_in 900000000 is outside"), "{err}");
+    let err = engine
+        .add_stays(&[1], &[1], &[900_000_000], &[t])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("row 0: t_in 900000000 is outside"),
+        "{err}"
+    );
     assert!(engine.is_empty());
 
-    let ids = engine.add_stays(&[1, 2], &[1, 1], &[t, t], &[t + 10, t + 10]).unwrap();
-    let err = engine.set_checkout(&[ids[0], ids[1] + 99], &[t + 100, t + 100]).unwrap_err();
-    assert_eq!(err, Error::UnknownStay { row: 1, id: ids[1] + 99 });
-    let err = engine.set_checkout(&[ids[0], ids[1]], &[t + 100, t - 1]).unwrap_err();
+    let ids = engine
+        .add_stays(&[1, 2], &[1, 1], &[t, t], &[t + 10, t + 10])
+        .unwrap();
+    let err = engine
+        .set_checkout(&[ids[0], ids[1] + 99], &[t + 100, t + 100])
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::UnknownStay {
+            row: 1,
+            id: ids[1] + 99
+        }
+    );
+    let err = engine
+        .set_checkout(&[ids[0], ids[1]], &[t + 100, t - 1])
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidStay { row: 1, .. }));
     // Neither refused call changed the first stay.
-    assert_eq!(engine.overlaps(1, t, t + 1).unwrap().t_out, vec![t + 10, t + 10]);
+    assert_eq!(
+        engine.overlaps(1, t, t + 1).unwrap().t_out,
+        vec![t + 10, t + 10]
+    );
 
-    assert!(matches!(engine.contacts(1, t, t, ContactRules::default()), Err(Error::EmptyWindow { .. })));
+    assert!(matches!(
+        engine.contacts(1, t, t, ContactRules::default()),
+        Err(Error::EmptyWindow { .. })
+    ));
     assert!(matches!(
         engine.contacts_many(&[1, 1], &[t, t], &[t + 1, t + 1], ContactRules::default()),
         Err(Error::DuplicateCase { row: 1, person: 1 })
     ));
     assert!(matches!(
-        engine.contacts(1, t, t + 1, ContactRules { min_overlap: -1, linger: 0 }),
-        Err(Error::NegativeParameter { name: "min_overlap", .. })
+        engine.contacts(
+            1,
+            t,
+            t + 1,
+            ContactRules {
+                min_overlap: -1,
+                linger: 0
+            }
+        ),
+        Err(Error::NegativeParameter {
+            name: "min_overlap",
+            ..
+        })
     ));
 }
