@@ -5,7 +5,10 @@ The model (all parameters of :func:`generate`):
 - ``people`` people and ``venues`` venues (by default one venue per 100
   people, and as many people as make about two check-ins per person per day);
 - venue popularity is Zipf-like: the venue of popularity rank ``k`` is chosen
-  with weight ``1 / k**zipf``; ranks are shuffled over venue ids;
+  with weight ``1 / k**zipf``, except that no venue draws more than ``mega``
+  times the mean weight: the few mega-venues (markets, hospitals, bus
+  stations) see tens of thousands of check-ins a day, not a share of the
+  whole country's; ranks are shuffled over venue ids;
 - check-in times follow a daily rhythm in Vietnam's local time (UTC+7): quiet
   nights, peaks at the morning commute, lunch and the evening;
 - dwell times are log-normal around 30 minutes, from one minute to six hours;
@@ -54,7 +57,8 @@ def generate(
     people: int | None = None,
     venues: int | None = None,
     start: int = DEFAULT_START,
-    zipf: float = 1.0,
+    zipf: float = 0.7,
+    mega: float = 50.0,
     forgotten: float = 0.02,
     duplicates: float = 0.01,
     seed: int = 0,
@@ -62,15 +66,19 @@ def generate(
     """``n_stays`` synthetic stays over ``days`` days from ``start``, in random order."""
     if n_stays < 0 or days < 1:
         raise ValueError("n_stays must be >= 0 and days >= 1")
-    if not (0 <= forgotten <= 1 and 0 <= duplicates <= 1 and zipf >= 0):
-        raise ValueError("forgotten and duplicates are fractions; zipf is >= 0")
+    if not (0 <= forgotten <= 1 and 0 <= duplicates <= 1 and zipf >= 0 and mega >= 1):
+        raise ValueError("forgotten and duplicates are fractions; zipf is >= 0; mega is >= 1")
     people = people or max(1, n_stays // (2 * days))
     venues = venues or max(1, people // 100)
     rng = np.random.default_rng(seed)
 
     n_dup = int(n_stays * duplicates)
     n = n_stays - n_dup
-    popularity = np.cumsum(1.0 / np.arange(1, venues + 1) ** zipf)
+    weight = 1.0 / np.arange(1, venues + 1) ** zipf
+    cap = np.inf
+    for _ in range(100):  # the cap is `mega` times the mean of the capped weights: a fixed point
+        cap = mega * np.minimum(weight, cap).mean()
+    popularity = np.cumsum(np.minimum(weight, cap))
     rank = np.searchsorted(popularity, rng.random(n) * popularity[-1], side="right")
     venue_of_rank = rng.permutation(venues).astype(np.uint64) + 1
     venue = venue_of_rank[np.minimum(rank, venues - 1)]

@@ -85,10 +85,7 @@ impl Engine {
         }
 
         let _writer = self.writer.lock();
-        let mut by_day: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-        for (i, &t) in t_in.iter().enumerate() {
-            by_day.entry(t.div_euclid(DAY)).or_default().push(i);
-        }
+        let by_day = rows_by_day(t_in);
 
         let (appends, ids) = {
             let state = self.state.read();
@@ -197,6 +194,26 @@ impl Engine {
         state.len -= removed;
         removed
     }
+}
+
+/// Row numbers of a checked batch grouped by the day of `t_in`, each group in
+/// batch order. Checked times span at most a century of days, so a dense table
+/// of groups is small and spares a map lookup per row.
+fn rows_by_day(t_in: &[i64]) -> BTreeMap<i64, Vec<usize>> {
+    let (Some(first), Some(last)) = (
+        t_in.par_iter().map(|t| t.div_euclid(DAY)).min(),
+        t_in.par_iter().map(|t| t.div_euclid(DAY)).max(),
+    ) else {
+        return BTreeMap::new();
+    };
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); (last - first + 1) as usize];
+    for (i, &t) in t_in.iter().enumerate() {
+        groups[(t.div_euclid(DAY) - first) as usize].push(i);
+    }
+    (first..)
+        .zip(groups)
+        .filter(|(_, rows)| !rows.is_empty())
+        .collect()
 }
 
 /// Stay ids are the day of `t_in` (days since the epoch) above the arrival

@@ -4,14 +4,20 @@
 /// Unites intervals sorted by start into maximal disjoint ones, in order.
 /// Overlapping and touching intervals merge: `[1, 5)` and `[5, 9)` give `[1, 9)`.
 pub(crate) fn unite(sorted: impl IntoIterator<Item = (i64, i64)>) -> Vec<(i64, i64)> {
-    let mut out: Vec<(i64, i64)> = Vec::new();
+    let mut out = Vec::new();
+    unite_into(&mut out, sorted);
+    out
+}
+
+/// [`unite`] into a buffer that is cleared first, so hot loops reuse one allocation.
+pub(crate) fn unite_into(out: &mut Vec<(i64, i64)>, sorted: impl IntoIterator<Item = (i64, i64)>) {
+    out.clear();
     for (a, b) in sorted {
         match out.last_mut() {
             Some(last) if a <= last.1 => last.1 = last.1.max(b),
             _ => out.push((a, b)),
         }
     }
-    out
 }
 
 /// Length of `a ∩ b` and its earliest instant, for two sorted disjoint lists;

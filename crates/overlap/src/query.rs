@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use crate::engine::{same_length, Engine, State};
 use crate::error::{Error, Result};
-use crate::interval::{intersect, unite};
+use crate::interval::{intersect, unite, unite_into};
 use crate::partition::Partition;
 use crate::segment::DAY;
 
@@ -216,43 +216,43 @@ impl State {
 
     fn contacts_of(&self, case: u64, start: i64, end: i64, rules: ContactRules) -> Vec<Contact> {
         let presence = self.presence(case, start, end, rules.linger);
-        let mut hits: Vec<(u64, usize, i64, i64)> = Vec::new();
-        let mut buf = Vec::new();
-        for (v, (venue, intervals)) in presence.iter().enumerate() {
+        // Exposure per (venue, person), venue by venue, then summed per person.
+        let mut at_venues: Vec<Contact> = Vec::new();
+        let mut hits = Vec::new();
+        let mut theirs = Vec::new();
+        for (venue, intervals) in &presence {
+            hits.clear();
             for &(a, b) in intervals {
-                buf.clear();
-                self.venue_stays(*venue, a, b, &mut buf);
-                hits.extend(
-                    buf.iter()
-                        .filter(|h| h.0 != case)
-                        .map(|&(o, t_in, t_out)| (o, v, t_in, t_out)),
-                );
+                self.venue_stays(*venue, a, b, &mut hits);
             }
-        }
-        // A stay met by two intervals of the case was found twice; duplicate
-        // scans are identical too. Presence is a union, so both may go.
-        hits.sort_unstable();
-        hits.dedup();
-        let mut out = Vec::new();
-        for person in hits.chunk_by(|a, b| a.0 == b.0) {
-            let mut exposure = 0;
-            let mut first = i64::MAX;
-            for at_venue in person.chunk_by(|a, b| a.1 == b.1) {
-                let theirs = unite(at_venue.iter().map(|h| (h.2, h.3)));
-                if let Some((seconds, at)) = intersect(&presence[at_venue[0].1].1, &theirs) {
-                    exposure += seconds;
-                    first = first.min(at);
+            hits.retain(|h| h.0 != case);
+            // A stay met by two intervals of the case is found twice; presence
+            // is a union, so the repeat changes nothing.
+            // Sorting by person alone, then each person's few stays by time,
+            // is cheaper than one sort by the whole tuple.
+            hits.sort_unstable_by_key(|h| h.0);
+            for person in hits.chunk_by_mut(|a, b| a.0 == b.0) {
+                person.sort_unstable();
+                unite_into(&mut theirs, person.iter().map(|h| (h.1, h.2)));
+                if let Some((exposure, first)) = intersect(intervals, &theirs) {
+                    at_venues.push(Contact {
+                        person: person[0].0,
+                        exposure,
+                        first,
+                    });
                 }
             }
-            if exposure > 0 && exposure >= rules.min_overlap {
-                out.push(Contact {
-                    person: person[0].0,
-                    exposure,
-                    first,
-                });
-            }
         }
-        out
+        at_venues.sort_unstable_by_key(|c| c.person);
+        at_venues
+            .chunk_by(|a, b| a.person == b.person)
+            .map(|venues| Contact {
+                person: venues[0].person,
+                exposure: venues.iter().map(|c| c.exposure).sum(),
+                first: venues.iter().map(|c| c.first).min().expect("non-empty"),
+            })
+            .filter(|c| c.exposure >= rules.min_overlap)
+            .collect()
     }
 }
 
