@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--stays", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--cases", type=int, default=1_000, help="cases in the contacts_many query")
-    parser.add_argument("--trace-cases", type=int, default=100, help="cases traced over two hops")
+    parser.add_argument("--trace-cases", type=int, default=10, help="cases traced over two hops")
     parser.add_argument("--singles", type=int, default=200, help="single-case queries for the engine's p50/p99")
     parser.add_argument("--peer-singles", type=int, default=20, help="single-case queries for each peer")
     parser.add_argument("--peers", default="duckdb,duckdb-range,ncls")

@@ -85,45 +85,17 @@ impl Engine {
         }
 
         let _writer = self.writer.lock();
-        let by_day = rows_by_day(t_in);
-
         let (appends, ids) = {
             let state = self.state.read();
-            let empty: BTreeMap<i64, Partition> =
-                by_day.keys().map(|&d| (d, Partition::new(d))).collect();
-            let partition = |day: &i64| state.partitions.get(day).unwrap_or(&empty[day]);
-            for (day, rows) in &by_day {
-                let free = u32::MAX - partition(day).next_seq;
-                if rows.len() as u64 >= u64::from(free) {
-                    return Err(Error::PartitionFull { day: *day });
-                }
-            }
+            let next_seq = |day: i64| state.partitions.get(&day).map_or(0, |p| p.next_seq);
+            let (by_day, ids) = split_by_day(persons, venues, t_in, t_out, next_seq)?;
             let appends: Vec<Append> = by_day
-                .par_iter()
-                .map(|(day, rows)| {
-                    let p = partition(day);
-                    let start = p.start();
-                    let rows = rows
-                        .iter()
-                        .enumerate()
-                        .map(|(k, &i)| Row {
-                            venue: venues[i],
-                            person: persons[i],
-                            t_in: (t_in[i] - start) as u32,
-                            t_out: (t_out[i] - start) as u32,
-                            seq: p.next_seq + k as u32,
-                        })
-                        .collect();
-                    p.plan_append(rows)
+                .into_par_iter()
+                .map(|(day, rows)| match state.partitions.get(&day) {
+                    Some(p) => p.plan_append(rows),
+                    None => Partition::new(day).plan_append(rows),
                 })
                 .collect();
-            let mut ids = vec![0u64; persons.len()];
-            for (day, rows) in &by_day {
-                let base = partition(day).next_seq;
-                for (k, &i) in rows.iter().enumerate() {
-                    ids[i] = stay_id(*day, base + k as u32);
-                }
-            }
             (appends, ids)
         };
 
@@ -196,24 +168,60 @@ impl Engine {
     }
 }
 
-/// Row numbers of a checked batch grouped by the day of `t_in`, each group in
-/// batch order. Checked times span at most a century of days, so a dense table
-/// of groups is small and spares a map lookup per row.
-fn rows_by_day(t_in: &[i64]) -> BTreeMap<i64, Vec<usize>> {
+/// The rows of a batch that fall on one day, in partition-relative form.
+type DayRows = (i64, Vec<Row>);
+
+/// A checked batch as partition rows, one vector per day of `t_in` (each in
+/// batch order, numbered on from `next_seq(day)`), and the stay id of every
+/// row. One pass over the columns: a pass per day would read the whole batch
+/// again for every day it spans.
+fn split_by_day(
+    persons: &[u64],
+    venues: &[u64],
+    t_in: &[i64],
+    t_out: &[i64],
+    next_seq: impl Fn(i64) -> u32,
+) -> Result<(Vec<DayRows>, Vec<u64>)> {
+    let day_of = |t: &i64| t.div_euclid(DAY);
     let (Some(first), Some(last)) = (
-        t_in.par_iter().map(|t| t.div_euclid(DAY)).min(),
-        t_in.par_iter().map(|t| t.div_euclid(DAY)).max(),
+        t_in.par_iter().map(day_of).min(),
+        t_in.par_iter().map(day_of).max(),
     ) else {
-        return BTreeMap::new();
+        return Ok((Vec::new(), Vec::new()));
     };
-    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); (last - first + 1) as usize];
-    for (i, &t) in t_in.iter().enumerate() {
-        groups[(t.div_euclid(DAY) - first) as usize].push(i);
+    // Checked times span at most a century of days: a dense table is small.
+    let mut counts = vec![0usize; (last - first + 1) as usize];
+    for t in t_in {
+        counts[(day_of(t) - first) as usize] += 1;
     }
-    (first..)
-        .zip(groups)
-        .filter(|(_, rows)| !rows.is_empty())
-        .collect()
+    let mut days: Vec<(i64, u32, Vec<Row>)> = Vec::with_capacity(counts.len());
+    for (day, &count) in (first..).zip(&counts) {
+        let base = if count == 0 { 0 } else { next_seq(day) };
+        if count as u64 >= u64::from(u32::MAX - base) {
+            return Err(Error::PartitionFull { day });
+        }
+        days.push((day, base, Vec::with_capacity(count)));
+    }
+    let mut ids = Vec::with_capacity(t_in.len());
+    for i in 0..t_in.len() {
+        let (day, base, rows) = &mut days[(day_of(&t_in[i]) - first) as usize];
+        let start = *day * DAY;
+        let seq = *base + rows.len() as u32;
+        rows.push(Row {
+            venue: venues[i],
+            person: persons[i],
+            t_in: (t_in[i] - start) as u32,
+            t_out: (t_out[i] - start) as u32,
+            seq,
+        });
+        ids.push(stay_id(*day, seq));
+    }
+    let days = days
+        .into_iter()
+        .filter(|(_, _, rows)| !rows.is_empty())
+        .map(|(day, _, rows)| (day, rows))
+        .collect();
+    Ok((days, ids))
 }
 
 /// Stay ids are the day of `t_in` (days since the epoch) above the arrival

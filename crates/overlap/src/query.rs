@@ -117,6 +117,17 @@ struct Contact {
     first: i64,
 }
 
+/// Buffers `contacts_of` reuses from one case to the next on a thread.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Stays met at one venue: (person, `t_in`, `t_out`).
+    hits: Vec<(u64, i64, i64)>,
+    /// One person's presence at that venue.
+    theirs: Vec<(i64, i64)>,
+    /// Exposure per (venue, person) before summing per person.
+    at_venues: Vec<Contact>,
+}
+
 /// A case's presence at one venue: disjoint intervals, sorted.
 type Presence = (u64, Vec<(i64, i64)>);
 
@@ -214,27 +225,37 @@ impl State {
             .collect()
     }
 
-    fn contacts_of(&self, case: u64, start: i64, end: i64, rules: ContactRules) -> Vec<Contact> {
+    fn contacts_of(
+        &self,
+        scratch: &mut Scratch,
+        case: u64,
+        start: i64,
+        end: i64,
+        rules: ContactRules,
+    ) -> Vec<Contact> {
         let presence = self.presence(case, start, end, rules.linger);
         // Exposure per (venue, person), venue by venue, then summed per person.
-        let mut at_venues: Vec<Contact> = Vec::new();
-        let mut hits = Vec::new();
-        let mut theirs = Vec::new();
+        let Scratch {
+            hits,
+            theirs,
+            at_venues,
+        } = scratch;
+        at_venues.clear();
         for (venue, intervals) in &presence {
             hits.clear();
             for &(a, b) in intervals {
-                self.venue_stays(*venue, a, b, &mut hits);
+                self.venue_stays(*venue, a, b, hits);
             }
             hits.retain(|h| h.0 != case);
             // A stay met by two intervals of the case is found twice; presence
-            // is a union, so the repeat changes nothing.
-            // Sorting by person alone, then each person's few stays by time,
-            // is cheaper than one sort by the whole tuple.
+            // is a union, so the repeat changes nothing. Sorting by person
+            // alone, then each person's few stays by time, is cheaper than
+            // one sort by the whole tuple.
             hits.sort_unstable_by_key(|h| h.0);
             for person in hits.chunk_by_mut(|a, b| a.0 == b.0) {
                 person.sort_unstable();
-                unite_into(&mut theirs, person.iter().map(|h| (h.1, h.2)));
-                if let Some((exposure, first)) = intersect(intervals, &theirs) {
+                unite_into(theirs, person.iter().map(|h| (h.1, h.2)));
+                if let Some((exposure, first)) = intersect(intervals, theirs) {
                     at_venues.push(Contact {
                         person: person[0].0,
                         exposure,
@@ -276,7 +297,10 @@ impl Engine {
     ) -> Result<Contacts> {
         check_window(0, start, end)?;
         check_rules(rules)?;
-        let found = self.state.read().contacts_of(person, start, end, rules);
+        let found =
+            self.state
+                .read()
+                .contacts_of(&mut Scratch::default(), person, start, end, rules);
         Ok(Contacts {
             person: found.iter().map(|c| c.person).collect(),
             exposure: found.iter().map(|c| c.exposure).collect(),
@@ -297,7 +321,9 @@ impl Engine {
         let state = self.state.read();
         let found: Vec<Vec<Contact>> = cases
             .par_iter()
-            .map(|&(case, s, e)| state.contacts_of(case, s, e, rules))
+            .map_init(Scratch::default, |scratch, &(case, s, e)| {
+                state.contacts_of(scratch, case, s, e, rules)
+            })
             .collect();
         let mut out = ContactPairs::default();
         for (&(case, _, _), contacts) in cases.iter().zip(found) {
@@ -377,7 +403,9 @@ impl Engine {
             }
             let found: Vec<(u64, Vec<Contact>)> = frontier
                 .par_iter()
-                .map(|&(q, s, e)| (q, state.contacts_of(q, s, e, rules.contact)))
+                .map_init(Scratch::default, |scratch, &(q, s, e)| {
+                    (q, state.contacts_of(scratch, q, s, e, rules.contact))
+                })
                 .collect();
             // For each newly reached person: earliest exposure, then smallest source.
             let mut best: HashMap<u64, (i64, u64, i64)> = HashMap::new();

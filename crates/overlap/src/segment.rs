@@ -62,15 +62,11 @@ pub(crate) struct Segment {
 
 impl Segment {
     /// Index `rows`, whose `seq` values lie in `first_seq..first_seq + seq_span`.
-    pub fn build(rows: Vec<Row>, first_seq: u32, seq_span: u32) -> Segment {
-        // Sorting 16-byte keys is cheaper than sorting the 32-byte rows.
-        // The position in `rows` breaks ties, so the layout is deterministic.
-        let mut by_venue: Vec<u128> = rows
-            .par_iter()
-            .enumerate()
-            .map(|(i, r)| u128::from(r.venue) << 64 | u128::from(r.t_in) << 32 | i as u128)
-            .collect();
-        by_venue.par_sort_unstable();
+    pub fn build(mut rows: Vec<Row>, first_seq: u32, seq_span: u32) -> Segment {
+        // `seq` is unique, so ties cannot make the layout depend on the sort.
+        rows.par_sort_unstable_by_key(|r| {
+            u128::from(r.venue) << 64 | u128::from(r.t_in) << 32 | u128::from(r.seq)
+        });
         let n = rows.len();
         let mut seg = Segment {
             first_seq,
@@ -79,8 +75,7 @@ impl Segment {
             ..Segment::default()
         };
         let mut by_person: Vec<u128> = Vec::with_capacity(n);
-        for (i, &key) in by_venue.iter().enumerate() {
-            let r = &rows[key as u32 as usize];
+        for (i, r) in rows.iter().enumerate() {
             if seg.venues.last() != Some(&r.venue) {
                 seg.venues.push(r.venue);
                 seg.venue_start.push(i as u32);
@@ -100,7 +95,7 @@ impl Segment {
             by_person.push(u128::from(r.person) << 64 | u128::from(r.t_in) << 32 | i as u128);
         }
         seg.venue_start.push(n as u32);
-        drop((rows, by_venue));
+        drop(rows);
 
         by_person.par_sort_unstable();
         seg.person = vec![0; n];
