@@ -253,7 +253,9 @@ impl State {
             // one sort by the whole tuple.
             hits.sort_unstable_by_key(|h| h.0);
             for person in hits.chunk_by_mut(|a, b| a.0 == b.0) {
-                person.sort_unstable();
+                if person.len() > 1 {
+                    person.sort_unstable();
+                }
                 unite_into(theirs, person.iter().map(|h| (h.1, h.2)));
                 if let Some((exposure, first)) = intersect(intervals, theirs) {
                     at_venues.push(Contact {

@@ -214,8 +214,8 @@ impl Segment {
             }
         }
         let lo = self.long_rows.partition_point(|&r| (r as usize) < r0);
-        let hi = self.long_rows.partition_point(|&r| (r as usize) < r1);
-        for (&row, &t_out) in self.long_rows[lo..hi].iter().zip(&self.long_t_out[lo..hi]) {
+        let long = self.long_rows[lo..].iter().zip(&self.long_t_out[lo..]);
+        for (&row, &t_out) in long.take_while(|(&r, _)| (r as usize) < r1) {
             let t_in = self.t_in(row);
             if t_in < end_in && i64::from(t_out) > start {
                 f(self.person_of(row), t_in, t_out);
