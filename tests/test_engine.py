@@ -185,3 +185,18 @@ def test_stub_names_match_the_native_module():
 
 def test_public_names():
     assert set(tokhai_engine.__all__) <= set(dir(tokhai_engine))
+
+
+def test_the_examples_of_the_semantics_doc():
+    h = 3600
+    nine = 1_630_054_800  # 2021-08-27T09:00:00Z
+    engine = Engine()
+    # The contacts diagram: case 1 at venue 7 09:00-10:00, lingering 30 minutes;
+    # person 2 there 08:30-09:30 and 09:50-10:50.
+    engine.add_stays([1, 2, 2], [7, 7, 7], [nine, nine - h // 2, nine + 50 * 60], [nine + h, nine + h // 2, nine + 110 * 60])
+    c = engine.contacts(1, nine, nine + 86_400, linger=h // 2)
+    assert (c.person.tolist(), c.exposure.tolist(), c.first_contact.tolist()) == ([2], [4200], [nine])
+    # The presence diagram: a duplicate scan and a touching stay make one interval.
+    engine.add_stays([3, 3, 3, 3], [8, 8, 8, 8], [nine, nine + h // 2, nine + h, nine + 2 * h + 1800], [nine + h, nine + h, nine + 2 * h, nine + 3 * h])
+    s = engine.overlaps(8, nine, nine + 3 * h)
+    assert list(zip(s.t_in.tolist(), s.t_out.tolist())) == [(nine, nine + 2 * h), (nine + 2 * h + 1800, nine + 3 * h)]

@@ -117,15 +117,13 @@ struct Contact {
     first: i64,
 }
 
-/// Buffers `contacts_of` reuses from one case to the next on a thread.
+/// Buffers `exposures_at` reuses from one venue to the next on a thread.
 #[derive(Debug, Default)]
 struct Scratch {
-    /// Stays met at one venue: (person, `t_in`, `t_out`).
+    /// Stays met at the venue: (person, `t_in`, `t_out`).
     hits: Vec<(u64, i64, i64)>,
-    /// One person's presence at that venue.
+    /// One person's presence there.
     theirs: Vec<(i64, i64)>,
-    /// Exposure per (venue, person) before summing per person.
-    at_venues: Vec<Contact>,
 }
 
 /// A case's presence at one venue: disjoint intervals, sorted.
@@ -225,45 +223,33 @@ impl State {
             .collect()
     }
 
+    /// Contacts of one case. With `spread`, its venues are shared out over the
+    /// cores, which shortens a single query; many cases at once go faster
+    /// each on one core, with one scratch.
     fn contacts_of(
         &self,
-        scratch: &mut Scratch,
         case: u64,
         start: i64,
         end: i64,
         rules: ContactRules,
+        spread: bool,
     ) -> Vec<Contact> {
         let presence = self.presence(case, start, end, rules.linger);
-        // Exposure per (venue, person), venue by venue, then summed per person.
-        let Scratch {
-            hits,
-            theirs,
-            at_venues,
-        } = scratch;
-        at_venues.clear();
-        for (venue, intervals) in &presence {
-            hits.clear();
-            for &(a, b) in intervals {
-                self.venue_stays(*venue, a, b, hits);
-            }
-            hits.retain(|h| h.0 != case);
-            // A stay met by two intervals of the case is found twice; presence
-            // is a union, so the repeat changes nothing. Sorting by person
-            // alone, then each person's few stays by time, is cheaper than
-            // one sort by the whole tuple.
-            hits.sort_unstable_by_key(|h| h.0);
-            for person in hits.chunk_by_mut(|a, b| a.0 == b.0) {
-                if person.len() > 1 {
-                    person.sort_unstable();
-                }
-                unite_into(theirs, person.iter().map(|h| (h.1, h.2)));
-                if let Some((exposure, first)) = intersect(intervals, theirs) {
-                    at_venues.push(Contact {
-                        person: person[0].0,
-                        exposure,
-                        first,
-                    });
-                }
+        let mut at_venues: Vec<Contact> = Vec::new();
+        if spread {
+            at_venues = presence
+                .par_iter()
+                .map_init(Scratch::default, |scratch, (venue, intervals)| {
+                    let mut out = Vec::new();
+                    self.exposures_at(scratch, case, *venue, intervals, &mut out);
+                    out
+                })
+                .flatten()
+                .collect();
+        } else {
+            let mut scratch = Scratch::default();
+            for (venue, intervals) in &presence {
+                self.exposures_at(&mut scratch, case, *venue, intervals, &mut at_venues);
             }
         }
         at_venues.sort_unstable_by_key(|c| c.person);
@@ -276,6 +262,42 @@ impl State {
             })
             .filter(|c| c.exposure >= rules.min_overlap)
             .collect()
+    }
+
+    /// The exposure of every other person at `venue` to the case's presence
+    /// `intervals` there, appended to `out`.
+    fn exposures_at(
+        &self,
+        scratch: &mut Scratch,
+        case: u64,
+        venue: u64,
+        intervals: &[(i64, i64)],
+        out: &mut Vec<Contact>,
+    ) {
+        let Scratch { hits, theirs } = scratch;
+        hits.clear();
+        for &(a, b) in intervals {
+            self.venue_stays(venue, a, b, hits);
+        }
+        hits.retain(|h| h.0 != case);
+        // A stay met by two intervals of the case is found twice; presence is
+        // a union, so the repeat changes nothing. Sorting by person alone, then
+        // each person's few stays by time, is cheaper than one sort by the
+        // whole tuple.
+        hits.sort_unstable_by_key(|h| h.0);
+        for person in hits.chunk_by_mut(|a, b| a.0 == b.0) {
+            if person.len() > 1 {
+                person.sort_unstable();
+            }
+            unite_into(theirs, person.iter().map(|h| (h.1, h.2)));
+            if let Some((exposure, first)) = intersect(intervals, theirs) {
+                out.push(Contact {
+                    person: person[0].0,
+                    exposure,
+                    first,
+                });
+            }
+        }
     }
 }
 
@@ -299,10 +321,10 @@ impl Engine {
     ) -> Result<Contacts> {
         check_window(0, start, end)?;
         check_rules(rules)?;
-        let found =
-            self.state
-                .read()
-                .contacts_of(&mut Scratch::default(), person, start, end, rules);
+        let found = self
+            .state
+            .read()
+            .contacts_of(person, start, end, rules, true);
         Ok(Contacts {
             person: found.iter().map(|c| c.person).collect(),
             exposure: found.iter().map(|c| c.exposure).collect(),
@@ -323,9 +345,7 @@ impl Engine {
         let state = self.state.read();
         let found: Vec<Vec<Contact>> = cases
             .par_iter()
-            .map_init(Scratch::default, |scratch, &(case, s, e)| {
-                state.contacts_of(scratch, case, s, e, rules)
-            })
+            .map(|&(case, s, e)| state.contacts_of(case, s, e, rules, spread(cases.len())))
             .collect();
         let mut out = ContactPairs::default();
         for (&(case, _, _), contacts) in cases.iter().zip(found) {
@@ -405,8 +425,9 @@ impl Engine {
             }
             let found: Vec<(u64, Vec<Contact>)> = frontier
                 .par_iter()
-                .map_init(Scratch::default, |scratch, &(q, s, e)| {
-                    (q, state.contacts_of(scratch, q, s, e, rules.contact))
+                .map(|&(q, s, e)| {
+                    let spread = spread(frontier.len());
+                    (q, state.contacts_of(q, s, e, rules.contact, spread))
                 })
                 .collect();
             // For each newly reached person: earliest exposure, then smallest source.
@@ -437,6 +458,11 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// Whether `cases` cases at once leave cores idle unless each spreads its venues.
+fn spread(cases: usize) -> bool {
+    cases < rayon::current_num_threads()
 }
 
 fn push_traced(
