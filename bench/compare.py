@@ -72,7 +72,9 @@ def measure(name, build, data, cases, singles, args, reference=None):
         times.append(s)
     row["single_p50_ms"] = 1e3 * float(np.percentile(times, 50))
     row["single_p99_ms"] = 1e3 * float(np.percentile(times, 99))
-    many, row["many_s"] = timed(system.contacts_many, cases, start, end, min_overlap=MIN_OVERLAP)
+    # The best of a few runs: the machine is shared, and one slow run says little.
+    runs = [timed(system.contacts_many, cases, start, end, min_overlap=MIN_OVERLAP) for _ in range(args.repeat)]
+    many, row["many_s"] = runs[0][0], min(s for _, s in runs)
     row["many_pairs"] = len(many)
     trace_cases = cases[: args.trace_cases]
     if isinstance(system, Engine):
@@ -96,6 +98,7 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=200, help="single-case queries for the engine's p50/p99")
     parser.add_argument("--peer-singles", type=int, default=20, help="single-case queries for each peer")
     parser.add_argument("--peers", default="duckdb,duckdb-range,ncls")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the many-case query; the best counts")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
@@ -138,9 +141,9 @@ def report(rows, args) -> str:
     engine = rows[0]
     lines = [
         f"{args.stays:,} stays, {args.days} days; contacts with min_overlap={MIN_OVERLAP}; "
-        f"{len(rows[0:1]) and args.cases} cases in contacts_many; {args.trace_cases} cases traced 2 hops.",
+        f"{args.cases} cases in contacts_many (best of {args.repeat}); {args.trace_cases} cases traced 2 hops.",
         "",
-        "| system | build (stays/s) | bytes/stay | 1 case p50 (ms) | 1 case p99 (ms) | 1,000 cases (s) | trace (s) | answers |",
+        f"| system | build (stays/s) | bytes/stay | 1 case p50 (ms) | 1 case p99 (ms) | {args.cases:,} cases (s) | trace (s) | answers |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
