@@ -235,9 +235,8 @@ impl State {
         spread: bool,
     ) -> Vec<Contact> {
         let presence = self.presence(case, start, end, rules.linger);
-        let mut at_venues: Vec<Contact> = Vec::new();
-        if spread {
-            at_venues = presence
+        let mut at_venues: Vec<Contact> = if spread {
+            presence
                 .par_iter()
                 .map_init(Scratch::default, |scratch, (venue, intervals)| {
                     let mut out = Vec::new();
@@ -245,13 +244,14 @@ impl State {
                     out
                 })
                 .flatten()
-                .collect();
+                .collect()
         } else {
-            let mut scratch = Scratch::default();
+            let (mut scratch, mut out) = (Scratch::default(), Vec::new());
             for (venue, intervals) in &presence {
-                self.exposures_at(&mut scratch, case, *venue, intervals, &mut at_venues);
+                self.exposures_at(&mut scratch, case, *venue, intervals, &mut out);
             }
-        }
+            out
+        };
         at_venues.sort_unstable_by_key(|c| c.person);
         at_venues
             .chunk_by(|a, b| a.person == b.person)
@@ -343,9 +343,10 @@ impl Engine {
         let cases = check_cases(persons, starts, ends)?;
         check_rules(rules)?;
         let state = self.state.read();
+        let spread = spread(cases.len());
         let found: Vec<Vec<Contact>> = cases
             .par_iter()
-            .map(|&(case, s, e)| state.contacts_of(case, s, e, rules, spread(cases.len())))
+            .map(|&(case, s, e)| state.contacts_of(case, s, e, rules, spread))
             .collect();
         let mut out = ContactPairs::default();
         for (&(case, _, _), contacts) in cases.iter().zip(found) {
@@ -423,12 +424,10 @@ impl Engine {
             if frontier.is_empty() {
                 break;
             }
+            let spread = spread(frontier.len());
             let found: Vec<(u64, Vec<Contact>)> = frontier
                 .par_iter()
-                .map(|&(q, s, e)| {
-                    let spread = spread(frontier.len());
-                    (q, state.contacts_of(q, s, e, rules.contact, spread))
-                })
+                .map(|&(q, s, e)| (q, state.contacts_of(q, s, e, rules.contact, spread)))
                 .collect();
             // For each newly reached person: earliest exposure, then smallest source.
             let mut best: HashMap<u64, (i64, u64, i64)> = HashMap::new();
