@@ -16,17 +16,19 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
 
 
 @pytest.fixture(scope="module")
-def loaded():
-    data = synth.generate(300_000, days=7, seed=21)
+def data():
+    return synth.generate(300_000, days=7, seed=21)
+
+
+@pytest.fixture(scope="module")
+def loaded(data):
     engine = Engine()
     engine.add_stays(*data.columns())
     cases = np.unique(data.persons[:150])[:100]
     return data, engine, cases, int(data.t_in.min()), int(data.t_out.max())
 
 
-def test_build(benchmark):
-    data = synth.generate(300_000, days=7, seed=21)
-
+def test_build(benchmark, data):
     def build():
         engine = Engine()
         engine.add_stays(*data.columns())
