@@ -9,20 +9,37 @@
 ([2], [1800])
 """
 
-from ._engine import MAX_TIME, MIN_TIME, DtypeError, InvalidInputError, UnknownStayError
+from ._engine import (
+    MAX_TIME,
+    MIN_TIME,
+    ClosedError,
+    CorruptStoreError,
+    DtypeError,
+    InvalidInputError,
+    StoreError,
+    StoreLockedError,
+    UnknownFormatError,
+    UnknownStayError,
+)
 from .engine import Engine
-from .results import ContactPairs, Contacts, Sites, Stays, Trace
+from .results import Checkins, ContactPairs, Contacts, Sites, Stays, Trace
 
 __all__ = [
     "MAX_TIME",
     "MIN_TIME",
+    "Checkins",
+    "ClosedError",
     "ContactPairs",
     "Contacts",
+    "CorruptStoreError",
     "DtypeError",
     "Engine",
     "InvalidInputError",
     "Sites",
     "Stays",
+    "StoreError",
+    "StoreLockedError",
     "Trace",
+    "UnknownFormatError",
     "UnknownStayError",
 ]

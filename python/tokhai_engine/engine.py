@@ -2,36 +2,93 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from types import TracebackType
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _convert as convert
 from . import _engine
-from .results import ContactPairs, Contacts, Sites, Stays, Trace
+from .results import Checkins, ContactPairs, Contacts, Sites, Stays, Trace
+
+#: Default log size that triggers a checkpoint (about 8M stays).
+CHECKPOINT_BYTES = 256 << 20
 
 
 class Engine:
-    """An in-memory index of check-in stays answering contact-tracing queries.
+    """An index of check-in stays answering contact-tracing queries.
 
-    A stay is a person at a venue during ``[t_in, t_out)``, in seconds since
-    the Unix epoch. Every call releases the GIL: queries may run from many
-    threads while batches are added. See ``docs/semantics.md`` for the exact
-    meaning of each query.
+    ``Engine()`` holds the stays in memory; ``Engine.open(path)`` keeps them
+    durable in a directory, and answers the same queries with the same
+    results. A stay is a person at a venue during ``[t_in, t_out)``, in
+    seconds since the Unix epoch. Every call releases the GIL: queries may
+    run from many threads while batches are added. See ``docs/semantics.md``
+    for the exact meaning of each query and ``docs/storage.md`` for the store.
     """
 
-    __slots__ = ("_core",)
+    __slots__ = ("_core", "_path")
 
     def __init__(self) -> None:
-        self._core = _engine.Engine()
+        self._core: Any = _engine.Engine()
+        self._path: str | None = None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, checkpoint_bytes: int = CHECKPOINT_BYTES) -> Self:
+        """Open the durable engine in directory ``path``, creating it if needed.
+
+        Changes return only once they are on stable storage. Sealed
+        partitions are memory-mapped, so reopening is quick; the log written
+        since the last checkpoint (at most ``checkpoint_bytes``) is replayed.
+        Raises ``StoreLockedError`` while another engine has ``path`` open,
+        ``CorruptStoreError`` (naming the file and byte offset) for damaged
+        files and ``UnknownFormatError`` for files of another format version.
+        """
+        if isinstance(checkpoint_bytes, bool) or not isinstance(checkpoint_bytes, int) or checkpoint_bytes < 1:
+            raise _engine.InvalidInputError(f"checkpoint_bytes must be a positive int, got {checkpoint_bytes!r}")
+        engine = cls.__new__(cls)
+        engine._core = _engine.Engine.open(os.fspath(path), checkpoint_bytes)
+        engine._path = os.fspath(path)
+        return engine
+
+    @property
+    def path(self) -> str | None:
+        """The store's directory, or None for an in-memory engine."""
+        return self._path
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return isinstance(self._core, _Closed)
+
+    def checkpoint(self) -> None:
+        """Seal the partitions changed since the last checkpoint into files and
+        empty the log (it happens by itself as the log grows)."""
+        self._core.checkpoint()
+
+    def close(self) -> None:
+        """Checkpoint a durable engine and release its directory. Any later
+        call raises ``ClosedError``. Closing twice is harmless."""
+        if not self.closed:
+            core, self._core = self._core, _Closed()
+            core.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
 
     def __len__(self) -> int:
         """Number of stays held."""
         return len(self._core)
 
     def __repr__(self) -> str:
-        return f"<tokhai_engine.Engine: {len(self)} stays, {self.memory_bytes()} bytes>"
+        if self.closed:
+            return f"<tokhai_engine.Engine {self._path!r}: closed>"
+        where = "in memory" if self._path is None else repr(self._path)
+        return f"<tokhai_engine.Engine {where}: {len(self)} stays, {self.memory_bytes()} bytes>"
 
     def memory_bytes(self) -> int:
         """Bytes held by the index (both orders, all partitions)."""
@@ -62,6 +119,27 @@ class Engine:
     def expire_before(self, t: int | np.datetime64) -> int:
         """Remove every stay with ``t_in < t``; return how many were removed."""
         return self._core.expire_before(convert.time("t", t))
+
+    def stays_between(self, start: int | np.datetime64, end: int | np.datetime64) -> Checkins:
+        """Every stay held with ``t_in`` in ``[start, end)``, with its id, by stay id."""
+        return Checkins(*self._core.stays_between(convert.time("start", start), convert.time("end", end)))
+
+    def export_parquet(self, path: str | os.PathLike[str], start: int | np.datetime64, end: int | np.datetime64) -> int:
+        """Write the stays with ``t_in`` in ``[start, end)`` to a Parquet file
+        (columns of ``stays_between``), one row group per day; return how many
+        were written. Needs the ``arrow`` extra (pyarrow)."""
+        from ._parquet import export
+
+        return export(self, path, convert.time("start", start), convert.time("end", end))
+
+    def import_parquet(self, path: str | os.PathLike[str]) -> NDArray[np.uint64]:
+        """Add the stays of a Parquet file with ``person``, ``venue``, ``t_in``
+        and ``t_out`` columns (as ``export_parquet`` writes) as one batch: all
+        or nothing. Return their stay ids, new ones, in file order (the file's
+        ``stay_id`` column, if any, is not reused). Needs the ``arrow`` extra."""
+        from ._parquet import import_
+
+        return import_(self, path)
 
     def overlaps(self, venue: int, start: int | np.datetime64, end: int | np.datetime64) -> Stays:
         """Who was at ``venue`` during ``[start, end)``: each person's maximal
@@ -134,6 +212,18 @@ class Engine:
                 None if until is None else convert.time("until", until),
             )
         )
+
+
+class _Closed:
+    """Stands in for the native engine after ``close()``."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        raise _engine.ClosedError("the engine is closed")
+
+    def __len__(self) -> int:
+        raise _engine.ClosedError("the engine is closed")
 
 
 def _cases(persons: ArrayLike, starts: Any, ends: Any) -> tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]:

@@ -78,3 +78,14 @@ class Trace(_Columns):
     exposed_at: NDArray[np.int64]
     source: NDArray[np.uint64]
     exposure: NDArray[np.int64]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Checkins(_Columns):
+    """Stays as stored, with their ids, ordered by stay id."""
+
+    stay_id: NDArray[np.uint64]
+    person: NDArray[np.uint64]
+    venue: NDArray[np.uint64]
+    t_in: NDArray[np.int64]
+    t_out: NDArray[np.int64]

@@ -7,7 +7,7 @@
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use overlap::{ContactRules, TraceRules};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -30,11 +30,48 @@ create_exception!(
     "An input whose type cannot be converted safely to the engine's integers."
 );
 
+create_exception!(
+    _engine,
+    StoreError,
+    PyOSError,
+    "A durable store's files could not be read, written or synced; nothing of the call was acknowledged."
+);
+create_exception!(
+    _engine,
+    CorruptStoreError,
+    StoreError,
+    "A store file was damaged after it was written: the message names the file and the byte offset."
+);
+create_exception!(
+    _engine,
+    UnknownFormatError,
+    StoreError,
+    "A store file of a format version this build does not read."
+);
+create_exception!(
+    _engine,
+    StoreLockedError,
+    StoreError,
+    "Another open engine, in this or another process, holds the store."
+);
+create_exception!(
+    _engine,
+    ClosedError,
+    PyValueError,
+    "A change to an engine after close()."
+);
+
 /// The one place engine errors become Python exceptions.
 fn to_py(err: overlap::Error) -> PyErr {
+    use overlap::Error as E;
     let message = err.to_string();
     match err {
-        overlap::Error::UnknownStay { .. } => UnknownStayError::new_err(message),
+        E::UnknownStay { .. } => UnknownStayError::new_err(message),
+        E::Io { .. } => StoreError::new_err(message),
+        E::Corrupt { .. } => CorruptStoreError::new_err(message),
+        E::UnknownVersion { .. } => UnknownFormatError::new_err(message),
+        E::Locked { .. } => StoreLockedError::new_err(message),
+        E::Closed => ClosedError::new_err(message),
         _ => InvalidInputError::new_err(message),
     }
 }
@@ -71,6 +108,35 @@ impl Engine {
         }
     }
 
+    #[staticmethod]
+    fn open(py: Python<'_>, path: std::path::PathBuf, checkpoint_bytes: u64) -> PyResult<Self> {
+        let options = overlap::StoreOptions { checkpoint_bytes };
+        let inner = detached(py, || overlap::Engine::open_with(&path, options))?;
+        Ok(Engine { inner })
+    }
+
+    fn is_durable(&self) -> bool {
+        self.inner.is_durable()
+    }
+
+    fn checkpoint(&self, py: Python<'_>) -> PyResult<()> {
+        detached(py, || self.inner.checkpoint())
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        detached(py, || self.inner.close())
+    }
+
+    fn stays_between<'py>(
+        &self,
+        py: Python<'py>,
+        start: i64,
+        end: i64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let s = detached(py, || self.inner.stays_between(start, end))?;
+        columns!(py; s.stay_id, s.person, s.venue, s.t_in, s.t_out)
+    }
+
     fn __len__(&self) -> usize {
         self.inner.len()
     }
@@ -101,8 +167,8 @@ impl Engine {
         detached(py, || self.inner.set_checkout(ids, t))
     }
 
-    fn expire_before(&self, py: Python<'_>, t: i64) -> usize {
-        py.detach(|| self.inner.expire_before(t))
+    fn expire_before(&self, py: Python<'_>, t: i64) -> PyResult<usize> {
+        detached(py, || self.inner.expire_before(t))
     }
 
     fn overlaps<'py>(
@@ -198,6 +264,14 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidInputError", m.py().get_type::<InvalidInputError>())?;
     m.add("UnknownStayError", m.py().get_type::<UnknownStayError>())?;
     m.add("DtypeError", m.py().get_type::<DtypeError>())?;
+    m.add("StoreError", m.py().get_type::<StoreError>())?;
+    m.add("CorruptStoreError", m.py().get_type::<CorruptStoreError>())?;
+    m.add(
+        "UnknownFormatError",
+        m.py().get_type::<UnknownFormatError>(),
+    )?;
+    m.add("StoreLockedError", m.py().get_type::<StoreLockedError>())?;
+    m.add("ClosedError", m.py().get_type::<ClosedError>())?;
     m.add("MIN_TIME", overlap::MIN_TIME)?;
     m.add("MAX_TIME", overlap::MAX_TIME)?;
     Ok(())

@@ -1,30 +1,42 @@
-//! The engine: partitions by day, batch ingest, check-out updates, expiry.
+//! The engine: partitions by day, batch ingest, check-out updates, expiry,
+//! and, when opened on a directory, their durability.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result, StayProblem};
 use crate::partition::{Append, Partition};
 use crate::segment::{Row, DAY};
+use crate::store::log::{self, Record};
+use crate::store::{Disk, Files, RealDisk, Store, StoreOptions};
 
 /// Earliest time a stay may have: 2000-01-01T00:00:00Z.
 pub const MIN_TIME: i64 = 946_684_800;
 /// Latest time a stay may have: 2100-01-01T00:00:00Z.
 pub const MAX_TIME: i64 = 4_102_444_800;
 
-/// An in-memory index of check-in stays answering contact-tracing queries.
+/// An index of check-in stays answering contact-tracing queries, in memory
+/// ([`Engine::new`]) or durable in a directory ([`Engine::open`]).
 ///
 /// Safe to share between threads: queries run concurrently with each other
-/// and with ingest; writers (`add_stays`, `set_checkout`, `expire_before`)
-/// take turns, and each is applied whole or not at all.
+/// and with ingest; each change is applied whole or not at all, and changes
+/// become visible in the order they were made. A durable engine returns from
+/// a change only once it is on stable storage; concurrent writers share
+/// fsyncs.
 #[derive(Debug, Default)]
 pub struct Engine {
-    /// Serialises writers, so a writer can sort outside the state lock and
-    /// still know that nothing changed under it.
-    writer: Mutex<()>,
+    /// Serialises the start of each change: numbering stays, logging.
+    writer: Mutex<Writer>,
     pub(crate) state: RwLock<State>,
+    /// Changes applied so far, by ticket: a change waits for its turn, so the
+    /// state sees changes in the order they were numbered and logged.
+    applied: Mutex<u64>,
+    turn: Condvar,
+    store: Option<Store>,
 }
 
 #[derive(Debug, Default)]
@@ -33,10 +45,76 @@ pub(crate) struct State {
     pub len: usize,
 }
 
+#[derive(Debug, Default)]
+struct Writer {
+    /// Changes begun so far; the next one gets this ticket.
+    issued: u64,
+    /// Arrival number of the next stay of each day, counting changes not yet applied.
+    next_seq: BTreeMap<i64, u32>,
+    files: Files,
+    closed: bool,
+}
+
+/// A change's place in line, and where its log record ends.
+#[derive(Clone, Copy)]
+struct Ticket {
+    number: u64,
+    log_end: Option<u64>,
+}
+
 impl Engine {
-    /// An empty engine.
+    /// An empty in-memory engine.
     pub fn new() -> Self {
         Engine::default()
+    }
+
+    /// Opens the durable engine stored in `dir`, creating an empty one if
+    /// `dir` holds none. Fails with [`Error::Locked`] while another engine has
+    /// it open, and with [`Error::Corrupt`] or [`Error::UnknownVersion`] for
+    /// files it cannot trust.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Engine> {
+        Engine::open_with(dir, StoreOptions::default())
+    }
+
+    /// [`Engine::open`] with options.
+    pub fn open_with(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Engine> {
+        Engine::open_on(dir.as_ref(), Arc::new(RealDisk), options)
+    }
+
+    pub(crate) fn open_on(
+        dir: &Path,
+        disk: Arc<dyn Disk>,
+        options: StoreOptions,
+    ) -> Result<Engine> {
+        let opened = Store::open(dir, disk, options)?;
+        let engine = Engine {
+            store: Some(opened.store),
+            ..Engine::default()
+        };
+        {
+            let mut w = engine.writer.lock();
+            let mut state = engine.state.write();
+            state.len = opened.partitions.values().map(Partition::len).sum();
+            w.next_seq = opened
+                .partitions
+                .iter()
+                .map(|(&d, p)| (d, p.next_seq))
+                .collect();
+            w.files = opened.files;
+            state.partitions = opened.partitions;
+        }
+        for (offset, record) in opened.records {
+            engine.replay(record).map_err(|e| {
+                let what = format!("logged change does not apply to the partitions: {e}");
+                Error::corrupt(&opened.log_path, offset, what)
+            })?;
+        }
+        Ok(engine)
+    }
+
+    /// Whether changes are kept on disk.
+    pub fn is_durable(&self) -> bool {
+        self.store.is_some()
     }
 
     /// Number of stays held.
@@ -49,7 +127,8 @@ impl Engine {
         self.len() == 0
     }
 
-    /// Bytes held by the index columns of all partitions.
+    /// Bytes held by the index columns of all partitions, on the heap or
+    /// mapped from sealed files.
     pub fn memory_bytes(&self) -> usize {
         let state = self.state.read();
         state
@@ -69,45 +148,29 @@ impl Engine {
         t_in: &[i64],
         t_out: &[i64],
     ) -> Result<Vec<u64>> {
-        same_length(
-            persons.len(),
-            &[
-                ("venues", venues.len()),
-                ("t_in", t_in.len()),
-                ("t_out", t_out.len()),
-            ],
-        )?;
-        if let Some((row, problem)) = (0..t_in.len())
-            .into_par_iter()
-            .find_map_first(|i| stay_problem(t_in[i], t_out[i]).map(|p| (i, p)))
-        {
-            return Err(Error::InvalidStay { row, problem });
-        }
-
-        let _writer = self.writer.lock();
-        let (appends, ids) = {
-            let state = self.state.read();
-            let next_seq = |day: i64| state.partitions.get(&day).map_or(0, |p| p.next_seq);
-            let (by_day, ids) = split_by_day(persons, venues, t_in, t_out, next_seq)?;
-            let appends: Vec<Append> = by_day
-                .into_par_iter()
-                .map(|(day, rows)| match state.partitions.get(&day) {
-                    Some(p) => p.plan_append(rows),
-                    None => Partition::new(day).plan_append(rows),
-                })
-                .collect();
-            (appends, ids)
+        check_stays(persons, venues, t_in, t_out)?;
+        let (by_day, ids, ticket) = {
+            let mut w = self.writer.lock();
+            self.writable(&mut w)?;
+            if persons.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (by_day, ids) = split_by_day(persons, venues, t_in, t_out, |d| w.next_seq(d))?;
+            let log_end = match &self.store {
+                Some(store) => Some(store.append(&log::encode_add(
+                    &bases(&by_day),
+                    persons,
+                    venues,
+                    t_in,
+                    t_out,
+                ))?),
+                None => None,
+            };
+            w.note_added(&by_day);
+            (by_day, ids, w.issue(log_end))
         };
-
-        let mut state = self.state.write();
-        for append in appends {
-            state.len += append.added as usize;
-            state
-                .partitions
-                .entry(append.day)
-                .or_insert_with(|| Partition::new(append.day))
-                .apply(append);
-        }
+        self.commit(ticket, || self.apply_add(by_day))?;
+        self.checkpoint_if_due();
         Ok(ids)
     }
 
@@ -115,34 +178,33 @@ impl Engine {
     /// `stay_ids[i]`. All or nothing; for a repeated id the last value wins.
     pub fn set_checkout(&self, stay_ids: &[u64], t_out: &[i64]) -> Result<()> {
         same_length(stay_ids.len(), &[("t_out", t_out.len())])?;
-        let _writer = self.writer.lock();
-        let mut state = self.state.write();
-        let mut targets = Vec::with_capacity(stay_ids.len());
-        for (row, (&id, &t)) in stay_ids.iter().zip(t_out).enumerate() {
-            let (day, seq) = split_stay_id(id);
-            let unknown = Error::UnknownStay { row, id };
-            let partition = state.partitions.get(&day).ok_or(unknown.clone())?;
-            let (segment, at) = partition.locate(seq).ok_or(unknown)?;
-            let start = partition.start();
-            let t_in = start + i64::from(partition.segments[segment].t_in(at));
-            if let Some(problem) = stay_problem(t_in, t) {
-                return Err(Error::InvalidStay { row, problem });
+        let (targets, ticket) = {
+            let mut w = self.writer.lock();
+            self.writable(&mut w)?;
+            if stay_ids.is_empty() {
+                return Ok(());
             }
-            targets.push((day, segment, at, t));
-        }
-        for (day, segment, at, t) in targets {
-            let partition = state.partitions.get_mut(&day).expect("located above");
-            let rel = (t - partition.start()) as u32;
-            partition.segments[segment].set_t_out(at, rel);
-            partition.max_t_out = partition.max_t_out.max(t);
-        }
+            let targets = self.check_checkout(stay_ids, t_out)?;
+            let log_end = match &self.store {
+                Some(store) => Some(store.append(&log::encode_checkout(stay_ids, t_out))?),
+                None => None,
+            };
+            w.files.dirty.extend(targets.iter().map(|t| t.0));
+            (targets, w.issue(log_end))
+        };
+        self.commit(ticket, || self.apply_checkout(&targets))?;
+        self.checkpoint_if_due();
         Ok(())
     }
 
     /// Removes every stay with `t_in < t` and returns how many were removed.
-    /// Their ids become unknown; the memory they held is freed.
-    pub fn expire_before(&self, t: i64) -> usize {
-        let _writer = self.writer.lock();
+    /// Their ids become unknown and the memory they held is freed; a durable
+    /// engine deletes them from disk (log and partition files) before it
+    /// returns.
+    pub fn expire_before(&self, t: i64) -> Result<usize> {
+        let mut w = self.writer.lock();
+        self.writable(&mut w)?;
+        self.drain(&w);
         let boundary = t.div_euclid(DAY);
         let trimmed = {
             let state = self.state.read();
@@ -151,6 +213,23 @@ impl Engine {
                 .get(&boundary)
                 .filter(|p| p.start() < t)
                 .map(|p| p.without_before(t))
+        };
+        let mapped = match &self.store {
+            Some(store) => {
+                if trimmed.is_some() {
+                    w.files.dirty.insert(boundary);
+                }
+                let state = self.state.read();
+                let kept = state
+                    .partitions
+                    .range(boundary..)
+                    .map(|(&day, p)| match &trimmed {
+                        Some(trimmed) if day == boundary => (day, trimmed),
+                        _ => (day, p),
+                    });
+                store.checkpoint(&mut w.files, kept)?
+            }
+            None => Vec::new(),
         };
         let mut state = self.state.write();
         let kept = state.partitions.split_off(&boundary);
@@ -164,7 +243,248 @@ impl Engine {
             removed += old.len() - state.partitions[&boundary].len();
         }
         state.len -= removed;
-        removed
+        for p in mapped {
+            state.partitions.insert(p.day, p);
+        }
+        w.next_seq = w.next_seq.split_off(&boundary);
+        Ok(removed)
+    }
+
+    /// Writes the partitions changed since the last checkpoint as sealed
+    /// files and empties the log, so that a reopen replays nothing. Happens
+    /// by itself as the log grows; nothing to do for an in-memory engine.
+    pub fn checkpoint(&self) -> Result<()> {
+        let mut w = self.writer.lock();
+        self.writable(&mut w)?;
+        self.checkpoint_locked(&mut w)
+    }
+
+    /// Checkpoints a durable engine and releases its directory. Later changes
+    /// fail with [`Error::Closed`]; queries still answer from what was held.
+    pub fn close(&self) -> Result<()> {
+        let mut w = self.writer.lock();
+        if w.closed {
+            return Ok(());
+        }
+        let result = self
+            .writable(&mut w)
+            .and_then(|()| self.checkpoint_locked(&mut w));
+        w.closed = true;
+        if let Some(store) = &self.store {
+            store.unlock();
+        }
+        result
+    }
+
+    fn checkpoint_locked(&self, w: &mut Writer) -> Result<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        self.drain(w);
+        let mapped = {
+            let state = self.state.read();
+            store.checkpoint(&mut w.files, state.partitions.iter().map(|(&d, p)| (d, p)))?
+        };
+        let mut state = self.state.write();
+        for p in mapped {
+            state.partitions.insert(p.day, p);
+        }
+        Ok(())
+    }
+
+    fn checkpoint_if_due(&self) {
+        if let Some(store) = &self.store {
+            if store.log_bytes() >= store.options.checkpoint_bytes {
+                // The change is already durable in the log; a checkpoint that
+                // fails now is tried again after the next change.
+                let _ = self.checkpoint();
+            }
+        }
+    }
+
+    /// Refuses changes to a closed engine; after a failed fsync, waits for
+    /// the changes in flight and recovers the log before anything else.
+    fn writable(&self, w: &mut Writer) -> Result<()> {
+        if w.closed {
+            return Err(Error::Closed);
+        }
+        if let Some(store) = self.store.as_ref().filter(|s| s.has_failed()) {
+            self.drain(w);
+            store.recover()?;
+            let state = self.state.read();
+            w.next_seq = state
+                .partitions
+                .iter()
+                .map(|(&d, p)| (d, p.next_seq))
+                .collect();
+        }
+        Ok(())
+    }
+
+    /// Waits until every change begun has been applied (or has failed).
+    fn drain(&self, w: &Writer) {
+        let mut applied = self.applied.lock();
+        while *applied != w.issued {
+            self.turn.wait(&mut applied);
+        }
+    }
+
+    /// Waits for the change's record to be durable, then for its turn, and
+    /// applies it if it was made durable. Every ticket takes its turn, so a
+    /// failed change never holds up the ones after it.
+    fn commit(&self, ticket: Ticket, apply: impl FnOnce()) -> Result<()> {
+        let durable = match (&self.store, ticket.log_end) {
+            (Some(store), Some(end)) => store.wait_durable(end),
+            _ => Ok(()),
+        };
+        let mut applied = self.applied.lock();
+        while *applied != ticket.number {
+            self.turn.wait(&mut applied);
+        }
+        if durable.is_ok() {
+            apply();
+        }
+        *applied += 1;
+        self.turn.notify_all();
+        durable
+    }
+
+    /// Applies a change read back from the log while opening.
+    fn replay(&self, record: Record) -> Result<()> {
+        let mut w = self.writer.lock();
+        match record {
+            Record::Add {
+                bases: logged,
+                persons,
+                venues,
+                t_in,
+                t_out,
+            } => {
+                check_stays(&persons, &venues, &t_in, &t_out)?;
+                let (by_day, _) =
+                    split_by_day(&persons, &venues, &t_in, &t_out, |d| w.next_seq(d))?;
+                if bases(&by_day) != logged {
+                    return Err(Error::corrupt(
+                        Path::new(""),
+                        0,
+                        "stay ids differ from the logged ones",
+                    ));
+                }
+                w.note_added(&by_day);
+                self.apply_add(by_day);
+            }
+            Record::Checkout { ids, t_out } => {
+                same_length(ids.len(), &[("t_out", t_out.len())])?;
+                let targets = self.check_checkout(&ids, &t_out)?;
+                w.files.dirty.extend(targets.iter().map(|t| t.0));
+                self.apply_checkout(&targets);
+            }
+        }
+        w.issued += 1;
+        *self.applied.lock() += 1;
+        Ok(())
+    }
+
+    /// Sorts the rows into their partitions (readers go on meanwhile), then
+    /// swaps the results in.
+    fn apply_add(&self, by_day: Vec<DayRows>) {
+        let appends: Vec<Append> = {
+            let state = self.state.read();
+            by_day
+                .into_par_iter()
+                .map(|(day, rows)| match state.partitions.get(&day) {
+                    Some(p) => p.plan_append(rows),
+                    None => Partition::new(day).plan_append(rows),
+                })
+                .collect()
+        };
+        let mut state = self.state.write();
+        for append in appends {
+            state.len += append.added as usize;
+            state
+                .partitions
+                .entry(append.day)
+                .or_insert_with(|| Partition::new(append.day))
+                .apply(append);
+        }
+    }
+
+    /// The (day, seq, `t_out`) of each check-out, once all are known to apply.
+    fn check_checkout(&self, stay_ids: &[u64], t_out: &[i64]) -> Result<Vec<(i64, u32, i64)>> {
+        let state = self.state.read();
+        let mut targets = Vec::with_capacity(stay_ids.len());
+        for (row, (&id, &t)) in stay_ids.iter().zip(t_out).enumerate() {
+            let (day, seq) = split_stay_id(id);
+            let unknown = Error::UnknownStay { row, id };
+            let partition = state.partitions.get(&day).ok_or(unknown.clone())?;
+            let (segment, at) = partition.locate(seq).ok_or(unknown)?;
+            let t_in = partition.start() + i64::from(partition.segments[segment].t_in(at));
+            if let Some(problem) = stay_problem(t_in, t) {
+                return Err(Error::InvalidStay { row, problem });
+            }
+            targets.push((day, seq, t));
+        }
+        Ok(targets)
+    }
+
+    fn apply_checkout(&self, targets: &[(i64, u32, i64)]) {
+        let mut state = self.state.write();
+        for &(day, seq, t) in targets {
+            let partition = state.partitions.get_mut(&day).expect("checked before");
+            // Located again: batches applied since the check may have merged segments.
+            let (segment, at) = partition.locate(seq).expect("checked before");
+            let rel = (t - partition.start()) as u32;
+            partition.segments[segment].set_t_out(at, rel);
+            partition.max_t_out = partition.max_t_out.max(t);
+        }
+    }
+}
+
+impl Writer {
+    fn next_seq(&self, day: i64) -> u32 {
+        self.next_seq.get(&day).copied().unwrap_or(0)
+    }
+
+    fn note_added(&mut self, by_day: &[DayRows]) {
+        for (day, rows) in by_day {
+            self.next_seq
+                .insert(*day, rows.last().map_or(0, |r| r.seq + 1));
+            self.files.dirty.insert(*day);
+        }
+    }
+
+    fn issue(&mut self, log_end: Option<u64>) -> Ticket {
+        self.issued += 1;
+        Ticket {
+            number: self.issued - 1,
+            log_end,
+        }
+    }
+}
+
+/// The first stay number of each day of a batch, as logged.
+fn bases(by_day: &[DayRows]) -> Vec<(i64, u32)> {
+    by_day
+        .iter()
+        .map(|(day, rows)| (*day, rows[0].seq))
+        .collect()
+}
+
+fn check_stays(persons: &[u64], venues: &[u64], t_in: &[i64], t_out: &[i64]) -> Result<()> {
+    same_length(
+        persons.len(),
+        &[
+            ("venues", venues.len()),
+            ("t_in", t_in.len()),
+            ("t_out", t_out.len()),
+        ],
+    )?;
+    match (0..t_in.len())
+        .into_par_iter()
+        .find_map_first(|i| stay_problem(t_in[i], t_out[i]).map(|p| (i, p)))
+    {
+        Some((row, problem)) => Err(Error::InvalidStay { row, problem }),
+        None => Ok(()),
     }
 }
 
@@ -226,7 +546,7 @@ fn split_by_day(
 
 /// Stay ids are the day of `t_in` (days since the epoch) above the arrival
 /// number within that day, so an id names its partition without a lookup.
-fn stay_id(day: i64, seq: u32) -> u64 {
+pub(crate) fn stay_id(day: i64, seq: u32) -> u64 {
     (day as u64) << 32 | u64::from(seq)
 }
 

@@ -1,5 +1,7 @@
 //! The one error type of the engine: every way a call can be refused.
 
+use std::path::{Path, PathBuf};
+
 use thiserror::Error;
 
 /// Why a call was refused. A refused call changes nothing.
@@ -63,6 +65,71 @@ pub enum Error {
         /// The value given.
         value: i64,
     },
+    /// A file of a durable store could not be read, written or synced.
+    /// Nothing of the call was acknowledged; the store stays readable.
+    #[error("{op} {path}: {message}")]
+    Io {
+        /// What was being done (`"write"`, `"fsync"`, ...).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's reason.
+        kind: std::io::ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
+    /// A file of a durable store fails its checksum or its structure is
+    /// impossible: it was damaged after it was written.
+    #[error("{path} is corrupt at byte {offset}: {what}")]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// Offset of the damaged record, block or field in the file.
+        offset: u64,
+        /// What is wrong there.
+        what: String,
+    },
+    /// A file written by a newer (or unknown) version of the store format.
+    #[error("{path} has format version {found}; this build reads version {expected}")]
+    UnknownVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version it declares.
+        found: u32,
+        /// The version this build reads and writes.
+        expected: u32,
+    },
+    /// Another open engine (in this or another process) holds the store.
+    #[error("the store {path} is locked: another engine has it open")]
+    Locked {
+        /// The store's directory.
+        path: PathBuf,
+    },
+    /// The engine was closed.
+    #[error("the engine is closed")]
+    Closed,
+}
+
+impl Error {
+    pub(crate) fn io<'a>(
+        op: &'static str,
+        path: &'a Path,
+    ) -> impl FnOnce(std::io::Error) -> Error + 'a {
+        move |e| Error::Io {
+            op,
+            path: path.to_path_buf(),
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+
+    pub(crate) fn corrupt(path: &Path, offset: u64, what: impl Into<String>) -> Error {
+        Error::Corrupt {
+            path: path.to_path_buf(),
+            offset,
+            what: what.into(),
+        }
+    }
 }
 
 /// What is wrong with the times of one stay.

@@ -39,13 +39,16 @@
 //! and, through a permutation, by person then time: under 20 bytes per stay
 //! when people make a few check-ins a day.
 
+mod column;
 mod engine;
 mod error;
 mod interval;
 mod partition;
 mod query;
 mod segment;
+mod store;
 
 pub use engine::{Engine, MAX_TIME, MIN_TIME};
 pub use error::{Error, Result, StayProblem};
-pub use query::{ContactPairs, ContactRules, Contacts, Sites, Stays, Trace, TraceRules};
+pub use query::{Checkins, ContactPairs, ContactRules, Contacts, Sites, Stays, Trace, TraceRules};
+pub use store::StoreOptions;

@@ -73,6 +73,21 @@ pub struct Trace {
     pub exposure: Vec<i64>,
 }
 
+/// Stays as stored, with their ids: `stays_between`'s answer, for exports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checkins {
+    /// Stay id, as `add_stays` returned it.
+    pub stay_id: Vec<u64>,
+    /// Person id.
+    pub person: Vec<u64>,
+    /// Venue id.
+    pub venue: Vec<u64>,
+    /// Check-in time.
+    pub t_in: Vec<i64>,
+    /// Check-out time (exclusive).
+    pub t_out: Vec<i64>,
+}
+
 /// Thresholds of a contact.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ContactRules {
@@ -308,6 +323,37 @@ impl Engine {
     pub fn overlaps(&self, venue: u64, start: i64, end: i64) -> Result<Stays> {
         check_window(0, start, end)?;
         Ok(self.state.read().overlaps(venue, start, end))
+    }
+
+    /// Every stay held with `t_in` in `[start, end)`, by stay id (which is
+    /// by day of `t_in`, then arrival).
+    pub fn stays_between(&self, start: i64, end: i64) -> Result<Checkins> {
+        check_window(0, start, end)?;
+        let state = self.state.read();
+        let mut out = Checkins::default();
+        let days = state
+            .partitions
+            .range(start.div_euclid(DAY)..=(end - 1).div_euclid(DAY));
+        for (&day, partition) in days {
+            let mut rows: Vec<_> = partition
+                .segments
+                .iter()
+                .flat_map(crate::segment::Segment::rows)
+                .collect();
+            rows.sort_unstable_by_key(|r| r.seq);
+            let base = partition.start();
+            for r in rows {
+                let t_in = base + i64::from(r.t_in);
+                if (start..end).contains(&t_in) {
+                    out.stay_id.push(crate::engine::stay_id(day, r.seq));
+                    out.person.push(r.person);
+                    out.venue.push(r.venue);
+                    out.t_in.push(t_in);
+                    out.t_out.push(base + i64::from(r.t_out));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Contacts of `person` during its infectious window `[start, end)`,

@@ -4,9 +4,12 @@
 //! Layout, per stay (bytes): person index 4, packed time 4, person-order
 //! permutation 4, stay-id map 4; per distinct person 8, per distinct venue 14,
 //! per long stay 8. Every column is a plain `Vec` of fixed-width integers so a
-//! sealed segment can later be backed by a memory-mapped file unchanged.
+//! sealed segment can be backed by a memory-mapped file unchanged
+//! ([`crate::store`] writes and maps them).
 
 use rayon::prelude::*;
+
+use crate::column::Column;
 
 /// Length of a partition in seconds: partitions are UTC days of `t_in`.
 pub const DAY: i64 = 86_400;
@@ -39,24 +42,39 @@ pub(crate) struct Row {
 #[derive(Debug, Default)]
 pub(crate) struct Segment {
     /// The segment holds the stays with `seq` in `first_seq..first_seq + row_of_seq.len()`.
-    first_seq: u32,
+    pub first_seq: u32,
     /// `seq - first_seq` to row, or [`NO_ROW`].
-    row_of_seq: Vec<u32>,
+    pub row_of_seq: Column<u32>,
     /// Distinct venues, sorted; rows of `venues[b]` are `venue_start[b]..venue_start[b + 1]`.
+    pub venues: Column<u64>,
+    pub venue_start: Column<u32>,
+    /// Per venue, the longest duration below [`LONG`]: bounds how far back a window scan looks.
+    pub venue_max_short: Column<u16>,
+    /// Per row (venue order): index into `persons`.
+    pub person: Column<u32>,
+    /// Per row: `t_in << DUR_BITS | min(duration, LONG)`; rows of a venue sorted by `t_in`.
+    pub time: Column<u32>,
+    /// Rows whose duration is at least [`LONG`], sorted, and their check-out times.
+    pub long_rows: Column<u32>,
+    pub long_t_out: Column<u32>,
+    /// Distinct persons, sorted.
+    pub persons: Column<u64>,
+    /// Rows sorted by (person, `t_in`).
+    pub by_person: Column<u32>,
+}
+
+/// The columns of a segment as plain vectors, while it is built.
+#[derive(Default)]
+struct Builder {
+    row_of_seq: Vec<u32>,
     venues: Vec<u64>,
     venue_start: Vec<u32>,
-    /// Per venue, the longest duration below [`LONG`]: bounds how far back a window scan looks.
     venue_max_short: Vec<u16>,
-    /// Per row (venue order): index into `persons`.
     person: Vec<u32>,
-    /// Per row: `t_in << DUR_BITS | min(duration, LONG)`; rows of a venue sorted by `t_in`.
     time: Vec<u32>,
-    /// Rows whose duration is at least [`LONG`], sorted, and their check-out times.
     long_rows: Vec<u32>,
     long_t_out: Vec<u32>,
-    /// Distinct persons, sorted.
     persons: Vec<u64>,
-    /// Rows sorted by (person, `t_in`).
     by_person: Vec<u32>,
 }
 
@@ -68,11 +86,10 @@ impl Segment {
             u128::from(r.venue) << 64 | u128::from(r.t_in) << 32 | u128::from(r.seq)
         });
         let n = rows.len();
-        let mut seg = Segment {
-            first_seq,
+        let mut seg = Builder {
             row_of_seq: vec![NO_ROW; seq_span as usize],
             time: Vec::with_capacity(n),
-            ..Segment::default()
+            ..Builder::default()
         };
         let mut by_person: Vec<u128> = Vec::with_capacity(n);
         for (i, r) in rows.iter().enumerate() {
@@ -108,17 +125,7 @@ impl Segment {
             seg.person[row as usize] = (seg.persons.len() - 1) as u32;
             seg.by_person.push(row);
         }
-        seg.shrink();
-        seg
-    }
-
-    fn shrink(&mut self) {
-        self.venues.shrink_to_fit();
-        self.venue_start.shrink_to_fit();
-        self.venue_max_short.shrink_to_fit();
-        self.long_rows.shrink_to_fit();
-        self.long_t_out.shrink_to_fit();
-        self.persons.shrink_to_fit();
+        seg.finish(first_seq)
     }
 
     /// Number of stays held.
@@ -135,21 +142,18 @@ impl Segment {
         self.first_seq + self.row_of_seq.len() as u32
     }
 
-    /// Bytes held by the columns.
+    /// Bytes held by the columns, on the heap or mapped.
     pub fn memory_bytes(&self) -> usize {
-        fn bytes<T>(v: &Vec<T>) -> usize {
-            v.capacity() * std::mem::size_of::<T>()
-        }
-        bytes(&self.row_of_seq)
-            + bytes(&self.venues)
-            + bytes(&self.venue_start)
-            + bytes(&self.venue_max_short)
-            + bytes(&self.person)
-            + bytes(&self.time)
-            + bytes(&self.long_rows)
-            + bytes(&self.long_t_out)
-            + bytes(&self.persons)
-            + bytes(&self.by_person)
+        self.row_of_seq.bytes()
+            + self.venues.bytes()
+            + self.venue_start.bytes()
+            + self.venue_max_short.bytes()
+            + self.person.bytes()
+            + self.time.bytes()
+            + self.long_rows.bytes()
+            + self.long_t_out.bytes()
+            + self.persons.bytes()
+            + self.by_person.bytes()
     }
 
     /// The row of stay `seq`, if this segment holds it.
@@ -246,22 +250,23 @@ impl Segment {
         let dur = t_out - t_in;
         let listed = self.long_rows.binary_search(&row);
         if dur >= LONG {
-            self.time[row as usize] = t_in << DUR_BITS | LONG;
+            self.time.to_mut()[row as usize] = t_in << DUR_BITS | LONG;
             match listed {
-                Ok(i) => self.long_t_out[i] = t_out,
+                Ok(i) => self.long_t_out.to_mut()[i] = t_out,
                 Err(i) => {
-                    self.long_rows.insert(i, row);
-                    self.long_t_out.insert(i, t_out);
+                    self.long_rows.to_mut().insert(i, row);
+                    self.long_t_out.to_mut().insert(i, t_out);
                 }
             }
         } else {
             if let Ok(i) = listed {
-                self.long_rows.remove(i);
-                self.long_t_out.remove(i);
+                self.long_rows.to_mut().remove(i);
+                self.long_t_out.to_mut().remove(i);
             }
-            self.time[row as usize] = t_in << DUR_BITS | dur;
+            self.time.to_mut()[row as usize] = t_in << DUR_BITS | dur;
             let b = self.venue_index(row);
-            self.venue_max_short[b] = self.venue_max_short[b].max(dur as u16);
+            let max = &mut self.venue_max_short.to_mut()[b];
+            *max = (*max).max(dur as u16);
         }
     }
 
@@ -291,6 +296,95 @@ impl Segment {
     pub fn retain(&self, keep: impl Fn(&Row) -> bool) -> Segment {
         let rows = self.rows().into_iter().filter(|r| keep(r)).collect();
         Segment::build(rows, self.first_seq, self.row_of_seq.len() as u32)
+    }
+
+    /// Checks the invariants that queries rely on (sizes and bounds of every
+    /// index), so that a segment read from a file can never index out of range.
+    pub fn check(&self) -> std::result::Result<(), &'static str> {
+        let n = self.time.len();
+        let (starts, venues) = (&*self.venue_start, self.venues.len());
+        let ok = |c: bool, what| if c { Ok(()) } else { Err(what) };
+        ok(
+            self.person.len() == n && self.by_person.len() == n,
+            "column lengths differ",
+        )?;
+        ok(
+            starts.len() == venues + 1 && self.venue_max_short.len() == venues,
+            "venue table lengths differ",
+        )?;
+        ok(
+            starts.first() == Some(&0) && starts.last() == Some(&(n as u32)),
+            "venue table does not cover the rows",
+        )?;
+        ok(
+            starts.windows(2).all(|w| w[0] < w[1]),
+            "venue table not increasing",
+        )?;
+        ok(
+            self.venues.windows(2).all(|w| w[0] < w[1]),
+            "venues not sorted",
+        )?;
+        ok(
+            self.persons.windows(2).all(|w| w[0] < w[1]),
+            "persons not sorted",
+        )?;
+        ok(
+            self.person
+                .iter()
+                .all(|&p| (p as usize) < self.persons.len()),
+            "person index out of range",
+        )?;
+        ok(
+            self.by_person.iter().all(|&r| (r as usize) < n),
+            "person order out of range",
+        )?;
+        ok(
+            self.row_of_seq
+                .iter()
+                .all(|&r| r == NO_ROW || (r as usize) < n),
+            "stay id map out of range",
+        )?;
+        ok(
+            self.long_rows.len() == self.long_t_out.len(),
+            "long-stay table lengths differ",
+        )?;
+        ok(
+            self.long_rows.windows(2).all(|w| w[0] < w[1]),
+            "long stays not sorted",
+        )?;
+        ok(
+            self.long_rows.iter().all(|&r| (r as usize) < n),
+            "long stay out of range",
+        )?;
+        ok(
+            u32::try_from(self.first_seq as usize + self.row_of_seq.len()).is_ok(),
+            "stay ids overflow",
+        )
+    }
+}
+
+impl Builder {
+    fn finish(self, first_seq: u32) -> Segment {
+        let mut seg = Segment {
+            first_seq,
+            row_of_seq: self.row_of_seq.into(),
+            venues: self.venues.into(),
+            venue_start: self.venue_start.into(),
+            venue_max_short: self.venue_max_short.into(),
+            person: self.person.into(),
+            time: self.time.into(),
+            long_rows: self.long_rows.into(),
+            long_t_out: self.long_t_out.into(),
+            persons: self.persons.into(),
+            by_person: self.by_person.into(),
+        };
+        seg.venues.shrink_to_fit();
+        seg.venue_start.shrink_to_fit();
+        seg.venue_max_short.shrink_to_fit();
+        seg.long_rows.shrink_to_fit();
+        seg.long_t_out.shrink_to_fit();
+        seg.persons.shrink_to_fit();
+        seg
     }
 }
 
