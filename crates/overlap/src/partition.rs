@@ -48,7 +48,7 @@ impl Partition {
 
     /// Plans adding `rows` (their `seq` counted from `self.next_seq`); does the
     /// sorting without changing `self`, so readers may run meanwhile.
-    pub fn plan_append(&self, mut rows: Vec<Row>) -> Append {
+    pub fn plan_append(&self, rows: Vec<Row>) -> Append {
         let added = rows.len() as u32;
         let max_t_out = rows
             .iter()
@@ -65,14 +65,11 @@ impl Partition {
             .segments
             .get(keep)
             .map_or(self.next_seq, Segment::first_seq);
-        for seg in &self.segments[keep..] {
-            rows.extend(seg.rows());
-        }
         let span = self.next_seq + added - first_seq;
         Append {
             day: self.day,
             keep,
-            merged: Segment::build(rows, first_seq, span),
+            merged: Segment::merge(rows, &self.segments[keep..], first_seq, span),
             added,
             max_t_out,
         }

@@ -81,17 +81,69 @@ struct Builder {
 impl Segment {
     /// Index `rows`, whose `seq` values lie in `first_seq..first_seq + seq_span`.
     pub fn build(mut rows: Vec<Row>, first_seq: u32, seq_span: u32) -> Segment {
-        // `seq` is unique, so ties cannot make the layout depend on the sort.
-        rows.par_sort_unstable_by_key(|r| {
-            u128::from(r.venue) << 64 | u128::from(r.t_in) << 32 | u128::from(r.seq)
-        });
+        rows.par_sort_unstable_by_key(venue_key);
+        Segment::index(rows, first_seq, seq_span, |rows, _| {
+            let mut keys: Vec<u128> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| person_key(r.person, r.t_in, i as u32))
+                .collect();
+            keys.par_sort_unstable();
+            keys
+        })
+    }
+
+    /// Index `fresh` rows together with those of `olds`, segments covering
+    /// the stays just before them. Each old segment is already sorted in both
+    /// orders, so the sorts only merge a few sorted runs (a stable sort finds
+    /// and merges runs) instead of sorting every row again.
+    pub fn merge(mut fresh: Vec<Row>, olds: &[Segment], first_seq: u32, seq_span: u32) -> Segment {
+        let fresh_seqs = olds.last().map_or(first_seq, Segment::end_seq)..first_seq + seq_span;
+        fresh.par_sort_unstable_by_key(venue_key);
+        let mut rows = fresh;
+        for old in olds {
+            rows.extend(old.rows());
+        }
+        rows.par_sort_by_key(venue_key);
+        Segment::index(rows, first_seq, seq_span, |rows, row_of_seq| {
+            let new_row = |seq: u32| row_of_seq[(seq - first_seq) as usize];
+            let mut keys: Vec<u128> = Vec::with_capacity(rows.len());
+            for seq in fresh_seqs {
+                let row = new_row(seq);
+                if row != NO_ROW {
+                    let r = &rows[row as usize];
+                    keys.push(person_key(r.person, r.t_in, row));
+                }
+            }
+            keys.par_sort_unstable();
+            for old in olds {
+                // Old ties in (person, t_in) are in row order, which is
+                // (venue, t_in, seq) order, as the new rows are: still sorted.
+                let seqs = old.seqs_by_row();
+                for &row in old.by_person.iter() {
+                    let key = person_key(old.person_of(row), old.t_in(row), new_row(seqs[row as usize]));
+                    keys.push(key);
+                }
+            }
+            keys.par_sort();
+            keys
+        })
+    }
+
+    /// Builds the columns from `rows` sorted by [`venue_key`], and the person
+    /// order from the [`person_key`]s that `person_order` returns sorted.
+    fn index(
+        rows: Vec<Row>,
+        first_seq: u32,
+        seq_span: u32,
+        person_order: impl FnOnce(&[Row], &[u32]) -> Vec<u128>,
+    ) -> Segment {
         let n = rows.len();
         let mut seg = Builder {
             row_of_seq: vec![NO_ROW; seq_span as usize],
             time: Vec::with_capacity(n),
             ..Builder::default()
         };
-        let mut by_person: Vec<u128> = Vec::with_capacity(n);
         for (i, r) in rows.iter().enumerate() {
             if seg.venues.last() != Some(&r.venue) {
                 seg.venues.push(r.venue);
@@ -109,12 +161,11 @@ impl Segment {
                 *max = (*max).max(dur as u16);
             }
             seg.row_of_seq[(r.seq - first_seq) as usize] = i as u32;
-            by_person.push(u128::from(r.person) << 64 | u128::from(r.t_in) << 32 | i as u128);
         }
         seg.venue_start.push(n as u32);
+        let by_person = person_order(&rows, &seg.row_of_seq);
         drop(rows);
 
-        by_person.par_sort_unstable();
         seg.person = vec![0; n];
         seg.by_person = Vec::with_capacity(n);
         for key in by_person {
@@ -126,6 +177,17 @@ impl Segment {
             seg.by_person.push(row);
         }
         seg.finish(first_seq)
+    }
+
+    /// The `seq` of each row.
+    fn seqs_by_row(&self) -> Vec<u32> {
+        let mut seqs = vec![0; self.len()];
+        for (i, &row) in self.row_of_seq.iter().enumerate() {
+            if row != NO_ROW {
+                seqs[row as usize] = self.first_seq + i as u32;
+            }
+        }
+        seqs
     }
 
     /// Number of stays held.
@@ -284,10 +346,8 @@ impl Segment {
                 });
             }
         }
-        for (i, &row) in self.row_of_seq.iter().enumerate() {
-            if row != NO_ROW {
-                rows[row as usize].seq = self.first_seq + i as u32;
-            }
+        for (row, seq) in rows.iter_mut().zip(self.seqs_by_row()) {
+            row.seq = seq;
         }
         rows
     }
@@ -361,6 +421,17 @@ impl Segment {
             "stay ids overflow",
         )
     }
+}
+
+/// Venue order: venue, then `t_in`, then arrival. `seq` is unique, so ties
+/// cannot make the layout depend on the sort.
+fn venue_key(r: &Row) -> u128 {
+    u128::from(r.venue) << 64 | u128::from(r.t_in) << 32 | u128::from(r.seq)
+}
+
+/// Person order: person, then `t_in`, then row (which is venue order).
+fn person_key(person: u64, t_in: u32, row: u32) -> u128 {
+    u128::from(person) << 64 | u128::from(t_in) << 32 | u128::from(row)
 }
 
 impl Builder {
