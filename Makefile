@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAYS ?= 1000000
 
-.PHONY: help setup build test test-rust test-python bench lint fmt
+.PHONY: help setup build test test-rust test-python bench bench-store lint fmt
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +28,9 @@ test: test-rust test-python  ## everything CI runs
 
 bench: build  ## engine, DuckDB and ncls side by side on STAYS synthetic stays
 	$(PY) bench/compare.py --stays $(STAYS)
+
+bench-store: build  ## durable ingest, close, reopen beside the in-memory build, on STAYS stays
+	$(PY) bench/store.py --stays $(STAYS)
 
 lint:  ## rustfmt, clippy
 	cargo fmt --all -- --check

@@ -283,7 +283,18 @@ impl Engine {
         self.drain(w);
         let mapped = {
             let state = self.state.read();
-            store.checkpoint(&mut w.files, state.partitions.iter().map(|(&d, p)| (d, p)))?
+            // Days before the newest one are complete, or nearly: seal each
+            // changed one as a single segment, the fastest to query. The
+            // newest keeps its segments, so its next batches merge cheaply.
+            let newest = state.partitions.keys().next_back().copied();
+            let compacted: BTreeMap<i64, Partition> = state
+                .partitions
+                .par_iter()
+                .filter(|(day, p)| Some(**day) != newest && p.segments.len() > 1 && w.files.dirty.contains(day))
+                .map(|(&day, p)| (day, p.compacted()))
+                .collect();
+            let partitions = state.partitions.iter().map(|(&d, p)| (d, compacted.get(&d).unwrap_or(p)));
+            store.checkpoint(&mut w.files, partitions)?
         };
         let mut state = self.state.write();
         for p in mapped {

@@ -34,6 +34,10 @@
 //! assert_eq!((c.person, c.exposure, c.first_contact), (vec![2], vec![1800], vec![t + 1800]));
 //! ```
 //!
+//! [`Engine::open`] keeps the same engine durable in a directory: a
+//! checksummed write-ahead log with group commit, and sealed partition files
+//! memory-mapped on open (see `docs/storage.md`).
+//!
 //! Stays are partitioned by the UTC day of `t_in`; each partition is a few
 //! segments of flat fixed-width columns indexing the stays by venue then time
 //! and, through a permutation, by person then time: under 20 bytes per stay

@@ -2,9 +2,10 @@
 //! segments of geometrically decreasing size (newest last).
 //!
 //! A new batch becomes a segment of its own, merged with the newest segments
-//! while they are no more than twice its size, so a day that arrives in many
-//! small batches stays a handful of segments and old rows are not re-sorted
-//! on every batch. Segments cover contiguous, increasing ranges of arrival
+//! while they are no bigger than what is being merged (a binary counter), so
+//! a day that arrives in many small batches stays a handful of segments and
+//! each row is merged about log2(day / batch) times, not on every batch. A
+//! checkpoint seals a finished day as one segment. Segments cover contiguous, increasing ranges of arrival
 //! numbers (`seq`), which is what lets a stay id find its row.
 
 use crate::segment::{Row, Segment, DAY};
@@ -57,7 +58,7 @@ impl Partition {
             .unwrap_or(i64::MIN);
         let mut keep = self.segments.len();
         let mut size = rows.len();
-        while keep > 0 && self.segments[keep - 1].len() <= 2 * size {
+        while keep > 0 && self.segments[keep - 1].len() <= size {
             keep -= 1;
             size += self.segments[keep].len();
         }
@@ -72,6 +73,18 @@ impl Partition {
             merged: Segment::merge(rows, &self.segments[keep..], first_seq, span),
             added,
             max_t_out,
+        }
+    }
+
+    /// The same stays as one segment.
+    pub fn compacted(&self) -> Partition {
+        let first_seq = self.segments.first().map_or(self.next_seq, Segment::first_seq);
+        let span = self.next_seq - first_seq;
+        Partition {
+            day: self.day,
+            segments: vec![Segment::merge(Vec::new(), &self.segments, first_seq, span)],
+            next_seq: self.next_seq,
+            max_t_out: self.max_t_out,
         }
     }
 
