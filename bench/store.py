@@ -149,7 +149,7 @@ def main() -> None:
     print(f"| in-memory build, whole arrays | {rows['memory_build_s']:.2f} s ({m(rows['memory_build_rate'])}) |")
     print(f"| in-memory ingest, batches | {rows['memory_batches_s']:.2f} s ({m(rows['memory_batches_rate'])}) |")
     print(f"| durable ingest, {args.writers} writers, fsync per call | {rows['durable_batches_s']:.2f} s ({m(rows['durable_batches_rate'])}) |")
-    print(f"| durable ingest, 1 writer | {m(rows['durable_one_writer_rate'])} |")
+    print(f"| durable ingest, 1 writer, first {single_n:,} stays into a new store | {m(rows['durable_one_writer_rate'])} |")
     print(f"| close (final checkpoint) | {rows['close_s']:.2f} s |")
     print(f"| reopen | {rows['reopen_s']:.3f} s ({rows['reopen_vs_build']:.0f}x faster than the build) |")
     print(f"| reopen replaying {rows['replayed_stays']:,} logged stays | {rows['reopen_replay_s']:.2f} s |")
