@@ -155,6 +155,7 @@ impl Engine {
             if persons.is_empty() {
                 return Ok(Vec::new());
             }
+            check_not_expired(t_in, w.files.expired_before)?;
             let (by_day, ids) = split_by_day(persons, venues, t_in, t_out, |d| w.next_seq(d))?;
             let log_end = match &self.store {
                 Some(store) => Some(store.append(&log::encode_add(
@@ -200,11 +201,12 @@ impl Engine {
     /// Removes every stay with `t_in < t` and returns how many were removed.
     /// Their ids become unknown and the memory they held is freed; a durable
     /// engine deletes them from disk (log and partition files) before it
-    /// returns.
+    /// returns. Stays beginning before `t` are refused from then on, so that
+    /// no expired id is ever given to a new stay.
     pub fn expire_before(&self, t: i64) -> Result<usize> {
         let mut w = self.writer.lock();
-        self.writable(&mut w)?;
         self.drain(&w);
+        self.writable(&mut w)?;
         let boundary = t.div_euclid(DAY);
         let trimmed = {
             let state = self.state.read();
@@ -214,11 +216,14 @@ impl Engine {
                 .filter(|p| p.start() < t)
                 .map(|p| p.without_before(t))
         };
-        let mapped = match &self.store {
+        let was_expired_before = w.files.expired_before;
+        w.files.expired_before = was_expired_before.max(t);
+        let (mapped, failed) = match &self.store {
             Some(store) => {
                 if trimmed.is_some() {
                     w.files.dirty.insert(boundary);
                 }
+                let generation = w.files.generation();
                 let state = self.state.read();
                 let kept = state
                     .partitions
@@ -227,9 +232,19 @@ impl Engine {
                         Some(trimmed) if day == boundary => (day, trimmed),
                         _ => (day, p),
                     });
-                store.checkpoint(&mut w.files, kept)?
+                match store.checkpoint(&mut w.files, kept) {
+                    Ok(mapped) => (mapped, None),
+                    // Failed before the switch: nothing changed.
+                    Err(e) if w.files.generation() == generation => {
+                        w.files.expired_before = was_expired_before;
+                        return Err(e);
+                    }
+                    // Failed after it: the files no longer hold those stays,
+                    // so neither may the memory.
+                    Err(e) => (Vec::new(), Some(e)),
+                }
             }
-            None => Vec::new(),
+            None => (Vec::new(), None),
         };
         let mut state = self.state.write();
         let kept = state.partitions.split_off(&boundary);
@@ -247,7 +262,7 @@ impl Engine {
             state.partitions.insert(p.day, p);
         }
         w.next_seq = w.next_seq.split_off(&boundary);
-        Ok(removed)
+        failed.map_or(Ok(removed), Err)
     }
 
     /// Writes the partitions changed since the last checkpoint as sealed
@@ -281,6 +296,7 @@ impl Engine {
             return Ok(());
         };
         self.drain(w);
+        self.writable(w)?;
         let mapped = {
             let state = self.state.read();
             // Days before the newest one are complete, or nearly: seal each
@@ -290,10 +306,15 @@ impl Engine {
             let compacted: BTreeMap<i64, Partition> = state
                 .partitions
                 .par_iter()
-                .filter(|(day, p)| Some(**day) != newest && p.segments.len() > 1 && w.files.dirty.contains(day))
+                .filter(|(day, p)| {
+                    Some(**day) != newest && p.segments.len() > 1 && w.files.dirty.contains(day)
+                })
                 .map(|(&day, p)| (day, p.compacted()))
                 .collect();
-            let partitions = state.partitions.iter().map(|(&d, p)| (d, compacted.get(&d).unwrap_or(p)));
+            let partitions = state
+                .partitions
+                .iter()
+                .map(|(&d, p)| (d, compacted.get(&d).unwrap_or(p)));
             store.checkpoint(&mut w.files, partitions)?
         };
         let mut state = self.state.write();
@@ -352,11 +373,13 @@ impl Engine {
         while *applied != ticket.number {
             self.turn.wait(&mut applied);
         }
+        drop(applied);
+        // Even if `apply` panics, the turn passes on: a bug must not hang
+        // every writer after it.
+        let _pass = PassTurn(self);
         if durable.is_ok() {
             apply();
         }
-        *applied += 1;
-        self.turn.notify_all();
         durable
     }
 
@@ -372,6 +395,7 @@ impl Engine {
                 t_out,
             } => {
                 check_stays(&persons, &venues, &t_in, &t_out)?;
+                check_not_expired(&t_in, w.files.expired_before)?;
                 let (by_day, _) =
                     split_by_day(&persons, &venues, &t_in, &t_out, |d| w.next_seq(d))?;
                 if bases(&by_day) != logged {
@@ -451,6 +475,16 @@ impl Engine {
     }
 }
 
+/// Ends a change's turn when dropped, by return or by unwinding.
+struct PassTurn<'a>(&'a Engine);
+
+impl Drop for PassTurn<'_> {
+    fn drop(&mut self) {
+        *self.0.applied.lock() += 1;
+        self.0.turn.notify_all();
+    }
+}
+
 impl Writer {
     fn next_seq(&self, day: i64) -> u32 {
         self.next_seq.get(&day).copied().unwrap_or(0)
@@ -479,6 +513,24 @@ fn bases(by_day: &[DayRows]) -> Vec<(i64, u32)> {
         .iter()
         .map(|(day, rows)| (*day, rows[0].seq))
         .collect()
+}
+
+/// Refuses stays that begin before the expiry point: their day's stay ids
+/// may have been given out before and forgotten with it.
+fn check_not_expired(t_in: &[i64], expired_before: i64) -> Result<()> {
+    if expired_before <= MIN_TIME {
+        return Ok(());
+    }
+    match t_in.par_iter().position_first(|&t| t < expired_before) {
+        Some(row) => Err(Error::InvalidStay {
+            row,
+            problem: StayProblem::Expired {
+                t_in: t_in[row],
+                before: expired_before,
+            },
+        }),
+        None => Ok(()),
+    }
 }
 
 fn check_stays(persons: &[u64], venues: &[u64], t_in: &[i64], t_out: &[i64]) -> Result<()> {

@@ -143,6 +143,14 @@ pub enum StayProblem {
         /// Check-out time.
         t_out: i64,
     },
+    /// A check-in before the point up to which stays were expired.
+    #[error("t_in {t_in} is before {before}, up to which stays were expired")]
+    Expired {
+        /// Check-in time.
+        t_in: i64,
+        /// The expiry point.
+        before: i64,
+    },
     /// A time outside the years 2000 to 2100.
     #[error("{column} {value} is outside 2000-01-01..2100-01-01 (seconds since the Unix epoch)")]
     OutOfRange {

@@ -78,7 +78,10 @@ impl Partition {
 
     /// The same stays as one segment.
     pub fn compacted(&self) -> Partition {
-        let first_seq = self.segments.first().map_or(self.next_seq, Segment::first_seq);
+        let first_seq = self
+            .segments
+            .first()
+            .map_or(self.next_seq, Segment::first_seq);
         let span = self.next_seq - first_seq;
         Partition {
             day: self.day,

@@ -121,7 +121,11 @@ impl Segment {
                 // (venue, t_in, seq) order, as the new rows are: still sorted.
                 let seqs = old.seqs_by_row();
                 for &row in old.by_person.iter() {
-                    let key = person_key(old.person_of(row), old.t_in(row), new_row(seqs[row as usize]));
+                    let key = person_key(
+                        old.person_of(row),
+                        old.t_in(row),
+                        new_row(seqs[row as usize]),
+                    );
                     keys.push(key);
                 }
             }

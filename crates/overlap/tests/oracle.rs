@@ -23,6 +23,8 @@ struct Stay {
 #[derive(Debug, Default)]
 struct Model {
     stays: BTreeMap<u64, Stay>,
+    /// The latest expiry point: earlier check-ins are refused from then on.
+    expired_before: Option<i64>,
 }
 
 fn unite(mut v: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
@@ -284,6 +286,7 @@ fn apply(engine: &Engine, model: &mut Model, op: &Op) {
         Op::Expire(t) => {
             let before = model.stays.len();
             model.stays.retain(|_, s| s.t_in >= *t);
+            model.expired_before = model.expired_before.max(Some(*t));
             assert_eq!(
                 engine.expire_before(*t).unwrap(),
                 before - model.stays.len()
@@ -296,9 +299,16 @@ fn add(engine: &Engine, model: &mut Model, batch: &[Stay]) {
     let col = |f: fn(&Stay) -> i64| batch.iter().map(f).collect::<Vec<i64>>();
     let persons: Vec<u64> = batch.iter().map(|s| s.person).collect();
     let venues: Vec<u64> = batch.iter().map(|s| s.venue).collect();
-    let ids = engine
-        .add_stays(&persons, &venues, &col(|s| s.t_in), &col(|s| s.t_out))
-        .unwrap();
+    let added = engine.add_stays(&persons, &venues, &col(|s| s.t_in), &col(|s| s.t_out));
+    let expired = |s: &Stay| model.expired_before.is_some_and(|t| s.t_in < t);
+    if let Some(row) = batch.iter().position(expired) {
+        assert!(
+            matches!(added, Err(overlap::Error::InvalidStay { row: r, problem: overlap::StayProblem::Expired { .. } }) if r == row),
+            "{added:?}"
+        );
+        return;
+    }
+    let ids = added.unwrap();
     for (id, s) in ids.into_iter().zip(batch) {
         assert!(
             model.stays.insert(id, *s).is_none(),

@@ -35,11 +35,13 @@ pub(crate) mod faulty {
     use std::io;
 
     /// A disk that is full (writes half of what they are given, then fail
-    /// with ENOSPC) or whose fsyncs fail with EIO, while the flags are set.
+    /// with ENOSPC) or whose fsyncs (of files, or of directories only) fail
+    /// with EIO, while the flags are set.
     #[derive(Debug, Default)]
     pub struct FaultyDisk {
         pub full: AtomicBool,
         pub sync_fails: AtomicBool,
+        pub dir_sync_fails: AtomicBool,
     }
 
     impl FaultyDisk {
@@ -49,6 +51,10 @@ pub(crate) mod faulty {
 
         pub fn set_sync_fails(&self, on: bool) {
             self.sync_fails.store(on, SeqCst);
+        }
+
+        pub fn set_dir_sync_fails(&self, on: bool) {
+            self.dir_sync_fails.store(on, SeqCst);
         }
     }
 
@@ -62,7 +68,8 @@ pub(crate) mod faulty {
         }
 
         fn sync(&self, file: &File) -> io::Result<()> {
-            if self.sync_fails.load(SeqCst) {
+            let is_dir = file.metadata()?.is_dir();
+            if self.sync_fails.load(SeqCst) || (is_dir && self.dir_sync_fails.load(SeqCst)) {
                 return Err(io::Error::from_raw_os_error(5)); // EIO
             }
             RealDisk.sync(file)

@@ -63,6 +63,16 @@ pub(crate) struct Files {
     parts: BTreeMap<i64, u64>,
     /// Days changed since their file was written.
     pub dirty: BTreeSet<i64>,
+    /// Stays with `t_in` before this were expired: none may be added again,
+    /// so that no expired stay id is ever given to a new stay.
+    pub expired_before: i64,
+}
+
+impl Files {
+    /// Changes with each checkpoint that switched the manifest.
+    pub fn generation(&self) -> u64 {
+        self.log_gen
+    }
 }
 
 #[derive(Debug)]
@@ -86,6 +96,10 @@ struct Log {
     /// Set when an fsync failed: what the file holds past `durable` is
     /// unknown, so nothing more is acknowledged until the log is recovered.
     failed: Option<Error>,
+    /// Files to delete once the directory is synced: set when a checkpoint
+    /// renamed the manifest but could not sync the directory, so the switch
+    /// may not be durable yet and the old files may still be needed.
+    unsynced_switch: Option<Vec<PathBuf>>,
 }
 
 /// What `Store::open` found: the store, its files, the sealed partitions and
@@ -125,6 +139,7 @@ impl Store {
             Files {
                 log_gen: 1,
                 next_gen: 2,
+                expired_before: i64::MIN,
                 ..Files::default()
             }
         };
@@ -141,8 +156,18 @@ impl Store {
                 ));
             }
             let _ = fs::remove_file(&log_path);
-            create_log(&*disk, &log_path)?;
+            create_log(&*disk, &log_path, &mut Vec::new())?;
             write_manifest(&*disk, dir, &files)?;
+            sync_dir(&*disk, dir)?;
+        }
+        // Every named file must be there before anything unnamed is deleted.
+        let named = files
+            .parts
+            .iter()
+            .map(|(&day, &gen)| part_path(dir, day, gen));
+        if let Some(missing) = named.chain([log_path.clone()]).find(|p| !p.exists()) {
+            let what = format!("MANIFEST names {}, which is missing", missing.display());
+            return Err(Error::corrupt(&manifest, 0, what));
         }
         remove_strays(dir, &files, &log_path)?;
 
@@ -186,6 +211,7 @@ impl Store {
                 durable: clean,
                 syncing: false,
                 failed: None,
+                unsynced_switch: None,
             }),
             synced: Condvar::new(),
         };
@@ -225,11 +251,13 @@ impl Store {
     pub fn wait_durable(&self, end: u64) -> Result<()> {
         let mut log = self.log.lock();
         loop {
-            if let Some(failed) = &log.failed {
-                return Err(failed.clone());
-            }
+            // Durable first: a later failure must not fail a record that an
+            // earlier fsync already covered.
             if log.durable >= end {
                 return Ok(());
+            }
+            if let Some(failed) = &log.failed {
+                return Err(failed.clone());
             }
             if log.syncing {
                 self.synced.wait(&mut log);
@@ -260,11 +288,17 @@ impl Store {
     /// After a failed fsync, the log's pages past the last acknowledged
     /// record are in an unknown state and retrying the fsync proves nothing:
     /// reopen the file, cut it back to what was acknowledged, sync that.
-    /// Call with no write in flight.
+    /// After a checkpoint whose directory sync failed, sync the directory
+    /// first. Call with no write in flight.
     pub fn recover(&self) -> Result<()> {
         let mut log = self.log.lock();
         if log.failed.is_none() {
             return Ok(());
+        }
+        if let Some(garbage) = &log.unsynced_switch {
+            sync_dir(&*self.disk, &self.dir)?;
+            remove_garbage(&*self.disk, &self.dir, garbage);
+            log.unsynced_switch = None;
         }
         let path = log.path.clone();
         let file = File::options()
@@ -283,22 +317,25 @@ impl Store {
     /// Writes the dirty partitions of `partitions` (the whole state to keep)
     /// as new sealed files, starts an empty log and switches the manifest
     /// over, then deletes the files no longer named, days gone included.
-    /// Returns the written partitions, now served from their files. Call with
-    /// no write in flight; on error the store is as before.
+    /// Returns the written partitions, now served from their files. Call
+    /// with no write in flight and the log recovered. Until the manifest is
+    /// renamed, an error leaves the store as it was; after that the switch
+    /// stands, and if the directory cannot be synced, changes are refused
+    /// until [`Store::recover`] syncs it.
     pub fn checkpoint<'a>(
         &self,
         files: &mut Files,
         partitions: impl Iterator<Item = (i64, &'a Partition)>,
     ) -> Result<Vec<Partition>> {
-        self.recover()?;
         let gen = files.next_gen;
         let mut next = Files {
             log_gen: gen,
             next_gen: gen + 1,
+            expired_before: files.expired_before,
             ..Files::default()
         };
-        let mut written = Vec::new();
-        let result = (|| {
+        let mut created = Vec::new();
+        let prepared = (|| {
             for (day, p) in partitions {
                 match files.parts.get(&day) {
                     Some(&old) if !files.dirty.contains(&day) => {
@@ -306,55 +343,54 @@ impl Store {
                     }
                     _ => {
                         let path = part_path(&self.dir, day, gen);
-                        written.push(path.clone());
-                        part::write(&*self.disk, &path, p)?;
+                        part::write(&*self.disk, &path, p, &mut created)?;
                         next.parts.insert(day, gen);
                     }
                 }
             }
             let log_path = self.dir.join(format!("wal-{gen:016}.log"));
-            written.push(log_path.clone());
-            let file = create_log(&*self.disk, &log_path)?;
+            let file = create_log(&*self.disk, &log_path, &mut created)?;
             write_manifest(&*self.disk, &self.dir, &next)?;
             Ok((log_path, file))
         })();
-        let (log_path, file) = match result {
+        let (log_path, file) = match prepared {
             Ok(done) => done,
             Err(e) => {
-                for path in written {
+                for path in created {
                     let _ = fs::remove_file(path);
                 }
                 return Err(e);
             }
         };
 
-        // The new manifest is durable: from here on the old files are garbage.
-        let old_log = {
-            let mut log = self.log.lock();
-            let len = HEADER_LEN;
-            let old = std::mem::replace(&mut log.path, log_path.clone());
-            log.file = Arc::new(file);
-            (log.written, log.durable) = (len, len);
-            old
-        };
-        let mut garbage = vec![old_log];
+        // The manifest is switched: from here on the new files are the store.
+        let mut garbage = Vec::new();
         for (&day, &old) in &files.parts {
             if next.parts.get(&day) != Some(&old) {
                 garbage.push(part_path(&self.dir, day, old));
             }
         }
-        for path in &garbage {
-            fs::remove_file(path).map_err(Error::io("delete", path))?;
+        *files = next;
+        {
+            let mut log = self.log.lock();
+            garbage.push(std::mem::replace(&mut log.path, log_path));
+            log.file = Arc::new(file);
+            (log.written, log.durable) = (HEADER_LEN, HEADER_LEN);
+            if let Err(e) = sync_dir(&*self.disk, &self.dir) {
+                // The rename may not be durable: the old files may still be
+                // the store after a crash. Keep them, acknowledge nothing.
+                log.failed = Some(e.clone());
+                log.unsynced_switch = Some(garbage);
+                return Err(e);
+            }
         }
-        sync_dir(&*self.disk, &self.dir)?;
-        let mapped = next
+        remove_garbage(&*self.disk, &self.dir, &garbage);
+        files
             .parts
             .iter()
             .filter(|&(_, &g)| g == gen)
             .map(|(&day, &g)| part::read(&part_path(&self.dir, day, g)))
-            .collect::<Result<Vec<_>>>()?;
-        *files = next;
-        Ok(mapped)
+            .collect()
     }
 
     /// Releases the directory for another engine.
@@ -369,12 +405,14 @@ fn part_path(dir: &Path, day: i64, gen: u64) -> PathBuf {
     dir.join(format!("part-{day}-{gen:016}.tkp"))
 }
 
-fn create_log(disk: &dyn Disk, path: &Path) -> Result<File> {
+/// Creates an empty log; `created` gets its path once it exists.
+fn create_log(disk: &dyn Disk, path: &Path, created: &mut Vec<PathBuf>) -> Result<File> {
     let file = File::options()
         .create_new(true)
         .append(true)
         .open(path)
         .map_err(Error::io("create", path))?;
+    created.push(path.to_path_buf());
     disk.write(&file, &log::header())
         .map_err(Error::io("write", path))?;
     disk.sync(&file).map_err(Error::io("fsync", path))?;
@@ -386,12 +424,14 @@ fn sync_dir(disk: &dyn Disk, dir: &Path) -> Result<()> {
     disk.sync(&handle).map_err(Error::io("fsync", dir))
 }
 
-/// Replaces the manifest atomically: a new file, synced, renamed over the old.
+/// Replaces the manifest atomically: a new file, synced, renamed over the
+/// old. The rename is durable once the caller syncs the directory.
 fn write_manifest(disk: &dyn Disk, dir: &Path, files: &Files) -> Result<()> {
     let mut bytes = MANIFEST_MAGIC.to_vec();
     bytes.extend_from_slice(&MANIFEST_VERSION.to_le_bytes());
     bytes.extend_from_slice(&files.log_gen.to_le_bytes());
     bytes.extend_from_slice(&files.next_gen.to_le_bytes());
+    bytes.extend_from_slice(&files.expired_before.to_le_bytes());
     bytes.extend_from_slice(&(files.parts.len() as u64).to_le_bytes());
     for (&day, &gen) in &files.parts {
         bytes.extend_from_slice(&day.to_le_bytes());
@@ -404,15 +444,14 @@ fn write_manifest(disk: &dyn Disk, dir: &Path, files: &Files) -> Result<()> {
     disk.write(&file, &bytes)
         .map_err(Error::io("write", &tmp))?;
     disk.sync(&file).map_err(Error::io("fsync", &tmp))?;
-    fs::rename(&tmp, &path).map_err(Error::io("rename", &tmp))?;
-    sync_dir(disk, dir)
+    fs::rename(&tmp, &path).map_err(Error::io("rename", &tmp))
 }
 
 fn read_manifest(path: &Path) -> Result<Files> {
     let bytes = fs::read(path).map_err(Error::io("read", path))?;
     let corrupt = |what| Error::corrupt(path, 0, what);
     let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-    if bytes.len() < 40 || &bytes[..8] != MANIFEST_MAGIC {
+    if bytes.len() < 48 || &bytes[..8] != MANIFEST_MAGIC {
         return Err(corrupt("not a manifest (no TKHMANIF header)"));
     }
     let body = bytes.len() - 4;
@@ -429,18 +468,28 @@ fn read_manifest(path: &Path) -> Result<Files> {
             expected: MANIFEST_VERSION,
         });
     }
-    let n = u64_at(28) as usize;
-    if n.checked_mul(16).and_then(|b| b.checked_add(36)) != Some(body) {
+    let n = usize::try_from(u64_at(36)).unwrap_or(usize::MAX);
+    if n.checked_mul(16).and_then(|b| b.checked_add(44)) != Some(body) {
         return Err(corrupt("length does not match its file count"));
     }
     Ok(Files {
         log_gen: u64_at(12),
         next_gen: u64_at(20),
+        expired_before: u64_at(28) as i64,
         parts: (0..n)
-            .map(|i| (u64_at(36 + 16 * i) as i64, u64_at(44 + 16 * i)))
+            .map(|i| (u64_at(44 + 16 * i) as i64, u64_at(52 + 16 * i)))
             .collect(),
         dirty: BTreeSet::new(),
     })
+}
+
+/// Deletes files no longer named; one that stays behind is deleted on the
+/// next open, so a failure here only delays the freeing of space.
+fn remove_garbage(disk: &dyn Disk, dir: &Path, garbage: &[PathBuf]) {
+    for path in garbage {
+        let _ = fs::remove_file(path);
+    }
+    let _ = sync_dir(disk, dir);
 }
 
 /// Whether `dir` has partition files or a log with records in it.

@@ -12,7 +12,7 @@
 //! All integers little-endian.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytemuck::Pod;
@@ -33,8 +33,14 @@ const COLUMNS: usize = 10;
 /// Per segment in the body's table: `first_seq`, padding, ten lengths.
 const TABLE_ENTRY: usize = 8 + 8 * COLUMNS;
 
-/// Writes `partition` to a new file at `path` and syncs it.
-pub(crate) fn write(disk: &dyn Disk, path: &Path, partition: &Partition) -> Result<()> {
+/// Writes `partition` to a new file at `path` and syncs it; `created` gets
+/// the path once the file exists.
+pub(crate) fn write(
+    disk: &dyn Disk,
+    path: &Path,
+    partition: &Partition,
+    created: &mut Vec<PathBuf>,
+) -> Result<()> {
     let mut body = Vec::new();
     for seg in &partition.segments {
         body.extend_from_slice(&seg.first_seq.to_le_bytes());
@@ -69,6 +75,7 @@ pub(crate) fn write(disk: &dyn Disk, path: &Path, partition: &Partition) -> Resu
         .collect();
 
     let file = File::create_new(path).map_err(Error::io("create", path))?;
+    created.push(path.to_path_buf());
     for part in [&header, &body, &trailer] {
         disk.write(&file, part).map_err(Error::io("write", path))?;
     }
@@ -107,7 +114,7 @@ pub(crate) fn read(path: &Path) -> Result<Partition> {
     let blocks = body_len.div_ceil(block.max(1));
     let expected_len = HEADER
         .checked_add(body_len)
-        .and_then(|n| n.checked_add(blocks * 4));
+        .and_then(|n| n.checked_add(blocks.checked_mul(4)?));
     if block == 0 || expected_len != Some(map.len()) {
         return Err(corrupt(
             map.len(),

@@ -346,6 +346,73 @@ fn a_failed_fsync_acknowledges_nothing_and_the_log_recovers() {
     assert!(back.t_out[..5].iter().all(|&t| t == MIDNIGHT + 90_000));
 }
 
+#[test]
+fn a_checkpoint_whose_directory_sync_fails_keeps_every_file_until_it_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::default());
+    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    add(&engine, 1, 5, 0).unwrap();
+    engine.checkpoint().unwrap();
+    add(&engine, 2, 5, 1).unwrap();
+
+    // The manifest is renamed, but is the rename durable? Not known: the
+    // old files stay, and nothing is acknowledged until the sync succeeds.
+    disk.set_dir_sync_fails(true);
+    assert!(matches!(
+        engine.checkpoint(),
+        Err(Error::Io { op: "fsync", .. })
+    ));
+    assert!(add(&engine, 3, 5, 1).is_err());
+    assert_eq!(files(dir.path(), "wal-").len(), 2, "old log kept");
+    disk.set_dir_sync_fails(false);
+    add(&engine, 4, 5, 2).unwrap();
+    assert_eq!(
+        files(dir.path(), "wal-").len(),
+        1,
+        "old log deleted once synced"
+    );
+    drop(engine);
+    let engine = open(dir.path()).unwrap();
+    assert_eq!(
+        (
+            count(&engine, 1),
+            count(&engine, 2),
+            count(&engine, 3),
+            count(&engine, 4)
+        ),
+        (5, 5, 0, 5)
+    );
+}
+
+#[test]
+fn expired_days_take_no_new_stays_so_ids_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).unwrap();
+    let old = add(&engine, 1, 3, 0).unwrap();
+    engine.expire_before(MIDNIGHT + 86_400).unwrap();
+    let err = add(&engine, 2, 3, 0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidStay {
+                row: 0,
+                problem: crate::StayProblem::Expired { .. }
+            }
+        ),
+        "{err}"
+    );
+    drop(engine);
+    let engine = open(dir.path()).unwrap();
+    assert!(
+        add(&engine, 2, 3, 0).is_err(),
+        "the expiry point survives a reopen"
+    );
+    assert!(matches!(
+        engine.set_checkout(&old[..1], &[MIDNIGHT + 99_999]),
+        Err(Error::UnknownStay { .. })
+    ));
+}
+
 /// Counts fsyncs, each made slow, as a disk under load makes them.
 #[derive(Debug, Default)]
 struct SlowSyncs(AtomicUsize);
