@@ -1,0 +1,1 @@
+"""Generated from protos/tokhai/v1 by grpcio-tools (`make protos`); do not edit."""

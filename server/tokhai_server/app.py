@@ -1,0 +1,155 @@
+"""The gRPC server: services, the interceptor that authenticates and maps
+errors, health, reflection, metrics, graceful shutdown."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import Counter, Histogram
+
+from tokhai.v1 import checkins_pb2, checkins_pb2_grpc, tracing_pb2, tracing_pb2_grpc, venues_pb2, venues_pb2_grpc
+
+from . import auth
+from .config import Settings
+from .errors import status_of
+from .services.checkins import CheckinServicer
+from .services.context import set_principal
+from .services.tracing import TracingServicer
+from .services.venues import VenueServicer
+from .state import State
+
+log = logging.getLogger("tokhai")
+
+SERVICES = (
+    venues_pb2.DESCRIPTOR.services_by_name["VenueService"].full_name,
+    checkins_pb2.DESCRIPTOR.services_by_name["CheckinService"].full_name,
+    tracing_pb2.DESCRIPTOR.services_by_name["TracingService"].full_name,
+)
+
+CALLS = Counter("tokhai_calls_total", "Calls handled, by method and status code.", ["method", "code"])
+LATENCY = Histogram(
+    "tokhai_call_seconds", "Time to handle a call, by method.", ["method"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)
+)
+
+
+class Guard(grpc.ServerInterceptor):
+    """Authenticates every call to our services, checks its role may call
+    the method, and turns whatever escapes a handler into a status: domain
+    errors into their own codes, anything else into a generic INTERNAL."""
+
+    def __init__(self, keys: auth.Keys) -> None:
+        self.keys = keys
+
+    def intercept_service(self, continuation, details):  # noqa: ANN001
+        handler = continuation(details)
+        method = details.method
+        if handler is None or method not in auth.PERMISSIONS:
+            return handler
+        name = method.rsplit("/", 1)[-1]
+
+        def guarded(behavior, streaming_response: bool):  # noqa: ANN001
+            def call(request, context):  # noqa: ANN001
+                start, code = time.perf_counter(), grpc.StatusCode.OK
+                try:
+                    metadata = dict(context.invocation_metadata())
+                    principal = self.keys.authenticate(metadata.get("authorization"))
+                    auth.allowed(principal, method)
+                    set_principal(principal)
+                    if streaming_response:
+                        return list(behavior(request, context))
+                    return behavior(request, context)
+                except Exception as error:  # noqa: BLE001 - every error ends as a status
+                    code, message = status_of(error)
+                    if code is grpc.StatusCode.INTERNAL:
+                        log.exception("%s failed", name)
+                    context.abort(code, message)
+                finally:
+                    CALLS.labels(name, code.name).inc()
+                    LATENCY.labels(name).observe(time.perf_counter() - start)
+
+            return call
+
+        def guarded_stream(behavior):  # noqa: ANN001
+            def call(request_iterator, context):  # noqa: ANN001
+                start, code = time.perf_counter(), grpc.StatusCode.OK
+                try:
+                    metadata = dict(context.invocation_metadata())
+                    principal = self.keys.authenticate(metadata.get("authorization"))
+                    auth.allowed(principal, method)
+                    set_principal(principal)
+                    yield from behavior(request_iterator, context)
+                except Exception as error:  # noqa: BLE001
+                    code, message = status_of(error)
+                    if code is grpc.StatusCode.INTERNAL:
+                        log.exception("%s failed", name)
+                    context.abort(code, message)
+                finally:
+                    CALLS.labels(name, code.name).inc()
+                    LATENCY.labels(name).observe(time.perf_counter() - start)
+
+            return call
+
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                guarded(handler.unary_unary, False), handler.request_deserializer, handler.response_serializer
+            )
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(
+                guarded_stream(handler.stream_stream), handler.request_deserializer, handler.response_serializer
+            )
+        raise TypeError(f"{method}: unsupported handler shape")
+
+
+class Server:
+    """A running service: `Server(settings, "127.0.0.1:0").port` is where."""
+
+    def __init__(self, settings: Settings, listen: str, *, tls: tuple[bytes, bytes] | None = None) -> None:
+        self.state = State(settings)
+        self.grpc = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="tokhai"),
+            interceptors=[Guard(self.state.keys)],
+            options=[
+                ("grpc.max_receive_message_length", settings.max_message_bytes),
+                ("grpc.max_send_message_length", settings.max_message_bytes),
+            ],
+            maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        )
+        venues_pb2_grpc.add_VenueServiceServicer_to_server(VenueServicer(self.state), self.grpc)
+        checkins_pb2_grpc.add_CheckinServiceServicer_to_server(CheckinServicer(self.state), self.grpc)
+        tracing_pb2_grpc.add_TracingServiceServicer_to_server(TracingServicer(self.state), self.grpc)
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
+        reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.grpc)
+        if tls is None:
+            self.port = self.grpc.add_insecure_port(listen)
+        else:
+            key, cert = tls
+            self.port = self.grpc.add_secure_port(listen, grpc.ssl_server_credentials([(key, cert)]))
+        if self.port == 0:
+            raise OSError(f"cannot listen on {listen}")
+        self._stopped = threading.Event()
+
+    def start(self) -> Server:
+        self.grpc.start()
+        for name in ("", *SERVICES):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Health turns NOT_SERVING, new calls are refused, calls in flight
+        get `grace` seconds to finish; then the stores are closed."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.health.enter_graceful_shutdown()
+        self.grpc.stop(grace).wait()
+        self.state.close()
+
+    def wait(self) -> None:
+        self.grpc.wait_for_termination()

@@ -1,0 +1,141 @@
+"""Who is calling, and what they may do.
+
+Every call carries an API key ("Bearer tk_<key id>_<secret>"). A key belongs
+to a principal with one role; the table below says which methods each role
+may call, and handlers check the rest (own venue, own province, own app).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+
+import sqlalchemy as sa
+
+from . import db
+from .errors import Invalid, PermissionDenied, Unauthenticated
+from .provinces import PROVINCES
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    APP_BACKEND = "app_backend"
+    VENUE_OPERATOR = "venue_operator"
+    TRACER = "tracer"
+    ANALYST = "analyst"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Principal:
+    id: int
+    name: str
+    role: Role
+    province: str | None
+    app: int | None
+
+    def require_province(self, province: str, what: str) -> None:
+        """Provincial principals act only on their own province."""
+        if self.role is not Role.ADMIN and self.province is not None and self.province != province:
+            raise PermissionDenied(f"{what} is in province {province}; {self.name} acts for province {self.province} only")
+
+
+_V = "tokhai.v1."
+# Which roles may call which methods; admins may call everything.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    f"/{_V}VenueService/RegisterVenue": frozenset({Role.VENUE_OPERATOR}),
+    f"/{_V}VenueService/UpdateVenue": frozenset({Role.VENUE_OPERATOR}),
+    f"/{_V}VenueService/GetVenue": frozenset(Role),
+    f"/{_V}VenueService/DeactivateVenue": frozenset({Role.VENUE_OPERATOR}),
+    f"/{_V}VenueService/IssueVenueCode": frozenset({Role.VENUE_OPERATOR}),
+    f"/{_V}VenueService/ListSigningKeys": frozenset(Role),
+    f"/{_V}VenueService/RotateSigningKey": frozenset(),
+    f"/{_V}VenueService/RevokeSigningKey": frozenset(),
+    f"/{_V}CheckinService/CheckIn": frozenset({Role.APP_BACKEND}),
+    f"/{_V}CheckinService/ScanPerson": frozenset({Role.VENUE_OPERATOR}),
+    f"/{_V}CheckinService/CheckOut": frozenset({Role.APP_BACKEND}),
+    f"/{_V}CheckinService/IngestCheckins": frozenset({Role.APP_BACKEND}),
+    f"/{_V}CheckinService/IssuePersonalCode": frozenset({Role.APP_BACKEND}),
+    f"/{_V}TracingService/Trace": frozenset({Role.TRACER}),
+    f"/{_V}TracingService/VenueLog": frozenset({Role.TRACER, Role.VENUE_OPERATOR}),
+}
+
+
+def allowed(principal: Principal, method: str) -> None:
+    roles = PERMISSIONS.get(method)
+    if roles is None:
+        return  # not ours: health and reflection are open
+    if principal.role is not Role.ADMIN and principal.role not in roles:
+        raise PermissionDenied(f"role {principal.role} may not call {method.rsplit('/', 1)[-1]}")
+
+
+def _hash(secret: str) -> bytes:
+    # Keys are 192-bit random secrets: one SHA-256 suffices, no slow KDF needed.
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def create_key(engine: sa.Engine, *, name: str, role: str, province: str | None = None, app: int | None = None) -> str:
+    """Creates a principal and returns its API key (shown once, stored hashed)."""
+    try:
+        role = Role(role)
+    except ValueError:
+        raise Invalid(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
+    if province is not None and province not in PROVINCES:
+        raise Invalid(f"province {province!r} is not an official two-digit province code")
+    if role is Role.APP_BACKEND and app is None:
+        raise Invalid("an app backend key needs --app (1 Tờ khai y tế, 2 NCOVI, 3 Bluezone)")
+    if not name.strip():
+        raise Invalid("a key needs a name")
+    key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(24)
+    with engine.begin() as conn:
+        conn.execute(
+            db.principals.insert().values(
+                name=name.strip(), role=role.value, province=province, app=app, key_id=key_id, key_hash=_hash(secret), created_at=int(time.time())
+            )
+        )
+    return f"tk_{key_id}_{secret}"
+
+
+def revoke_key(engine: sa.Engine, key_id: str) -> bool:
+    with engine.begin() as conn:
+        done = conn.execute(
+            db.principals.update().where(db.principals.c.key_id == key_id, db.principals.c.revoked_at.is_(None)).values(revoked_at=int(time.time()))
+        )
+    return done.rowcount == 1
+
+
+class Keys:
+    """Authenticates API keys, with a short cache so that a check-in does not
+    cost a database read; a revoked key stops working within `ttl` seconds."""
+
+    def __init__(self, engine: sa.Engine, ttl: float = 10.0) -> None:
+        self._engine, self._ttl = engine, ttl
+        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        if not authorization:
+            raise Unauthenticated("no API key: send 'authorization: Bearer <key>'")
+        scheme, _, key = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not key.startswith("tk_"):
+            raise Unauthenticated("malformed authorization: expected 'Bearer tk_...'")
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        _, key_id, secret = (key.split("_", 2) + ["", ""])[:3]
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(db.principals).where(db.principals.c.key_id == key_id)).first()
+        if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
+            raise Unauthenticated("unknown API key")
+        if row.revoked_at is not None:
+            raise Unauthenticated("API key revoked")
+        principal = Principal(row.id, row.name, Role(row.role), row.province, row.app)
+        with self._lock:
+            self._cache[key] = (now, principal)
+        return principal

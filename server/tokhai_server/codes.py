@@ -1,0 +1,205 @@
+"""Signed QR codes: venue codes that app backends verify offline, and
+personal codes that venue staff scan for people without the app.
+
+    TKH1.<venue id>.<key id>.<signature>
+    TKP1.<person id>.<expires at>.<key id>.<signature>
+
+The signature is Ed25519 over everything before its dot, base64url without
+padding. Keys rotate: a new key signs new codes and old codes keep working
+until their key is revoked. Private keys are kept encrypted (AES-GCM) under
+the data directory's master key.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import os
+import threading
+import time
+import unicodedata
+from pathlib import Path
+
+import segno
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+
+from . import db
+from .errors import Invalid, NotFound, Unavailable
+
+VENUE, PERSON = "TKH1", "TKP1"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SigningKey:
+    id: int
+    public: Ed25519PublicKey
+    public_raw: bytes
+    created_at: int
+    revoked_at: int | None
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Codes:
+    def __init__(self, engine: sa.Engine, master_key: bytes) -> None:
+        self._engine, self._aead = engine, AESGCM(master_key)
+        self._lock = threading.Lock()
+        self._signer: tuple[int, Ed25519PrivateKey] | None = None
+        self._verified: dict[str, tuple[int, int]] = {}
+        self.reload()
+        if not any(k.revoked_at is None for k in self.keys):
+            self.rotate()
+
+    def reload(self) -> None:
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(db.signing_keys).order_by(db.signing_keys.c.id.desc())).all()
+        keys = [SigningKey(r.id, Ed25519PublicKey.from_public_bytes(r.public_key), r.public_key, r.created_at, r.revoked_at) for r in rows]
+        current = next((r for r in rows if r.revoked_at is None), None)
+        signer = None
+        if current is not None:
+            raw = self._aead.decrypt(current.private_key[:12], current.private_key[12:], b"tokhai signing key %d" % current.id)
+            signer = (current.id, Ed25519PrivateKey.from_private_bytes(raw))
+        with self._lock:
+            self.keys, self._by_id, self._signer = keys, {k.id: k for k in keys}, signer
+            self._verified.clear()
+
+    def rotate(self) -> SigningKey:
+        private = Ed25519PrivateKey.generate()
+        raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        with self._engine.begin() as conn:
+            key_id = conn.execute(
+                db.signing_keys.insert().values(public_key=public, private_key=b"", created_at=int(time.time()))
+            ).inserted_primary_key[0]
+            nonce = os.urandom(12)
+            sealed = nonce + self._aead.encrypt(nonce, raw, b"tokhai signing key %d" % key_id)
+            conn.execute(db.signing_keys.update().where(db.signing_keys.c.id == key_id).values(private_key=sealed))
+        self.reload()
+        return self._by_id[key_id]
+
+    def revoke(self, key_id: int) -> SigningKey:
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                db.signing_keys.update().where(db.signing_keys.c.id == key_id, db.signing_keys.c.revoked_at.is_(None)).values(revoked_at=int(time.time()))
+            )
+        if done.rowcount != 1 and key_id not in self._by_id:
+            raise NotFound(f"no signing key {key_id}")
+        self.reload()
+        return self._by_id[key_id]
+
+    def _sign(self, text: str) -> str:
+        if self._signer is None:
+            raise Unavailable("every signing key is revoked: rotate to a new one")
+        key_id, private = self._signer
+        body = f"{text}.{key_id}"
+        return f"{body}.{_b64(private.sign(body.encode()))}"
+
+    def venue_code(self, venue_id: int) -> str:
+        return self._sign(f"{VENUE}.{venue_id}")
+
+    def personal_code(self, person_id: int, expires_at: int) -> str:
+        return self._sign(f"{PERSON}.{person_id}.{expires_at}")
+
+    def _verify(self, payload: str, prefix: str, fields: int, what: str) -> list[int]:
+        hit = self._verified.get(payload)
+        if hit is not None:
+            values, key_id = hit
+            key = self._by_id.get(key_id)
+            if key is not None and key.revoked_at is None:
+                return values
+        parts = payload.strip().split(".")
+        if len(parts) != fields + 3 or parts[0] != prefix or not all(p.isdigit() for p in parts[1:-1]):
+            raise Invalid(f"{what} is not a Tokhai {what} ({prefix}...)")
+        *values, key_id = (int(p) for p in parts[1:-1])
+        key = self._by_id.get(key_id)
+        if key is None:
+            raise NotFound(f"{what} is signed by unknown key {key_id}")
+        if key.revoked_at is not None:
+            raise Invalid(f"{what} is signed by key {key_id}, revoked")
+        try:
+            key.public.verify(_unb64(parts[-1]), payload.rsplit(".", 1)[0].encode())
+        except (InvalidSignature, ValueError):
+            raise Invalid(f"{what} signature does not verify: the code was forged or altered") from None
+        if len(self._verified) > 500_000:
+            self._verified.clear()
+        self._verified[payload] = (values, key_id)
+        return values
+
+    def verify_venue(self, payload: str) -> int:
+        return self._verify(payload, VENUE, 1, "venue code")[0]
+
+    def verify_personal(self, payload: str, now: int) -> int:
+        person_id, expires_at = self._verify(payload, PERSON, 2, "personal code")
+        if expires_at < now:
+            raise Invalid(f"personal code expired at {expires_at}")
+        return person_id
+
+
+def svg(payload: str) -> bytes:
+    out = io.BytesIO()
+    segno.make(payload, error="m", micro=False).save(out, kind="svg", scale=4, border=4)
+    return out.getvalue()
+
+
+def png(payload: str, scale: int = 8) -> bytes:
+    out = io.BytesIO()
+    segno.make(payload, error="m", micro=False).save(out, kind="png", scale=scale, border=4)
+    return out.getvalue()
+
+
+_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+)
+
+
+def poster(payload: str, name: str, place: str) -> bytes:
+    """An A4 page at 150 dpi: the code, the venue's name and its province in
+    Vietnamese, and what to do. Needs a font with Vietnamese letters (DejaVu,
+    Debian's fonts-dejavu-core)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font_path = next((p for p in _FONTS if Path(p).exists()), None)
+    if font_path is None:
+        raise Unavailable("posters need the DejaVu fonts (apt-get install fonts-dejavu-core)")
+    width, height = 1240, 1754
+    page = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(page)
+
+    def centred(text: str, y: int, size: int) -> int:
+        font = ImageFont.truetype(font_path, size)
+        lines, line = [], ""
+        for word in unicodedata.normalize("NFC", text).split():
+            trial = f"{line} {word}".strip()
+            if draw.textlength(trial, font=font) > width - 160 and line:
+                lines.append(line)
+                line = word
+            else:
+                line = trial
+        lines.append(line)
+        for text_line in lines:
+            draw.text(((width - draw.textlength(text_line, font=font)) / 2, y), text_line, font=font, fill="black")
+            y += int(size * 1.3)
+        return y
+
+    y = centred("QUÉT MÃ QR TRƯỚC KHI VÀO", 110, 64)
+    y = centred("Khai báo y tế bằng ứng dụng Tờ khai y tế, NCOVI hoặc Bluezone", y + 10, 32)
+    code = Image.open(io.BytesIO(png(payload, scale=12))).convert("RGB")
+    code = code.resize((900, 900), Image.NEAREST)
+    page.paste(code, ((width - 900) // 2, y + 40))
+    y = centred(name, y + 990, 56)
+    centred(place, y + 10, 36)
+    out = io.BytesIO()
+    page.save(out, format="PNG", dpi=(150, 150), optimize=True)
+    return out.getvalue()

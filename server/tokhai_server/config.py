@@ -1,0 +1,63 @@
+"""Settings of a running service, and its data directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from pathlib import Path
+
+from . import db
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    #: SQLAlchemy URL; SQLite in the data directory when None.
+    database_url: str | None = None
+    #: Days stays are kept and accepted: older check-ins are refused.
+    retention_days: int = 28
+    #: How far ahead of the server's clock a check-in time may be.
+    max_future_seconds: int = 300
+    max_message_bytes: int = 16 << 20
+    #: Calls in progress at once; more are refused with RESOURCE_EXHAUSTED.
+    max_concurrent_rpcs: int = 1_000
+    workers: int = 32
+    #: Checkpoint the stays' log at this size (see docs/storage.md).
+    checkpoint_bytes: int = 256 << 20
+
+    @property
+    def url(self) -> str:
+        return self.database_url or db.default_url(self.data_dir)
+
+
+@dataclasses.dataclass(frozen=True)
+class Secrets:
+    #: Keys the HMAC that turns citizen ids and phones into pseudonyms.
+    pseudonym_key: bytes
+    #: Encrypts the QR signing keys at rest.
+    master_key: bytes
+
+
+def prepare(data_dir: Path) -> tuple[Secrets, bool]:
+    """Creates the data directory and its secrets on first use; returns the
+    secrets and whether this was the first use."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    folder = data_dir / "secrets"
+    first = not folder.exists()
+    folder.mkdir(mode=0o700, exist_ok=True)
+
+    def key(name: str) -> bytes:
+        path = folder / name
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+                f.flush()
+                os.fsync(f.fileno())
+        raw = path.read_bytes()
+        if len(raw) != 32:
+            raise ValueError(f"{path} should hold 32 bytes, holds {len(raw)}")
+        return raw
+
+    return Secrets(key("pseudonym.key"), key("master.key")), first

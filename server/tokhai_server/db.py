@@ -1,0 +1,121 @@
+"""Everything but the stays, in a relational database through SQLAlchemy:
+SQLite in the data directory by default, PostgreSQL when given its URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# SQLite numbers rows only through INTEGER PRIMARY KEY; elsewhere ids are 64-bit.
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+principals = sa.Table(
+    "principals",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    # Tracers of one province, venue operators' home province; NULL: national.
+    sa.Column("province", sa.String(2)),
+    # App backends: the SourceApp number they ingest for.
+    sa.Column("app", sa.Integer),
+    # Public half of the API key, to find the row; the secret half only hashed.
+    sa.Column("key_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("key_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger),
+)
+
+venues = sa.Table(
+    "venues",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.Integer, nullable=False),
+    sa.Column("province", sa.String(2), nullable=False, index=True),
+    sa.Column("district", sa.String(3), nullable=False),
+    sa.Column("ward", sa.String(5), nullable=False),
+    sa.Column("street", sa.Text, nullable=False, default=""),
+    sa.Column("latitude", sa.Float),
+    sa.Column("longitude", sa.Float),
+    sa.Column("dwell_seconds", sa.BigInteger, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("owner_id", sa.ForeignKey("principals.id")),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("public_key", sa.LargeBinary(32), nullable=False),
+    # Encrypted (AES-GCM) with the data directory's master key.
+    sa.Column("private_key", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger),
+)
+
+# Personal data: read only by tracers, and every read is audited.
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("person_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+# Answers to requests with a request id, so that retries get the same answer.
+requests = sa.Table(
+    "requests",
+    metadata,
+    sa.Column("principal_id", sa.ForeignKey("principals.id"), primary_key=True),
+    sa.Column("request_id", sa.String(128), primary_key=True),
+    sa.Column("method", sa.String(64), nullable=False),
+    sa.Column("response", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False, index=True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", Id, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("principal_id", sa.BigInteger, nullable=False),
+    sa.Column("principal", sa.Text, nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("people", sa.BigInteger, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+)
+
+
+def default_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'tokhai.db'}"
+
+
+def connect(url: str) -> sa.Engine:
+    """An engine for `url`, with the schema created if missing."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(conn, _record):  # noqa: ANN001 - DB-API objects
+            # WAL lets readers run beside the writer. Commits are fsynced at
+            # checkpoints only (NORMAL): what must never be lost, the stays,
+            # lives in the durable engine, not here.
+            cursor = conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+    else:
+        engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine

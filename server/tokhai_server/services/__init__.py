@@ -1,0 +1,1 @@
+"""The gRPC servicers, one module per service of protos/tokhai/v1."""

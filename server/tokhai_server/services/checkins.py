@@ -1,0 +1,168 @@
+"""CheckinService: check-in, check-out, bulk ingest, personal codes."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from tokhai_engine import InvalidInputError
+
+from tokhai.v1 import checkins_pb2 as pb
+from tokhai.v1 import checkins_pb2_grpc
+from tokhai.v1 import common_pb2
+
+from .. import codes, db
+from ..auth import Principal, Role
+from ..errors import FailedPrecondition, Invalid, NotFound, PermissionDenied
+from ..state import OpenStay, State
+from .context import principal
+
+MAX_BATCH = 100_000
+
+
+def _own_app(who: Principal, source: int) -> None:
+    if source not in (common_pb2.SOURCE_APP_TO_KHAI_Y_TE, common_pb2.SOURCE_APP_NCOVI, common_pb2.SOURCE_APP_BLUEZONE):
+        raise Invalid(f"source {source} is not an app (1 Tờ khai y tế, 2 NCOVI, 3 Bluezone)")
+    if who.role is Role.APP_BACKEND and who.app != source:
+        raise PermissionDenied(f"{who.name} forwards check-ins of app {who.app} only, not of app {source}")
+
+
+class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def _check_in(self, person_id: int, venue_id: int, t: int) -> pb.CheckInResponse:
+        """Stores the check-in, closing the person's open stay elsewhere; a
+        repeated scan during the open stay at the same venue is that stay."""
+        state = self.state
+        venue = state.venue(venue_id)
+        if not venue.active:
+            raise FailedPrecondition(f"venue {venue_id} is deactivated: its codes are refused")
+        with state.lock("person", person_id):
+            open_ = state.open_stays.get(person_id)
+            if open_ is not None and open_.t_in <= t < open_.until:
+                if open_.venue_id == venue_id:
+                    return pb.CheckInResponse(
+                        stay_id=open_.stay_id, venue_id=venue_id, venue_name=venue.name, t_in=open_.t_in, provisional_t_out=open_.until, repeated=True
+                    )
+                if t > open_.t_in:
+                    state.engine.set_checkout([open_.stay_id], t)
+            until = t + venue.dwell_seconds
+            stay_id = int(state.engine.add_stays([person_id], [venue_id], [t], [until])[0])
+            state.open_stays[person_id] = OpenStay(stay_id, venue_id, t, until)
+        return pb.CheckInResponse(stay_id=stay_id, venue_id=venue_id, venue_name=venue.name, t_in=t, provisional_t_out=until)
+
+    def CheckIn(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+        _own_app(who, request.source)
+
+        def check_in() -> pb.CheckInResponse:
+            self.state.check_time(request.time, "time")
+            venue_id = self.state.codes.verify_venue(request.venue_payload)
+            person_id, _ = self.state.people.of_ref(request.person)
+            if request.HasField("contact"):
+                self._keep_contact(person_id, request.contact)
+            return self._check_in(person_id, venue_id, request.time)
+
+        return self.state.once(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in)
+
+    def _keep_contact(self, person_id: int, contact) -> None:  # noqa: ANN001
+        name, phone = contact.name.strip()[:200], contact.phone.strip()[:40]
+        if not phone:
+            raise Invalid("contact.phone is empty")
+        values = {"name": name, "phone": phone, "updated_at": int(time.time())}
+        with self.state.db.begin() as conn:
+            if conn.execute(db.contacts.update().where(db.contacts.c.person_id == person_id).values(**values)).rowcount == 0:
+                conn.execute(db.contacts.insert().values(person_id=person_id, **values))
+
+    def ScanPerson(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+
+        def scan() -> pb.CheckInResponse:
+            venue = self.state.venue(request.venue_id)
+            if who.role is Role.VENUE_OPERATOR and venue.owner_id != who.id:
+                raise PermissionDenied(f"venue {venue.id} is not one of {who.name}'s venues")
+            self.state.check_time(request.time, "time")
+            person_id = self.state.codes.verify_personal(request.person_payload, int(time.time()))
+            return self._check_in(person_id, venue.id, request.time)
+
+        return self.state.once(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan)
+
+    def CheckOut(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+
+        def check_out() -> pb.CheckOutResponse:
+            state = self.state
+            target = request.WhichOneof("target")
+            if target is None:
+                raise Invalid("give stay_id or person_at_venue")
+            state.check_time(request.time, "time")
+            if target == "stay_id":
+                state.engine.set_checkout([request.stay_id], request.time)
+                stay_id = request.stay_id
+                for person_id, open_ in list(state.open_stays.items()):
+                    if open_.stay_id == stay_id:
+                        with state.lock("person", person_id):
+                            if state.open_stays.get(person_id) is open_:
+                                del state.open_stays[person_id]
+                return pb.CheckOutResponse(stay_id=stay_id, t_out=request.time)
+            person_id, _ = state.people.of_ref(request.person_at_venue.person)
+            venue_id = request.person_at_venue.venue_id
+            with state.lock("person", person_id):
+                open_ = state.open_stays.get(person_id)
+                if open_ is None or open_.venue_id != venue_id:
+                    raise NotFound(f"the person has no open stay at venue {venue_id}")
+                if request.time <= open_.t_in:
+                    raise Invalid(f"check-out {request.time} is not after the check-in {open_.t_in}")
+                state.engine.set_checkout([open_.stay_id], request.time)
+                del state.open_stays[person_id]
+            return pb.CheckOutResponse(stay_id=open_.stay_id, t_out=request.time)
+
+        return self.state.once(who, request.request_id, "CheckOut", pb.CheckOutResponse, check_out)
+
+    def IngestCheckins(self, request_iterator, context):  # noqa: N802, ANN001
+        who = principal()
+        for batch in request_iterator:
+            if not context.is_active():
+                return
+            yield self._ingest(who, batch)
+
+    def _ingest(self, who: Principal, batch: pb.IngestBatch) -> pb.IngestAck:
+        _own_app(who, batch.source)
+        n = len(batch.person_refs)
+        if not 0 < n <= MAX_BATCH:
+            raise Invalid(f"batch {batch.batch_id}: {n} rows; a batch has 1 to {MAX_BATCH:,}")
+        if not len(batch.venue_ids) == len(batch.t_in) == len(batch.t_out) == n:
+            raise Invalid(f"batch {batch.batch_id}: person_refs, venue_ids, t_in and t_out must have one value per row")
+        try:
+            persons = np.array(self.state.people.ids_of_refs(batch.person_refs), dtype=np.uint64)
+            venues = np.array(batch.venue_ids, dtype=np.uint64)
+            t_in = np.array(batch.t_in, dtype=np.int64)
+            t_out = np.array(batch.t_out, dtype=np.int64)
+            self.state.check_times(t_in, "t_in")
+            distinct, where = np.unique(venues, return_inverse=True)
+            dwell = np.empty(len(distinct), dtype=np.int64)
+            for i, v in enumerate(distinct.tolist()):
+                venue = self.state.venue(v)
+                if not venue.active:
+                    raise FailedPrecondition(f"venue_ids: venue {v} is deactivated")
+                dwell[i] = venue.dwell_seconds
+            t_out = np.where(t_out == 0, t_in + dwell[where], t_out)
+            ids = self.state.engine.add_stays(persons, venues, t_in, t_out)
+        except (Invalid, InvalidInputError) as e:
+            raise Invalid(f"batch {batch.batch_id}: {e}") from None
+        except NotFound as e:
+            raise NotFound(f"batch {batch.batch_id}: {e}") from None
+        return pb.IngestAck(batch_id=batch.batch_id, stay_ids=ids)
+
+    def IssuePersonalCode(self, request, context):  # noqa: N802, ANN001
+        valid = request.valid_seconds or 30 * 86_400
+        if not 0 < valid <= 366 * 86_400:
+            raise Invalid("valid_seconds must be 1 to 366 days")
+        person_id, _ = self.state.people.of_ref(request.person)
+        expires_at = int(time.time()) + valid
+        payload = self.state.codes.personal_code(person_id, expires_at)
+        return pb.PersonalCode(payload=payload, expires_at=expires_at, svg=codes.svg(payload), png=codes.png(payload))
+
+

@@ -1,0 +1,118 @@
+"""TracingService: tracing for health authorities, venue entry logs."""
+
+from __future__ import annotations
+
+import numpy as np
+import sqlalchemy as sa
+
+from tokhai.v1 import common_pb2, tracing_pb2 as pb
+from tokhai.v1 import tracing_pb2_grpc
+
+from .. import db
+from ..auth import Role
+from ..errors import Invalid, PermissionDenied
+from ..provinces import PROVINCES
+from ..state import State
+from .context import principal
+
+MAX_CASES = 20_000
+LOCAL = 7 * 3_600  # Vietnam's days run on UTC+7
+
+
+def _purpose(text: str) -> str:
+    text = text.strip()
+    if len(text) < 3:
+        raise Invalid("purpose is required: say why personal data is read")
+    return text[:500]
+
+
+class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def _contacts(self, person_ids: list[int]) -> dict[int, common_pb2.ContactDetails]:
+        out = {}
+        with self.state.db.connect() as conn:
+            for lo in range(0, len(person_ids), 1_000):
+                chunk = person_ids[lo : lo + 1_000]
+                for row in conn.execute(sa.select(db.contacts).where(db.contacts.c.person_id.in_(chunk))):
+                    out[row.person_id] = common_pb2.ContactDetails(name=row.name, phone=row.phone)
+        return out
+
+    def Trace(self, request, context):  # noqa: N802, ANN001
+        who, state = principal(), self.state
+        purpose = _purpose(request.purpose)
+        if not 0 < len(request.cases) <= MAX_CASES:
+            raise Invalid(f"give 1 to {MAX_CASES:,} cases")
+        if not 1 <= request.hops <= 4:
+            raise Invalid("hops must be 1 to 4")
+        persons, pseudonyms, starts, ends = [], {}, [], []
+        for i, case in enumerate(request.cases):
+            if case.province_code not in PROVINCES:
+                raise Invalid(f"cases[{i}].province_code {case.province_code!r} is not an official province code")
+            who.require_province(case.province_code, f"cases[{i}]")
+            if case.end <= case.start:
+                raise Invalid(f"cases[{i}]: window [{case.start}, {case.end}) is empty")
+            try:
+                person_id, pseudonym = state.people.of_ref(case.person)
+            except Invalid as e:
+                raise Invalid(f"cases[{i}].person: {e}") from None
+            persons.append(person_id)
+            pseudonyms[person_id] = pseudonym
+            starts.append(case.start)
+            ends.append(case.end)
+        if len(set(persons)) != len(persons):
+            raise Invalid("the same person is given as a case twice")
+
+        traced = state.engine.trace(
+            persons,
+            starts,
+            ends,
+            hops=request.hops,
+            min_overlap=request.min_overlap_seconds,
+            linger=request.linger_seconds,
+            latency=request.latency_seconds,
+        )
+        if context is not None and not context.is_active():
+            return pb.TraceResponse()  # cancelled or past its deadline: stop here
+        sites = state.engine.exposure_sites(persons, starts, ends, linger=request.linger_seconds)
+        f1 = {int(p) for p, h in zip(traced.person.tolist(), traced.hop.tolist(), strict=True) if h == 1}
+        contacts = self._contacts(traced.person.tolist())
+        response = pb.TraceResponse()
+        for p, hop, at, source, exposure in zip(*(c.tolist() for c in traced.columns().values()), strict=True):
+            out = response.people.add(hop=hop, exposed_at=at, source_person_id=source, exposure_seconds=exposure)
+            out.person.id = p
+            if p in contacts:
+                out.contact.CopyFrom(contacts[p])
+        for case, venue_id, start, end in zip(*(c.tolist() for c in sites.columns().values()), strict=True):
+            venue = state.venue(venue_id) if venue_id else None
+            present = state.engine.overlaps(venue_id, start, end).person
+            exposed = int(np.isin(present, np.fromiter(f1, np.uint64, len(f1))).sum()) if f1 else 0
+            response.sites.add(
+                venue_id=venue_id,
+                venue_name=venue.name if venue else "",
+                province_code=venue.province if venue else "",
+                start=start,
+                end=end,
+                case_person_id=case,
+                people_exposed=exposed,
+            )
+        state.audit.record(who, "Trace", purpose, len(response.people), {"cases": len(persons), "hops": request.hops, "contact_details": len(contacts)})
+        return response
+
+    def VenueLog(self, request, context):  # noqa: N802, ANN001
+        who, state = principal(), self.state
+        purpose = _purpose(request.purpose)
+        venue = state.venue(request.venue_id)
+        if who.role is Role.VENUE_OPERATOR and venue.owner_id != who.id:
+            raise PermissionDenied(f"venue {venue.id} is not one of {who.name}'s venues")
+        who.require_province(venue.province, f"venue {venue.id}")
+        day_start = (request.day + LOCAL) // 86_400 * 86_400 - LOCAL
+        stays = state.engine.overlaps(venue.id, day_start, day_start + 86_400)
+        response = pb.VenueLogResponse()
+        for p, a, b in zip(stays.person.tolist(), stays.t_in.tolist(), stays.t_out.tolist(), strict=True):
+            entry = response.entries.add(entered_at=a, left_at=b)
+            entry.person.id = p
+        people = len(set(stays.person.tolist()))
+        state.audit.record(who, "VenueLog", purpose, people, {"venue": venue.id, "day": day_start})
+        return response

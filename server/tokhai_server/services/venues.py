@@ -1,0 +1,167 @@
+"""VenueService: venues, their QR codes, the signing keys."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import unicodedata
+
+import sqlalchemy as sa
+
+from tokhai.v1 import venues_pb2 as pb
+from tokhai.v1 import venues_pb2_grpc
+
+from .. import codes, db
+from ..auth import Principal, Role
+from ..errors import FailedPrecondition, Invalid, PermissionDenied
+from ..provinces import PROVINCES
+from ..state import State, Venue
+from .context import principal
+
+#: Provisional stay length by kind, in seconds, until a check-out arrives.
+DEFAULT_DWELL = {
+    pb.VENUE_KIND_AGENCY: 3_600,
+    pb.VENUE_KIND_HOSPITAL: 7_200,
+    pb.VENUE_KIND_SCHOOL: 21_600,
+    pb.VENUE_KIND_COMPANY: 28_800,
+    pb.VENUE_KIND_SUPERMARKET: 3_600,
+    pb.VENUE_KIND_HOTEL: 43_200,
+    pb.VENUE_KIND_LODGING: 43_200,
+    pb.VENUE_KIND_RESTAURANT: 5_400,
+    pb.VENUE_KIND_EATERY: 2_700,
+    pb.VENUE_KIND_CAFE: 3_600,
+    pb.VENUE_KIND_PUBLIC_TRANSPORT: 3_600,
+    pb.VENUE_KIND_OTHER: 3_600,
+}
+
+
+def to_message(v: Venue, row: sa.Row | None = None) -> pb.Venue:
+    out = pb.Venue(
+        id=v.id,
+        name=v.name,
+        kind=v.kind,
+        address=pb.Address(province_code=v.province, district_code=v.district, ward_code=v.ward),
+        dwell_seconds=v.dwell_seconds,
+        active=v.active,
+    )
+    if row is not None:
+        out.address.street = row.street
+        out.created_at = row.created_at
+        if row.latitude is not None:
+            out.latitude, out.longitude = row.latitude, row.longitude
+    return out
+
+
+def _fields(request, partial: bool) -> dict:  # noqa: ANN001 - Register or Update request
+    """Checked column values from a request; absent fields are left out when `partial`."""
+    out: dict = {}
+    if not partial or request.HasField("name"):
+        name = unicodedata.normalize("NFC", request.name).strip()
+        if not name or len(name) > 300:
+            raise Invalid("name must have 1 to 300 characters")
+        out["name"] = name
+    if not partial or request.kind:
+        if request.kind not in DEFAULT_DWELL:
+            raise Invalid(f"kind {request.kind} is not a venue kind of the directive")
+        out["kind"] = request.kind
+    if not partial or request.HasField("address"):
+        a = request.address
+        if a.province_code not in PROVINCES:
+            raise Invalid(f"province_code {a.province_code!r} is not an official two-digit province code")
+        if not re.fullmatch(r"\d{3}", a.district_code) or not re.fullmatch(r"\d{5}", a.ward_code):
+            raise Invalid("district_code must be 3 digits and ward_code 5 digits")
+        out |= {"province": a.province_code, "district": a.district_code, "ward": a.ward_code, "street": unicodedata.normalize("NFC", a.street)}
+    if request.HasField("latitude") != request.HasField("longitude"):
+        raise Invalid("give both latitude and longitude, or neither")
+    if request.HasField("latitude"):
+        lat, lon = request.latitude, request.longitude
+        if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+            raise Invalid(f"coordinates ({lat}, {lon}) are not on Earth")
+        out |= {"latitude": lat, "longitude": lon}
+    if request.HasField("dwell_seconds"):
+        if not 60 <= request.dwell_seconds <= 86_400:
+            raise Invalid("dwell_seconds must be 60 to 86,400")
+        out["dwell_seconds"] = request.dwell_seconds
+    return out
+
+
+class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def _row(self, venue_id: int) -> sa.Row:
+        self.state.venue(venue_id)  # NOT_FOUND
+        with self.state.db.connect() as conn:
+            return conn.execute(sa.select(db.venues).where(db.venues.c.id == venue_id)).one()
+
+    def _owned(self, who: Principal, venue_id: int) -> Venue:
+        venue = self.state.venue(venue_id)
+        if who.role is Role.VENUE_OPERATOR and venue.owner_id != who.id:
+            raise PermissionDenied(f"venue {venue_id} is not one of {who.name}'s venues")
+        return venue
+
+    def RegisterVenue(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+
+        def register() -> pb.Venue:
+            values = _fields(request, partial=False)
+            who.require_province(values["province"], "the venue")
+            values.setdefault("dwell_seconds", DEFAULT_DWELL[values["kind"]])
+            values |= {"active": True, "owner_id": who.id if who.role is Role.VENUE_OPERATOR else None, "created_at": int(time.time())}
+            with self.state.db.begin() as conn:
+                venue_id = conn.execute(db.venues.insert().values(**values)).inserted_primary_key[0]
+                row = conn.execute(sa.select(db.venues).where(db.venues.c.id == venue_id)).one()
+            return to_message(self.state.cache_venue(row), row)
+
+        return self.state.once(who, request.request_id, "RegisterVenue", pb.Venue, register)
+
+    def UpdateVenue(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+        self._owned(who, request.venue_id)
+        values = _fields(request, partial=True)
+        if "province" in values:
+            who.require_province(values["province"], "the venue")
+        with self.state.db.begin() as conn:
+            if values:
+                conn.execute(db.venues.update().where(db.venues.c.id == request.venue_id).values(**values))
+            row = conn.execute(sa.select(db.venues).where(db.venues.c.id == request.venue_id)).one()
+        return to_message(self.state.cache_venue(row), row)
+
+    def GetVenue(self, request, context):  # noqa: N802, ANN001
+        row = self._row(request.venue_id)
+        return to_message(self.state.venue(request.venue_id), row)
+
+    def DeactivateVenue(self, request, context):  # noqa: N802, ANN001
+        self._owned(principal(), request.venue_id)
+        with self.state.db.begin() as conn:
+            conn.execute(db.venues.update().where(db.venues.c.id == request.venue_id).values(active=False))
+            row = conn.execute(sa.select(db.venues).where(db.venues.c.id == request.venue_id)).one()
+        return to_message(self.state.cache_venue(row), row)
+
+    def IssueVenueCode(self, request, context):  # noqa: N802, ANN001
+        venue = self._owned(principal(), request.venue_id)
+        if not venue.active:
+            raise FailedPrecondition(f"venue {venue.id} is deactivated")
+        payload = self.state.codes.venue_code(venue.id)
+        place = PROVINCES[venue.province]
+        return pb.VenueCode(
+            payload=payload,
+            key_id=int(payload.split(".")[2]),
+            svg=codes.svg(payload),
+            png=codes.png(payload),
+            poster_png=codes.poster(payload, venue.name, place),
+        )
+
+    def ListSigningKeys(self, request, context):  # noqa: N802, ANN001
+        return pb.ListSigningKeysResponse(keys=[_key(k) for k in self.state.codes.keys])
+
+    def RotateSigningKey(self, request, context):  # noqa: N802, ANN001
+        return _key(self.state.codes.rotate())
+
+    def RevokeSigningKey(self, request, context):  # noqa: N802, ANN001
+        return _key(self.state.codes.revoke(request.key_id))
+
+
+def _key(k: codes.SigningKey) -> pb.SigningKey:
+    return pb.SigningKey(key_id=k.id, public_key=k.public_raw, created_at=k.created_at, revoked_at=k.revoked_at or 0)

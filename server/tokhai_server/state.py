@@ -1,0 +1,152 @@
+"""What every handler shares: the stores, the keys, and the small caches
+that keep a check-in off the database."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+import sqlalchemy as sa
+from google.protobuf.message import Message
+
+from tokhai_engine import Engine
+
+from . import db
+from .audit import AuditLog
+from .auth import Keys, Principal
+from .codes import Codes
+from .config import Settings, prepare
+from .errors import Invalid, NotFound
+from .people import Pseudonyms
+
+M = TypeVar("M", bound=Message)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Venue:
+    id: int
+    name: str
+    kind: int
+    province: str
+    district: str
+    ward: str
+    dwell_seconds: int
+    active: bool
+    owner_id: int | None
+
+
+@dataclasses.dataclass(slots=True)
+class OpenStay:
+    stay_id: int
+    venue_id: int
+    t_in: int
+    until: int
+
+
+class State:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        secrets, self.first_start = prepare(settings.data_dir)
+        self.db = db.connect(settings.url)
+        self.engine = Engine.open(settings.data_dir / "stays", checkpoint_bytes=settings.checkpoint_bytes)
+        self.keys = Keys(self.db)
+        self.codes = Codes(self.db, secrets.master_key)
+        self.people = Pseudonyms(secrets.pseudonym_key)
+        self.audit = AuditLog(self.db)
+        self._venues: dict[int, Venue] = {}
+        self._locks = [threading.Lock() for _ in range(1024)]
+        self.open_stays = self._open_stays(int(time.time()))
+
+    def close(self) -> None:
+        self.engine.close()
+        self.db.dispose()
+
+    def lock(self, *key: object) -> threading.Lock:
+        """One of a fixed set of locks, by key: calls about one person (or
+        one request id) take turns, others run side by side."""
+        return self._locks[zlib.crc32(repr(key).encode()) % len(self._locks)]
+
+    # --- times -------------------------------------------------------------
+
+    def check_time(self, t: int, what: str, now: int | None = None) -> None:
+        now = int(time.time()) if now is None else now
+        if t > now + self.settings.max_future_seconds:
+            raise Invalid(f"{what} {t} is {t - now} s ahead of the server's clock (at most {self.settings.max_future_seconds} s)")
+        oldest = now - self.settings.retention_days * 86_400
+        if t < oldest:
+            raise Invalid(f"{what} {t} is older than the {self.settings.retention_days}-day retention period")
+
+    def check_times(self, t: np.ndarray, what: str) -> None:
+        now = int(time.time())
+        bad = (t > now + self.settings.max_future_seconds) | (t < now - self.settings.retention_days * 86_400)
+        if bad.any():
+            row = int(np.argmax(bad))
+            try:
+                self.check_time(int(t[row]), f"{what}[{row}]", now)
+            except Invalid as e:
+                raise Invalid(str(e)) from None
+
+    # --- venues ------------------------------------------------------------
+
+    def venue(self, venue_id: int) -> Venue:
+        hit = self._venues.get(venue_id)
+        if hit is not None:
+            return hit
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(db.venues).where(db.venues.c.id == venue_id)).first()
+        if row is None:
+            raise NotFound(f"no venue {venue_id}")
+        return self.cache_venue(row)
+
+    def cache_venue(self, row: sa.Row) -> Venue:
+        venue = Venue(row.id, row.name, row.kind, row.province, row.district, row.ward, row.dwell_seconds, row.active, row.owner_id)
+        self._venues[venue.id] = venue
+        return venue
+
+    # --- open stays --------------------------------------------------------
+
+    def _open_stays(self, now: int) -> dict[int, OpenStay]:
+        """Each person's latest stay that has not ended, rebuilt from the
+        engine on start: a stay's provisional end is at most a day ahead."""
+        stays = self.engine.stays_between(now - 86_400, now + self.settings.max_future_seconds + 1)
+        open_: dict[int, OpenStay] = {}
+        live = stays.t_out > now
+        order = np.argsort(stays.t_in[live], kind="stable")
+        for sid, p, v, a, b in zip(*(c[live][order].tolist() for c in (stays.stay_id, stays.person, stays.venue, stays.t_in, stays.t_out)), strict=True):
+            open_[p] = OpenStay(sid, v, a, b)
+        return open_
+
+    # --- retries -----------------------------------------------------------
+
+    def once(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[], M]) -> M:
+        """`compute()`, or the answer it gave the first time this principal
+        sent `request_id`."""
+        if not request_id:
+            return compute()
+        if len(request_id) > 128:
+            raise Invalid("request_id is longer than 128 characters")
+        key = (principal.id, request_id)
+        with self.lock("request", *key):
+            with self.db.connect() as conn:
+                row = conn.execute(
+                    sa.select(db.requests.c.method, db.requests.c.response).where(
+                        db.requests.c.principal_id == principal.id, db.requests.c.request_id == request_id
+                    )
+                ).first()
+            if row is not None:
+                if row.method != method:
+                    raise Invalid(f"request_id {request_id!r} was already used for {row.method}")
+                return kind.FromString(row.response)
+            response = compute()
+            with self.db.begin() as conn:
+                conn.execute(
+                    db.requests.insert().values(
+                        principal_id=principal.id, request_id=request_id, method=method, response=response.SerializeToString(), created_at=int(time.time())
+                    )
+                )
+            return response
