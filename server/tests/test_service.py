@@ -1,0 +1,335 @@
+"""Every RPC over a real channel, with every class of bad input, on SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import io
+import unicodedata
+
+import grpc
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from tokhai.v1 import checkins_pb2 as C
+from tokhai.v1 import common_pb2 as K
+from tokhai.v1 import tracing_pb2 as T
+from tokhai.v1 import venues_pb2 as V
+from tokhai_server import audit
+
+NCOVI, BLUEZONE = K.SOURCE_APP_NCOVI, K.SOURCE_APP_BLUEZONE
+
+
+def status(call, *args, **kwargs) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as info:
+        call(*args, timeout=10, **kwargs)
+    return info.value.code(), info.value.details()
+
+
+def phone(n: int) -> K.PersonRef:
+    return K.PersonRef(phone=f"09{n:08d}")
+
+
+def check_in(app, payload, who, t, request_id="", **kw):
+    request = C.CheckInRequest(request_id=request_id, person=who, venue_payload=payload, time=t, source=NCOVI, **kw)
+    return app.checkins.CheckIn(request, metadata=app.md, timeout=10)
+
+
+def test_every_call_needs_a_valid_key_and_a_role_that_may_make_it(service):
+    admin = service.client("admin")
+    anonymous = type(admin)(service.channel, "tk_nothing_here")
+    code, detail = status(anonymous.venues.ListSigningKeys, V.ListSigningKeysRequest(), metadata=anonymous.md)
+    assert code is grpc.StatusCode.UNAUTHENTICATED and "unknown API key" in detail
+    code, _ = status(admin.venues.ListSigningKeys, V.ListSigningKeysRequest())  # no metadata at all
+    assert code is grpc.StatusCode.UNAUTHENTICATED
+
+    app = service.client("app_backend", app=NCOVI)
+    code, detail = status(app.venues.RegisterVenue, V.RegisterVenueRequest(name="x"), metadata=app.md)
+    assert code is grpc.StatusCode.PERMISSION_DENIED and "app_backend" in detail
+    tracer = service.client("tracer", province="01")
+    code, _ = status(tracer.checkins.CheckIn, C.CheckInRequest(), metadata=tracer.md)
+    assert code is grpc.StatusCode.PERMISSION_DENIED
+
+    from tokhai_server import auth
+
+    revoked = service.client("analyst")
+    auth.revoke_key(service.server.state.db, revoked.key.split("_")[1])
+    code, detail = status(revoked.venues.ListSigningKeys, V.ListSigningKeysRequest(), metadata=revoked.md)
+    assert code is grpc.StatusCode.UNAUTHENTICATED and "revoked" in detail
+
+
+def test_venues_register_update_deactivate(service):
+    operator = service.client("venue_operator", province="79")
+    decomposed = unicodedata.normalize("NFD", "Nhà hàng Phở Hòa")
+    venue, payload = service.venue(operator, name=decomposed, kind=V.VENUE_KIND_RESTAURANT)
+    assert venue.name == unicodedata.normalize("NFC", decomposed) and venue.dwell_seconds == 5_400 and venue.active
+
+    bad = [
+        V.RegisterVenueRequest(name="", kind=V.VENUE_KIND_CAFE, address=V.Address(province_code="79", district_code="760", ward_code="26740")),
+        V.RegisterVenueRequest(name="A", kind=99, address=V.Address(province_code="79", district_code="760", ward_code="26740")),
+        V.RegisterVenueRequest(name="A", kind=V.VENUE_KIND_CAFE, address=V.Address(province_code="03", district_code="760", ward_code="26740")),
+        V.RegisterVenueRequest(name="A", kind=V.VENUE_KIND_CAFE, address=V.Address(province_code="79", district_code="7", ward_code="26740")),
+        V.RegisterVenueRequest(
+            name="A", kind=V.VENUE_KIND_CAFE, address=V.Address(province_code="79", district_code="760", ward_code="26740"), latitude=95, longitude=1
+        ),
+        V.RegisterVenueRequest(
+            name="A", kind=V.VENUE_KIND_CAFE, address=V.Address(province_code="79", district_code="760", ward_code="26740"), dwell_seconds=5
+        ),
+    ]
+    for request in bad:
+        assert status(operator.venues.RegisterVenue, request, metadata=operator.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
+    # An operator of one province cannot register a venue in another.
+    elsewhere = V.RegisterVenueRequest(name="A", kind=V.VENUE_KIND_CAFE, address=V.Address(province_code="01", district_code="001", ward_code="00001"))
+    assert status(operator.venues.RegisterVenue, elsewhere, metadata=operator.md)[0] is grpc.StatusCode.PERMISSION_DENIED
+
+    updated = operator.venues.UpdateVenue(V.UpdateVenueRequest(venue_id=venue.id, dwell_seconds=1_800), metadata=operator.md)
+    assert updated.dwell_seconds == 1_800 and updated.name == venue.name
+    other = service.client("venue_operator", name="other operator")
+    code, _ = status(other.venues.UpdateVenue, V.UpdateVenueRequest(venue_id=venue.id, dwell_seconds=60), metadata=other.md)
+    assert code is grpc.StatusCode.PERMISSION_DENIED
+    assert status(other.venues.GetVenue, V.GetVenueRequest(venue_id=999), metadata=other.md)[0] is grpc.StatusCode.NOT_FOUND
+
+    app = service.client("app_backend", app=NCOVI)
+    check_in(app, payload, phone(1), service_now())
+    assert not operator.venues.DeactivateVenue(V.DeactivateVenueRequest(venue_id=venue.id), metadata=operator.md).active
+    code, detail = status(app.checkins.CheckIn, C.CheckInRequest(person=phone(2), venue_payload=payload, time=service_now(), source=NCOVI), metadata=app.md)
+    assert code is grpc.StatusCode.FAILED_PRECONDITION and "deactivated" in detail
+
+
+def service_now() -> int:
+    import time
+
+    return int(time.time())
+
+
+def test_venue_codes_verify_offline_rotate_and_revoke(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    venue, old = service.venue(admin)
+    code = admin.venues.IssueVenueCode(V.IssueVenueCodeRequest(venue_id=venue.id), metadata=admin.md)
+    assert code.svg.startswith(b"<?xml") and code.png.startswith(b"\x89PNG") and code.poster_png.startswith(b"\x89PNG")
+
+    # What an app backend does offline: verify with the listed public key.
+    keys = {k.key_id: k.public_key for k in app.venues.ListSigningKeys(V.ListSigningKeysRequest(), metadata=app.md).keys}
+    body, signature = code.payload.rsplit(".", 1)
+    Ed25519PublicKey.from_public_bytes(keys[code.key_id]).verify(base64.urlsafe_b64decode(signature + "=="), body.encode())
+
+    new_key = admin.venues.RotateSigningKey(V.RotateSigningKeyRequest(), metadata=admin.md)
+    new = admin.venues.IssueVenueCode(V.IssueVenueCodeRequest(venue_id=venue.id), metadata=admin.md).payload
+    assert new_key.key_id != code.key_id and f".{new_key.key_id}." in new
+    check_in(app, old, phone(1), now)  # old codes keep working
+    admin.venues.RevokeSigningKey(V.RevokeSigningKeyRequest(key_id=code.key_id), metadata=admin.md)
+    code_, detail = status(app.checkins.CheckIn, C.CheckInRequest(person=phone(2), venue_payload=old, time=now, source=NCOVI), metadata=app.md)
+    assert code_ is grpc.StatusCode.INVALID_ARGUMENT and "revoked" in detail
+    check_in(app, new, phone(2), now)
+    assert status(app.venues.RotateSigningKey, V.RotateSigningKeyRequest(), metadata=app.md)[0] is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_check_in_rules_and_refusals_store_nothing(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    a, pa = service.venue(admin, name="A")
+    b, pb_ = service.venue(admin, name="B")
+    engine = service.server.state.engine
+
+    first = check_in(app, pa, phone(1), now - 3_000, request_id="r1")
+    assert first.venue_name == "A" and first.provisional_t_out == now - 3_000 + a.dwell_seconds and not first.repeated
+    again = check_in(app, pa, K.PersonRef(phone="+84 90 000 0001"), now - 2_900)  # same person, spelled otherwise
+    assert again.repeated and again.stay_id == first.stay_id
+    retry = check_in(app, pa, phone(1), now - 3_000, request_id="r1")
+    assert retry == first and len(engine) == 1
+
+    moved = check_in(app, pb_, phone(1), now - 2_000)
+    assert moved.stay_id != first.stay_id
+    stays = engine.stays_between(now - 86_400, now + 86_400)
+    assert dict(zip(stays.stay_id.tolist(), stays.t_out.tolist()))[first.stay_id] == now - 2_000, "closed when the person moved on"
+
+    count = len(engine)
+    refusals = [
+        (C.CheckInRequest(person=phone(3), venue_payload=pa[:-2] + ("A" if pa[-2] != "A" else "B") + pa[-1], time=now, source=NCOVI), "INVALID_ARGUMENT"),
+        (C.CheckInRequest(person=phone(3), venue_payload="TKH1.1.999.AAAA", time=now, source=NCOVI), "NOT_FOUND"),
+        (C.CheckInRequest(person=phone(3), venue_payload="hello", time=now, source=NCOVI), "INVALID_ARGUMENT"),
+        (C.CheckInRequest(person=phone(3), venue_payload=pa, time=now + 3_600, source=NCOVI), "INVALID_ARGUMENT"),
+        (C.CheckInRequest(person=phone(3), venue_payload=pa, time=now - 40 * 86_400, source=NCOVI), "INVALID_ARGUMENT"),
+        (C.CheckInRequest(person=K.PersonRef(phone="12345"), venue_payload=pa, time=now, source=NCOVI), "INVALID_ARGUMENT"),
+        (C.CheckInRequest(person=K.PersonRef(citizen_id="12AB"), venue_payload=pa, time=now, source=NCOVI), "INVALID_ARGUMENT"),
+        (C.CheckInRequest(venue_payload=pa, time=now, source=NCOVI), "INVALID_ARGUMENT"),
+        (C.CheckInRequest(person=phone(3), venue_payload=pa, time=now, source=BLUEZONE), "PERMISSION_DENIED"),
+        (C.CheckInRequest(person=phone(3), venue_payload=pa, time=now, source=0), "INVALID_ARGUMENT"),
+        (C.CheckInRequest(request_id="x" * 200, person=phone(3), venue_payload=pa, time=now, source=NCOVI), "INVALID_ARGUMENT"),
+    ]
+    for request, want in refusals:
+        code, detail = status(app.checkins.CheckIn, request, metadata=app.md)
+        assert code.name == want, (request, detail)
+    assert len(engine) == count, "refused check-ins stored nothing"
+
+
+def test_check_out_by_stay_and_by_person_at_venue(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    venue, payload = service.venue(admin)
+    stay = check_in(app, payload, phone(1), now - 3_600)
+    out = app.checkins.CheckOut(C.CheckOutRequest(stay_id=stay.stay_id, time=now - 1_800), metadata=app.md)
+    assert (out.stay_id, out.t_out) == (stay.stay_id, now - 1_800)
+    check_in(app, payload, phone(2), now - 600)
+    by_person = C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=phone(2), venue_id=venue.id), time=now - 60)
+    assert app.checkins.CheckOut(by_person, metadata=app.md).t_out == now - 60
+    assert status(app.checkins.CheckOut, by_person, metadata=app.md)[0] is grpc.StatusCode.NOT_FOUND, "no open stay any more"
+
+    code, detail = status(app.checkins.CheckOut, C.CheckOutRequest(stay_id=stay.stay_id, time=now - 7_200), metadata=app.md)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "not after" in detail
+    assert status(app.checkins.CheckOut, C.CheckOutRequest(stay_id=stay.stay_id + 999, time=now), metadata=app.md)[0] is grpc.StatusCode.NOT_FOUND
+    assert status(app.checkins.CheckOut, C.CheckOutRequest(time=now), metadata=app.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_personal_codes_let_venue_staff_check_people_in(service, now):
+    operator = service.client("venue_operator")
+    app = service.client("app_backend", app=NCOVI)
+    venue, _ = service.venue(operator)
+    personal = app.checkins.IssuePersonalCode(C.IssuePersonalCodeRequest(person=K.PersonRef(citizen_id="001099012345")), metadata=app.md)
+    assert personal.payload.startswith("TKP1.") and personal.png.startswith(b"\x89PNG")
+    scanned = operator.checkins.ScanPerson(C.ScanPersonRequest(venue_id=venue.id, person_payload=personal.payload, time=now), metadata=operator.md)
+    assert scanned.venue_id == venue.id
+    # The same person by app: the open stay is the same.
+    payload = operator.venues.IssueVenueCode(V.IssueVenueCodeRequest(venue_id=venue.id), metadata=operator.md).payload
+    assert check_in(app, payload, K.PersonRef(citizen_id="001099012345"), now + 10).stay_id == scanned.stay_id
+
+    stranger = service.client("venue_operator", name="stranger")
+    code, _ = status(stranger.checkins.ScanPerson, C.ScanPersonRequest(venue_id=venue.id, person_payload=personal.payload, time=now), metadata=stranger.md)
+    assert code is grpc.StatusCode.PERMISSION_DENIED
+    forged = personal.payload.replace("TKP1.", "TKP1.1", 1)
+    code, _ = status(operator.checkins.ScanPerson, C.ScanPersonRequest(venue_id=venue.id, person_payload=forged, time=now), metadata=operator.md)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_bulk_ingest_acknowledges_whole_batches(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    venue, _ = service.venue(admin)
+    engine = service.server.state.engine
+    n = 2_000
+
+    def batch(i: int, **over) -> C.IngestBatch:
+        fields = dict(
+            batch_id=i,
+            source=NCOVI,
+            person_refs=[f"cccd:{i:03d}{k:09d}" for k in range(n)],
+            venue_ids=[venue.id] * n,
+            t_in=[now - 5_000 + k for k in range(n)],
+            t_out=[0 if k % 2 else now - 4_000 + k for k in range(n)],
+        )
+        return C.IngestBatch(**(fields | over))
+
+    acks = list(app.checkins.IngestCheckins(iter([batch(1), batch(2)]), metadata=app.md, timeout=30))
+    assert [a.batch_id for a in acks] == [1, 2] and all(len(a.stay_ids) == n for a in acks)
+    assert len(engine) == 2 * n
+    stays = engine.stays_between(now - 86_400, now + 86_400)
+    assert set((stays.t_out - stays.t_in).tolist()) >= {1_000, venue.dwell_seconds}
+
+    bad = [
+        (batch(3, venue_ids=[venue.id] * (n - 1)), "INVALID_ARGUMENT", "one value per row"),
+        (batch(4, t_out=[now - 6_000] * n), "INVALID_ARGUMENT", "batch 4: row 0"),
+        (batch(5, venue_ids=[venue.id + 50] * n), "NOT_FOUND", f"venue {venue.id + 50}"),
+        (batch(6, person_refs=["nobody"] * n), "INVALID_ARGUMENT", "person_refs[0]"),
+        (batch(7, source=BLUEZONE), "PERMISSION_DENIED", "app"),
+        (batch(8, t_in=[now + 9_999] * n), "INVALID_ARGUMENT", "t_in[0]"),
+    ]
+    for request, want, words in bad:
+        code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), request, metadata=app.md)
+        assert code.name == want and words in detail, detail
+    assert len(engine) == 2 * n, "refused batches stored nothing"
+
+
+def test_trace_equals_the_engine_and_is_audited(service, now):
+    from tokhai_engine import Engine, synth
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    venues = [service.venue(admin, name=f"Venue {i}")[0].id for i in range(20)]
+    data = synth.generate(20_000, days=2, people=800, venues=20, start=now - 3 * 86_400, seed=5)
+    refs = [f"cccd:{int(p):012d}" for p in data.persons]
+    ids = np.array(service.server.state.people.ids_of_refs(refs), dtype=np.uint64)
+    venue_ids = np.array(venues, dtype=np.uint64)[data.venues.astype(np.int64) % 20]
+    request = C.IngestBatch(
+        batch_id=1, source=NCOVI, person_refs=refs, venue_ids=venue_ids.tolist(), t_in=data.t_in.tolist(), t_out=data.t_out.tolist()
+    )
+    list(app.checkins.IngestCheckins(iter([request]), metadata=app.md, timeout=60))
+    reference = Engine()
+    reference.add_stays(ids, venue_ids, data.t_in, data.t_out)
+
+    # Two cases; contact details for one of their contacts.
+    with service.server.state.db.begin() as conn:
+        from tokhai_server import db
+
+        conn.execute(db.contacts.insert().values(person_id=int(ids[1]), name="Trần Thị B", phone="0911111111", updated_at=now))
+    tracer = service.client("tracer", province="79")
+    cases = [T.Case(person=K.PersonRef(citizen_id=refs[i][5:]), province_code="79", start=now - 3 * 86_400, end=now) for i in (0, 1)]
+    got = tracer.tracing.Trace(T.TraceRequest(cases=cases, hops=2, min_overlap_seconds=900, purpose="ổ dịch 42"), metadata=tracer.md, timeout=60)
+    want = reference.trace(ids[:2], now - 3 * 86_400, now, hops=2, min_overlap=900)
+    assert [p.person.id for p in got.people] == want.person.tolist()
+    assert [p.hop for p in got.people] == want.hop.tolist()
+    assert [p.exposure_seconds for p in got.people] == want.exposure.tolist()
+    assert [p.exposed_at for p in got.people] == want.exposed_at.tolist()
+    assert len(got.people) > 2
+    sites = reference.exposure_sites(ids[:2], now - 3 * 86_400, now)
+    assert [(s.venue_id, s.start, s.end) for s in got.sites] == list(zip(sites.venue.tolist(), sites.start.tolist(), sites.end.tolist(), strict=True))
+    assert any(p.contact.phone == "0911111111" for p in got.people)
+
+    # Refusals: no purpose, another province's case, bad windows, repeated cases.
+    for request, want_code in [
+        (T.TraceRequest(cases=cases, hops=2), "INVALID_ARGUMENT"),
+        (T.TraceRequest(cases=[T.Case(person=cases[0].person, province_code="01", start=now - 99, end=now)], hops=1, purpose="x-check"), "PERMISSION_DENIED"),
+        (T.TraceRequest(cases=[T.Case(person=cases[0].person, province_code="79", start=now, end=now)], hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
+        (T.TraceRequest(cases=[cases[0], cases[0]], hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
+        (T.TraceRequest(cases=cases, hops=9, purpose="x-check"), "INVALID_ARGUMENT"),
+        (T.TraceRequest(hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
+    ]:
+        assert status(tracer.tracing.Trace, request, metadata=tracer.md)[0].name == want_code
+
+    state = service.server.state
+    assert audit.count(state.db) == 1 and list(audit.verify(state.db)) == []
+    with state.db.begin() as conn:
+        from tokhai_server import db
+
+        conn.execute(db.audit_log.update().values(people=0))
+    assert [seq for seq, _ in audit.verify(state.db)] == [1], "an altered record breaks the chain"
+
+
+def test_venue_log_for_the_operator_and_the_provinces_tracer(service, now):
+    operator = service.client("venue_operator")
+    app = service.client("app_backend", app=NCOVI)
+    venue, payload = service.venue(operator, province="79")
+    for n in range(3):
+        check_in(app, payload, phone(n), now - 600 + n)
+    log = operator.tracing.VenueLog(T.VenueLogRequest(venue_id=venue.id, day=now, purpose="kiểm soát ra vào"), metadata=operator.md)
+    assert len(log.entries) == 3 and all(e.left_at > e.entered_at for e in log.entries)
+    assert status(operator.tracing.VenueLog, T.VenueLogRequest(venue_id=venue.id, day=now), metadata=operator.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
+    other = service.client("venue_operator", name="other")
+    assert status(other.tracing.VenueLog, T.VenueLogRequest(venue_id=venue.id, day=now, purpose="curious"), metadata=other.md)[0] is grpc.StatusCode.PERMISSION_DENIED
+    hanoi = service.client("tracer", province="01")
+    assert status(hanoi.tracing.VenueLog, T.VenueLogRequest(venue_id=venue.id, day=now, purpose="trace"), metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED
+    hcmc = service.client("tracer", province="79")
+    assert len(hcmc.tracing.VenueLog(T.VenueLogRequest(venue_id=venue.id, day=now, purpose="trace"), metadata=hcmc.md).entries) == 3
+    assert audit.count(service.server.state.db) == 2
+
+
+def test_stays_survive_a_restart(service, now, tmp_path, database_url):
+    from conftest import start
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    _, payload = service.venue(admin)
+    stay = check_in(app, payload, phone(1), now - 100, request_id="keep")
+    service.channel.close()
+    service.server.stop(grace=1)
+    again = start(service.data_dir, database_url)
+    try:
+        app2 = type(app)(again.channel, app.key)
+        assert check_in(app2, payload, phone(1), now - 100, request_id="keep") == stay, "retries are answered alike after a restart"
+        assert check_in(app2, payload, phone(1), now - 50).repeated, "open stays are rebuilt"
+        assert len(again.server.state.engine) == 1
+    finally:
+        again.channel.close()
+        again.server.stop(grace=1)
+    service.server = again.server  # the fixture's teardown stops it again, harmlessly
