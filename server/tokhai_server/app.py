@@ -84,6 +84,10 @@ class Guard(grpc.ServerInterceptor):
                     auth.allowed(principal, method)
                     set_principal(principal)
                     yield from behavior(request_iterator, context)
+                except grpc.RpcError:
+                    # Reading the stream failed (too large, cancelled): the
+                    # call already ended with grpc's own status.
+                    code = grpc.StatusCode.CANCELLED
                 except Exception as error:  # noqa: BLE001
                     code, message = status_of(error)
                     if code is grpc.StatusCode.INTERNAL:

@@ -1,0 +1,130 @@
+"""What operators and other services rely on: the generated code matches the
+protos, reflection, health and graceful shutdown, limits, the CLI."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import descriptor_pool, message_factory
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+from tokhai.v1 import checkins_pb2 as C
+from tokhai.v1 import venues_pb2 as V
+from tokhai_server.app import Server
+from tokhai_server.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_generated_code_is_what_the_protos_make(tmp_path):
+    protoc = pytest.importorskip("grpc_tools.protoc")
+    protos = sorted(str(p.relative_to(ROOT / "protos")) for p in (ROOT / "protos").rglob("*.proto"))
+    args = ["protoc", f"-I{ROOT / 'protos'}", f"--python_out={tmp_path}", f"--grpc_python_out={tmp_path}", f"--pyi_out={tmp_path}", *protos]
+    assert protoc.main(args) == 0
+    fresh = sorted(p.name for p in (tmp_path / "tokhai" / "v1").iterdir())
+    committed = sorted(p.name for p in (ROOT / "server" / "tokhai" / "v1").iterdir() if p.name != "__init__.py" and p.suffix in (".py", ".pyi"))
+    assert fresh == committed, "run `make protos`"
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "tokhai" / "v1", ROOT / "server" / "tokhai" / "v1", fresh, shallow=False)
+    assert not mismatch and not errors, f"stale generated code: {mismatch + errors}; run `make protos`"
+
+
+def test_a_generic_reflection_client_lists_and_calls_the_services(service):
+    admin = service.client("admin")
+    database = ProtoReflectionDescriptorDatabase(service.channel)
+    names = set(database.get_services())
+    assert {"tokhai.v1.VenueService", "tokhai.v1.CheckinService", "tokhai.v1.TracingService", "grpc.health.v1.Health"} <= names
+    # Call a method knowing nothing but what reflection said.
+    pool = descriptor_pool.DescriptorPool(database)
+    method = pool.FindServiceByName("tokhai.v1.VenueService").FindMethodByName("ListSigningKeys")
+    request_class = message_factory.GetMessageClass(method.input_type)
+    response_class = message_factory.GetMessageClass(method.output_type)
+    call = service.channel.unary_unary(
+        "/tokhai.v1.VenueService/ListSigningKeys", request_serializer=request_class.SerializeToString, response_deserializer=response_class.FromString
+    )
+    response = call(request_class(), metadata=admin.md, timeout=10)
+    assert len(response.keys) == 1 and len(response.keys[0].public_key) == 32
+
+
+def test_health_turns_not_serving_and_calls_in_flight_finish(tmp_path):
+    server = Server(Settings(data_dir=tmp_path / "d"), "127.0.0.1:0").start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    health = health_pb2_grpc.HealthStub(channel)
+    assert health.Check(health_pb2.HealthCheckRequest(service="tokhai.v1.CheckinService"), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+    watch = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+    import threading
+
+    stopper = threading.Thread(target=server.stop, kwargs={"grace": 2})
+    stopper.start()
+    assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+    stopper.join()
+    channel.close()
+
+
+def test_oversized_messages_are_refused(tmp_path):
+    server = Server(Settings(data_dir=tmp_path / "d", max_message_bytes=64 << 10), "127.0.0.1:0").start()
+    try:
+        from conftest import Client
+        from tokhai_server import auth
+
+        channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+        app = Client(channel, auth.create_key(server.state.db, name="app", role="app_backend", app=2))
+        huge = C.IngestBatch(batch_id=1, source=2, person_refs=["cccd:001099012345"] * 10_000)
+        with pytest.raises(grpc.RpcError) as info:
+            list(app.checkins.IngestCheckins(iter([huge]), metadata=app.md, timeout=10))
+        assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        with pytest.raises(grpc.RpcError) as info:
+            app.checkins.CheckIn(C.CheckInRequest(venue_payload="x" * 100_000), metadata=app.md, timeout=10)
+        assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        channel.close()
+    finally:
+        server.stop(grace=1)
+
+
+def tokhai(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tokhai_server", *args], capture_output=True, text=True, timeout=60, **kw)
+
+
+def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
+    data = tmp_path / "data"
+    made = tokhai("keys", "create", "--data-dir", str(data), "--role", "tracer", "--province", "79", "--name", "Sở Y tế TP.HCM")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip().splitlines()[-1]
+    assert key.startswith("tk_")
+    refused = tokhai("keys", "create", "--data-dir", str(data), "--role", "tracer", "--province", "99", "--name", "x")
+    assert refused.returncode != 0 and "province" in refused.stderr
+
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "tokhai_server", "serve", "--data-dir", str(data), "--listen", "127.0.0.1:0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = ""
+        deadline = time.monotonic() + 60
+        while "serving on" not in line and time.monotonic() < deadline:
+            line = serve.stderr.readline()
+        port = int(line.split("serving on ")[1].split()[0].rsplit(":", 1)[1])
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        from conftest import Client
+
+        tracer = Client(channel, key)
+        assert len(tracer.venues.ListSigningKeys(V.ListSigningKeysRequest(), metadata=tracer.md, timeout=10).keys) == 1
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=30) == 0
+        assert "shutting down" in serve.stderr.read()
+        channel.close()
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    verified = tokhai("audit", "verify", "--data-dir", str(data))
+    assert verified.returncode == 0 and "intact" in verified.stderr
