@@ -3,7 +3,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAYS ?= 1000000
 
-.PHONY: help setup build test test-rust test-python bench bench-store lint fmt
+DATA ?= tokhai-data
+LISTEN ?= 127.0.0.1:50051
+
+.PHONY: help setup build server serve protos test test-rust test-python bench bench-store lint fmt
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -18,10 +21,20 @@ setup: $(PY)  ## create the venv and install the test and benchmark dependencies
 build: setup  ## build the extension (release) into the venv
 	$(VENV)/bin/maturin develop --release --quiet
 
+server: build  ## install the service (the `tokhai` command) into the venv
+	$(PY) -m pip install -q -e "server[dev]"
+
+serve: server  ## the main job: the national service on its embedded default (SQLite in DATA, gRPC on LISTEN)
+	$(VENV)/bin/tokhai serve --data-dir $(DATA) --listen $(LISTEN)
+
+protos: setup  ## regenerate server/tokhai/v1 from protos/ (a test checks this changes nothing)
+	$(PY) -m pip install -q "grpcio-tools==1.85.1"
+	$(PY) -m grpc_tools.protoc -I protos --python_out=server --grpc_python_out=server --pyi_out=server protos/tokhai/v1/*.proto
+
 test-rust:  ## Rust unit, property and doc tests
 	cargo test -p overlap --locked
 
-test-python: build  ## pytest, against the release build
+test-python: server  ## pytest (engine and service), against the release build
 	$(PY) -m pytest -q
 
 test: test-rust test-python  ## everything CI runs

@@ -73,7 +73,7 @@ def test_health_turns_not_serving_and_calls_in_flight_finish(tmp_path):
 def test_oversized_messages_are_refused(tmp_path):
     server = Server(Settings(data_dir=tmp_path / "d", max_message_bytes=64 << 10), "127.0.0.1:0").start()
     try:
-        from conftest import Client
+        from harness import Client
         from tokhai_server import auth
 
         channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
@@ -115,7 +115,7 @@ def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
             line = serve.stderr.readline()
         port = int(line.split("serving on ")[1].split()[0].rsplit(":", 1)[1])
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        from conftest import Client
+        from harness import Client
 
         tracer = Client(channel, key)
         assert len(tracer.venues.ListSigningKeys(V.ListSigningKeysRequest(), metadata=tracer.md, timeout=10).keys) == 1

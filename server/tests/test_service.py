@@ -315,7 +315,7 @@ def test_venue_log_for_the_operator_and_the_provinces_tracer(service, now):
 
 
 def test_stays_survive_a_restart(service, now, tmp_path, database_url):
-    from conftest import start
+    from harness import start
 
     admin = service.client("admin")
     app = service.client("app_backend", app=NCOVI)
