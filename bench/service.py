@@ -1,0 +1,240 @@
+"""The service under load, on loopback: `tokhai serve` in its own process,
+clients in others, one run.
+
+1. CheckIn: C client processes x T threads, each call a signed venue code
+   and a citizen id, for D seconds: calls/s, p50 and p99 latency.
+2. IngestCheckins: S streams of 10,000-row batches: check-ins/s.
+3. Trace of one case over 14 days (hops 2, 15 minutes) with N stays loaded:
+   p50 and p99 latency.
+
+    python bench/service.py --stays 20000000 [--json out.json]
+
+The N stays are synthetic and loaded into the store before the server
+starts (as a restart would find them); their people are pseudonymised the
+way the service does it, so traces by citizen id find them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+import sqlalchemy as sa
+
+from tokhai.v1 import checkins_pb2 as C
+from tokhai.v1 import checkins_pb2_grpc
+from tokhai.v1 import common_pb2 as K
+from tokhai.v1 import tracing_pb2 as T
+from tokhai.v1 import tracing_pb2_grpc
+from tokhai_engine import Engine, synth
+from tokhai_server import auth, db
+from tokhai_server.codes import Codes
+from tokhai_server.config import prepare
+from tokhai_server.people import Pseudonyms
+
+NCOVI = K.SOURCE_APP_NCOVI
+
+
+def load(data_dir: Path, stays: int) -> tuple[int, list[str], int, int]:
+    """Venues in the database, stays in the store; returns (venues, a few
+    venue codes, the start of the data, people)."""
+    secrets, _ = prepare(data_dir)
+    engine = db.connect(db.default_url(data_dir))
+    now = int(time.time())
+    data = synth.generate(stays, days=14, start=now - 15 * 86_400, seed=21)
+    n_venues = int(data.venues.max()) + 1
+    with engine.begin() as conn:
+        conn.execute(
+            db.venues.insert(),
+            [
+                {"name": f"Địa điểm {v}", "kind": 12, "province": "79", "district": "760", "ward": "26740", "street": "", "dwell_seconds": 3_600, "active": True, "created_at": now}
+                for v in range(1, n_venues + 1)
+            ],
+        )
+    people = Pseudonyms(secrets.pseudonym_key)
+    distinct, where = np.unique(data.persons, return_inverse=True)
+    ids = np.array(people.ids_of_refs([f"cccd:{int(p):012d}" for p in distinct]), dtype=np.uint64)
+    with Engine.open(data_dir / "stays") as store:
+        for lo in range(0, len(data), 5_000_000):
+            sl = slice(lo, lo + 5_000_000)
+            store.add_stays(ids[where[sl]], data.venues[sl] + 1, data.t_in[sl], data.t_out[sl])
+    codes = Codes(engine, secrets.master_key)
+    payloads = [codes.venue_code(v) for v in range(1, min(n_venues, 2_000) + 1)]
+    engine.dispose()
+    return n_venues, payloads, int(data.t_in.min()), int(data.persons.max()) + 1
+
+
+def serve(data_dir: Path) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokhai_server", "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True
+    )
+    line = ""
+    while "serving on" not in line:
+        line = proc.stderr.readline()
+        if not line and proc.poll() is not None:
+            raise RuntimeError("the server did not start")
+    threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
+    return proc, int(line.split("serving on ")[1].split()[0].rsplit(":", 1)[1])
+
+
+def checkin_worker(port: int, key: str, payloads: list[str], seconds: float, threads: int, seed: int, out: mp.Queue) -> None:
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = checkins_pb2_grpc.CheckinServiceStub(channel)
+    md = [("authorization", f"Bearer {key}")]
+    latencies: list[float] = []
+    errors = [0]
+    stop = time.monotonic() + seconds
+
+    def run(k: int) -> None:
+        rng = random.Random(seed * 1000 + k)
+        while time.monotonic() < stop:
+            request = C.CheckInRequest(
+                person=K.PersonRef(citizen_id=f"{rng.randrange(10**11, 10**12):012d}"),
+                venue_payload=rng.choice(payloads),
+                time=int(time.time()),
+                source=NCOVI,
+            )
+            t = time.perf_counter()
+            try:
+                stub.CheckIn(request, metadata=md, timeout=10)
+            except grpc.RpcError:
+                errors[0] += 1
+                continue
+            latencies.append(time.perf_counter() - t)
+
+    pool = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    out.put((latencies, errors[0]))
+
+
+def bench_checkins(port: int, key: str, payloads: list[str], seconds: float, processes: int, threads: int) -> dict:
+    out: mp.Queue = mp.Queue()
+    procs = [mp.Process(target=checkin_worker, args=(port, key, payloads, seconds, threads, i, out)) for i in range(processes)]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    lat = np.array([x for r in results for x in r[0]])
+    return {
+        "clients": processes * threads,
+        "calls": len(lat),
+        "errors": sum(r[1] for r in results),
+        "calls_per_s": len(lat) / seconds,
+        "p50_ms": float(np.percentile(lat, 50) * 1e3),
+        "p99_ms": float(np.percentile(lat, 99) * 1e3),
+    }
+
+
+def ingest_worker(port: int, key: str, n_venues: int, batches: int, rows: int, seed: int, out: mp.Queue) -> None:
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)])
+    stub = checkins_pb2_grpc.CheckinServiceStub(channel)
+    rng = np.random.default_rng(seed)
+    now = int(time.time())
+    requests = []
+    for b in range(batches):
+        persons = rng.integers(10**11, 10**12, rows)
+        t_in = now - rng.integers(60, 86_400, rows)
+        requests.append(
+            C.IngestBatch(
+                batch_id=b,
+                source=NCOVI,
+                person_refs=[f"cccd:{p}" for p in persons.tolist()],
+                venue_ids=rng.integers(1, n_venues + 1, rows).tolist(),
+                t_in=t_in.tolist(),
+                t_out=(t_in + rng.integers(60, 7_200, rows)).tolist(),
+            )
+        )
+    start = time.perf_counter()
+    acks = list(stub.IngestCheckins(iter(requests), metadata=[("authorization", f"Bearer {key}")], timeout=600))
+    out.put((sum(len(a.stay_ids) for a in acks), time.perf_counter() - start))
+
+
+def bench_ingest(port: int, key: str, n_venues: int, streams: int, batches: int, rows: int) -> dict:
+    out: mp.Queue = mp.Queue()
+    procs = [mp.Process(target=ingest_worker, args=(port, key, n_venues, batches, rows, i, out)) for i in range(streams)]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    rows_done = sum(r[0] for r in results)
+    return {"streams": streams, "rows": rows_done, "checkins_per_s": rows_done / max(r[1] for r in results)}
+
+
+def bench_trace(port: int, key: str, stays_start: int, calls: int, people: int) -> dict:
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", 256 << 20)])
+    stub = tracing_pb2_grpc.TracingServiceStub(channel)
+    md = [("authorization", f"Bearer {key}")]
+    rng = random.Random(5)
+    lat, found = [], []
+    for _ in range(calls):
+        case = T.Case(person=K.PersonRef(citizen_id=f"{rng.randrange(people):012d}"), province_code="79", start=stays_start, end=stays_start + 14 * 86_400)
+        t = time.perf_counter()
+        response = stub.Trace(T.TraceRequest(cases=[case], hops=1, min_overlap_seconds=900, purpose="load test"), metadata=md, timeout=60)
+        lat.append(time.perf_counter() - t)
+        found.append(len(response.people))
+    lat_ms = np.array(lat) * 1e3
+    return {"calls": calls, "p50_ms": float(np.percentile(lat_ms, 50)), "p99_ms": float(np.percentile(lat_ms, 99)), "people_p50": float(np.median(found))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stays", type=int, default=1_000_000)
+    ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--processes", type=int, default=4, help="CheckIn client processes")
+    ap.add_argument("--threads", type=int, default=8, help="threads per CheckIn client process")
+    ap.add_argument("--streams", type=int, default=2)
+    ap.add_argument("--batches", type=int, default=50, help="10,000-row batches per ingest stream")
+    ap.add_argument("--traces", type=int, default=200)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    base = Path(tempfile.mkdtemp(prefix="tokhai-service-bench-"))
+    data_dir = base / "data"
+    try:
+        t = time.perf_counter()
+        n_venues, payloads, start, people = load(data_dir, args.stays)
+        print(f"loaded {args.stays:,} stays at {n_venues:,} venues in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+        proc, port = serve(data_dir)
+        try:
+            engine = db.connect(db.default_url(data_dir))
+            app_key = auth.create_key(engine, name="bench app", role="app_backend", app=NCOVI)
+            tracer_key = auth.create_key(engine, name="bench tracer", role="tracer")
+            engine.dispose()
+            rows = {"stays": args.stays}
+            rows["trace"] = bench_trace(port, tracer_key, start, args.traces, people)
+            rows["checkin"] = bench_checkins(port, app_key, payloads, args.seconds, args.processes, args.threads)
+            rows["ingest"] = bench_ingest(port, app_key, n_venues, args.streams, args.batches, 10_000)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=120)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    c, i, tr = rows["checkin"], rows["ingest"], rows["trace"]
+    print(f"| service on loopback, {args.stays:,} stays loaded, {os.cpu_count()} cpus | |")
+    print("|---|---|")
+    print(f"| CheckIn, {c['clients']} concurrent clients | {c['calls_per_s']:,.0f} calls/s, p50 {c['p50_ms']:.1f} ms, p99 {c['p99_ms']:.1f} ms ({c['errors']} errors) |")
+    print(f"| IngestCheckins, {i['streams']} streams of 10,000-row batches | {i['checkins_per_s']:,.0f} check-ins/s |")
+    print(f"| Trace, 1 case, 14 days, F1 | p50 {tr['p50_ms']:.1f} ms, p99 {tr['p99_ms']:.1f} ms ({tr['people_p50']:.0f} people) |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
