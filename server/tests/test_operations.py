@@ -128,3 +128,68 @@ def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
             serve.kill()
     verified = tokhai("audit", "verify", "--data-dir", str(data))
     assert verified.returncode == 0 and "intact" in verified.stderr
+
+
+def test_a_killed_server_loses_no_acknowledged_check_in(tmp_path):
+    from harness import Client
+
+    from tokhai.v1 import common_pb2 as K
+    from tokhai_engine import Engine
+    from tokhai_server import auth, db
+    from tokhai_server.codes import Codes
+    from tokhai_server.config import prepare
+
+    data = tmp_path / "data"
+    secrets, _ = prepare(data)
+    database = db.connect(db.default_url(data))
+    app_key = auth.create_key(database, name="app", role="app_backend", app=2)
+    now = int(time.time())
+    with database.begin() as conn:
+        conn.execute(db.venues.insert().values(name="V", kind=12, province="79", district="760", ward="26740", street="", dwell_seconds=600, active=True, created_at=now))
+    payload = Codes(database, secrets.master_key).venue_code(1)
+    database.dispose()
+
+    acknowledged: dict[int, int] = {}
+    for round_ in range(2):
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "tokhai_server", "serve", "--data-dir", str(data), "--listen", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True
+        )
+        line = ""
+        while "serving on" not in line:
+            line = serve.stderr.readline()
+            assert line or serve.poll() is None, "server did not start"
+        port = int(line.split("serving on ")[1].split()[0].rsplit(":", 1)[1])
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        app = Client(channel, app_key)
+        stop = time.monotonic() + 1.0
+        import threading
+
+        def client(k: int) -> None:
+            n = 0
+            while True:
+                person = round_ * 10**7 + k * 10**5 + n
+                try:
+                    r = app.checkins.CheckIn(
+                        C.CheckInRequest(request_id=f"{person}", person=K.PersonRef(citizen_id=f"{person:012d}"), venue_payload=payload, time=now, source=2),
+                        metadata=app.md,
+                        timeout=5,
+                    )
+                except grpc.RpcError:
+                    return  # the server is gone
+                acknowledged[person] = r.stay_id
+                n += 1
+                if time.monotonic() > stop and serve.poll() is None:
+                    serve.kill()
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        serve.wait()
+        channel.close()
+        with Engine.open(data / "stays") as store:
+            held = set(store.stays_between(now - 86_400, now + 86_400).stay_id.tolist())
+        missing = set(acknowledged.values()) - held
+        assert not missing, f"round {round_}: {len(missing)} acknowledged check-ins lost"
+    assert len(acknowledged) > 20
