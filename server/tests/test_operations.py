@@ -70,6 +70,47 @@ def test_health_turns_not_serving_and_calls_in_flight_finish(tmp_path):
     channel.close()
 
 
+def test_tls(tmp_path):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    server = Server(Settings(data_dir=tmp_path / "d"), "127.0.0.1:0", tls=(key_pem, cert_pem)).start()
+    try:
+        from harness import Client
+        from tokhai_server import auth
+
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert_pem)
+        channel = grpc.secure_channel(f"localhost:{server.port}", credentials)
+        admin = Client(channel, auth.create_key(server.state.db, name="a", role="admin"))
+        assert len(admin.venues.ListSigningKeys(V.ListSigningKeysRequest(), metadata=admin.md, timeout=10).keys) == 1
+        plain = Client(grpc.insecure_channel(f"127.0.0.1:{server.port}"), admin.key)
+        with pytest.raises(grpc.RpcError):
+            plain.venues.ListSigningKeys(V.ListSigningKeysRequest(), metadata=plain.md, timeout=5)
+        channel.close()
+    finally:
+        server.stop(grace=1)
+
+
 def test_oversized_messages_are_refused(tmp_path):
     server = Server(Settings(data_dir=tmp_path / "d", max_message_bytes=64 << 10), "127.0.0.1:0").start()
     try:
@@ -103,8 +144,13 @@ def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
     refused = tokhai("keys", "create", "--data-dir", str(data), "--role", "tracer", "--province", "99", "--name", "x")
     assert refused.returncode != 0 and "province" in refused.stderr
 
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        metrics_port = s.getsockname()[1]
     serve = subprocess.Popen(
-        [sys.executable, "-m", "tokhai_server", "serve", "--data-dir", str(data), "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "tokhai_server", "serve", "--data-dir", str(data), "--listen", "127.0.0.1:0", "--metrics-port", str(metrics_port)],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -119,6 +165,10 @@ def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
 
         tracer = Client(channel, key)
         assert len(tracer.venues.ListSigningKeys(V.ListSigningKeysRequest(), metadata=tracer.md, timeout=10).keys) == 1
+        import urllib.request
+
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+        assert 'tokhai_calls_total{code="OK",method="ListSigningKeys"} 1.0' in metrics
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=30) == 0
         assert "shutting down" in serve.stderr.read()
