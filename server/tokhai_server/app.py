@@ -45,68 +45,66 @@ class Guard(grpc.ServerInterceptor):
 
     def __init__(self, keys: auth.Keys) -> None:
         self.keys = keys
+        # Guarded handlers by method, built on the first call to each: grpc
+        # asks for a handler on every call.
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     def intercept_service(self, continuation, details):  # noqa: ANN001
-        handler = continuation(details)
         method = details.method
-        if handler is None or method not in auth.PERMISSIONS:
-            return handler
+        guarded = self._handlers.get(method)
+        if guarded is None:
+            handler = continuation(details)
+            if handler is None or method not in auth.PERMISSIONS:
+                return handler
+            guarded = self._handlers.setdefault(method, self._guard(method, handler))
+        return guarded
+
+    def _enter(self, method: str, context: grpc.ServicerContext) -> None:
+        metadata = dict(context.invocation_metadata())
+        principal = self.keys.authenticate(metadata.get("authorization"))
+        auth.allowed(principal, method)
+        set_principal(principal)
+
+    def _guard(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         name = method.rsplit("/", 1)[-1]
+        latency = LATENCY.labels(name)
 
-        def guarded(behavior, streaming_response: bool):  # noqa: ANN001
-            def call(request, context):  # noqa: ANN001
-                start, code = time.perf_counter(), grpc.StatusCode.OK
-                try:
-                    metadata = dict(context.invocation_metadata())
-                    principal = self.keys.authenticate(metadata.get("authorization"))
-                    auth.allowed(principal, method)
-                    set_principal(principal)
-                    if streaming_response:
-                        return list(behavior(request, context))
-                    return behavior(request, context)
-                except Exception as error:  # noqa: BLE001 - every error ends as a status
-                    code, message = status_of(error)
-                    if code is grpc.StatusCode.INTERNAL:
-                        log.exception("%s failed", name)
-                    context.abort(code, message)
-                finally:
-                    CALLS.labels(name, code.name).inc()
-                    LATENCY.labels(name).observe(time.perf_counter() - start)
+        def fail(error: Exception, context: grpc.ServicerContext) -> grpc.StatusCode:
+            code, message = status_of(error)
+            if code is grpc.StatusCode.INTERNAL:
+                log.exception("%s failed", name)
+            CALLS.labels(name, code.name).inc()
+            context.abort(code, message)
 
-            return call
+        def unary(request, context):  # noqa: ANN001
+            start = time.perf_counter()
+            try:
+                self._enter(method, context)
+                response = handler.unary_unary(request, context)
+            except Exception as error:  # noqa: BLE001 - every error ends as a status
+                fail(error, context)
+            CALLS.labels(name, "OK").inc()
+            latency.observe(time.perf_counter() - start)
+            return response
 
-        def guarded_stream(behavior):  # noqa: ANN001
-            def call(request_iterator, context):  # noqa: ANN001
-                start, code = time.perf_counter(), grpc.StatusCode.OK
-                try:
-                    metadata = dict(context.invocation_metadata())
-                    principal = self.keys.authenticate(metadata.get("authorization"))
-                    auth.allowed(principal, method)
-                    set_principal(principal)
-                    yield from behavior(request_iterator, context)
-                except grpc.RpcError:
-                    # Reading the stream failed (too large, cancelled): the
-                    # call already ended with grpc's own status.
-                    code = grpc.StatusCode.CANCELLED
-                except Exception as error:  # noqa: BLE001
-                    code, message = status_of(error)
-                    if code is grpc.StatusCode.INTERNAL:
-                        log.exception("%s failed", name)
-                    context.abort(code, message)
-                finally:
-                    CALLS.labels(name, code.name).inc()
-                    LATENCY.labels(name).observe(time.perf_counter() - start)
-
-            return call
+        def stream(request_iterator, context):  # noqa: ANN001
+            start = time.perf_counter()
+            try:
+                self._enter(method, context)
+                yield from handler.stream_stream(request_iterator, context)
+            except grpc.RpcError:
+                # Reading the stream failed (too large, cancelled): the
+                # call already ended with grpc's own status.
+                return
+            except Exception as error:  # noqa: BLE001
+                fail(error, context)
+            CALLS.labels(name, "OK").inc()
+            latency.observe(time.perf_counter() - start)
 
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                guarded(handler.unary_unary, False), handler.request_deserializer, handler.response_serializer
-            )
+            return grpc.unary_unary_rpc_method_handler(unary, handler.request_deserializer, handler.response_serializer)
         if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                guarded_stream(handler.stream_stream), handler.request_deserializer, handler.response_serializer
-            )
+            return grpc.stream_stream_rpc_method_handler(stream, handler.request_deserializer, handler.response_serializer)
         raise TypeError(f"{method}: unsupported handler shape")
 
 
