@@ -240,6 +240,19 @@ def test_bulk_ingest_acknowledges_whole_batches(service, now):
         assert code.name == want and words in detail, detail
     assert len(engine) == 2 * n, "refused batches stored nothing"
 
+    # Check-outs in bulk: whole batches too.
+    closing = C.IngestBatch(batch_id=9, source=NCOVI, checkout_stay_ids=acks[0].stay_ids[:10], checkout_t_out=[now - 100] * 10)
+    assert next(app.checkins.IngestCheckins(iter([closing]), metadata=app.md, timeout=30)).checked_out == 10
+    stays = engine.stays_between(now - 86_400, now + 86_400)
+    assert (stays.t_out[np.isin(stays.stay_id, acks[0].stay_ids[:10])] == now - 100).all()
+    unknown = C.IngestBatch(batch_id=10, source=NCOVI, checkout_stay_ids=[acks[0].stay_ids[11], 12345], checkout_t_out=[now - 50] * 2)
+    code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), unknown, metadata=app.md)
+    assert code is grpc.StatusCode.NOT_FOUND and "batch 10" in detail
+    stays = engine.stays_between(now - 86_400, now + 86_400)
+    assert not (stays.t_out == now - 50).any(), "the refused batch changed nothing"
+    mixed = C.IngestBatch(batch_id=11, source=NCOVI, checkout_stay_ids=[acks[0].stay_ids[12]], checkout_t_out=[now - 50], t_in=[now])
+    assert status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), mixed, metadata=app.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
+
 
 def test_trace_equals_the_engine_and_is_audited(service, now):
     from tokhai_engine import Engine, synth

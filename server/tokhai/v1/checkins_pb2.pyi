@@ -80,28 +80,34 @@ class CheckOutResponse(_message.Message):
     def __init__(self, stay_id: _Optional[int] = ..., t_out: _Optional[int] = ...) -> None: ...
 
 class IngestBatch(_message.Message):
-    __slots__ = ("batch_id", "source", "person_refs", "venue_ids", "t_in", "t_out")
+    __slots__ = ("batch_id", "source", "person_refs", "venue_ids", "t_in", "t_out", "checkout_stay_ids", "checkout_t_out")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     PERSON_REFS_FIELD_NUMBER: _ClassVar[int]
     VENUE_IDS_FIELD_NUMBER: _ClassVar[int]
     T_IN_FIELD_NUMBER: _ClassVar[int]
     T_OUT_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_STAY_IDS_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_T_OUT_FIELD_NUMBER: _ClassVar[int]
     batch_id: int
     source: _common_pb2.SourceApp
     person_refs: _containers.RepeatedScalarFieldContainer[str]
     venue_ids: _containers.RepeatedScalarFieldContainer[int]
     t_in: _containers.RepeatedScalarFieldContainer[int]
     t_out: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, batch_id: _Optional[int] = ..., source: _Optional[_Union[_common_pb2.SourceApp, str]] = ..., person_refs: _Optional[_Iterable[str]] = ..., venue_ids: _Optional[_Iterable[int]] = ..., t_in: _Optional[_Iterable[int]] = ..., t_out: _Optional[_Iterable[int]] = ...) -> None: ...
+    checkout_stay_ids: _containers.RepeatedScalarFieldContainer[int]
+    checkout_t_out: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, batch_id: _Optional[int] = ..., source: _Optional[_Union[_common_pb2.SourceApp, str]] = ..., person_refs: _Optional[_Iterable[str]] = ..., venue_ids: _Optional[_Iterable[int]] = ..., t_in: _Optional[_Iterable[int]] = ..., t_out: _Optional[_Iterable[int]] = ..., checkout_stay_ids: _Optional[_Iterable[int]] = ..., checkout_t_out: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class IngestAck(_message.Message):
-    __slots__ = ("batch_id", "stay_ids")
+    __slots__ = ("batch_id", "stay_ids", "checked_out")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     STAY_IDS_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_OUT_FIELD_NUMBER: _ClassVar[int]
     batch_id: int
     stay_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, batch_id: _Optional[int] = ..., stay_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    checked_out: int
+    def __init__(self, batch_id: _Optional[int] = ..., stay_ids: _Optional[_Iterable[int]] = ..., checked_out: _Optional[int] = ...) -> None: ...
 
 class IssuePersonalCodeRequest(_message.Message):
     __slots__ = ("person", "valid_seconds")

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from tokhai_engine import InvalidInputError
+from tokhai_engine import InvalidInputError, UnknownStayError
 
 from tokhai.v1 import checkins_pb2 as pb
 from tokhai.v1 import checkins_pb2_grpc
@@ -130,6 +130,8 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
 
     def _ingest(self, who: Principal, batch: pb.IngestBatch) -> pb.IngestAck:
         _own_app(who, batch.source)
+        if batch.checkout_stay_ids or batch.checkout_t_out:
+            return self._ingest_checkouts(batch)
         n = len(batch.person_refs)
         if not 0 < n <= MAX_BATCH:
             raise Invalid(f"batch {batch.batch_id}: {n} rows; a batch has 1 to {MAX_BATCH:,}")
@@ -155,6 +157,22 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         except NotFound as e:
             raise NotFound(f"batch {batch.batch_id}: {e}") from None
         return pb.IngestAck(batch_id=batch.batch_id, stay_ids=ids)
+
+    def _ingest_checkouts(self, batch: pb.IngestBatch) -> pb.IngestAck:
+        n = len(batch.checkout_stay_ids)
+        if batch.person_refs or batch.venue_ids or batch.t_in or batch.t_out:
+            raise Invalid(f"batch {batch.batch_id}: check-ins and check-outs go in separate batches")
+        if not 0 < n <= MAX_BATCH or len(batch.checkout_t_out) != n:
+            raise Invalid(f"batch {batch.batch_id}: checkout_stay_ids and checkout_t_out must have one value per row, 1 to {MAX_BATCH:,}")
+        t_out = np.array(batch.checkout_t_out, dtype=np.int64)
+        try:
+            self.state.check_times(t_out, "checkout_t_out")
+            self.state.engine.set_checkout(np.array(batch.checkout_stay_ids, dtype=np.uint64), t_out)
+        except UnknownStayError as e:  # before its base class, InvalidInputError
+            raise NotFound(f"batch {batch.batch_id}: {e}") from None
+        except (Invalid, InvalidInputError) as e:
+            raise Invalid(f"batch {batch.batch_id}: {e}") from None
+        return pb.IngestAck(batch_id=batch.batch_id, checked_out=n)
 
     def IssuePersonalCode(self, request, context):  # noqa: N802, ANN001
         valid = request.valid_seconds or 30 * 86_400
