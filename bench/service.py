@@ -89,6 +89,23 @@ def serve(data_dir: Path) -> tuple[subprocess.Popen, int]:
     return proc, int(line.split("serving on ")[1].split()[0].rsplit(":", 1)[1])
 
 
+class _EmptyCheckins(checkins_pb2_grpc.CheckinServiceServicer):
+    """The peer: a gRPC server in Python that does nothing per check-in."""
+
+    def CheckIn(self, request, context):  # noqa: N802, ANN001
+        return C.CheckInResponse(stay_id=1, venue_name="x")
+
+
+def _serve_empty(port_out: mp.Queue) -> None:
+    from concurrent import futures
+
+    server = grpc.server(futures.ThreadPoolExecutor(32))
+    checkins_pb2_grpc.add_CheckinServiceServicer_to_server(_EmptyCheckins(), server)
+    port_out.put(server.add_insecure_port("127.0.0.1:0"))
+    server.start()
+    server.wait_for_termination()
+
+
 def checkin_worker(port: int, key: str, payloads: list[str], seconds: float, threads: int, seed: int, out: mp.Queue) -> None:
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     stub = checkins_pb2_grpc.CheckinServiceStub(channel)
@@ -220,16 +237,25 @@ def main() -> None:
             rows = {"stays": args.stays}
             rows["trace"] = bench_trace(port, tracer_key, start, args.traces, people)
             rows["checkin"] = bench_checkins(port, app_key, payloads, args.seconds, args.processes, args.threads)
+            ports: mp.Queue = mp.Queue()
+            empty = mp.Process(target=_serve_empty, args=(ports,))
+            empty.start()
+            try:
+                rows["checkin_empty_server"] = bench_checkins(ports.get(), app_key, payloads, args.seconds, args.processes, args.threads)
+            finally:
+                empty.kill()
+                empty.join()
             rows["ingest"] = bench_ingest(port, app_key, n_venues, args.streams, args.batches, 10_000)
         finally:
             proc.terminate()
             proc.wait(timeout=120)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    c, i, tr = rows["checkin"], rows["ingest"], rows["trace"]
+    c, e, i, tr = rows["checkin"], rows["checkin_empty_server"], rows["ingest"], rows["trace"]
     print(f"| service on loopback, {args.stays:,} stays loaded, {os.cpu_count()} cpus | |")
     print("|---|---|")
     print(f"| CheckIn, {c['clients']} concurrent clients | {c['calls_per_s']:,.0f} calls/s, p50 {c['p50_ms']:.1f} ms, p99 {c['p99_ms']:.1f} ms ({c['errors']} errors) |")
+    print(f"| the same clients against an empty gRPC server (the floor) | {e['calls_per_s']:,.0f} calls/s, p50 {e['p50_ms']:.1f} ms, p99 {e['p99_ms']:.1f} ms |")
     print(f"| IngestCheckins, {i['streams']} streams of 10,000-row batches | {i['checkins_per_s']:,.0f} check-ins/s |")
     print(f"| Trace, 1 case, 14 days, F1 | p50 {tr['p50_ms']:.1f} ms, p99 {tr['p99_ms']:.1f} ms ({tr['people_p50']:.0f} people) |")
     if args.json:

@@ -288,6 +288,11 @@ def test_trace_equals_the_engine_and_is_audited(service, now):
     sites = reference.exposure_sites(ids[:2], now - 3 * 86_400, now)
     assert [(s.venue_id, s.start, s.end) for s in got.sites] == list(zip(sites.venue.tolist(), sites.start.tolist(), sites.end.tolist(), strict=True))
     assert any(p.contact.phone == "0911111111" for p in got.people)
+    f1 = want.person[want.hop == 1]
+    for site in got.sites:  # F1 present at the site during its window, by brute force
+        there = reference.overlaps(site.venue_id, site.start, site.end).person
+        assert site.people_exposed == len(np.intersect1d(there, f1))
+    assert sum(s.people_exposed for s in got.sites) > 0
 
     # Refusals: no purpose, another province's case, bad windows, repeated cases.
     for request, want_code in [

@@ -102,8 +102,9 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
                 out.contact.CopyFrom(contacts[p])
         for (case, venue_id, start, end), there in zip(zip(*(c.tolist() for c in sites.columns().values())), present, strict=True):
             venue = state.venue(venue_id)
-            at = np.searchsorted(f1, there.person).clip(max=max(len(f1) - 1, 0))
-            exposed = int((f1[at] == there.person).sum()) if len(f1) else 0
+            people = np.unique(there.person)  # a person may be there twice
+            at = np.searchsorted(f1, people).clip(max=max(len(f1) - 1, 0))
+            exposed = int((f1[at] == people).sum()) if len(f1) else 0
             response.sites.add(
                 venue_id=venue_id,
                 venue_name=venue.name,
