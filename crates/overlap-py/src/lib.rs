@@ -182,6 +182,16 @@ impl Engine {
         columns!(py; s.person, s.t_in, s.t_out)
     }
 
+    fn present<'py>(
+        &self,
+        py: Python<'py>,
+        venue: u64,
+        start: i64,
+        end: i64,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        Ok(detached(py, || self.inner.present(venue, start, end))?.into_pyarray(py))
+    }
+
     fn contacts<'py>(
         &self,
         py: Python<'py>,

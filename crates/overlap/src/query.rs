@@ -325,6 +325,19 @@ impl Engine {
         Ok(self.state.read().overlaps(venue, start, end))
     }
 
+    /// The people present at `venue` at some instant of `[start, end)`,
+    /// sorted, each once: the persons of [`Engine::overlaps`], without
+    /// working out their maximal intervals.
+    pub fn present(&self, venue: u64, start: i64, end: i64) -> Result<Vec<u64>> {
+        check_window(0, start, end)?;
+        let mut hits = Vec::new();
+        self.state.read().venue_stays(venue, start, end, &mut hits);
+        let mut people: Vec<u64> = hits.into_iter().map(|h| h.0).collect();
+        people.sort_unstable();
+        people.dedup();
+        Ok(people)
+    }
+
     /// Every stay held with `t_in` in `[start, end)`, by stay id (which is
     /// by day of `t_in`, then arrival).
     pub fn stays_between(&self, start: i64, end: i64) -> Result<Checkins> {

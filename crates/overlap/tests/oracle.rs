@@ -363,6 +363,9 @@ proptest! {
         prop_assert_eq!(engine.len(), model.stays.len());
 
         prop_assert_eq!(engine.overlaps(venue, start, end).unwrap(), model.overlaps(venue, start, end));
+        let mut present = model.overlaps(venue, start, end).person;
+        present.dedup();
+        prop_assert_eq!(engine.present(venue, start, end).unwrap(), present);
 
         let got = engine.contacts(case, cs, ce, rules).unwrap();
         let want = model.contacts(case, cs, ce, rules);

@@ -92,7 +92,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         f1 = np.sort(traced.person[traced.hop == 1])
         # Who was at each site while the case was: one query per site, run
         # side by side (the engine releases the GIL).
-        present = list(self._pool.map(state.engine.overlaps, sites.venue.tolist(), sites.start.tolist(), sites.end.tolist()))
+        present = list(self._pool.map(state.engine.present, sites.venue.tolist(), sites.start.tolist(), sites.end.tolist()))
         contacts = self._contacts(traced.person.tolist())
         response = pb.TraceResponse()
         for p, hop, at, source, exposure in zip(*(c.tolist() for c in traced.columns().values()), strict=True):
@@ -100,9 +100,8 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
             out.person.id = p
             if p in contacts:
                 out.contact.CopyFrom(contacts[p])
-        for (case, venue_id, start, end), there in zip(zip(*(c.tolist() for c in sites.columns().values())), present, strict=True):
+        for (case, venue_id, start, end), people in zip(zip(*(c.tolist() for c in sites.columns().values())), present, strict=True):
             venue = state.venue(venue_id)
-            people = np.unique(there.person)  # a person may be there twice
             at = np.searchsorted(f1, people).clip(max=max(len(f1) - 1, 0))
             exposed = int((f1[at] == people).sum()) if len(f1) else 0
             response.sites.add(
