@@ -51,6 +51,7 @@ class Running:
 
 
 def start(data_dir: Path, database_url: str | None) -> Running:
-    server = Server(Settings(data_dir=data_dir, database_url=database_url), "127.0.0.1:0").start()
+    # Retention runs when a test asks (tests/test_care.py), not on a timer.
+    server = Server(Settings(data_dir=data_dir, database_url=database_url, retention_every=0), "127.0.0.1:0").start()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     return Running(server, channel, data_dir)

@@ -13,11 +13,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram
 
-from tokhai.v1 import checkins_pb2, checkins_pb2_grpc, tracing_pb2, tracing_pb2_grpc, venues_pb2, venues_pb2_grpc
+from tokhai.v1 import care_pb2, care_pb2_grpc, checkins_pb2, checkins_pb2_grpc, tracing_pb2, tracing_pb2_grpc, venues_pb2, venues_pb2_grpc
 
-from . import auth
+from . import auth, retention
 from .config import Settings
 from .errors import status_of
+from .services.care import CareServicer
 from .services.checkins import CheckinServicer
 from .services.context import set_principal
 from .services.tracing import TracingServicer
@@ -30,6 +31,7 @@ SERVICES = (
     venues_pb2.DESCRIPTOR.services_by_name["VenueService"].full_name,
     checkins_pb2.DESCRIPTOR.services_by_name["CheckinService"].full_name,
     tracing_pb2.DESCRIPTOR.services_by_name["TracingService"].full_name,
+    care_pb2.DESCRIPTOR.services_by_name["CareService"].full_name,
 )
 
 CALLS = Counter("tokhai_calls_total", "Calls handled, by method and status code.", ["method", "code"])
@@ -125,6 +127,7 @@ class Server:
         venues_pb2_grpc.add_VenueServiceServicer_to_server(VenueServicer(self.state), self.grpc)
         checkins_pb2_grpc.add_CheckinServiceServicer_to_server(CheckinServicer(self.state), self.grpc)
         tracing_pb2_grpc.add_TracingServiceServicer_to_server(TracingServicer(self.state), self.grpc)
+        care_pb2_grpc.add_CareServiceServicer_to_server(CareServicer(self.state), self.grpc)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.grpc)
@@ -141,7 +144,20 @@ class Server:
         self.grpc.start()
         for name in ("", *SERVICES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self.state.settings.retention_every:
+            threading.Thread(target=self._retention, name="tokhai-retention", daemon=True).start()
         return self
+
+    def _retention(self) -> None:
+        """Deletes expired data now and then every `retention_every` seconds."""
+        while True:
+            try:
+                removed = retention.run(self.state)
+                log.info("retention: deleted %s", removed)
+            except Exception:  # noqa: BLE001 - the next run tries again
+                log.exception("retention run failed")
+            if self._stopped.wait(self.state.settings.retention_every):
+                return
 
     def stop(self, grace: float = 10.0) -> None:
         """Health turns NOT_SERVING, new calls are refused, calls in flight

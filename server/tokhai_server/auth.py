@@ -30,6 +30,10 @@ class Role(enum.StrEnum):
     ANALYST = "analyst"
 
 
+#: SourceApp numbers of the three apps (protos/tokhai/v1/common.proto).
+APPS = (1, 2, 3)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Principal:
     id: int
@@ -37,6 +41,13 @@ class Principal:
     role: Role
     province: str | None
     app: int | None
+
+    def require_app(self, source: int) -> None:
+        """App backends act for their own app only."""
+        if source not in APPS:
+            raise Invalid(f"source {source} is not an app (1 Tờ khai y tế, 2 NCOVI, 3 Bluezone)")
+        if self.role is Role.APP_BACKEND and self.app != source:
+            raise PermissionDenied(f"{self.name} acts for app {self.app} only, not for app {source}")
 
     def require_province(self, province: str, what: str) -> None:
         """Provincial principals act only on their own province."""
@@ -61,6 +72,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     f"/{_V}CheckinService/IngestCheckins": frozenset({Role.APP_BACKEND}),
     f"/{_V}CheckinService/IssuePersonalCode": frozenset({Role.APP_BACKEND}),
     f"/{_V}TracingService/Trace": frozenset({Role.TRACER}),
+    f"/{_V}CareService/Declare": frozenset({Role.APP_BACKEND}),
+    f"/{_V}CareService/ReportHealth": frozenset({Role.APP_BACKEND}),
+    f"/{_V}CareService/OrderQuarantine": frozenset({Role.TRACER}),
+    f"/{_V}CareService/EndQuarantine": frozenset({Role.TRACER}),
+    f"/{_V}CareService/ListLineList": frozenset({Role.TRACER}),
+    f"/{_V}CareService/PublishAlerts": frozenset({Role.TRACER}),
+    f"/{_V}CareService/RetractAlert": frozenset({Role.TRACER}),
+    f"/{_V}CareService/ListExposures": frozenset({Role.APP_BACKEND}),
+    f"/{_V}CareService/ListVenueAlerts": frozenset({Role.APP_BACKEND, Role.VENUE_OPERATOR}),
     f"/{_V}TracingService/VenueLog": frozenset({Role.TRACER, Role.VENUE_OPERATOR}),
 }
 

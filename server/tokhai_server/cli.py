@@ -98,6 +98,27 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="The key, or its id (the
     console.print(f"revoked {key_id}")
 
 
+retention_app = typer.Typer(help="Deleting data older than the retention period.", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("run")
+def retention_run(data_dir: DataDir = Path("tokhai-data"), database_url: DatabaseUrl = None) -> None:
+    """Delete stays, declarations, reports and the rest older than the
+    retention period, now. A running server does this every hour itself;
+    this command is for a stopped one (the store admits one engine)."""
+    from . import retention
+    from .state import State
+
+    state = State(Settings(data_dir=data_dir, database_url=database_url))
+    try:
+        removed = retention.run(state)
+    finally:
+        state.close()
+    for kind, count in removed.items():
+        console.print(f"{kind}: {count:,} deleted")
+
+
 @audit_app.command("verify")
 def audit_verify(data_dir: DataDir = Path("tokhai-data"), database_url: DatabaseUrl = None) -> None:
     """Check the audit log's hash chain; exit 1 if any record was altered, removed or reordered."""

@@ -25,6 +25,13 @@ class Settings:
     workers: int = 32
     #: Checkpoint the stays' log at this size (see docs/storage.md).
     checkpoint_bytes: int = 256 << 20
+    #: Warning signs in a daily report: SpO2 below, temperature at or above.
+    warning_spo2_below: float = 96.0
+    warning_temperature_from: float = 38.5
+    #: Days an exposure alert is listed unless given an expiry.
+    alert_days: int = 14
+    #: Seconds between runs of the retention job inside the server (0: never).
+    retention_every: int = 3_600
 
     @property
     def url(self) -> str:

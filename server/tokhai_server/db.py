@@ -96,6 +96,70 @@ audit_log = sa.Table(
 )
 
 
+# Personal health data: declarations, orders, daily reports. Kept for the
+# retention period, then deleted (see retention.py).
+declarations = sa.Table(
+    "declarations",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("at", sa.BigInteger, nullable=False, index=True),
+    sa.Column("source", sa.Integer, nullable=False),
+    # Symptom numbers, comma-separated ("" for none).
+    sa.Column("symptoms", sa.Text, nullable=False),
+    sa.Column("case_contact", sa.Integer, nullable=False),
+    sa.Column("travelled", sa.Boolean, nullable=False),
+    sa.Column("underlying_conditions", sa.Boolean, nullable=False),
+    sa.Column("vaccine_doses", sa.Integer, nullable=False),
+)
+
+quarantine_orders = sa.Table(
+    "quarantine_orders",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("kind", sa.Integer, nullable=False),
+    sa.Column("province", sa.String(2), nullable=False, index=True),
+    sa.Column("place", sa.Text, nullable=False),
+    sa.Column("start", sa.BigInteger, nullable=False),
+    sa.Column("planned_end", sa.BigInteger, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("ended_at", sa.BigInteger),
+    sa.Column("end_reason", sa.Text),
+    sa.Column("created_by", sa.BigInteger, nullable=False),
+)
+
+health_reports = sa.Table(
+    "health_reports",
+    metadata,
+    sa.Column("person_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    # Days since the Unix epoch, in Vietnam's time (UTC+7).
+    sa.Column("day", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("reported_at", sa.BigInteger, nullable=False, index=True),
+    sa.Column("temperature_c", sa.Float, nullable=False),
+    sa.Column("spo2_percent", sa.Float, nullable=False),
+    sa.Column("symptoms", sa.Text, nullable=False),
+    sa.Column("breathing_difficulty", sa.Boolean, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("warning", sa.Boolean, nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("venue_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("start", sa.BigInteger, nullable=False),
+    sa.Column("end", sa.BigInteger, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("published_by", sa.BigInteger, nullable=False),
+    sa.Column("published_at", sa.BigInteger, nullable=False, index=True),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("retracted_at", sa.BigInteger),
+)
+
+
 def default_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'tokhai.db'}"
 
@@ -114,6 +178,8 @@ def connect(url: str) -> sa.Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows (expired personal data) are overwritten, not left in free pages.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
     else:
         engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)

@@ -22,36 +22,37 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from tokhai.v1 import care_pb2 as tokhai_dot_v1_dot_care__pb2
 from tokhai.v1 import common_pb2 as tokhai_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tokhai/v1/checkins.proto\x12\ttokhai.v1\x1a\x16tokhai/v1/common.proto\"\xc1\x01\n\x0e\x43heckInRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x06person\x18\x02 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x15\n\rvenue_payload\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x03\x12$\n\x06source\x18\x05 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12*\n\x07\x63ontact\x18\x06 \x01(\x0b\x32\x19.tokhai.v1.ContactDetails\"\x83\x01\n\x0f\x43heckInResponse\x12\x0f\n\x07stay_id\x18\x01 \x01(\x04\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\x12\x12\n\nvenue_name\x18\x03 \x01(\t\x12\x0c\n\x04t_in\x18\x04 \x01(\x03\x12\x19\n\x11provisional_t_out\x18\x05 \x01(\x03\x12\x10\n\x08repeated\x18\x06 \x01(\x08\"_\n\x11ScanPersonRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\x12\x16\n\x0eperson_payload\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x03\"G\n\rPersonAtVenue\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\"\x85\x01\n\x0f\x43heckOutRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\x07stay_id\x18\x02 \x01(\x04H\x00\x12\x33\n\x0fperson_at_venue\x18\x03 \x01(\x0b\x32\x18.tokhai.v1.PersonAtVenueH\x00\x12\x0c\n\x04time\x18\x04 \x01(\x03\x42\x08\n\x06target\"2\n\x10\x43heckOutResponse\x12\x0f\n\x07stay_id\x18\x01 \x01(\x04\x12\r\n\x05t_out\x18\x02 \x01(\x03\"\xbd\x01\n\x0bIngestBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12$\n\x06source\x18\x02 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12\x13\n\x0bperson_refs\x18\x03 \x03(\t\x12\x11\n\tvenue_ids\x18\x04 \x03(\x04\x12\x0c\n\x04t_in\x18\x05 \x03(\x03\x12\r\n\x05t_out\x18\x06 \x03(\x03\x12\x19\n\x11\x63heckout_stay_ids\x18\x07 \x03(\x04\x12\x16\n\x0e\x63heckout_t_out\x18\x08 \x03(\x03\"D\n\tIngestAck\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x10\n\x08stay_ids\x18\x02 \x03(\x04\x12\x13\n\x0b\x63hecked_out\x18\x03 \x01(\r\"W\n\x18IssuePersonalCodeRequest\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x15\n\rvalid_seconds\x18\x02 \x01(\x03\"M\n\x0cPersonalCode\x12\x0f\n\x07payload\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x03\x12\x0b\n\x03svg\x18\x03 \x01(\x0c\x12\x0b\n\x03png\x18\x04 \x01(\x0c\x32\xf6\x02\n\x0e\x43heckinService\x12@\n\x07\x43heckIn\x12\x19.tokhai.v1.CheckInRequest\x1a\x1a.tokhai.v1.CheckInResponse\x12\x46\n\nScanPerson\x12\x1c.tokhai.v1.ScanPersonRequest\x1a\x1a.tokhai.v1.CheckInResponse\x12\x43\n\x08\x43heckOut\x12\x1a.tokhai.v1.CheckOutRequest\x1a\x1b.tokhai.v1.CheckOutResponse\x12\x42\n\x0eIngestCheckins\x12\x16.tokhai.v1.IngestBatch\x1a\x14.tokhai.v1.IngestAck(\x01\x30\x01\x12Q\n\x11IssuePersonalCode\x12#.tokhai.v1.IssuePersonalCodeRequest\x1a\x17.tokhai.v1.PersonalCodeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tokhai/v1/checkins.proto\x12\ttokhai.v1\x1a\x14tokhai/v1/care.proto\x1a\x16tokhai/v1/common.proto\"\xee\x01\n\x0e\x43heckInRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x06person\x18\x02 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x15\n\rvenue_payload\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x03\x12$\n\x06source\x18\x05 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12*\n\x07\x63ontact\x18\x06 \x01(\x0b\x32\x19.tokhai.v1.ContactDetails\x12+\n\x0b\x64\x65\x63laration\x18\x07 \x01(\x0b\x32\x16.tokhai.v1.Declaration\"\xab\x01\n\x0f\x43heckInResponse\x12\x0f\n\x07stay_id\x18\x01 \x01(\x04\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\x12\x12\n\nvenue_name\x18\x03 \x01(\t\x12\x0c\n\x04t_in\x18\x04 \x01(\x03\x12\x19\n\x11provisional_t_out\x18\x05 \x01(\x03\x12\x10\n\x08repeated\x18\x06 \x01(\x08\x12&\n\x06\x61\x64vice\x18\x07 \x01(\x0b\x32\x16.tokhai.v1.EntryAdvice\"_\n\x11ScanPersonRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\x12\x16\n\x0eperson_payload\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x03\"G\n\rPersonAtVenue\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\"\x85\x01\n\x0f\x43heckOutRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\x07stay_id\x18\x02 \x01(\x04H\x00\x12\x33\n\x0fperson_at_venue\x18\x03 \x01(\x0b\x32\x18.tokhai.v1.PersonAtVenueH\x00\x12\x0c\n\x04time\x18\x04 \x01(\x03\x42\x08\n\x06target\"2\n\x10\x43heckOutResponse\x12\x0f\n\x07stay_id\x18\x01 \x01(\x04\x12\r\n\x05t_out\x18\x02 \x01(\x03\"\xbd\x01\n\x0bIngestBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12$\n\x06source\x18\x02 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12\x13\n\x0bperson_refs\x18\x03 \x03(\t\x12\x11\n\tvenue_ids\x18\x04 \x03(\x04\x12\x0c\n\x04t_in\x18\x05 \x03(\x03\x12\r\n\x05t_out\x18\x06 \x03(\x03\x12\x19\n\x11\x63heckout_stay_ids\x18\x07 \x03(\x04\x12\x16\n\x0e\x63heckout_t_out\x18\x08 \x03(\x03\"D\n\tIngestAck\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x10\n\x08stay_ids\x18\x02 \x03(\x04\x12\x13\n\x0b\x63hecked_out\x18\x03 \x01(\r\"W\n\x18IssuePersonalCodeRequest\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x15\n\rvalid_seconds\x18\x02 \x01(\x03\"M\n\x0cPersonalCode\x12\x0f\n\x07payload\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x03\x12\x0b\n\x03svg\x18\x03 \x01(\x0c\x12\x0b\n\x03png\x18\x04 \x01(\x0c\x32\xf6\x02\n\x0e\x43heckinService\x12@\n\x07\x43heckIn\x12\x19.tokhai.v1.CheckInRequest\x1a\x1a.tokhai.v1.CheckInResponse\x12\x46\n\nScanPerson\x12\x1c.tokhai.v1.ScanPersonRequest\x1a\x1a.tokhai.v1.CheckInResponse\x12\x43\n\x08\x43heckOut\x12\x1a.tokhai.v1.CheckOutRequest\x1a\x1b.tokhai.v1.CheckOutResponse\x12\x42\n\x0eIngestCheckins\x12\x16.tokhai.v1.IngestBatch\x1a\x14.tokhai.v1.IngestAck(\x01\x30\x01\x12Q\n\x11IssuePersonalCode\x12#.tokhai.v1.IssuePersonalCodeRequest\x1a\x17.tokhai.v1.PersonalCodeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tokhai.v1.checkins_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHECKINREQUEST']._serialized_start=64
-  _globals['_CHECKINREQUEST']._serialized_end=257
-  _globals['_CHECKINRESPONSE']._serialized_start=260
-  _globals['_CHECKINRESPONSE']._serialized_end=391
-  _globals['_SCANPERSONREQUEST']._serialized_start=393
-  _globals['_SCANPERSONREQUEST']._serialized_end=488
-  _globals['_PERSONATVENUE']._serialized_start=490
-  _globals['_PERSONATVENUE']._serialized_end=561
-  _globals['_CHECKOUTREQUEST']._serialized_start=564
-  _globals['_CHECKOUTREQUEST']._serialized_end=697
-  _globals['_CHECKOUTRESPONSE']._serialized_start=699
-  _globals['_CHECKOUTRESPONSE']._serialized_end=749
-  _globals['_INGESTBATCH']._serialized_start=752
-  _globals['_INGESTBATCH']._serialized_end=941
-  _globals['_INGESTACK']._serialized_start=943
-  _globals['_INGESTACK']._serialized_end=1011
-  _globals['_ISSUEPERSONALCODEREQUEST']._serialized_start=1013
-  _globals['_ISSUEPERSONALCODEREQUEST']._serialized_end=1100
-  _globals['_PERSONALCODE']._serialized_start=1102
-  _globals['_PERSONALCODE']._serialized_end=1179
-  _globals['_CHECKINSERVICE']._serialized_start=1182
-  _globals['_CHECKINSERVICE']._serialized_end=1556
+  _globals['_CHECKINREQUEST']._serialized_start=86
+  _globals['_CHECKINREQUEST']._serialized_end=324
+  _globals['_CHECKINRESPONSE']._serialized_start=327
+  _globals['_CHECKINRESPONSE']._serialized_end=498
+  _globals['_SCANPERSONREQUEST']._serialized_start=500
+  _globals['_SCANPERSONREQUEST']._serialized_end=595
+  _globals['_PERSONATVENUE']._serialized_start=597
+  _globals['_PERSONATVENUE']._serialized_end=668
+  _globals['_CHECKOUTREQUEST']._serialized_start=671
+  _globals['_CHECKOUTREQUEST']._serialized_end=804
+  _globals['_CHECKOUTRESPONSE']._serialized_start=806
+  _globals['_CHECKOUTRESPONSE']._serialized_end=856
+  _globals['_INGESTBATCH']._serialized_start=859
+  _globals['_INGESTBATCH']._serialized_end=1048
+  _globals['_INGESTACK']._serialized_start=1050
+  _globals['_INGESTACK']._serialized_end=1118
+  _globals['_ISSUEPERSONALCODEREQUEST']._serialized_start=1120
+  _globals['_ISSUEPERSONALCODEREQUEST']._serialized_end=1207
+  _globals['_PERSONALCODE']._serialized_start=1209
+  _globals['_PERSONALCODE']._serialized_end=1286
+  _globals['_CHECKINSERVICE']._serialized_start=1289
+  _globals['_CHECKINSERVICE']._serialized_end=1663
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from tokhai.v1 import care_pb2 as _care_pb2
 from tokhai.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -8,36 +9,40 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CheckInRequest(_message.Message):
-    __slots__ = ("request_id", "person", "venue_payload", "time", "source", "contact")
+    __slots__ = ("request_id", "person", "venue_payload", "time", "source", "contact", "declaration")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PERSON_FIELD_NUMBER: _ClassVar[int]
     VENUE_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     CONTACT_FIELD_NUMBER: _ClassVar[int]
+    DECLARATION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     person: _common_pb2.PersonRef
     venue_payload: str
     time: int
     source: _common_pb2.SourceApp
     contact: _common_pb2.ContactDetails
-    def __init__(self, request_id: _Optional[str] = ..., person: _Optional[_Union[_common_pb2.PersonRef, _Mapping]] = ..., venue_payload: _Optional[str] = ..., time: _Optional[int] = ..., source: _Optional[_Union[_common_pb2.SourceApp, str]] = ..., contact: _Optional[_Union[_common_pb2.ContactDetails, _Mapping]] = ...) -> None: ...
+    declaration: _care_pb2.Declaration
+    def __init__(self, request_id: _Optional[str] = ..., person: _Optional[_Union[_common_pb2.PersonRef, _Mapping]] = ..., venue_payload: _Optional[str] = ..., time: _Optional[int] = ..., source: _Optional[_Union[_common_pb2.SourceApp, str]] = ..., contact: _Optional[_Union[_common_pb2.ContactDetails, _Mapping]] = ..., declaration: _Optional[_Union[_care_pb2.Declaration, _Mapping]] = ...) -> None: ...
 
 class CheckInResponse(_message.Message):
-    __slots__ = ("stay_id", "venue_id", "venue_name", "t_in", "provisional_t_out", "repeated")
+    __slots__ = ("stay_id", "venue_id", "venue_name", "t_in", "provisional_t_out", "repeated", "advice")
     STAY_ID_FIELD_NUMBER: _ClassVar[int]
     VENUE_ID_FIELD_NUMBER: _ClassVar[int]
     VENUE_NAME_FIELD_NUMBER: _ClassVar[int]
     T_IN_FIELD_NUMBER: _ClassVar[int]
     PROVISIONAL_T_OUT_FIELD_NUMBER: _ClassVar[int]
     REPEATED_FIELD_NUMBER: _ClassVar[int]
+    ADVICE_FIELD_NUMBER: _ClassVar[int]
     stay_id: int
     venue_id: int
     venue_name: str
     t_in: int
     provisional_t_out: int
     repeated: bool
-    def __init__(self, stay_id: _Optional[int] = ..., venue_id: _Optional[int] = ..., venue_name: _Optional[str] = ..., t_in: _Optional[int] = ..., provisional_t_out: _Optional[int] = ..., repeated: _Optional[bool] = ...) -> None: ...
+    advice: _care_pb2.EntryAdvice
+    def __init__(self, stay_id: _Optional[int] = ..., venue_id: _Optional[int] = ..., venue_name: _Optional[str] = ..., t_in: _Optional[int] = ..., provisional_t_out: _Optional[int] = ..., repeated: _Optional[bool] = ..., advice: _Optional[_Union[_care_pb2.EntryAdvice, _Mapping]] = ...) -> None: ...
 
 class ScanPersonRequest(_message.Message):
     __slots__ = ("request_id", "venue_id", "person_payload", "time")

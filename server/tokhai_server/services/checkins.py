@@ -10,22 +10,15 @@ from tokhai_engine import InvalidInputError, UnknownStayError
 
 from tokhai.v1 import checkins_pb2 as pb
 from tokhai.v1 import checkins_pb2_grpc
-from tokhai.v1 import common_pb2
 
 from .. import codes, db
 from ..auth import Principal, Role
 from ..errors import FailedPrecondition, Invalid, NotFound, PermissionDenied
 from ..state import OpenStay, State
+from . import care
 from .context import principal
 
 MAX_BATCH = 100_000
-
-
-def _own_app(who: Principal, source: int) -> None:
-    if source not in (common_pb2.SOURCE_APP_TO_KHAI_Y_TE, common_pb2.SOURCE_APP_NCOVI, common_pb2.SOURCE_APP_BLUEZONE):
-        raise Invalid(f"source {source} is not an app (1 Tờ khai y tế, 2 NCOVI, 3 Bluezone)")
-    if who.role is Role.APP_BACKEND and who.app != source:
-        raise PermissionDenied(f"{who.name} forwards check-ins of app {who.app} only, not of app {source}")
 
 
 class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
@@ -55,7 +48,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
 
     def CheckIn(self, request, context):  # noqa: N802, ANN001
         who = principal()
-        _own_app(who, request.source)
+        who.require_app(request.source)
 
         def check_in() -> pb.CheckInResponse:
             self.state.check_time(request.time, "time")
@@ -63,7 +56,11 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             person_id, _ = self.state.people.of_ref(request.person)
             if request.HasField("contact"):
                 self._keep_contact(person_id, request.contact)
-            return self._check_in(person_id, venue_id, request.time)
+            if request.HasField("declaration"):
+                care.store_declaration(self.state, person_id, request.time, request.source, request.declaration)
+            response = self._check_in(person_id, venue_id, request.time)
+            response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time())))
+            return response
 
         return self.state.once(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in)
 
@@ -85,7 +82,9 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 raise PermissionDenied(f"venue {venue.id} is not one of {who.name}'s venues")
             self.state.check_time(request.time, "time")
             person_id = self.state.codes.verify_personal(request.person_payload, int(time.time()))
-            return self._check_in(person_id, venue.id, request.time)
+            response = self._check_in(person_id, venue.id, request.time)
+            response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time())))
+            return response
 
         return self.state.once(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan)
 
@@ -129,7 +128,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             yield self._ingest(who, batch)
 
     def _ingest(self, who: Principal, batch: pb.IngestBatch) -> pb.IngestAck:
-        _own_app(who, batch.source)
+        who.require_app(batch.source)
         if batch.checkout_stay_ids or batch.checkout_t_out:
             return self._ingest_checkouts(batch)
         n = len(batch.person_refs)

@@ -24,7 +24,7 @@ MAX_CASES = 20_000
 LOCAL = 7 * 3_600  # Vietnam's days run on UTC+7
 
 
-def _purpose(text: str) -> str:
+def purpose_of(text: str) -> str:
     text = text.strip()
     if len(text) < 3:
         raise Invalid("purpose is required: say why personal data is read")
@@ -54,7 +54,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
 
     def Trace(self, request, context):  # noqa: N802, ANN001
         who, state = principal(), self.state
-        purpose = _purpose(request.purpose)
+        purpose = purpose_of(request.purpose)
         if not 0 < len(request.cases) <= MAX_CASES:
             raise Invalid(f"give 1 to {MAX_CASES:,} cases")
         if not 1 <= request.hops <= 4:
@@ -118,7 +118,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
 
     def VenueLog(self, request, context):  # noqa: N802, ANN001
         who, state = principal(), self.state
-        purpose = _purpose(request.purpose)
+        purpose = purpose_of(request.purpose)
         venue = state.venue(request.venue_id)
         if who.role is Role.VENUE_OPERATOR and venue.owner_id != who.id:
             raise PermissionDenied(f"venue {venue.id} is not one of {who.name}'s venues")

@@ -1,0 +1,41 @@
+"""Forgetting on schedule: stays, declarations, daily reports and the rest
+of people's data older than the retention period are deleted, from the
+engine's files and from the database, and the audit log records each run."""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from . import db
+from .auth import Principal, Role
+from .state import State
+
+JOB = Principal(0, "retention job", Role.ADMIN, None, None)
+
+
+def run(state: State, now: int | None = None) -> dict[str, int]:
+    """Deletes what is older than the retention period; returns counts by kind."""
+    now = int(time.time()) if now is None else now
+    cutoff = now - state.settings.retention_days * 86_400
+    removed = {"stays": state.engine.expire_before(cutoff)}
+    o = db.quarantine_orders.c
+    deletions = {
+        "declarations": db.declarations.delete().where(db.declarations.c.at < cutoff),
+        "health_reports": db.health_reports.delete().where(db.health_reports.c.reported_at < cutoff),
+        "quarantine_orders": db.quarantine_orders.delete().where(o.active.is_(False), o.ended_at < cutoff),
+        "contacts": db.contacts.delete().where(db.contacts.c.updated_at < cutoff),
+        "alerts": db.alerts.delete().where(db.alerts.c.expires_at < cutoff),
+        "kept_answers": db.requests.delete().where(db.requests.c.created_at < cutoff),
+    }
+    with state.db.begin() as conn:
+        for kind, statement in deletions.items():
+            removed[kind] = conn.execute(statement).rowcount
+    if state.db.dialect.name == "postgresql":
+        # Deleted rows linger as dead tuples until a vacuum reclaims them.
+        with state.db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in ("declarations", "health_reports", "quarantine_orders", "contacts", "alerts", "requests"):
+                conn.execute(sa.text(f"VACUUM {table}"))
+    state.audit.record(JOB, "Retention", f"retention period of {state.settings.retention_days} days", sum(removed.values()), removed | {"before": cutoff})
+    return removed

@@ -1,0 +1,350 @@
+"""CareService: declarations, quarantine orders and daily reports, line
+lists, exposure alerts; and the entry advice a check-in answers with."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import sqlalchemy as sa
+
+from tokhai.v1 import care_pb2 as pb
+from tokhai.v1 import care_pb2_grpc, common_pb2
+
+from .. import db
+from ..auth import Principal
+from ..errors import Invalid, NotFound
+from ..provinces import PROVINCES
+from ..state import State
+from .context import principal
+from .tracing import LOCAL, purpose_of
+
+DAY = 86_400
+#: A declaration or an alert counts for entry advice this long.
+RECENT = 14 * DAY
+
+
+def local_day(t: int) -> int:
+    """Days since the Unix epoch, in Vietnam's time."""
+    return (t + LOCAL) // DAY
+
+
+def _symptoms(values) -> str:  # noqa: ANN001 - a repeated Symptom field
+    if any(v not in pb.Symptom.values() or v == pb.SYMPTOM_UNSPECIFIED for v in values):
+        raise Invalid(f"symptoms: {list(values)} holds a value that is not a symptom")
+    return ",".join(str(v) for v in sorted(set(values)))
+
+
+def advice(state: State, person_id: int, now: int) -> pb.EntryAdvice:
+    """ALLOW, or REFER_TO_SCREENING when the person's latest declaration
+    (14 days) shows symptoms or exposure, when they are under an active
+    quarantine order, or when an exposure alert names a venue they were at."""
+    reasons = []
+    with state.db.connect() as conn:
+        declared = conn.execute(
+            sa.select(db.declarations)
+            .where(db.declarations.c.person_id == person_id, db.declarations.c.at >= now - RECENT)
+            .order_by(db.declarations.c.at.desc())
+            .limit(1)
+        ).first()
+        ordered = conn.execute(
+            sa.select(sa.func.count()).where(db.quarantine_orders.c.person_id == person_id, db.quarantine_orders.c.active.is_(True))
+        ).scalar_one()
+    if declared is not None:
+        if declared.symptoms:
+            reasons.append("declared symptoms")
+        if declared.case_contact != pb.CASE_CONTACT_NONE:
+            reasons.append("declared contact with a case")
+        if declared.travelled:
+            reasons.append("declared travel through areas with cases")
+    if ordered:
+        reasons.append("under an active quarantine order")
+    if exposures(state, person_id, now):
+        reasons.append("an exposure alert names a venue the person was at")
+    return pb.EntryAdvice(advice=pb.ADVICE_REFER_TO_SCREENING if reasons else pb.ADVICE_ALLOW, reasons=reasons)
+
+
+def live_alerts(state: State, now: int, since: int = 0) -> list[sa.Row]:
+    a = db.alerts.c
+    with state.db.connect() as conn:
+        return conn.execute(
+            sa.select(db.alerts).where(a.retracted_at.is_(None), a.expires_at > now, a.published_at >= since).order_by(a.id)
+        ).all()
+
+
+def exposures(state: State, person_id: int, now: int) -> list[tuple[sa.Row, int, int]]:
+    """(alert, start, end) for each live alert whose window meets one of the
+    person's stays at its venue."""
+    alerts = live_alerts(state, now)
+    if not alerts:
+        return []
+    start = min(r.start for r in alerts)
+    sites = state.engine.exposure_sites([person_id], start, now + 1)
+    out = []
+    for alert in alerts:
+        at = (sites.venue == alert.venue_id) & (sites.start < alert.end) & (sites.end > alert.start)
+        out.extend((alert, int(s), int(e)) for s, e in zip(sites.start[at], sites.end[at], strict=True))
+    return out
+
+
+def _alert(row: sa.Row, state: State) -> pb.VenueAlert:
+    return pb.VenueAlert(
+        id=row.id,
+        venue_id=row.venue_id,
+        venue_name=state.venue(row.venue_id).name,
+        start=row.start,
+        end=row.end,
+        level=row.level,
+        message=row.message,
+        published_at=row.published_at,
+        expires_at=row.expires_at,
+    )
+
+
+def _order(row: sa.Row) -> pb.QuarantineOrder:
+    out = pb.QuarantineOrder(
+        id=row.id, kind=row.kind, province_code=row.province, place=row.place, start=row.start, planned_end=row.planned_end, active=row.active
+    )
+    out.person.id = row.person_id
+    if row.ended_at is not None:
+        out.ended_at, out.end_reason = row.ended_at, row.end_reason
+    return out
+
+
+class CareServicer(care_pb2_grpc.CareServiceServicer):
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    # --- declarations and reports (app backends) ----------------------------
+
+    def Declare(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+        who.require_app(request.source)
+
+        def declare() -> pb.DeclareResponse:
+            self.state.check_time(request.time, "time")
+            person_id, _ = self.state.people.of_ref(request.person)
+            declaration_id = store_declaration(self.state, person_id, request.time, request.source, request.declaration)
+            return pb.DeclareResponse(declaration_id=declaration_id, advice=advice(self.state, person_id, int(time.time())))
+
+        return self.state.once(who, request.request_id, "Declare", pb.DeclareResponse, declare)
+
+    def ReportHealth(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+        who.require_app(request.source)
+        settings = self.state.settings
+
+        def report() -> pb.ReportHealthResponse:
+            self.state.check_time(request.time, "time")
+            if not 30 <= request.temperature_c <= 45:
+                raise Invalid(f"temperature_c {request.temperature_c} is not a body temperature (30 to 45 °C)")
+            if request.spo2_percent and not 50 <= request.spo2_percent <= 100:
+                raise Invalid(f"spo2_percent {request.spo2_percent} is not a saturation (50 to 100, or 0 if not measured)")
+            person_id, _ = self.state.people.of_ref(request.person)
+            o = db.quarantine_orders.c
+            with self.state.db.begin() as conn:
+                active = conn.execute(sa.select(o.id).where(o.person_id == person_id, o.active.is_(True)).limit(1)).first()
+                if active is None:
+                    # Monitoring stops when an order ends: nothing to keep.
+                    return pb.ReportHealthResponse(under_quarantine=False)
+                warning = (
+                    (0 < request.spo2_percent < settings.warning_spo2_below)
+                    or request.temperature_c >= settings.warning_temperature_from
+                    or request.breathing_difficulty
+                )
+                values = {
+                    "reported_at": request.time,
+                    "temperature_c": request.temperature_c,
+                    "spo2_percent": request.spo2_percent,
+                    "symptoms": _symptoms(request.symptoms),
+                    "breathing_difficulty": request.breathing_difficulty,
+                    "note": request.note[:2_000],
+                    "warning": warning,
+                }
+                r = db.health_reports.c
+                day = local_day(request.time)
+                replaced = conn.execute(db.health_reports.update().where(r.person_id == person_id, r.day == day).values(**values)).rowcount == 1
+                if not replaced:
+                    conn.execute(db.health_reports.insert().values(person_id=person_id, day=day, **values))
+            return pb.ReportHealthResponse(under_quarantine=True, replaced=replaced, warning=warning)
+
+        return self.state.once(who, request.request_id, "ReportHealth", pb.ReportHealthResponse, report)
+
+    # --- quarantine orders and line lists (tracers) -------------------------
+
+    def OrderQuarantine(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+
+        def order() -> pb.OrderQuarantineResponse:
+            purpose = purpose_of(request.purpose)
+            _check_place(who, request.province_code, request.kind, request.place)
+            if request.planned_end <= request.start:
+                raise Invalid("planned_end must be after start")
+            people = [self.state.people.of_ref(ref)[0] for ref in request.people] + list(request.person_ids)
+            if not 0 < len(people) <= 100_000:
+                raise Invalid("give 1 to 100,000 people")
+            now = int(time.time())
+            rows = [
+                {
+                    "person_id": p,
+                    "kind": request.kind,
+                    "province": request.province_code,
+                    "place": request.place.strip(),
+                    "start": request.start,
+                    "planned_end": request.planned_end,
+                    "active": True,
+                    "created_by": who.id,
+                }
+                for p in dict.fromkeys(people)
+            ]
+            o = db.quarantine_orders.c
+            with self.state.db.begin() as conn:
+                first = conn.execute(sa.select(sa.func.coalesce(sa.func.max(o.id), 0))).scalar_one()
+                conn.execute(db.quarantine_orders.insert(), rows)
+                made = conn.execute(sa.select(db.quarantine_orders).where(o.id > first, o.created_by == who.id).order_by(o.id)).all()
+            self.state.audit.record(who, "OrderQuarantine", purpose, len(made), {"province": request.province_code, "place": request.place, "at": now})
+            return pb.OrderQuarantineResponse(orders=[_order(r) for r in made])
+
+        return self.state.once(who, request.request_id, "OrderQuarantine", pb.OrderQuarantineResponse, order)
+
+    def EndQuarantine(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+        reason = request.reason.strip()
+        if not reason:
+            raise Invalid("reason is required")
+        o = db.quarantine_orders.c
+        with self.state.db.begin() as conn:
+            row = conn.execute(sa.select(db.quarantine_orders).where(o.id == request.order_id)).first()
+            if row is None:
+                raise NotFound(f"no quarantine order {request.order_id}")
+            who.require_province(row.province, f"order {row.id}")
+            if not row.active:
+                raise Invalid(f"order {row.id} already ended at {row.ended_at}")
+            ended_at = request.time or int(time.time())
+            conn.execute(db.quarantine_orders.update().where(o.id == row.id).values(active=False, ended_at=ended_at, end_reason=reason[:500]))
+            row = conn.execute(sa.select(db.quarantine_orders).where(o.id == row.id)).one()
+        return _order(row)
+
+    def ListLineList(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+        purpose = purpose_of(request.purpose)
+        if request.province_code not in PROVINCES:
+            raise Invalid(f"province_code {request.province_code!r} is not an official province code")
+        who.require_province(request.province_code, "the line list")
+        if request.list not in (pb.LINE_LIST_NOT_REPORTED_TODAY, pb.LINE_LIST_WARNING_SIGNS):
+            raise Invalid("list must be NOT_REPORTED_TODAY or WARNING_SIGNS")
+        day = local_day(request.day or int(time.time()))
+        o, r = db.quarantine_orders.c, db.health_reports.c
+        query = (
+            sa.select(db.quarantine_orders, r.temperature_c, r.spo2_percent, r.breathing_difficulty, r.warning)
+            .select_from(db.quarantine_orders.outerjoin(db.health_reports, (r.person_id == o.person_id) & (r.day == day)))
+            .where(o.active.is_(True), o.province == request.province_code)
+            .order_by(o.id)
+        )
+        if request.place:
+            query = query.where(o.place == request.place)
+        if request.list == pb.LINE_LIST_NOT_REPORTED_TODAY:
+            query = query.where(r.person_id.is_(None))
+        else:
+            query = query.where(r.warning.is_(True))
+        with self.state.db.connect() as conn:
+            rows = conn.execute(query).all()
+            c = db.contacts.c
+            contacts = {
+                row.person_id: common_pb2.ContactDetails(name=row.name, phone=row.phone)
+                for row in conn.execute(sa.select(db.contacts).where(c.person_id.in_({x.person_id for x in rows})))
+            } if rows else {}
+        response = pb.LineListResponse()
+        for row in rows:
+            entry = response.entries.add(order=_order(row))
+            if row.temperature_c is not None:
+                entry.temperature_c, entry.spo2_percent, entry.breathing_difficulty = row.temperature_c, row.spo2_percent, row.breathing_difficulty
+            if row.person_id in contacts:
+                entry.contact.CopyFrom(contacts[row.person_id])
+        self.state.audit.record(who, "ListLineList", purpose, len(rows), {"list": pb.LineList.Name(request.list), "province": request.province_code, "place": request.place, "day": day})
+        return response
+
+    # --- alerts ----------------------------------------------------------------
+
+    def PublishAlerts(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+
+        def publish() -> pb.PublishAlertsResponse:
+            purpose_of(request.purpose)
+            if not 0 < len(request.alerts) <= 10_000:
+                raise Invalid("give 1 to 10,000 alerts")
+            now = int(time.time())
+            rows = []
+            for i, a in enumerate(request.alerts):
+                venue = self.state.venue(a.venue_id)
+                who.require_province(venue.province, f"alerts[{i}]: venue {venue.id}")
+                if a.end <= a.start:
+                    raise Invalid(f"alerts[{i}]: window [{a.start}, {a.end}) is empty")
+                if a.level not in (pb.ALERT_LEVEL_MONITOR, pb.ALERT_LEVEL_GET_TESTED):
+                    raise Invalid(f"alerts[{i}]: level must be MONITOR or GET_TESTED")
+                expires = a.expires_at or now + self.state.settings.alert_days * DAY
+                if expires <= now:
+                    raise Invalid(f"alerts[{i}]: expires_at is in the past")
+                rows.append(
+                    {"venue_id": venue.id, "start": a.start, "end": a.end, "level": a.level, "message": a.message[:1_000], "published_by": who.id, "published_at": now, "expires_at": expires}
+                )
+            al = db.alerts.c
+            with self.state.db.begin() as conn:
+                first = conn.execute(sa.select(sa.func.coalesce(sa.func.max(al.id), 0))).scalar_one()
+                conn.execute(db.alerts.insert(), rows)
+                made = conn.execute(sa.select(db.alerts).where(al.id > first, al.published_by == who.id).order_by(al.id)).all()
+            return pb.PublishAlertsResponse(alerts=[_alert(r, self.state) for r in made])
+
+        return self.state.once(who, request.request_id, "PublishAlerts", pb.PublishAlertsResponse, publish)
+
+    def RetractAlert(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+        al = db.alerts.c
+        with self.state.db.begin() as conn:
+            row = conn.execute(sa.select(db.alerts).where(al.id == request.alert_id)).first()
+            if row is None:
+                raise NotFound(f"no alert {request.alert_id}")
+            who.require_province(self.state.venue(row.venue_id).province, f"alert {row.id}")
+            conn.execute(db.alerts.update().where(al.id == row.id, al.retracted_at.is_(None)).values(retracted_at=int(time.time())))
+        return _alert(row, self.state)
+
+    def ListExposures(self, request, context):  # noqa: N802, ANN001
+        person_id, _ = self.state.people.of_ref(request.person)
+        found = exposures(self.state, person_id, int(time.time()))
+        return pb.ListExposuresResponse(exposures=[pb.Exposure(alert=_alert(a, self.state), start=s, end=e) for a, s, e in found])
+
+    def ListVenueAlerts(self, request, context):  # noqa: N802, ANN001
+        return pb.ListVenueAlertsResponse(alerts=[_alert(r, self.state) for r in live_alerts(self.state, int(time.time()), request.since)])
+
+
+def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.Declaration) -> int:
+    if d.case_contact not in pb.CaseContact.values():
+        raise Invalid(f"declaration.case_contact {d.case_contact} is not a case contact value")
+    if d.vaccine_doses > 10:
+        raise Invalid(f"declaration.vaccine_doses {d.vaccine_doses} is more than 10")
+    with state.db.begin() as conn:
+        return conn.execute(
+            db.declarations.insert().values(
+                person_id=person_id,
+                at=t,
+                source=source,
+                symptoms=_symptoms(d.symptoms),
+                case_contact=d.case_contact,
+                travelled=d.travelled_through_case_areas,
+                underlying_conditions=d.underlying_conditions,
+                vaccine_doses=d.vaccine_doses,
+            )
+        ).inserted_primary_key[0]
+
+
+def _check_place(who: Principal, province: str, kind: int, place: str) -> None:
+    if province not in PROVINCES:
+        raise Invalid(f"province_code {province!r} is not an official province code")
+    who.require_province(province, "the order")
+    if kind not in (pb.QUARANTINE_KIND_FACILITY, pb.QUARANTINE_KIND_HOME, pb.QUARANTINE_KIND_LOCKDOWN_ZONE):
+        raise Invalid(f"kind {kind} is not a quarantine kind")
+    if kind == pb.QUARANTINE_KIND_FACILITY and not place.strip():
+        raise Invalid("a facility order needs the facility's name as place")
+    if kind != pb.QUARANTINE_KIND_FACILITY and not re.fullmatch(r"\d{5}", place):
+        raise Invalid("home and lockdown orders need the ward code (5 digits) as place")
+
