@@ -1,0 +1,157 @@
+"""What follows a trace: declarations and entry advice, quarantine orders
+from a trace, daily reports and line lists, exposure alerts, retention."""
+
+from __future__ import annotations
+
+import grpc
+import sqlalchemy as sa
+
+from tokhai.v1 import care_pb2 as H
+from tokhai.v1 import checkins_pb2 as C
+from tokhai.v1 import common_pb2 as K
+from tokhai.v1 import tracing_pb2 as T
+from tokhai_server import audit, db, retention
+
+NCOVI = K.SOURCE_APP_NCOVI
+
+
+def status(call, *args, **kwargs) -> grpc.StatusCode:
+    try:
+        call(*args, timeout=10, **kwargs)
+    except grpc.RpcError as e:
+        return e.code()
+    raise AssertionError("the call succeeded")
+
+
+def phone(n: int) -> K.PersonRef:
+    return K.PersonRef(phone=f"09{n:08d}")
+
+
+def check_in(app, payload, who, t, **kw) -> C.CheckInResponse:
+    return app.checkins.CheckIn(C.CheckInRequest(person=who, venue_payload=payload, time=t, source=NCOVI, **kw), metadata=app.md, timeout=10)
+
+
+def test_declarations_give_entry_advice(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    _, payload = service.venue(admin)
+    assert check_in(app, payload, phone(1), now - 600).advice.advice == H.ADVICE_ALLOW
+
+    coughing = H.Declaration(symptoms=[H.SYMPTOM_COUGH, H.SYMPTOM_FEVER], vaccine_doses=2)
+    declared = app.care.Declare(H.DeclareRequest(person=phone(2), time=now, source=NCOVI, declaration=coughing), metadata=app.md)
+    assert declared.advice.advice == H.ADVICE_REFER_TO_SCREENING and declared.advice.reasons == ["declared symptoms"]
+    assert check_in(app, payload, phone(2), now).advice.advice == H.ADVICE_REFER_TO_SCREENING
+
+    exposed = H.Declaration(case_contact=H.CASE_CONTACT_CONFIRMED)
+    advice = check_in(app, payload, phone(3), now, declaration=exposed).advice
+    assert advice.reasons == ["declared contact with a case"]
+
+    bad = H.Declaration(symptoms=[42])
+    assert status(app.care.Declare, H.DeclareRequest(person=phone(4), time=now, source=NCOVI, declaration=bad), metadata=app.md) is grpc.StatusCode.INVALID_ARGUMENT
+    assert status(app.care.Declare, H.DeclareRequest(person=phone(4), time=now, source=K.SOURCE_APP_BLUEZONE), metadata=app.md) is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_trace_to_quarantine_to_daily_reports_and_line_lists(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    venue, payload = service.venue(admin, province="79")
+    for n in range(4):  # person 0 is the case; 1..3 shared the venue with them
+        check_in(app, payload, phone(n), now - 3_600 + n)
+    with service.server.state.db.begin() as conn:
+        person_3 = service.server.state.people.of_ref(phone(3))[0]
+        conn.execute(db.contacts.insert().values(person_id=person_3, name="Lê Văn C", phone="0933333333", updated_at=now))
+
+    tracer = service.client("tracer", province="79")
+    traced = tracer.tracing.Trace(
+        T.TraceRequest(cases=[T.Case(person=phone(0), province_code="79", start=now - 7_200, end=now)], hops=1, min_overlap_seconds=60, purpose="ổ dịch chợ"),
+        metadata=tracer.md,
+    )
+    f1 = [p.person.id for p in traced.people if p.hop == 1]
+    assert len(f1) == 3
+    ordered = tracer.care.OrderQuarantine(
+        H.OrderQuarantineRequest(
+            person_ids=f1, kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 14 * 86_400, purpose="F1 của ổ dịch chợ"
+        ),
+        metadata=tracer.md,
+    )
+    assert sorted(o.person.id for o in ordered.orders) == sorted(f1) and all(o.active for o in ordered.orders)
+    assert check_in(app, payload, phone(1), now).advice.reasons == ["under an active quarantine order"]
+
+    report = H.ReportHealthRequest(person=phone(1), time=now, source=NCOVI, temperature_c=37.0, spo2_percent=98)
+    assert app.care.ReportHealth(report, metadata=app.md).under_quarantine
+    worse = H.ReportHealthRequest(person=phone(1), time=now + 1, source=NCOVI, temperature_c=38.9, spo2_percent=94)
+    again = app.care.ReportHealth(worse, metadata=app.md)
+    assert again.replaced and again.warning, "one report a day counts: the later one replaces it"
+    app.care.ReportHealth(H.ReportHealthRequest(person=phone(2), time=now, source=NCOVI, temperature_c=36.8), metadata=app.md)
+    assert status(app.care.ReportHealth, H.ReportHealthRequest(person=phone(2), time=now, source=NCOVI, temperature_c=80), metadata=app.md) is grpc.StatusCode.INVALID_ARGUMENT
+
+    def line_list(kind, who=tracer, province="79"):
+        return who.care.ListLineList(H.LineListRequest(list=kind, province_code=province, place="26740", day=now, purpose="giám sát hằng ngày"), metadata=who.md)
+
+    missing = line_list(H.LINE_LIST_NOT_REPORTED_TODAY)
+    assert [e.order.person.id for e in missing.entries] == [person_3] and missing.entries[0].contact.phone == "0933333333"
+    warning = line_list(H.LINE_LIST_WARNING_SIGNS)
+    assert len(warning.entries) == 1 and warning.entries[0].spo2_percent == 94
+    hanoi = service.client("tracer", province="01")
+    assert status(hanoi.care.ListLineList, H.LineListRequest(list=H.LINE_LIST_WARNING_SIGNS, province_code="79", purpose="xem"), metadata=hanoi.md) is grpc.StatusCode.PERMISSION_DENIED
+    assert status(tracer.care.ListLineList, H.LineListRequest(list=H.LINE_LIST_WARNING_SIGNS, province_code="79"), metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
+
+    # Ending an order stops monitoring: no line list, no reports kept.
+    order_1 = next(o for o in ordered.orders if o.person.id == service.server.state.people.of_ref(phone(1))[0])
+    ended = tracer.care.EndQuarantine(H.EndQuarantineRequest(order_id=order_1.id, reason="hết 14 ngày, xét nghiệm âm tính"), metadata=tracer.md)
+    assert not ended.active and ended.end_reason.startswith("hết")
+    assert not app.care.ReportHealth(report, metadata=app.md).under_quarantine
+    assert [e.order.id for e in line_list(H.LINE_LIST_WARNING_SIGNS).entries] == []
+    assert status(hanoi.care.EndQuarantine, H.EndQuarantineRequest(order_id=ordered.orders[1].id, reason="x"), metadata=hanoi.md) is grpc.StatusCode.PERMISSION_DENIED
+    assert list(audit.verify(service.server.state.db)) == []
+
+
+def test_exposure_alerts_reach_the_people_who_were_there(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    venue, payload = service.venue(admin, province="79")
+    other, other_payload = service.venue(admin, province="79", name="Quán khác")
+    check_in(app, payload, phone(1), now - 7_000)
+    check_in(app, other_payload, phone(2), now - 7_000)
+    tracer = service.client("tracer", province="79")
+    published = tracer.care.PublishAlerts(
+        H.PublishAlertsRequest(alerts=[H.VenueAlert(venue_id=venue.id, start=now - 7_200, end=now - 3_600, level=H.ALERT_LEVEL_GET_TESTED, message="Liên hệ y tế")], purpose="ổ dịch"),
+        metadata=tracer.md,
+    )
+    alert = published.alerts[0]
+    assert alert.venue_name == venue.name and alert.expires_at > now
+
+    seen = app.care.ListExposures(H.ListExposuresRequest(person=phone(1)), metadata=app.md)
+    assert [e.alert.id for e in seen.exposures] == [alert.id] and seen.exposures[0].start == now - 7_000
+    assert app.care.ListExposures(H.ListExposuresRequest(person=phone(2)), metadata=app.md).exposures == []
+    assert [a.id for a in app.care.ListVenueAlerts(H.ListVenueAlertsRequest(), metadata=app.md).alerts] == [alert.id]
+    assert "exposure alert" in check_in(app, other_payload, phone(1), now).advice.reasons[0]
+
+    hanoi = service.client("tracer", province="01")
+    assert status(hanoi.care.RetractAlert, H.RetractAlertRequest(alert_id=alert.id), metadata=hanoi.md) is grpc.StatusCode.PERMISSION_DENIED
+    tracer.care.RetractAlert(H.RetractAlertRequest(alert_id=alert.id), metadata=tracer.md)
+    assert app.care.ListExposures(H.ListExposuresRequest(person=phone(1)), metadata=app.md).exposures == []
+    assert app.care.ListVenueAlerts(H.ListVenueAlertsRequest(), metadata=app.md).alerts == []
+    empty = H.PublishAlertsRequest(alerts=[H.VenueAlert(venue_id=venue.id, start=now, end=now, level=1)], purpose="x-check")
+    assert status(tracer.care.PublishAlerts, empty, metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_retention_deletes_old_data_from_the_store_and_the_database(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    _, payload = service.venue(admin)
+    state = service.server.state
+    old = now - 27 * 86_400
+    check_in(app, payload, phone(1), old, declaration=H.Declaration(symptoms=[H.SYMPTOM_COUGH]))
+    check_in(app, payload, phone(2), now - 60)
+    assert len(state.engine) == 2
+    removed = retention.run(state, now=now + 2 * 86_400)  # two days on, the first check-in is past 28 days
+    assert removed["stays"] == 1 and removed["declarations"] == 1
+    assert len(state.engine) == 1
+    with state.db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.declarations)).scalar_one() == 0
+        last = conn.execute(sa.select(db.audit_log).order_by(db.audit_log.c.seq.desc())).first()
+    assert last.action == "Retention" and last.people == sum(removed.values())
+    stays_dir = service.data_dir / "stays"
+    person_1 = state.people.of_ref(phone(1))[0].to_bytes(8, "little")
+    assert not any(person_1 in p.read_bytes() for p in stays_dir.iterdir() if p.is_file()), "gone from the store's files"
