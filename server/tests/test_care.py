@@ -155,3 +155,31 @@ def test_retention_deletes_old_data_from_the_store_and_the_database(service, now
     stays_dir = service.data_dir / "stays"
     person_1 = state.people.of_ref(phone(1))[0].to_bytes(8, "little")
     assert not any(person_1 in p.read_bytes() for p in stays_dir.iterdir() if p.is_file()), "gone from the store's files"
+
+
+def test_entry_advice_survives_a_restart(service, now, database_url):
+    from harness import Client, start
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    tracer = service.client("tracer", province="79")
+    _, payload = service.venue(admin)
+    app.care.Declare(H.DeclareRequest(person=phone(1), time=now - 100, source=NCOVI, declaration=H.Declaration(symptoms=[H.SYMPTOM_FEVER])), metadata=app.md)
+    app.care.Declare(H.DeclareRequest(person=phone(2), time=now - 200, source=NCOVI, declaration=H.Declaration(symptoms=[H.SYMPTOM_FEVER])), metadata=app.md)
+    app.care.Declare(H.DeclareRequest(person=phone(2), time=now - 100, source=NCOVI, declaration=H.Declaration()), metadata=app.md)
+    tracer.care.OrderQuarantine(
+        H.OrderQuarantineRequest(people=[phone(3)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 86_400, purpose="F1 ổ dịch"),
+        metadata=tracer.md,
+    )
+    service.channel.close()
+    service.server.stop(grace=1)
+    again = start(service.data_dir, database_url)
+    try:
+        app2 = Client(again.channel, app.key)
+        assert check_in(app2, payload, phone(1), now).advice.reasons == ["declared symptoms"]
+        assert check_in(app2, payload, phone(2), now).advice.advice == H.ADVICE_ALLOW, "the later, clean declaration counts"
+        assert check_in(app2, payload, phone(3), now).advice.reasons == ["under an active quarantine order"]
+    finally:
+        again.channel.close()
+        again.server.stop(grace=1)
+    service.server = again.server

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from . import db
 from .auth import Principal, Role
+from .risk import RECENT as RISK_DAYS
 from .state import State
 
 JOB = Principal(0, "retention job", Role.ADMIN, None, None)
@@ -32,6 +33,8 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
     with state.db.begin() as conn:
         for kind, statement in deletions.items():
             removed[kind] = conn.execute(statement).rowcount
+    state.alerts_changed()
+    state.risk.forget_before(now - RISK_DAYS)
     if state.db.dialect.name == "postgresql":
         # Deleted rows linger as dead tuples until a vacuum reclaims them.
         with state.db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

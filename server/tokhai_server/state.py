@@ -23,6 +23,7 @@ from .codes import Codes
 from .config import Settings, prepare
 from .errors import Invalid, NotFound
 from .people import Pseudonyms
+from .risk import Risk
 
 M = TypeVar("M", bound=Message)
 
@@ -48,6 +49,14 @@ class OpenStay:
     until: int
 
 
+# Statements on every retried-call path, built once: building one costs
+# more than running it.
+_KEPT_ANSWER = sa.select(db.requests.c.method, db.requests.c.response).where(
+    db.requests.c.principal_id == sa.bindparam("principal"), db.requests.c.request_id == sa.bindparam("request")
+)
+_KEEP_ANSWER = db.requests.insert()
+
+
 class State:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -59,8 +68,10 @@ class State:
         self.people = Pseudonyms(secrets.pseudonym_key)
         self.audit = AuditLog(self.db)
         self._venues: dict[int, Venue] = {}
+        self._alerts: tuple[float, list[sa.Row]] | None = None
         self._locks = [threading.Lock() for _ in range(1024)]
         self.open_stays = self._open_stays(int(time.time()))
+        self.risk = Risk(self.db, int(time.time()))
 
     def close(self) -> None:
         self.engine.close()
@@ -108,6 +119,24 @@ class State:
         self._venues[venue.id] = venue
         return venue
 
+    # --- alerts ------------------------------------------------------------
+
+    def alerts(self) -> list[sa.Row]:
+        """Alerts not retracted, newest last; every check-in's entry advice
+        reads them, so they are held here and reloaded when they change (and
+        every few seconds, for changes made by another process)."""
+        now = time.monotonic()
+        cached = self._alerts
+        if cached is None or now - cached[0] > 5:
+            a = db.alerts.c
+            with self.db.connect() as conn:
+                rows = conn.execute(sa.select(db.alerts).where(a.retracted_at.is_(None)).order_by(a.id)).all()
+            cached = self._alerts = (now, rows)
+        return cached[1]
+
+    def alerts_changed(self) -> None:
+        self._alerts = None
+
     # --- open stays --------------------------------------------------------
 
     def _open_stays(self, now: int) -> dict[int, OpenStay]:
@@ -133,11 +162,7 @@ class State:
         key = (principal.id, request_id)
         with self.lock("request", *key):
             with self.db.connect() as conn:
-                row = conn.execute(
-                    sa.select(db.requests.c.method, db.requests.c.response).where(
-                        db.requests.c.principal_id == principal.id, db.requests.c.request_id == request_id
-                    )
-                ).first()
+                row = conn.execute(_KEPT_ANSWER, {"principal": principal.id, "request": request_id}).first()
             if row is not None:
                 if row.method != method:
                     raise Invalid(f"request_id {request_id!r} was already used for {row.method}")
@@ -145,8 +170,7 @@ class State:
             response = compute()
             with self.db.begin() as conn:
                 conn.execute(
-                    db.requests.insert().values(
-                        principal_id=principal.id, request_id=request_id, method=method, response=response.SerializeToString(), created_at=int(time.time())
-                    )
+                    _KEEP_ANSWER,
+                    {"principal_id": principal.id, "request_id": request_id, "method": method, "response": response.SerializeToString(), "created_at": int(time.time())},
                 )
             return response

@@ -15,13 +15,12 @@ from .. import db
 from ..auth import Principal
 from ..errors import Invalid, NotFound
 from ..provinces import PROVINCES
+from ..risk import reasons_of
 from ..state import State
 from .context import principal
 from .tracing import LOCAL, purpose_of
 
 DAY = 86_400
-#: A declaration or an alert counts for entry advice this long.
-RECENT = 14 * DAY
 
 
 def local_day(t: int) -> int:
@@ -39,37 +38,14 @@ def advice(state: State, person_id: int, now: int) -> pb.EntryAdvice:
     """ALLOW, or REFER_TO_SCREENING when the person's latest declaration
     (14 days) shows symptoms or exposure, when they are under an active
     quarantine order, or when an exposure alert names a venue they were at."""
-    reasons = []
-    with state.db.connect() as conn:
-        declared = conn.execute(
-            sa.select(db.declarations)
-            .where(db.declarations.c.person_id == person_id, db.declarations.c.at >= now - RECENT)
-            .order_by(db.declarations.c.at.desc())
-            .limit(1)
-        ).first()
-        ordered = conn.execute(
-            sa.select(sa.func.count()).where(db.quarantine_orders.c.person_id == person_id, db.quarantine_orders.c.active.is_(True))
-        ).scalar_one()
-    if declared is not None:
-        if declared.symptoms:
-            reasons.append("declared symptoms")
-        if declared.case_contact != pb.CASE_CONTACT_NONE:
-            reasons.append("declared contact with a case")
-        if declared.travelled:
-            reasons.append("declared travel through areas with cases")
-    if ordered:
-        reasons.append("under an active quarantine order")
+    reasons = state.risk.reasons(person_id, now)
     if exposures(state, person_id, now):
         reasons.append("an exposure alert names a venue the person was at")
     return pb.EntryAdvice(advice=pb.ADVICE_REFER_TO_SCREENING if reasons else pb.ADVICE_ALLOW, reasons=reasons)
 
 
 def live_alerts(state: State, now: int, since: int = 0) -> list[sa.Row]:
-    a = db.alerts.c
-    with state.db.connect() as conn:
-        return conn.execute(
-            sa.select(db.alerts).where(a.retracted_at.is_(None), a.expires_at > now, a.published_at >= since).order_by(a.id)
-        ).all()
+    return [r for r in state.alerts() if r.expires_at > now and r.published_at >= since]
 
 
 def exposures(state: State, person_id: int, now: int) -> list[tuple[sa.Row, int, int]]:
@@ -202,6 +178,8 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 first = conn.execute(sa.select(sa.func.coalesce(sa.func.max(o.id), 0))).scalar_one()
                 conn.execute(db.quarantine_orders.insert(), rows)
                 made = conn.execute(sa.select(db.quarantine_orders).where(o.id > first, o.created_by == who.id).order_by(o.id)).all()
+            for row in made:
+                self.state.risk.ordered(row.person_id, +1)
             self.state.audit.record(who, "OrderQuarantine", purpose, len(made), {"province": request.province_code, "place": request.place, "at": now})
             return pb.OrderQuarantineResponse(orders=[_order(r) for r in made])
 
@@ -223,6 +201,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             ended_at = request.time or int(time.time())
             conn.execute(db.quarantine_orders.update().where(o.id == row.id).values(active=False, ended_at=ended_at, end_reason=reason[:500]))
             row = conn.execute(sa.select(db.quarantine_orders).where(o.id == row.id)).one()
+        self.state.risk.ordered(row.person_id, -1)
         return _order(row)
 
     def ListLineList(self, request, context):  # noqa: N802, ANN001
@@ -293,6 +272,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 first = conn.execute(sa.select(sa.func.coalesce(sa.func.max(al.id), 0))).scalar_one()
                 conn.execute(db.alerts.insert(), rows)
                 made = conn.execute(sa.select(db.alerts).where(al.id > first, al.published_by == who.id).order_by(al.id)).all()
+            self.state.alerts_changed()
             return pb.PublishAlertsResponse(alerts=[_alert(r, self.state) for r in made])
 
         return self.state.once(who, request.request_id, "PublishAlerts", pb.PublishAlertsResponse, publish)
@@ -306,6 +286,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 raise NotFound(f"no alert {request.alert_id}")
             who.require_province(self.state.venue(row.venue_id).province, f"alert {row.id}")
             conn.execute(db.alerts.update().where(al.id == row.id, al.retracted_at.is_(None)).values(retracted_at=int(time.time())))
+        self.state.alerts_changed()
         return _alert(row, self.state)
 
     def ListExposures(self, request, context):  # noqa: N802, ANN001
@@ -322,19 +303,22 @@ def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.D
         raise Invalid(f"declaration.case_contact {d.case_contact} is not a case contact value")
     if d.vaccine_doses > 10:
         raise Invalid(f"declaration.vaccine_doses {d.vaccine_doses} is more than 10")
+    symptoms = _symptoms(d.symptoms)
     with state.db.begin() as conn:
-        return conn.execute(
+        declaration_id = conn.execute(
             db.declarations.insert().values(
                 person_id=person_id,
                 at=t,
                 source=source,
-                symptoms=_symptoms(d.symptoms),
+                symptoms=symptoms,
                 case_contact=d.case_contact,
                 travelled=d.travelled_through_case_areas,
                 underlying_conditions=d.underlying_conditions,
                 vaccine_doses=d.vaccine_doses,
             )
         ).inserted_primary_key[0]
+    state.risk.declared(person_id, t, reasons_of(symptoms, d.case_contact, d.travelled_through_case_areas))
+    return declaration_id
 
 
 def _check_place(who: Principal, province: str, kind: int, place: str) -> None:
