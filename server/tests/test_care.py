@@ -183,3 +183,32 @@ def test_entry_advice_survives_a_restart(service, now, database_url):
         again.channel.close()
         again.server.stop(grace=1)
     service.server = again.server
+
+
+def test_venue_safety_levels_history_and_alert_flags(service, now):
+    from tokhai.v1 import venues_pb2 as V
+
+    operator = service.client("venue_operator", province="79")
+    venue, _ = service.venue(operator, province="79")
+    weak = V.SafetyChecklist(masks=True, qr_checkin_at_entrance=True)
+    first = operator.venues.SubmitSafetyAssessment(V.SubmitSafetyAssessmentRequest(venue_id=venue.id, checklist=weak), metadata=operator.md)
+    assert (first.score, first.level) == (35, V.SAFETY_LEVEL_HIGH_RISK)
+    full = V.SafetyChecklist(**{f.name: True for f in V.SafetyChecklist.DESCRIPTOR.fields})
+    second = operator.venues.SubmitSafetyAssessment(V.SubmitSafetyAssessmentRequest(venue_id=venue.id, checklist=full), metadata=operator.md)
+    assert (second.score, second.level) == (100, V.SAFETY_LEVEL_SAFE)
+    history = operator.venues.SafetyHistory(V.SafetyHistoryRequest(venue_id=venue.id), metadata=operator.md).assessments
+    assert [a.score for a in history] == [35, 100] and history[0].checklist == weak
+
+    tracer = service.client("tracer", province="79")
+    listed = tracer.venues.ListVenueSafety(V.ListVenueSafetyRequest(province_code="79"), metadata=tracer.md).venues
+    assert [(v.venue_id, v.assessment.level, v.under_alert) for v in listed] == [(venue.id, V.SAFETY_LEVEL_SAFE, False)]
+    assert tracer.venues.ListVenueSafety(V.ListVenueSafetyRequest(province_code="79", level=V.SAFETY_LEVEL_RISK), metadata=tracer.md).venues == []
+    tracer.care.PublishAlerts(
+        H.PublishAlertsRequest(alerts=[H.VenueAlert(venue_id=venue.id, start=now - 600, end=now, level=H.ALERT_LEVEL_MONITOR)], purpose="ổ dịch"), metadata=tracer.md
+    )
+    assert tracer.venues.ListVenueSafety(V.ListVenueSafetyRequest(province_code="79"), metadata=tracer.md).venues[0].under_alert
+    hanoi = service.client("tracer", province="01")
+    assert status(hanoi.venues.ListVenueSafety, V.ListVenueSafetyRequest(province_code="79"), metadata=hanoi.md) is grpc.StatusCode.PERMISSION_DENIED
+    stranger = service.client("venue_operator", name="stranger")
+    request = V.SubmitSafetyAssessmentRequest(venue_id=venue.id, checklist=full)
+    assert status(stranger.venues.SubmitSafetyAssessment, request, metadata=stranger.md) is grpc.StatusCode.PERMISSION_DENIED

@@ -160,6 +160,19 @@ alerts = sa.Table(
 )
 
 
+safety_assessments = sa.Table(
+    "safety_assessments",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("venue_id", sa.BigInteger, nullable=False, index=True),
+    # Checklist items met, as a bit set in SafetyChecklist field order.
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("assessed_at", sa.BigInteger, nullable=False),
+)
+
+
 def default_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'tokhai.db'}"
 

@@ -22,6 +22,14 @@ class VenueKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VENUE_KIND_CAFE: _ClassVar[VenueKind]
     VENUE_KIND_PUBLIC_TRANSPORT: _ClassVar[VenueKind]
     VENUE_KIND_OTHER: _ClassVar[VenueKind]
+
+class SafetyLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SAFETY_LEVEL_UNSPECIFIED: _ClassVar[SafetyLevel]
+    SAFETY_LEVEL_SAFE: _ClassVar[SafetyLevel]
+    SAFETY_LEVEL_LOW_RISK: _ClassVar[SafetyLevel]
+    SAFETY_LEVEL_RISK: _ClassVar[SafetyLevel]
+    SAFETY_LEVEL_HIGH_RISK: _ClassVar[SafetyLevel]
 VENUE_KIND_UNSPECIFIED: VenueKind
 VENUE_KIND_AGENCY: VenueKind
 VENUE_KIND_HOSPITAL: VenueKind
@@ -35,6 +43,11 @@ VENUE_KIND_EATERY: VenueKind
 VENUE_KIND_CAFE: VenueKind
 VENUE_KIND_PUBLIC_TRANSPORT: VenueKind
 VENUE_KIND_OTHER: VenueKind
+SAFETY_LEVEL_UNSPECIFIED: SafetyLevel
+SAFETY_LEVEL_SAFE: SafetyLevel
+SAFETY_LEVEL_LOW_RISK: SafetyLevel
+SAFETY_LEVEL_RISK: SafetyLevel
+SAFETY_LEVEL_HIGH_RISK: SafetyLevel
 
 class Address(_message.Message):
     __slots__ = ("province_code", "district_code", "ward_code", "street")
@@ -169,3 +182,87 @@ class RevokeSigningKeyRequest(_message.Message):
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     key_id: int
     def __init__(self, key_id: _Optional[int] = ...) -> None: ...
+
+class SafetyChecklist(_message.Message):
+    __slots__ = ("masks", "distancing", "disinfection", "ventilation", "qr_checkin_at_entrance", "staff_vaccinated_or_tested", "health_declarations", "isolation_area")
+    MASKS_FIELD_NUMBER: _ClassVar[int]
+    DISTANCING_FIELD_NUMBER: _ClassVar[int]
+    DISINFECTION_FIELD_NUMBER: _ClassVar[int]
+    VENTILATION_FIELD_NUMBER: _ClassVar[int]
+    QR_CHECKIN_AT_ENTRANCE_FIELD_NUMBER: _ClassVar[int]
+    STAFF_VACCINATED_OR_TESTED_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_DECLARATIONS_FIELD_NUMBER: _ClassVar[int]
+    ISOLATION_AREA_FIELD_NUMBER: _ClassVar[int]
+    masks: bool
+    distancing: bool
+    disinfection: bool
+    ventilation: bool
+    qr_checkin_at_entrance: bool
+    staff_vaccinated_or_tested: bool
+    health_declarations: bool
+    isolation_area: bool
+    def __init__(self, masks: _Optional[bool] = ..., distancing: _Optional[bool] = ..., disinfection: _Optional[bool] = ..., ventilation: _Optional[bool] = ..., qr_checkin_at_entrance: _Optional[bool] = ..., staff_vaccinated_or_tested: _Optional[bool] = ..., health_declarations: _Optional[bool] = ..., isolation_area: _Optional[bool] = ...) -> None: ...
+
+class SafetyAssessment(_message.Message):
+    __slots__ = ("venue_id", "checklist", "score", "level", "assessed_at")
+    VENUE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKLIST_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    ASSESSED_AT_FIELD_NUMBER: _ClassVar[int]
+    venue_id: int
+    checklist: SafetyChecklist
+    score: int
+    level: SafetyLevel
+    assessed_at: int
+    def __init__(self, venue_id: _Optional[int] = ..., checklist: _Optional[_Union[SafetyChecklist, _Mapping]] = ..., score: _Optional[int] = ..., level: _Optional[_Union[SafetyLevel, str]] = ..., assessed_at: _Optional[int] = ...) -> None: ...
+
+class SubmitSafetyAssessmentRequest(_message.Message):
+    __slots__ = ("venue_id", "checklist")
+    VENUE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKLIST_FIELD_NUMBER: _ClassVar[int]
+    venue_id: int
+    checklist: SafetyChecklist
+    def __init__(self, venue_id: _Optional[int] = ..., checklist: _Optional[_Union[SafetyChecklist, _Mapping]] = ...) -> None: ...
+
+class ListVenueSafetyRequest(_message.Message):
+    __slots__ = ("province_code", "ward_code", "level")
+    PROVINCE_CODE_FIELD_NUMBER: _ClassVar[int]
+    WARD_CODE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    province_code: str
+    ward_code: str
+    level: SafetyLevel
+    def __init__(self, province_code: _Optional[str] = ..., ward_code: _Optional[str] = ..., level: _Optional[_Union[SafetyLevel, str]] = ...) -> None: ...
+
+class VenueSafety(_message.Message):
+    __slots__ = ("venue_id", "venue_name", "ward_code", "assessment", "under_alert")
+    VENUE_ID_FIELD_NUMBER: _ClassVar[int]
+    VENUE_NAME_FIELD_NUMBER: _ClassVar[int]
+    WARD_CODE_FIELD_NUMBER: _ClassVar[int]
+    ASSESSMENT_FIELD_NUMBER: _ClassVar[int]
+    UNDER_ALERT_FIELD_NUMBER: _ClassVar[int]
+    venue_id: int
+    venue_name: str
+    ward_code: str
+    assessment: SafetyAssessment
+    under_alert: bool
+    def __init__(self, venue_id: _Optional[int] = ..., venue_name: _Optional[str] = ..., ward_code: _Optional[str] = ..., assessment: _Optional[_Union[SafetyAssessment, _Mapping]] = ..., under_alert: _Optional[bool] = ...) -> None: ...
+
+class ListVenueSafetyResponse(_message.Message):
+    __slots__ = ("venues",)
+    VENUES_FIELD_NUMBER: _ClassVar[int]
+    venues: _containers.RepeatedCompositeFieldContainer[VenueSafety]
+    def __init__(self, venues: _Optional[_Iterable[_Union[VenueSafety, _Mapping]]] = ...) -> None: ...
+
+class SafetyHistoryRequest(_message.Message):
+    __slots__ = ("venue_id",)
+    VENUE_ID_FIELD_NUMBER: _ClassVar[int]
+    venue_id: int
+    def __init__(self, venue_id: _Optional[int] = ...) -> None: ...
+
+class SafetyHistoryResponse(_message.Message):
+    __slots__ = ("assessments",)
+    ASSESSMENTS_FIELD_NUMBER: _ClassVar[int]
+    assessments: _containers.RepeatedCompositeFieldContainer[SafetyAssessment]
+    def __init__(self, assessments: _Optional[_Iterable[_Union[SafetyAssessment, _Mapping]]] = ...) -> None: ...

@@ -76,6 +76,21 @@ class VenueServiceStub:
                 request_serializer=tokhai_dot_v1_dot_venues__pb2.RevokeSigningKeyRequest.SerializeToString,
                 response_deserializer=tokhai_dot_v1_dot_venues__pb2.SigningKey.FromString,
                 _registered_method=True)
+        self.SubmitSafetyAssessment = channel.unary_unary(
+                '/tokhai.v1.VenueService/SubmitSafetyAssessment',
+                request_serializer=tokhai_dot_v1_dot_venues__pb2.SubmitSafetyAssessmentRequest.SerializeToString,
+                response_deserializer=tokhai_dot_v1_dot_venues__pb2.SafetyAssessment.FromString,
+                _registered_method=True)
+        self.SafetyHistory = channel.unary_unary(
+                '/tokhai.v1.VenueService/SafetyHistory',
+                request_serializer=tokhai_dot_v1_dot_venues__pb2.SafetyHistoryRequest.SerializeToString,
+                response_deserializer=tokhai_dot_v1_dot_venues__pb2.SafetyHistoryResponse.FromString,
+                _registered_method=True)
+        self.ListVenueSafety = channel.unary_unary(
+                '/tokhai.v1.VenueService/ListVenueSafety',
+                request_serializer=tokhai_dot_v1_dot_venues__pb2.ListVenueSafetyRequest.SerializeToString,
+                response_deserializer=tokhai_dot_v1_dot_venues__pb2.ListVenueSafetyResponse.FromString,
+                _registered_method=True)
 
 
 class VenueServiceServicer:
@@ -133,6 +148,26 @@ class VenueServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitSafetyAssessment(self, request, context):
+        """Venue operators: a self-assessment, scored and levelled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SafetyHistory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVenueSafety(self, request, context):
+        """Venues of a province (or ward) by level, with alert flags.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VenueServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -175,6 +210,21 @@ def add_VenueServiceServicer_to_server(servicer, server):
                     servicer.RevokeSigningKey,
                     request_deserializer=tokhai_dot_v1_dot_venues__pb2.RevokeSigningKeyRequest.FromString,
                     response_serializer=tokhai_dot_v1_dot_venues__pb2.SigningKey.SerializeToString,
+            ),
+            'SubmitSafetyAssessment': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitSafetyAssessment,
+                    request_deserializer=tokhai_dot_v1_dot_venues__pb2.SubmitSafetyAssessmentRequest.FromString,
+                    response_serializer=tokhai_dot_v1_dot_venues__pb2.SafetyAssessment.SerializeToString,
+            ),
+            'SafetyHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.SafetyHistory,
+                    request_deserializer=tokhai_dot_v1_dot_venues__pb2.SafetyHistoryRequest.FromString,
+                    response_serializer=tokhai_dot_v1_dot_venues__pb2.SafetyHistoryResponse.SerializeToString,
+            ),
+            'ListVenueSafety': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVenueSafety,
+                    request_deserializer=tokhai_dot_v1_dot_venues__pb2.ListVenueSafetyRequest.FromString,
+                    response_serializer=tokhai_dot_v1_dot_venues__pb2.ListVenueSafetyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +445,87 @@ class VenueService:
             '/tokhai.v1.VenueService/RevokeSigningKey',
             tokhai_dot_v1_dot_venues__pb2.RevokeSigningKeyRequest.SerializeToString,
             tokhai_dot_v1_dot_venues__pb2.SigningKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitSafetyAssessment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tokhai.v1.VenueService/SubmitSafetyAssessment',
+            tokhai_dot_v1_dot_venues__pb2.SubmitSafetyAssessmentRequest.SerializeToString,
+            tokhai_dot_v1_dot_venues__pb2.SafetyAssessment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SafetyHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tokhai.v1.VenueService/SafetyHistory',
+            tokhai_dot_v1_dot_venues__pb2.SafetyHistoryRequest.SerializeToString,
+            tokhai_dot_v1_dot_venues__pb2.SafetyHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVenueSafety(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tokhai.v1.VenueService/ListVenueSafety',
+            tokhai_dot_v1_dot_venues__pb2.ListVenueSafetyRequest.SerializeToString,
+            tokhai_dot_v1_dot_venues__pb2.ListVenueSafetyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,6 +6,7 @@ import math
 import re
 import time
 import unicodedata
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
@@ -86,6 +87,34 @@ def _fields(request, partial: bool) -> dict:  # noqa: ANN001 - Register or Updat
     return out
 
 
+#: Points of each checklist item (out of 100): what stops spread weighs most.
+SAFETY_POINTS = {
+    "masks": 20,
+    "distancing": 15,
+    "disinfection": 10,
+    "ventilation": 15,
+    "qr_checkin_at_entrance": 15,
+    "staff_vaccinated_or_tested": 15,
+    "health_declarations": 5,
+    "isolation_area": 5,
+}
+
+
+def safety_level(score: int) -> int:
+    if score >= 90:
+        return pb.SAFETY_LEVEL_SAFE
+    if score >= 70:
+        return pb.SAFETY_LEVEL_LOW_RISK
+    if score >= 50:
+        return pb.SAFETY_LEVEL_RISK
+    return pb.SAFETY_LEVEL_HIGH_RISK
+
+
+def _assessment(row: sa.Row | SimpleNamespace) -> pb.SafetyAssessment:
+    checklist = pb.SafetyChecklist(**{name: bool(row.items >> i & 1) for i, name in enumerate(SAFETY_POINTS)})
+    return pb.SafetyAssessment(venue_id=row.venue_id, checklist=checklist, score=row.score, level=row.level, assessed_at=row.assessed_at)
+
+
 class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
     def __init__(self, state: State) -> None:
         self.state = state
@@ -151,6 +180,57 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
             svg=codes.svg(payload),
             png=codes.png(payload),
             poster_png=codes.poster(payload, venue.name, place),
+        )
+
+    def SubmitSafetyAssessment(self, request, context):  # noqa: N802, ANN001
+        venue = self._owned(principal(), request.venue_id)
+        met = [getattr(request.checklist, name) for name in SAFETY_POINTS]
+        score = sum(points for points, ok in zip(SAFETY_POINTS.values(), met, strict=True) if ok)
+        values = {
+            "venue_id": venue.id,
+            "items": sum(1 << i for i, ok in enumerate(met) if ok),
+            "score": score,
+            "level": safety_level(score),
+            "assessed_at": int(time.time()),
+        }
+        with self.state.db.begin() as conn:
+            conn.execute(db.safety_assessments.insert().values(**values))
+        return _assessment(SimpleNamespace(**values))
+
+    def SafetyHistory(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+        venue = self._owned(who, request.venue_id)
+        who.require_province(venue.province, f"venue {venue.id}")
+        s = db.safety_assessments.c
+        with self.state.db.connect() as conn:
+            rows = conn.execute(sa.select(db.safety_assessments).where(s.venue_id == venue.id).order_by(s.id)).all()
+        return pb.SafetyHistoryResponse(assessments=[_assessment(r) for r in rows])
+
+    def ListVenueSafety(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+        if request.province_code not in PROVINCES:
+            raise Invalid(f"province_code {request.province_code!r} is not an official province code")
+        who.require_province(request.province_code, "the list")
+        v, s = db.venues.c, db.safety_assessments.c
+        latest = sa.select(s.venue_id, sa.func.max(s.id).label("id")).group_by(s.venue_id).subquery()
+        query = (
+            sa.select(v.id, v.name, v.ward, db.safety_assessments)
+            .select_from(db.venues.join(latest, latest.c.venue_id == v.id).join(db.safety_assessments, s.id == latest.c.id))
+            .where(v.province == request.province_code, v.active.is_(True))
+            .order_by(s.level.desc(), v.id)
+        )
+        if request.ward_code:
+            query = query.where(v.ward == request.ward_code)
+        if request.level:
+            query = query.where(s.level == request.level)
+        with self.state.db.connect() as conn:
+            rows = conn.execute(query).all()
+        now = int(time.time())
+        alerted = {r.venue_id for r in self.state.alerts() if r.expires_at > now}
+        return pb.ListVenueSafetyResponse(
+            venues=[
+                pb.VenueSafety(venue_id=r.id, venue_name=r.name, ward_code=r.ward, assessment=_assessment(r), under_alert=r.id in alerted) for r in rows
+            ]
         )
 
     def ListSigningKeys(self, request, context):  # noqa: N802, ANN001
