@@ -75,6 +75,10 @@ def test_queries_match_oracle(data, batches, checkouts, expire, venue, window, c
     got = engine.overlaps(venue, *window)
     assert list(zip(*(c.tolist() for c in got.columns().values()))) == oracle.overlaps(venue, *window)
     assert engine.present(venue, *window).tolist() == sorted({p for p, _, _ in oracle.overlaps(venue, *window)})
+    stays = engine.stays_between(*window)
+    venues, counts = np.unique(stays.venue, return_counts=True)
+    got_v, got_c = engine.checkins_per_venue(*window)
+    assert (got_v.tolist(), got_c.tolist()) == (venues.tolist(), counts.tolist())
 
     got = engine.contacts(case, *case_window, min_overlap=min_overlap, linger=linger)
     assert list(zip(got.person.tolist(), got.exposure.tolist(), got.first_contact.tolist())) == oracle.contacts(case, *case_window, min_overlap, linger)

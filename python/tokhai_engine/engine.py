@@ -151,6 +151,12 @@ class Engine:
         sorted, each once (the persons of ``overlaps``, found faster)."""
         return self._core.present(convert.id_("venue", venue), convert.time("start", start), convert.time("end", end))
 
+    def checkins_per_venue(self, start: int | np.datetime64, end: int | np.datetime64) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+        """``(venues, counts)``: how many stays began in ``[start, end)`` at
+        each venue that had any, venues ascending; counted from the index
+        without decoding a stay."""
+        return self._core.checkins_per_venue(convert.time("start", start), convert.time("end", end))
+
     def contacts(
         self,
         person: int,

@@ -182,6 +182,16 @@ impl Engine {
         columns!(py; s.person, s.t_in, s.t_out)
     }
 
+    fn checkins_per_venue<'py>(
+        &self,
+        py: Python<'py>,
+        start: i64,
+        end: i64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let (venues, counts) = detached(py, || self.inner.checkins_per_venue(start, end))?;
+        columns!(py; venues, counts)
+    }
+
     fn present<'py>(
         &self,
         py: Python<'py>,

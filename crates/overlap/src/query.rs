@@ -338,6 +338,29 @@ impl Engine {
         Ok(people)
     }
 
+    /// How many stays began in `[start, end)` at each venue that had any,
+    /// as (venues ascending, counts): the check-ins of a day, say, without
+    /// decoding a stay.
+    pub fn checkins_per_venue(&self, start: i64, end: i64) -> Result<(Vec<u64>, Vec<u64>)> {
+        check_window(0, start, end)?;
+        let state = self.state.read();
+        let mut counts: HashMap<u64, u64> = HashMap::new();
+        let days = state
+            .partitions
+            .range(start.div_euclid(DAY)..=(end - 1).div_euclid(DAY));
+        for (_, partition) in days {
+            let base = partition.start();
+            for seg in &partition.segments {
+                seg.count_by_venue(start - base, end - base, |venue, n| {
+                    *counts.entry(venue).or_default() += n;
+                });
+            }
+        }
+        let mut pairs: Vec<(u64, u64)> = counts.into_iter().collect();
+        pairs.sort_unstable();
+        Ok(pairs.into_iter().unzip())
+    }
+
     /// Every stay held with `t_in` in `[start, end)`, by stay id (which is
     /// by day of `t_in`, then arrival).
     pub fn stays_between(&self, start: i64, end: i64) -> Result<Checkins> {

@@ -293,6 +293,24 @@ impl Segment {
         }
     }
 
+    /// Calls `f(venue, n)` for each venue with `n > 0` stays beginning in
+    /// `[start, end)` (partition-relative): two binary searches per venue,
+    /// no row decoded.
+    pub fn count_by_venue(&self, start: i64, end: i64, mut f: impl FnMut(u64, u64)) {
+        let (lo, hi) = (start.clamp(0, DAY) as u32, end.clamp(0, DAY) as u32);
+        if lo >= hi {
+            return;
+        }
+        for (b, &venue) in self.venues.iter().enumerate() {
+            let block = &self.time[self.venue_start[b] as usize..self.venue_start[b + 1] as usize];
+            let from = block.partition_point(|&t| t >> DUR_BITS < lo);
+            let to = block.partition_point(|&t| t >> DUR_BITS < hi);
+            if to > from {
+                f(venue, (to - from) as u64);
+            }
+        }
+    }
+
     /// The rows of `person`, sorted by `t_in`.
     pub fn person_rows(&self, person: u64) -> &[u32] {
         let Ok(p) = self.persons.binary_search(&person) else {

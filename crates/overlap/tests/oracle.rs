@@ -366,6 +366,11 @@ proptest! {
         let mut present = model.overlaps(venue, start, end).person;
         present.dedup();
         prop_assert_eq!(engine.present(venue, start, end).unwrap(), present);
+        let mut per_venue: BTreeMap<u64, u64> = BTreeMap::new();
+        for s in model.stays.values().filter(|s| (start..end).contains(&s.t_in)) {
+            *per_venue.entry(s.venue).or_default() += 1;
+        }
+        prop_assert_eq!(engine.checkins_per_venue(start, end).unwrap(), per_venue.into_iter().unzip());
 
         let got = engine.contacts(case, cs, ce, rules).unwrap();
         let want = model.contacts(case, cs, ce, rules);
