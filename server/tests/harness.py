@@ -7,7 +7,7 @@ from pathlib import Path
 
 import grpc
 
-from tokhai.v1 import care_pb2_grpc, checkins_pb2_grpc, tracing_pb2_grpc, venues_pb2 as V, venues_pb2_grpc
+from tokhai.v1 import care_pb2_grpc, checkins_pb2_grpc, reports_pb2_grpc, tracing_pb2_grpc, venues_pb2 as V, venues_pb2_grpc
 from tokhai_server import auth
 from tokhai_server.app import Server
 from tokhai_server.config import Settings
@@ -25,6 +25,7 @@ class Client:
         self.checkins = checkins_pb2_grpc.CheckinServiceStub(self.channel)
         self.tracing = tracing_pb2_grpc.TracingServiceStub(self.channel)
         self.care = care_pb2_grpc.CareServiceStub(self.channel)
+        self.reports = reports_pb2_grpc.ReportServiceStub(self.channel)
 
     @property
     def md(self) -> list[tuple[str, str]]:

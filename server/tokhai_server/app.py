@@ -13,13 +13,25 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram
 
-from tokhai.v1 import care_pb2, care_pb2_grpc, checkins_pb2, checkins_pb2_grpc, tracing_pb2, tracing_pb2_grpc, venues_pb2, venues_pb2_grpc
+from tokhai.v1 import (
+    care_pb2,
+    care_pb2_grpc,
+    checkins_pb2,
+    checkins_pb2_grpc,
+    reports_pb2,
+    reports_pb2_grpc,
+    tracing_pb2,
+    tracing_pb2_grpc,
+    venues_pb2,
+    venues_pb2_grpc,
+)
 
 from . import auth, retention
 from .config import Settings
 from .errors import status_of
 from .services.care import CareServicer
 from .services.checkins import CheckinServicer
+from .services.reports import ReportServicer
 from .services.context import set_principal
 from .services.tracing import TracingServicer
 from .services.venues import VenueServicer
@@ -32,6 +44,7 @@ SERVICES = (
     checkins_pb2.DESCRIPTOR.services_by_name["CheckinService"].full_name,
     tracing_pb2.DESCRIPTOR.services_by_name["TracingService"].full_name,
     care_pb2.DESCRIPTOR.services_by_name["CareService"].full_name,
+    reports_pb2.DESCRIPTOR.services_by_name["ReportService"].full_name,
 )
 
 CALLS = Counter("tokhai_calls_total", "Calls handled, by method and status code.", ["method", "code"])
@@ -89,11 +102,11 @@ class Guard(grpc.ServerInterceptor):
             latency.observe(time.perf_counter() - start)
             return response
 
-        def stream(request_iterator, context):  # noqa: ANN001
+        def stream(request, context):  # noqa: ANN001 - a request, or an iterator of them
             start = time.perf_counter()
             try:
                 self._enter(method, context)
-                yield from handler.stream_stream(request_iterator, context)
+                yield from (handler.stream_stream or handler.unary_stream)(request, context)
             except grpc.RpcError:
                 # Reading the stream failed (too large, cancelled): the
                 # call already ended with grpc's own status.
@@ -107,6 +120,8 @@ class Guard(grpc.ServerInterceptor):
             return grpc.unary_unary_rpc_method_handler(unary, handler.request_deserializer, handler.response_serializer)
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(stream, handler.request_deserializer, handler.response_serializer)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(stream, handler.request_deserializer, handler.response_serializer)
         raise TypeError(f"{method}: unsupported handler shape")
 
 
@@ -128,6 +143,7 @@ class Server:
         checkins_pb2_grpc.add_CheckinServiceServicer_to_server(CheckinServicer(self.state), self.grpc)
         tracing_pb2_grpc.add_TracingServiceServicer_to_server(TracingServicer(self.state), self.grpc)
         care_pb2_grpc.add_CareServiceServicer_to_server(CareServicer(self.state), self.grpc)
+        reports_pb2_grpc.add_ReportServiceServicer_to_server(ReportServicer(self.state), self.grpc)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.grpc)

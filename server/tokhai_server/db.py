@@ -111,6 +111,10 @@ declarations = sa.Table(
     sa.Column("travelled", sa.Boolean, nullable=False),
     sa.Column("underlying_conditions", sa.Boolean, nullable=False),
     sa.Column("vaccine_doses", sa.Integer, nullable=False),
+    # Where the person lives ("" when not given).
+    sa.Column("province", sa.String(2), nullable=False, index=True),
+    sa.Column("district", sa.String(3), nullable=False),
+    sa.Column("ward", sa.String(5), nullable=False),
 )
 
 quarantine_orders = sa.Table(

@@ -75,18 +75,24 @@ ALERT_LEVEL_MONITOR: AlertLevel
 ALERT_LEVEL_GET_TESTED: AlertLevel
 
 class Declaration(_message.Message):
-    __slots__ = ("symptoms", "case_contact", "travelled_through_case_areas", "underlying_conditions", "vaccine_doses")
+    __slots__ = ("symptoms", "case_contact", "travelled_through_case_areas", "underlying_conditions", "vaccine_doses", "province_code", "district_code", "ward_code")
     SYMPTOMS_FIELD_NUMBER: _ClassVar[int]
     CASE_CONTACT_FIELD_NUMBER: _ClassVar[int]
     TRAVELLED_THROUGH_CASE_AREAS_FIELD_NUMBER: _ClassVar[int]
     UNDERLYING_CONDITIONS_FIELD_NUMBER: _ClassVar[int]
     VACCINE_DOSES_FIELD_NUMBER: _ClassVar[int]
+    PROVINCE_CODE_FIELD_NUMBER: _ClassVar[int]
+    DISTRICT_CODE_FIELD_NUMBER: _ClassVar[int]
+    WARD_CODE_FIELD_NUMBER: _ClassVar[int]
     symptoms: _containers.RepeatedScalarFieldContainer[Symptom]
     case_contact: CaseContact
     travelled_through_case_areas: bool
     underlying_conditions: bool
     vaccine_doses: int
-    def __init__(self, symptoms: _Optional[_Iterable[_Union[Symptom, str]]] = ..., case_contact: _Optional[_Union[CaseContact, str]] = ..., travelled_through_case_areas: _Optional[bool] = ..., underlying_conditions: _Optional[bool] = ..., vaccine_doses: _Optional[int] = ...) -> None: ...
+    province_code: str
+    district_code: str
+    ward_code: str
+    def __init__(self, symptoms: _Optional[_Iterable[_Union[Symptom, str]]] = ..., case_contact: _Optional[_Union[CaseContact, str]] = ..., travelled_through_case_areas: _Optional[bool] = ..., underlying_conditions: _Optional[bool] = ..., vaccine_doses: _Optional[int] = ..., province_code: _Optional[str] = ..., district_code: _Optional[str] = ..., ward_code: _Optional[str] = ...) -> None: ...
 
 class DeclareRequest(_message.Message):
     __slots__ = ("request_id", "person", "time", "source", "declaration")

@@ -298,7 +298,13 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         return pb.ListVenueAlertsResponse(alerts=[_alert(r, self.state) for r in live_alerts(self.state, int(time.time()), request.since)])
 
 
-def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.Declaration) -> int:
+def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.Declaration, where: tuple[str, str, str] = ("", "", "")) -> int:
+    """Stores a declaration; `where` (province, district, ward) stands in for
+    a residence the declaration does not give."""
+    if d.province_code:
+        if d.province_code not in PROVINCES or not re.fullmatch(r"\d{3}", d.district_code) or not re.fullmatch(r"\d{5}", d.ward_code):
+            raise Invalid("declaration: province_code (official), district_code (3 digits) and ward_code (5 digits) go together")
+        where = (d.province_code, d.district_code, d.ward_code)
     if d.case_contact not in pb.CaseContact.values():
         raise Invalid(f"declaration.case_contact {d.case_contact} is not a case contact value")
     if d.vaccine_doses > 10:
@@ -315,6 +321,9 @@ def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.D
                 travelled=d.travelled_through_case_areas,
                 underlying_conditions=d.underlying_conditions,
                 vaccine_doses=d.vaccine_doses,
+                province=where[0],
+                district=where[1],
+                ward=where[2],
             )
         ).inserted_primary_key[0]
     state.risk.declared(person_id, t, reasons_of(symptoms, d.case_contact, d.travelled_through_case_areas))

@@ -57,7 +57,9 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             if request.HasField("contact"):
                 self._keep_contact(person_id, request.contact)
             if request.HasField("declaration"):
-                care.store_declaration(self.state, person_id, request.time, request.source, request.declaration)
+                venue = self.state.venue(venue_id)
+                where = (venue.province, venue.district, venue.ward)
+                care.store_declaration(self.state, person_id, request.time, request.source, request.declaration, where)
             response = self._check_in(person_id, venue_id, request.time)
             response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time())))
             return response

@@ -1,0 +1,113 @@
+"""Aggregates and exports for ministries and provinces, within scope."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import grpc
+import numpy as np
+import pyarrow.parquet as pq
+
+from tokhai.v1 import care_pb2 as H
+from tokhai.v1 import checkins_pb2 as C
+from tokhai.v1 import common_pb2 as K
+from tokhai.v1 import reports_pb2 as R
+from tokhai.v1 import venues_pb2 as V
+from tokhai_server import audit
+
+NCOVI = K.SOURCE_APP_NCOVI
+LOCAL = 7 * 3_600
+
+
+def export(who, **kw) -> bytes:
+    return b"".join(c.data for c in who.reports.Export(R.ExportRequest(**kw), metadata=who.md, timeout=30))
+
+
+def test_counts_match_the_data_and_respect_scope(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    hcm = [service.venue(admin, name=f"HCM {i}", province="79") for i in range(3)]
+    hanoi_venue, hanoi_payload = service.venue(admin, name="Hà Nội", province="01")
+    rng = np.random.default_rng(3)
+    day0 = (now + LOCAL) // 86_400 * 86_400 - LOCAL - 2 * 86_400  # two local days ago
+    expected: dict[tuple[str, int], int] = {}
+    for n in range(60):
+        venue, payload = hcm[int(rng.integers(3))]
+        t = day0 + int(rng.integers(0, 2 * 86_400))
+        app.checkins.CheckIn(C.CheckInRequest(person=K.PersonRef(phone=f"09{n:08d}"), venue_payload=payload, time=t, source=NCOVI), metadata=app.md)
+        day = (t + LOCAL) // 86_400 * 86_400 - LOCAL
+        expected[(str(venue.id), day)] = expected.get((str(venue.id), day), 0) + 1
+    app.checkins.CheckIn(C.CheckInRequest(person=K.PersonRef(phone="0900000999"), venue_payload=hanoi_payload, time=day0 + 100, source=NCOVI), metadata=app.md)
+
+    analyst = service.client("analyst", province="79")
+    window = R.CountsRequest(province_code="79", by=R.LEVEL_VENUE, start=day0, end=day0 + 2 * 86_400)
+    got = analyst.reports.CheckinCounts(window, metadata=analyst.md).rows
+    assert {(r.key, r.day): r.count for r in got} == expected, "per venue and day, Hà Nội's not among them"
+    by_ward = analyst.reports.CheckinCounts(R.CountsRequest(province_code="79", by=R.LEVEL_WARD, start=day0, end=day0 + 2 * 86_400), metadata=analyst.md).rows
+    assert {r.key for r in by_ward} == {"79-760-26740"} and sum(r.count for r in by_ward) == 60
+
+    for request, code in [
+        (R.CountsRequest(province_code="01", by=R.LEVEL_WARD, start=day0, end=now), grpc.StatusCode.PERMISSION_DENIED),
+        (R.CountsRequest(by=R.LEVEL_WARD, start=day0, end=now), grpc.StatusCode.PERMISSION_DENIED),
+        (R.CountsRequest(province_code="79", start=day0, end=now), grpc.StatusCode.INVALID_ARGUMENT),
+        (R.CountsRequest(province_code="79", by=R.LEVEL_WARD, start=now, end=day0), grpc.StatusCode.INVALID_ARGUMENT),
+    ]:
+        try:
+            analyst.reports.CheckinCounts(request, metadata=analyst.md, timeout=10)
+            raise AssertionError(f"{request} was answered")
+        except grpc.RpcError as e:
+            assert e.code() is code
+    national = service.client("analyst", name="Bộ Y tế")
+    everywhere = national.reports.CheckinCounts(R.CountsRequest(by=R.LEVEL_PROVINCE, start=day0, end=day0 + 2 * 86_400), metadata=national.md).rows
+    assert {r.key: 0 for r in everywhere}.keys() == {"79", "01"} and sum(r.count for r in everywhere) == 61
+
+
+def test_symptoms_venues_and_quarantine_counts(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    operator = service.client("venue_operator", province="79")
+    venue, payload = service.venue(operator, province="79", kind=V.VENUE_KIND_CAFE)
+    operator.venues.SubmitSafetyAssessment(V.SubmitSafetyAssessmentRequest(venue_id=venue.id, checklist=V.SafetyChecklist(masks=True)), metadata=operator.md)
+    service.venue(admin, province="79", kind=V.VENUE_KIND_CAFE, name="chưa tự đánh giá")
+    fever = H.Declaration(symptoms=[H.SYMPTOM_FEVER], province_code="79", district_code="761", ward_code="26800")
+    for n in range(3):
+        app.care.Declare(H.DeclareRequest(person=K.PersonRef(phone=f"09{n:08d}"), time=now, source=NCOVI, declaration=fever), metadata=app.md)
+    app.checkins.CheckIn(  # a declaration with a check-in: the venue's ward
+        C.CheckInRequest(person=K.PersonRef(phone="0911111111"), venue_payload=payload, time=now, source=NCOVI, declaration=H.Declaration(symptoms=[H.SYMPTOM_COUGH])),
+        metadata=app.md,
+    )
+    analyst = service.client("analyst", province="79")
+    rows = analyst.reports.SymptomCounts(R.CountsRequest(province_code="79", by=R.LEVEL_WARD, start=now - 60, end=now + 60), metadata=analyst.md).rows
+    assert {r.key: r.count for r in rows} == {"79-761-26800": 3, "79-760-26740": 1}
+
+    venues = analyst.reports.VenueCounts(R.VenueCountsRequest(province_code="79"), metadata=analyst.md).rows
+    assert {(r.kind, r.safety_level): r.count for r in venues} == {(V.VENUE_KIND_CAFE, V.SAFETY_LEVEL_HIGH_RISK): 1, (V.VENUE_KIND_CAFE, 0): 1}
+
+    tracer = service.client("tracer", province="79")
+    facility = "=HYPERLINK(\"http://evil\",\"Khu cách ly A\")"
+    tracer.care.OrderQuarantine(
+        H.OrderQuarantineRequest(
+            people=[K.PersonRef(phone=f"09{n:08d}") for n in range(3)], kind=H.QUARANTINE_KIND_FACILITY, province_code="79", place=facility,
+            start=now, planned_end=now + 86_400, purpose="F0 sốt",
+        ),
+        metadata=tracer.md,
+    )
+    app.care.ReportHealth(H.ReportHealthRequest(person=K.PersonRef(phone="0900000000"), time=now, source=NCOVI, temperature_c=39.0), metadata=app.md)
+    q = analyst.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now), metadata=analyst.md).rows
+    assert [(r.place, r.active, r.reported, r.warning, r.not_reported) for r in q] == [(facility, 3, 1, 1, 2)]
+
+    # Exports: formulas cannot run in a spreadsheet; Parquet reads back; both audited.
+    before = audit.count(service.server.state.db)
+    text = export(analyst, dataset=R.DATASET_QUARANTINE, format=R.FORMAT_CSV, counts=R.CountsRequest(province_code="79", start=now), purpose="báo cáo Sở").decode()
+    table = list(csv.reader(io.StringIO(text)))
+    assert table[0] == ["province", "place", "active", "reported", "warning", "not_reported"]
+    assert table[1][1] == "'" + facility and table[1][2:] == ["3", "1", "1", "2"]
+    parquet = export(analyst, dataset=R.DATASET_VENUES, format=R.FORMAT_PARQUET, counts=R.CountsRequest(province_code="79"), purpose="báo cáo Sở")
+    assert pq.read_table(io.BytesIO(parquet)).column("venues").to_pylist() == [1, 1]
+    assert audit.count(service.server.state.db) == before + 2
+    try:
+        export(analyst, dataset=R.DATASET_VENUES, format=R.FORMAT_CSV, counts=R.CountsRequest(province_code="79"))
+        raise AssertionError("an export without a purpose was answered")
+    except grpc.RpcError as e:
+        assert e.code() is grpc.StatusCode.INVALID_ARGUMENT

@@ -1,0 +1,203 @@
+"""ReportService: aggregates for ministries and provinces, within the
+caller's scope, and exports of them (CSV, Parquet) with a stated purpose."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import numpy as np
+import sqlalchemy as sa
+
+from tokhai.v1 import reports_pb2 as pb
+from tokhai.v1 import reports_pb2_grpc
+
+from .. import db
+from ..auth import Principal
+from ..errors import Invalid, PermissionDenied
+from ..provinces import PROVINCES
+from ..state import State
+from .context import principal
+from .tracing import LOCAL, purpose_of
+
+DAY = 86_400
+MAX_DAYS = 92
+CHUNK = 1 << 20
+#: What a spreadsheet would run as a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def scope(who: Principal, province: str) -> str | None:
+    """The province a request may see; None for the whole country."""
+    if province:
+        if province not in PROVINCES:
+            raise Invalid(f"province_code {province!r} is not an official province code")
+        who.require_province(province, "the request")
+        return province
+    if who.province is not None:
+        raise PermissionDenied(f"{who.name} sees province {who.province} only: give province_code")
+    return None
+
+
+def days(request: pb.CountsRequest) -> list[int]:
+    """Start of each local day the request covers."""
+    if request.end <= request.start:
+        raise Invalid(f"window [{request.start}, {request.end}) is empty")
+    first = (request.start + LOCAL) // DAY * DAY - LOCAL
+    out = list(range(first, request.end, DAY))
+    if len(out) > MAX_DAYS:
+        raise Invalid(f"the window spans {len(out)} days; at most {MAX_DAYS}")
+    return out
+
+
+def escape(cell: object) -> object:
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    # --- aggregates -----------------------------------------------------------
+
+    def _checkin_rows(self, request: pb.CountsRequest) -> list[tuple[str, int, int]]:
+        province = scope(principal(), request.province_code)
+        if request.by not in (pb.LEVEL_PROVINCE, pb.LEVEL_DISTRICT, pb.LEVEL_WARD, pb.LEVEL_VENUE):
+            raise Invalid("by must be PROVINCE, DISTRICT, WARD or VENUE")
+        v = db.venues.c
+        query = sa.select(v.id, v.province, v.district, v.ward).order_by(v.id)
+        if province is not None:
+            query = query.where(v.province == province)
+        with self.state.db.connect() as conn:
+            venues = conn.execute(query).all()
+        ids = np.array([r.id for r in venues], dtype=np.uint64)
+        column = {pb.LEVEL_PROVINCE: 1, pb.LEVEL_DISTRICT: 2, pb.LEVEL_WARD: 3}.get(request.by)
+        keys = np.array([str(r.id) if column is None else "-".join(r[1 : column + 1]) for r in venues], dtype=object)
+        rows = []
+        for day in days(request):
+            venue, count = self.state.engine.checkins_per_venue(day, day + DAY)
+            at = np.searchsorted(ids, venue).clip(max=max(len(ids) - 1, 0))
+            mine = (ids[at] == venue) if len(ids) else np.zeros(len(venue), bool)
+            if not mine.any():
+                continue
+            labels, where = np.unique(keys[at[mine]].astype(str), return_inverse=True)
+            totals = np.bincount(where, weights=count[mine]).astype(np.int64)
+            rows.extend((str(k), day, int(n)) for k, n in zip(labels, totals, strict=True))
+        return rows
+
+    def CheckinCounts(self, request, context):  # noqa: N802, ANN001
+        return pb.CountsResponse(rows=[pb.CountRow(key=k, day=d, count=n) for k, d, n in self._checkin_rows(request)])
+
+    def _symptom_rows(self, request: pb.CountsRequest) -> list[tuple[str, int, int]]:
+        province = scope(principal(), request.province_code)
+        d = db.declarations.c
+        keys = {pb.LEVEL_PROVINCE: (d.province,), pb.LEVEL_DISTRICT: (d.province, d.district), pb.LEVEL_WARD: (d.province, d.district, d.ward)}.get(request.by)
+        if keys is None:
+            raise Invalid("by must be PROVINCE, DISTRICT or WARD")
+        covered = days(request)
+        day = (d.at + LOCAL) // DAY
+        query = (
+            sa.select(*keys, day.label("day"), sa.func.count().label("n"))
+            .where(d.symptoms != "", d.at >= covered[0], d.at < covered[-1] + DAY)
+            .group_by(*keys, day)
+        )
+        if province is not None:
+            query = query.where(d.province == province)
+        with self.state.db.connect() as conn:
+            found = conn.execute(query).all()
+        rows = [("-".join(r[: len(keys)]), int(r.day) * DAY - LOCAL, int(r.n)) for r in found]
+        return sorted(rows, key=lambda r: (r[1], r[0]))
+
+    def SymptomCounts(self, request, context):  # noqa: N802, ANN001
+        return pb.CountsResponse(rows=[pb.CountRow(key=k, day=d, count=n) for k, d, n in self._symptom_rows(request)])
+
+    def _venue_rows(self, province_code: str) -> list[tuple[str, int, int, int]]:
+        province = scope(principal(), province_code)
+        v, s = db.venues.c, db.safety_assessments.c
+        latest = sa.select(s.venue_id, sa.func.max(s.id).label("id")).group_by(s.venue_id).subquery()
+        level = sa.func.coalesce(s.level, 0)
+        query = (
+            sa.select(v.province, v.kind, level.label("level"), sa.func.count().label("n"))
+            .select_from(db.venues.outerjoin(latest, latest.c.venue_id == v.id).outerjoin(db.safety_assessments, s.id == latest.c.id))
+            .where(v.active.is_(True))
+            .group_by(v.province, v.kind, level)
+            .order_by(v.province, v.kind, level)
+        )
+        if province is not None:
+            query = query.where(v.province == province)
+        with self.state.db.connect() as conn:
+            return [(r.province, r.kind, r.level, r.n) for r in conn.execute(query)]
+
+    def VenueCounts(self, request, context):  # noqa: N802, ANN001
+        rows = self._venue_rows(request.province_code)
+        return pb.VenueCountsResponse(rows=[pb.VenueCountRow(province_code=p, kind=k, safety_level=lv, count=n) for p, k, lv, n in rows])
+
+    def _quarantine_rows(self, province_code: str, t: int) -> list[tuple[str, str, int, int, int, int]]:
+        province = scope(principal(), province_code)
+        day = ((t or int(time.time())) + LOCAL) // DAY
+        o, r = db.quarantine_orders.c, db.health_reports.c
+        query = (
+            sa.select(
+                o.province,
+                o.place,
+                sa.func.count(sa.distinct(o.person_id)).label("active"),
+                sa.func.count(sa.distinct(r.person_id)).label("reported"),
+                sa.func.count(sa.distinct(sa.case((r.warning.is_(True), r.person_id)))).label("warning"),
+            )
+            .select_from(db.quarantine_orders.outerjoin(db.health_reports, (r.person_id == o.person_id) & (r.day == day)))
+            .where(o.active.is_(True))
+            .group_by(o.province, o.place)
+            .order_by(o.province, o.place)
+        )
+        if province is not None:
+            query = query.where(o.province == province)
+        with self.state.db.connect() as conn:
+            return [(x.province, x.place, x.active, x.reported, x.warning, x.active - x.reported) for x in conn.execute(query)]
+
+    def QuarantineCounts(self, request, context):  # noqa: N802, ANN001
+        rows = self._quarantine_rows(request.province_code, request.day)
+        return pb.QuarantineCountsResponse(
+            rows=[pb.QuarantineCountRow(province_code=p, place=pl, active=a, reported=rp, warning=w, not_reported=nr) for p, pl, a, rp, w, nr in rows]
+        )
+
+    # --- exports ----------------------------------------------------------------
+
+    def Export(self, request, context):  # noqa: N802, ANN001
+        who = principal()
+        purpose = purpose_of(request.purpose)
+        counts = request.counts
+        match request.dataset:
+            case pb.DATASET_CHECKINS_PER_DAY:
+                header, rows = ("key", "day", "checkins"), self._checkin_rows(counts)
+            case pb.DATASET_SYMPTOMS_PER_DAY:
+                header, rows = ("key", "day", "declarations_with_symptoms"), self._symptom_rows(counts)
+            case pb.DATASET_VENUES:
+                header, rows = ("province", "kind", "safety_level", "venues"), self._venue_rows(counts.province_code)
+            case pb.DATASET_QUARANTINE:
+                header, rows = ("province", "place", "active", "reported", "warning", "not_reported"), self._quarantine_rows(counts.province_code, counts.start)
+            case _:
+                raise Invalid("dataset is required")
+        if request.format == pb.FORMAT_CSV:
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(header)
+            writer.writerows([escape(c) for c in row] for row in rows)
+            data = out.getvalue().encode()
+        elif request.format == pb.FORMAT_PARQUET:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(header)})
+            buffer = io.BytesIO()
+            pq.write_table(table, buffer, compression="zstd")
+            data = buffer.getvalue()
+        else:
+            raise Invalid("format must be CSV or PARQUET")
+        self.state.audit.record(
+            who, "Export", purpose, 0, {"dataset": pb.Dataset.Name(request.dataset), "format": pb.Format.Name(request.format), "rows": len(rows), "province": counts.province_code}
+        )
+        for at in range(0, max(len(data), 1), CHUNK):
+            yield pb.ExportChunk(data=data[at : at + CHUNK])
