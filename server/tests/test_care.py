@@ -212,3 +212,24 @@ def test_venue_safety_levels_history_and_alert_flags(service, now):
     stranger = service.client("venue_operator", name="stranger")
     request = V.SubmitSafetyAssessmentRequest(venue_id=venue.id, checklist=full)
     assert status(stranger.venues.SubmitSafetyAssessment, request, metadata=stranger.md) is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_the_demo_runs_the_whole_workflow(service, tmp_path):
+    from rich.console import Console
+
+    from tokhai_server import demo
+
+    keys = {
+        "admin": service.client("admin").key,
+        "operator": service.client("venue_operator", province="79").key,
+        "tracer": service.client("tracer", province="79").key,
+        "analyst": service.client("analyst").key,
+        **{f"app{a}": service.client("app_backend", app=a).key for a in demo.APPS},
+    }
+    screen = Console(record=True, width=120)
+    demo.run(service.channel, keys, tmp_path, venues=24, people=150, days=2, cases=2, seed=3, console=screen)
+    text = screen.export_text()
+    assert "F1" in text and "Check-ins per district" in text
+    assert (tmp_path / "poster.png").read_bytes().startswith(b"\x89PNG")
+    state = service.server.state
+    assert len(state.engine) > 150 and list(audit.verify(state.db)) == []

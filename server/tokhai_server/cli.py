@@ -119,6 +119,56 @@ def retention_run(data_dir: DataDir = Path("tokhai-data"), database_url: Databas
         console.print(f"{kind}: {count:,} deleted")
 
 
+@app.command()
+def demo(
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Run an embedded server on this directory (default: a fresh temporary one).")] = None,
+    target: Annotated[str | None, typer.Option(help="host:port of a running server instead (give --key).")] = None,
+    key: Annotated[str | None, typer.Option(envvar="TOKHAI_KEY", help="An admin key of the --target server.")] = None,
+    out: Annotated[Path, typer.Option(help="Where the poster and a picture of this output go.")] = Path("tokhai-demo"),
+    venues: int = 300,
+    people: int = 3_000,
+    days: int = 3,
+    cases: int = 5,
+    seed: int = 1,
+) -> None:
+    """Run the directive's whole workflow through the public API and show it."""
+    import tempfile
+
+    import grpc
+    from rich.console import Console
+
+    from . import demo as workflow
+
+    screen = Console(record=True)
+    if target is not None:
+        if key is None:
+            raise typer.BadParameter("--target needs --key (an admin key)")
+        roles = ["admin", "operator", "tracer", "analyst", "app1", "app2", "app3"]
+        with grpc.insecure_channel(target) as channel:
+            workflow.run(channel, dict.fromkeys(roles, key), out, venues=venues, people=people, days=days, cases=cases, seed=seed, console=screen)
+    else:
+        from .app import Server
+
+        folder = data_dir or Path(tempfile.mkdtemp(prefix="tokhai-demo-"))
+        server = Server(Settings(data_dir=folder), "127.0.0.1:0").start()
+        try:
+            make = lambda role, name, **kw: auth.create_key(server.state.db, role=role, name=name, **kw)  # noqa: E731
+            keys = {
+                "admin": make("admin", "Ban chỉ đạo"),
+                "operator": make("venue_operator", "Chủ địa điểm", province="79"),
+                "tracer": make("tracer", "Sở Y tế TP.HCM", province="79"),
+                "analyst": make("analyst", "Bộ Y tế"),
+                **{f"app{a}": make("app_backend", workflow.APPS[a], app=a) for a in workflow.APPS},
+            }
+            screen.print(f"Embedded server on 127.0.0.1:{server.port}, data in {folder}")
+            with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                workflow.run(channel, keys, out, venues=venues, people=people, days=days, cases=cases, seed=seed, console=screen)
+        finally:
+            server.stop(grace=5)
+    screen.save_svg(str(out / "demo.svg"), title="tokhai demo")
+    console.print(f"the poster and a picture of this output are in {out}/")
+
+
 @audit_app.command("verify")
 def audit_verify(data_dir: DataDir = Path("tokhai-data"), database_url: DatabaseUrl = None) -> None:
     """Check the audit log's hash chain; exit 1 if any record was altered, removed or reordered."""
