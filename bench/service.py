@@ -210,6 +210,26 @@ def bench_trace(port: int, key: str, stays_start: int, calls: int, people: int) 
     return {"calls": calls, "p50_ms": float(np.percentile(lat_ms, 50)), "p99_ms": float(np.percentile(lat_ms, 99)), "people_p50": float(np.median(found))}
 
 
+def bench_reports(port: int, key: str, start: int, calls: int = 5) -> dict:
+    """Check-ins per day over the 14 days: by province (national), by venue."""
+    from tokhai.v1 import reports_pb2 as R
+    from tokhai.v1 import reports_pb2_grpc
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", 256 << 20)])
+    stub = reports_pb2_grpc.ReportServiceStub(channel)
+    md = [("authorization", f"Bearer {key}")]
+    out = {}
+    for name, level in (("by_province", R.LEVEL_PROVINCE), ("by_venue", R.LEVEL_VENUE)):
+        times, rows = [], 0
+        for _ in range(calls):
+            t = time.perf_counter()
+            response = stub.CheckinCounts(R.CountsRequest(by=level, start=start, end=start + 14 * 86_400), metadata=md, timeout=600)
+            times.append(time.perf_counter() - t)
+            rows = len(response.rows)
+        out[name] = {"median_s": float(np.median(times)), "rows": rows, "checkins": sum(r.count for r in response.rows)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stays", type=int, default=1_000_000)
@@ -233,9 +253,11 @@ def main() -> None:
             engine = db.connect(db.default_url(data_dir))
             app_key = auth.create_key(engine, name="bench app", role="app_backend", app=NCOVI)
             tracer_key = auth.create_key(engine, name="bench tracer", role="tracer")
+            analyst_key = auth.create_key(engine, name="bench analyst", role="analyst")
             engine.dispose()
             rows = {"stays": args.stays}
             rows["trace"] = bench_trace(port, tracer_key, start, args.traces, people)
+            rows["reports"] = bench_reports(port, analyst_key, start)
             rows["checkin"] = bench_checkins(port, app_key, payloads, args.seconds, args.processes, args.threads)
             ports: mp.Queue = mp.Queue()
             empty = mp.Process(target=_serve_empty, args=(ports,))
@@ -258,6 +280,8 @@ def main() -> None:
     print(f"| the same clients against an empty gRPC server (the floor) | {e['calls_per_s']:,.0f} calls/s, p50 {e['p50_ms']:.1f} ms, p99 {e['p99_ms']:.1f} ms |")
     print(f"| IngestCheckins, {i['streams']} streams of 10,000-row batches | {i['checkins_per_s']:,.0f} check-ins/s |")
     print(f"| Trace, 1 case, 14 days, F1 | p50 {tr['p50_ms']:.1f} ms, p99 {tr['p99_ms']:.1f} ms ({tr['people_p50']:.0f} people) |")
+    for name, r in rows["reports"].items():
+        print(f"| CheckinCounts {name.replace('_', ' ')}, 14 days (national analyst) | {r['median_s'] * 1e3:.0f} ms median, {r['rows']:,} rows, {r['checkins']:,} check-ins |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
 
