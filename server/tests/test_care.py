@@ -94,6 +94,10 @@ def test_trace_to_quarantine_to_daily_reports_and_line_lists(service, now):
     assert len(warning.entries) == 1 and warning.entries[0].spo2_percent == 94
     hanoi = service.client("tracer", province="01")
     assert status(hanoi.care.ListLineList, H.LineListRequest(list=H.LINE_LIST_WARNING_SIGNS, province_code="79", purpose="xem"), metadata=hanoi.md) is grpc.StatusCode.PERMISSION_DENIED
+    ward_staff = service.client("health_staff", province="79", place="26740")
+    assert len(line_list(H.LINE_LIST_WARNING_SIGNS, who=ward_staff).entries) == 1
+    other_ward = H.LineListRequest(list=H.LINE_LIST_WARNING_SIGNS, province_code="79", place="26741", purpose="xem")
+    assert status(ward_staff.care.ListLineList, other_ward, metadata=ward_staff.md) is grpc.StatusCode.PERMISSION_DENIED
     assert status(tracer.care.ListLineList, H.LineListRequest(list=H.LINE_LIST_WARNING_SIGNS, province_code="79"), metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
 
     # Ending an order stops monitoring: no line list, no reports kept.

@@ -235,7 +235,9 @@ def test_a_killed_server_loses_no_acknowledged_check_in(tmp_path):
         for t in threads:
             t.start()
         for t in threads:
-            t.join()
+            t.join(timeout=60)
+        if serve.poll() is None:  # the clients stopped before killing it
+            serve.kill()
         serve.wait()
         channel.close()
         with Engine.open(data / "stays") as store:

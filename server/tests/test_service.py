@@ -351,3 +351,13 @@ def test_stays_survive_a_restart(service, now, tmp_path, database_url):
         again.channel.close()
         again.server.stop(grace=1)
     service.server = again.server  # the fixture's teardown stops it again, harmlessly
+
+
+def test_a_request_lock_and_a_person_lock_never_collide(service):
+    # A check-in holds its request id's lock while it takes its person's; if
+    # both came from one pool, some pairs would deadlock on the same lock.
+    state = service.server.state
+    for n in range(5_000):
+        with state.lock("request", 1, f"r{n}"):
+            assert state.lock("person", n).acquire(timeout=1), f"request r{n} and person {n} share a lock"
+            state.lock("person", n).release()

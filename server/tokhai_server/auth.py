@@ -27,6 +27,8 @@ class Role(enum.StrEnum):
     APP_BACKEND = "app_backend"
     VENUE_OPERATOR = "venue_operator"
     TRACER = "tracer"
+    #: Staff of a quarantine facility or a ward: line lists of their place.
+    HEALTH_STAFF = "health_staff"
     ANALYST = "analyst"
 
 
@@ -41,6 +43,8 @@ class Principal:
     role: Role
     province: str | None
     app: int | None
+    #: Health staff: the facility name or ward code they look after.
+    place: str | None = None
 
     def require_app(self, source: int) -> None:
         """App backends act for their own app only."""
@@ -84,7 +88,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     f"/{_V}CareService/ReportHealth": frozenset({Role.APP_BACKEND}),
     f"/{_V}CareService/OrderQuarantine": frozenset({Role.TRACER}),
     f"/{_V}CareService/EndQuarantine": frozenset({Role.TRACER}),
-    f"/{_V}CareService/ListLineList": frozenset({Role.TRACER}),
+    f"/{_V}CareService/ListLineList": frozenset({Role.TRACER, Role.HEALTH_STAFF}),
     f"/{_V}CareService/PublishAlerts": frozenset({Role.TRACER}),
     f"/{_V}CareService/RetractAlert": frozenset({Role.TRACER}),
     f"/{_V}CareService/ListExposures": frozenset({Role.APP_BACKEND}),
@@ -106,7 +110,9 @@ def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-def create_key(engine: sa.Engine, *, name: str, role: str, province: str | None = None, app: int | None = None) -> str:
+def create_key(
+    engine: sa.Engine, *, name: str, role: str, province: str | None = None, app: int | None = None, place: str | None = None
+) -> str:
     """Creates a principal and returns its API key (shown once, stored hashed)."""
     try:
         role = Role(role)
@@ -114,6 +120,8 @@ def create_key(engine: sa.Engine, *, name: str, role: str, province: str | None 
         raise Invalid(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
     if province is not None and province not in PROVINCES:
         raise Invalid(f"province {province!r} is not an official two-digit province code")
+    if role is Role.HEALTH_STAFF and (province is None or not place):
+        raise Invalid("a health staff key needs --province and --place (the facility name or ward code)")
     if role is Role.APP_BACKEND and app is None:
         raise Invalid("an app backend key needs --app (1 Tờ khai y tế, 2 NCOVI, 3 Bluezone)")
     if not name.strip():
@@ -122,7 +130,14 @@ def create_key(engine: sa.Engine, *, name: str, role: str, province: str | None 
     with engine.begin() as conn:
         conn.execute(
             db.principals.insert().values(
-                name=name.strip(), role=role.value, province=province, app=app, key_id=key_id, key_hash=_hash(secret), created_at=int(time.time())
+                name=name.strip(),
+                role=role.value,
+                province=province,
+                app=app,
+                place=place,
+                key_id=key_id,
+                key_hash=_hash(secret),
+                created_at=int(time.time()),
             )
         )
     return f"tk_{key_id}_{secret}"
@@ -163,7 +178,7 @@ class Keys:
             raise Unauthenticated("unknown API key")
         if row.revoked_at is not None:
             raise Unauthenticated("API key revoked")
-        principal = Principal(row.id, row.name, Role(row.role), row.province, row.app)
+        principal = Principal(row.id, row.name, Role(row.role), row.province, row.app, row.place)
         with self._lock:
             self._cache[key] = (now, principal)
         return principal

@@ -77,11 +77,12 @@ def keys_create(
     data_dir: DataDir = Path("tokhai-data"),
     province: Annotated[str | None, typer.Option(help="Two-digit province code: limits a tracer or operator to it.")] = None,
     app_id: Annotated[int | None, typer.Option("--app", help="App backends: 1 Tờ khai y tế, 2 NCOVI, 3 Bluezone.")] = None,
+    place: Annotated[str | None, typer.Option(help="Health staff: the facility name or ward code they look after.")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a key; it is printed once, as the last line, and stored hashed."""
     try:
-        key = auth.create_key(_database(data_dir, database_url), name=name, role=role, province=province, app=app_id)
+        key = auth.create_key(_database(data_dir, database_url), name=name, role=role, province=province, app=app_id, place=place)
     except ServiceError as e:
         raise typer.BadParameter(str(e)) from None
     console.print(f"Created a {role} key for {name}{f' (province {province})' if province else ''}. It is shown only now:")

@@ -22,6 +22,8 @@ principals = sa.Table(
     sa.Column("province", sa.String(2)),
     # App backends: the SourceApp number they ingest for.
     sa.Column("app", sa.Integer),
+    # Health staff: the facility name or ward code they look after.
+    sa.Column("place", sa.Text),
     # Public half of the API key, to find the row; the secret half only hashed.
     sa.Column("key_id", sa.String(32), nullable=False, unique=True),
     sa.Column("key_hash", sa.LargeBinary(32), nullable=False),

@@ -69,7 +69,9 @@ class State:
         self.audit = AuditLog(self.db)
         self._venues: dict[int, Venue] = {}
         self._alerts: tuple[float, list[sa.Row]] | None = None
-        self._locks = [threading.Lock() for _ in range(1024)]
+        # One pool per kind of key: a call holds a request's lock while it
+        # takes a person's, and one pool could hand it the same lock twice.
+        self._locks = {kind: [threading.Lock() for _ in range(1024)] for kind in ("request", "person")}
         self.open_stays = self._open_stays(int(time.time()))
         self.risk = Risk(self.db, int(time.time()))
 
@@ -77,10 +79,12 @@ class State:
         self.engine.close()
         self.db.dispose()
 
-    def lock(self, *key: object) -> threading.Lock:
-        """One of a fixed set of locks, by key: calls about one person (or
-        one request id) take turns, others run side by side."""
-        return self._locks[zlib.crc32(repr(key).encode()) % len(self._locks)]
+    def lock(self, kind: str, *key: object) -> threading.Lock:
+        """One of a fixed set of locks of `kind` ("request" or "person"), by
+        key: calls about one person (or one request id) take turns, others
+        run side by side."""
+        pool = self._locks[kind]
+        return pool[zlib.crc32(repr(key).encode()) % len(pool)]
 
     # --- times -------------------------------------------------------------
 

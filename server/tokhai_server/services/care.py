@@ -13,7 +13,7 @@ from tokhai.v1 import care_pb2_grpc, common_pb2
 
 from .. import db
 from ..auth import Principal
-from ..errors import Invalid, NotFound
+from ..errors import Invalid, NotFound, PermissionDenied
 from ..provinces import PROVINCES
 from ..risk import reasons_of
 from ..state import State
@@ -210,6 +210,8 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         if request.province_code not in PROVINCES:
             raise Invalid(f"province_code {request.province_code!r} is not an official province code")
         who.require_province(request.province_code, "the line list")
+        if who.place is not None and request.place != who.place:
+            raise PermissionDenied(f"{who.name} sees the line lists of {who.place!r} only: give it as place")
         if request.list not in (pb.LINE_LIST_NOT_REPORTED_TODAY, pb.LINE_LIST_WARNING_SIGNS):
             raise Invalid("list must be NOT_REPORTED_TODAY or WARNING_SIGNS")
         day = local_day(request.day or int(time.time()))
