@@ -31,7 +31,6 @@ from pathlib import Path
 
 import grpc
 import numpy as np
-import sqlalchemy as sa
 
 from tokhai.v1 import checkins_pb2 as C
 from tokhai.v1 import checkins_pb2_grpc

@@ -237,3 +237,57 @@ def test_the_demo_runs_the_whole_workflow(service, tmp_path):
     assert (tmp_path / "poster.png").read_bytes().startswith(b"\x89PNG")
     state = service.server.state
     assert len(state.engine) > 150 and list(audit.verify(state.db)) == []
+
+
+def test_refusals_found_in_review_store_nothing_and_say_why(service, now):
+    from tokhai.v1 import reports_pb2 as R
+    from tokhai.v1 import venues_pb2 as V
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    tracer = service.client("tracer", province="79")
+    venue, payload = service.venue(admin, province="79")
+    admin.venues.DeactivateVenue(V.DeactivateVenueRequest(venue_id=venue.id), metadata=admin.md)
+    request = C.CheckInRequest(
+        person=phone(1), venue_payload=payload, time=now, source=NCOVI,
+        contact=K.ContactDetails(name="A", phone="0900000001"), declaration=H.Declaration(symptoms=[H.SYMPTOM_COUGH]),
+    )
+    assert status(app.checkins.CheckIn, request, metadata=app.md) is grpc.StatusCode.FAILED_PRECONDITION
+    with service.server.state.db.connect() as conn:
+        for table in (db.contacts, db.declarations):
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0, f"{table.name} written by a refused call"
+
+    assert status(admin.venues.GetVenue, V.GetVenueRequest(venue_id=2**64 - 1), metadata=admin.md) is grpc.StatusCode.NOT_FOUND
+    assert status(app.checkins.CheckIn, C.CheckInRequest(person=phone(1), venue_payload="TKH1.².1.x", time=now, source=NCOVI), metadata=app.md) is grpc.StatusCode.INVALID_ARGUMENT
+    nul = H.OrderQuarantineRequest(people=[phone(2)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 9, purpose="x\x00yz")
+    assert status(tracer.care.OrderQuarantine, nul, metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
+    analyst = service.client("analyst")
+    huge = R.CountsRequest(by=R.LEVEL_PROVINCE, start=0, end=2**48)
+    assert status(analyst.reports.CheckinCounts, huge, metadata=analyst.md) is grpc.StatusCode.INVALID_ARGUMENT
+
+    # Ending an order twice: the second is refused, and a second order still counts.
+    two = [
+        tracer.care.OrderQuarantine(
+            H.OrderQuarantineRequest(people=[phone(3)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 99, purpose="F1 lần " + n),
+            metadata=tracer.md,
+        ).orders[0]
+        for n in ("1", "2")
+    ]
+    tracer.care.EndQuarantine(H.EndQuarantineRequest(order_id=two[0].id, reason="xong"), metadata=tracer.md)
+    again = H.EndQuarantineRequest(order_id=two[0].id, reason="xong")
+    assert status(tracer.care.EndQuarantine, again, metadata=tracer.md) is grpc.StatusCode.FAILED_PRECONDITION
+    person_3 = service.server.state.people.of_ref(phone(3))[0]
+    assert service.server.state.risk.reasons(person_3, now) == ["under an active quarantine order"]
+
+
+def test_a_bulk_check_out_closes_the_open_stay(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    _, payload = service.venue(admin)
+    stay = check_in(app, payload, phone(1), now - 600)
+    close = C.IngestBatch(batch_id=1, source=NCOVI, checkout_stay_ids=[stay.stay_id], checkout_t_out=[now - 300])
+    list(app.checkins.IngestCheckins(iter([close]), metadata=app.md, timeout=10))
+    back = check_in(app, payload, phone(1), now - 200)
+    assert not back.repeated and back.stay_id != stay.stay_id, "a closed stay is not open any more"
+    stays = service.server.state.engine.stays_between(now - 3_600, now + 3_600)
+    assert dict(zip(stays.stay_id.tolist(), stays.t_out.tolist()))[stay.stay_id] == now - 300, "and its real end is kept"

@@ -119,7 +119,7 @@ class Codes:
             if key is not None and key.revoked_at is None:
                 return values
         parts = payload.strip().split(".")
-        if len(parts) != fields + 3 or parts[0] != prefix or not all(p.isdigit() for p in parts[1:-1]):
+        if len(parts) != fields + 3 or parts[0] != prefix or not all(p.isascii() and p.isdigit() for p in parts[1:-1]):
             raise Invalid(f"{what} is not a Tokhai {what} ({prefix}...)")
         *values, key_id = (int(p) for p in parts[1:-1])
         key = self._by_id.get(key_id)

@@ -73,6 +73,8 @@ class State:
         # takes a person's, and one pool could hand it the same lock twice.
         self._locks = {kind: [threading.Lock() for _ in range(1024)] for kind in ("request", "person")}
         self.open_stays = self._open_stays(int(time.time()))
+        #: Whose open stay each open stay id is: check-outs by stay id find it.
+        self.open_stay_person = {o.stay_id: p for p, o in self.open_stays.items()}
         self.risk = Risk(self.db, int(time.time()))
 
     def close(self) -> None:
@@ -112,6 +114,8 @@ class State:
         hit = self._venues.get(venue_id)
         if hit is not None:
             return hit
+        if venue_id >= 1 << 63:
+            raise NotFound(f"no venue {venue_id}")
         with self.db.connect() as conn:
             row = conn.execute(sa.select(db.venues).where(db.venues.c.id == venue_id)).first()
         if row is None:
@@ -153,6 +157,26 @@ class State:
         for sid, p, v, a, b in zip(*(c[live][order].tolist() for c in (stays.stay_id, stays.person, stays.venue, stays.t_in, stays.t_out)), strict=True):
             open_[p] = OpenStay(sid, v, a, b)
         return open_
+
+    def set_open(self, person_id: int, stay: OpenStay) -> None:
+        """Call holding the person's lock."""
+        old = self.open_stays.get(person_id)
+        if old is not None:
+            self.open_stay_person.pop(old.stay_id, None)
+        self.open_stays[person_id] = stay
+        self.open_stay_person[stay.stay_id] = person_id
+
+    def close_open(self, stay_ids) -> None:  # noqa: ANN001 - ids
+        """Forgets the open stays among `stay_ids` (checked out)."""
+        for stay_id in stay_ids:
+            person_id = self.open_stay_person.get(int(stay_id))
+            if person_id is None:
+                continue
+            with self.lock("person", person_id):
+                open_ = self.open_stays.get(person_id)
+                if open_ is not None and open_.stay_id == int(stay_id):
+                    del self.open_stays[person_id]
+                    del self.open_stay_person[open_.stay_id]
 
     # --- retries -----------------------------------------------------------
 

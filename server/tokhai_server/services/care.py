@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from tokhai.v1 import care_pb2 as pb
 from tokhai.v1 import care_pb2_grpc, common_pb2
 
-from .. import db
+from .. import db, text
 from ..auth import Principal
-from ..errors import Invalid, NotFound, PermissionDenied
+from ..errors import FailedPrecondition, Invalid, NotFound, PermissionDenied
 from ..provinces import PROVINCES
 from ..risk import reasons_of
 from ..state import State
@@ -117,8 +117,10 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             if request.spo2_percent and not 50 <= request.spo2_percent <= 100:
                 raise Invalid(f"spo2_percent {request.spo2_percent} is not a saturation (50 to 100, or 0 if not measured)")
             person_id, _ = self.state.people.of_ref(request.person)
+            note = text.clean(request.note, "note", 2_000)
+            symptoms = _symptoms(request.symptoms)
             o = db.quarantine_orders.c
-            with self.state.db.begin() as conn:
+            with self.state.lock("person", person_id), self.state.db.begin() as conn:
                 active = conn.execute(sa.select(o.id).where(o.person_id == person_id, o.active.is_(True)).limit(1)).first()
                 if active is None:
                     # Monitoring stops when an order ends: nothing to keep.
@@ -132,9 +134,9 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                     "reported_at": request.time,
                     "temperature_c": request.temperature_c,
                     "spo2_percent": request.spo2_percent,
-                    "symptoms": _symptoms(request.symptoms),
+                    "symptoms": symptoms,
                     "breathing_difficulty": request.breathing_difficulty,
-                    "note": request.note[:2_000],
+                    "note": note,
                     "warning": warning,
                 }
                 r = db.health_reports.c
@@ -156,7 +158,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             _check_place(who, request.province_code, request.kind, request.place)
             if request.planned_end <= request.start:
                 raise Invalid("planned_end must be after start")
-            people = [self.state.people.of_ref(ref)[0] for ref in request.people] + list(request.person_ids)
+            people = [self.state.people.of_ref(ref)[0] for ref in request.people] + [text.id_(p, "person_ids") for p in request.person_ids]
             if not 0 < len(people) <= 100_000:
                 raise Invalid("give 1 to 100,000 people")
             now = int(time.time())
@@ -165,7 +167,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                     "person_id": p,
                     "kind": request.kind,
                     "province": request.province_code,
-                    "place": request.place.strip(),
+                    "place": text.clean(request.place, "place", 300),
                     "start": request.start,
                     "planned_end": request.planned_end,
                     "active": True,
@@ -173,11 +175,8 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 }
                 for p in dict.fromkeys(people)
             ]
-            o = db.quarantine_orders.c
             with self.state.db.begin() as conn:
-                first = conn.execute(sa.select(sa.func.coalesce(sa.func.max(o.id), 0))).scalar_one()
-                conn.execute(db.quarantine_orders.insert(), rows)
-                made = conn.execute(sa.select(db.quarantine_orders).where(o.id > first, o.created_by == who.id).order_by(o.id)).all()
+                made = conn.execute(db.quarantine_orders.insert().returning(*db.quarantine_orders.c, sort_by_parameter_order=True), rows).all()
             for row in made:
                 self.state.risk.ordered(row.person_id, +1)
             self.state.audit.record(who, "OrderQuarantine", purpose, len(made), {"province": request.province_code, "place": request.place, "at": now})
@@ -187,19 +186,23 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
 
     def EndQuarantine(self, request, context):  # noqa: N802, ANN001
         who = principal()
-        reason = request.reason.strip()
-        if not reason:
-            raise Invalid("reason is required")
+        reason = text.clean(request.reason, "reason", 500, required=True)
         o = db.quarantine_orders.c
+        order_id = request.order_id
+        if order_id >= 1 << 63:
+            raise NotFound(f"no quarantine order {order_id}")
         with self.state.db.begin() as conn:
-            row = conn.execute(sa.select(db.quarantine_orders).where(o.id == request.order_id)).first()
+            row = conn.execute(sa.select(db.quarantine_orders).where(o.id == order_id)).first()
             if row is None:
-                raise NotFound(f"no quarantine order {request.order_id}")
+                raise NotFound(f"no quarantine order {order_id}")
             who.require_province(row.province, f"order {row.id}")
-            if not row.active:
-                raise Invalid(f"order {row.id} already ended at {row.ended_at}")
             ended_at = request.time or int(time.time())
-            conn.execute(db.quarantine_orders.update().where(o.id == row.id).values(active=False, ended_at=ended_at, end_reason=reason[:500]))
+            # Only the call that flips it ends it: a retry finds it ended.
+            ended = conn.execute(
+                db.quarantine_orders.update().where(o.id == row.id, o.active.is_(True)).values(active=False, ended_at=ended_at, end_reason=reason)
+            ).rowcount
+            if ended != 1:
+                raise FailedPrecondition(f"order {row.id} already ended at {row.ended_at}")
             row = conn.execute(sa.select(db.quarantine_orders).where(o.id == row.id)).one()
         self.state.risk.ordered(row.person_id, -1)
         return _order(row)
@@ -266,14 +269,12 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 expires = a.expires_at or now + self.state.settings.alert_days * DAY
                 if expires <= now:
                     raise Invalid(f"alerts[{i}]: expires_at is in the past")
+                message = text.clean(a.message, f"alerts[{i}].message", 1_000)
                 rows.append(
-                    {"venue_id": venue.id, "start": a.start, "end": a.end, "level": a.level, "message": a.message[:1_000], "published_by": who.id, "published_at": now, "expires_at": expires}
+                    {"venue_id": venue.id, "start": a.start, "end": a.end, "level": a.level, "message": message, "published_by": who.id, "published_at": now, "expires_at": expires}
                 )
-            al = db.alerts.c
             with self.state.db.begin() as conn:
-                first = conn.execute(sa.select(sa.func.coalesce(sa.func.max(al.id), 0))).scalar_one()
-                conn.execute(db.alerts.insert(), rows)
-                made = conn.execute(sa.select(db.alerts).where(al.id > first, al.published_by == who.id).order_by(al.id)).all()
+                made = conn.execute(db.alerts.insert().returning(*db.alerts.c, sort_by_parameter_order=True), rows).all()
             self.state.alerts_changed()
             return pb.PublishAlertsResponse(alerts=[_alert(r, self.state) for r in made])
 
@@ -282,6 +283,8 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
     def RetractAlert(self, request, context):  # noqa: N802, ANN001
         who = principal()
         al = db.alerts.c
+        if request.alert_id >= 1 << 63:
+            raise NotFound(f"no alert {request.alert_id}")
         with self.state.db.begin() as conn:
             row = conn.execute(sa.select(db.alerts).where(al.id == request.alert_id)).first()
             if row is None:
@@ -300,17 +303,24 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         return pb.ListVenueAlertsResponse(alerts=[_alert(r, self.state) for r in live_alerts(self.state, int(time.time()), request.since)])
 
 
-def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.Declaration, where: tuple[str, str, str] = ("", "", "")) -> int:
-    """Stores a declaration; `where` (province, district, ward) stands in for
-    a residence the declaration does not give."""
-    if d.province_code:
-        if d.province_code not in PROVINCES or not re.fullmatch(r"\d{3}", d.district_code) or not re.fullmatch(r"\d{5}", d.ward_code):
-            raise Invalid("declaration: province_code (official), district_code (3 digits) and ward_code (5 digits) go together")
-        where = (d.province_code, d.district_code, d.ward_code)
+def checked_declaration(d: pb.Declaration) -> pb.Declaration:
+    """`d`, if it can be stored; raises INVALID_ARGUMENT if not."""
+    if d.province_code and (d.province_code not in PROVINCES or not re.fullmatch(r"\d{3}", d.district_code) or not re.fullmatch(r"\d{5}", d.ward_code)):
+        raise Invalid("declaration: province_code (official), district_code (3 digits) and ward_code (5 digits) go together")
     if d.case_contact not in pb.CaseContact.values():
         raise Invalid(f"declaration.case_contact {d.case_contact} is not a case contact value")
     if d.vaccine_doses > 10:
         raise Invalid(f"declaration.vaccine_doses {d.vaccine_doses} is more than 10")
+    _symptoms(d.symptoms)
+    return d
+
+
+def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.Declaration, where: tuple[str, str, str] = ("", "", "")) -> int:
+    """Stores a declaration; `where` (province, district, ward) stands in for
+    a residence the declaration does not give."""
+    checked_declaration(d)
+    if d.province_code:
+        where = (d.province_code, d.district_code, d.ward_code)
     symptoms = _symptoms(d.symptoms)
     with state.db.begin() as conn:
         declaration_id = conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -11,7 +12,7 @@ from tokhai_engine import InvalidInputError, UnknownStayError
 from tokhai.v1 import checkins_pb2 as pb
 from tokhai.v1 import checkins_pb2_grpc
 
-from .. import codes, db
+from .. import codes, db, text
 from ..auth import Principal, Role
 from ..errors import FailedPrecondition, Invalid, NotFound, PermissionDenied
 from ..state import OpenStay, State
@@ -19,6 +20,10 @@ from . import care
 from .context import principal
 
 MAX_BATCH = 100_000
+
+
+def _contact(contact) -> tuple[str, str]:  # noqa: ANN001 - a ContactDetails
+    return text.clean(contact.name, "contact.name", 200), text.clean(contact.phone, "contact.phone", 40, required=True)
 
 
 class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
@@ -43,7 +48,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                     state.engine.set_checkout([open_.stay_id], t)
             until = t + venue.dwell_seconds
             stay_id = int(state.engine.add_stays([person_id], [venue_id], [t], [until])[0])
-            state.open_stays[person_id] = OpenStay(stay_id, venue_id, t, until)
+            state.set_open(person_id, OpenStay(stay_id, venue_id, t, until))
         return pb.CheckInResponse(stay_id=stay_id, venue_id=venue_id, venue_name=venue.name, t_in=t, provisional_t_out=until)
 
     def CheckIn(self, request, context):  # noqa: N802, ANN001
@@ -51,27 +56,28 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         who.require_app(request.source)
 
         def check_in() -> pb.CheckInResponse:
+            # Everything is checked before anything is stored.
             self.state.check_time(request.time, "time")
-            venue_id = self.state.codes.verify_venue(request.venue_payload)
+            venue = self.state.venue(self.state.codes.verify_venue(request.venue_payload))
+            if not venue.active:
+                raise FailedPrecondition(f"venue {venue.id} is deactivated: its codes are refused")
             person_id, _ = self.state.people.of_ref(request.person)
-            if request.HasField("contact"):
-                self._keep_contact(person_id, request.contact)
-            if request.HasField("declaration"):
-                venue = self.state.venue(venue_id)
-                where = (venue.province, venue.district, venue.ward)
-                care.store_declaration(self.state, person_id, request.time, request.source, request.declaration, where)
-            response = self._check_in(person_id, venue_id, request.time)
+            contact = _contact(request.contact) if request.HasField("contact") else None
+            declaration = care.checked_declaration(request.declaration) if request.HasField("declaration") else None
+            response = self._check_in(person_id, venue.id, request.time)
+            if contact is not None:
+                self._keep_contact(person_id, contact)
+            if declaration is not None:
+                care.store_declaration(self.state, person_id, request.time, request.source, declaration, (venue.province, venue.district, venue.ward))
             response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time())))
             return response
 
         return self.state.once(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in)
 
-    def _keep_contact(self, person_id: int, contact) -> None:  # noqa: ANN001
-        name, phone = contact.name.strip()[:200], contact.phone.strip()[:40]
-        if not phone:
-            raise Invalid("contact.phone is empty")
-        values = {"name": name, "phone": phone, "updated_at": int(time.time())}
-        with self.state.db.begin() as conn:
+    def _keep_contact(self, person_id: int, contact: tuple[str, str]) -> None:
+        values = {"name": contact[0], "phone": contact[1], "updated_at": int(time.time())}
+        # The person's lock makes update-or-insert safe on every database.
+        with self.state.lock("person", person_id), self.state.db.begin() as conn:
             if conn.execute(db.contacts.update().where(db.contacts.c.person_id == person_id).values(**values)).rowcount == 0:
                 conn.execute(db.contacts.insert().values(person_id=person_id, **values))
 
@@ -100,14 +106,13 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 raise Invalid("give stay_id or person_at_venue")
             state.check_time(request.time, "time")
             if target == "stay_id":
-                state.engine.set_checkout([request.stay_id], request.time)
-                stay_id = request.stay_id
-                for person_id, open_ in list(state.open_stays.items()):
-                    if open_.stay_id == stay_id:
-                        with state.lock("person", person_id):
-                            if state.open_stays.get(person_id) is open_:
-                                del state.open_stays[person_id]
-                return pb.CheckOutResponse(stay_id=stay_id, t_out=request.time)
+                person_id = state.open_stay_person.get(request.stay_id)
+                # Under the person's lock, if the stay is open: a check-in
+                # elsewhere must not close it again afterwards.
+                with state.lock("person", person_id) if person_id is not None else contextlib.nullcontext():
+                    state.engine.set_checkout([request.stay_id], request.time)
+                state.close_open([request.stay_id])
+                return pb.CheckOutResponse(stay_id=request.stay_id, t_out=request.time)
             person_id, _ = state.people.of_ref(request.person_at_venue.person)
             venue_id = request.person_at_venue.venue_id
             with state.lock("person", person_id):
@@ -117,7 +122,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 if request.time <= open_.t_in:
                     raise Invalid(f"check-out {request.time} is not after the check-in {open_.t_in}")
                 state.engine.set_checkout([open_.stay_id], request.time)
-                del state.open_stays[person_id]
+            state.close_open([open_.stay_id])
             return pb.CheckOutResponse(stay_id=open_.stay_id, t_out=request.time)
 
         return self.state.once(who, request.request_id, "CheckOut", pb.CheckOutResponse, check_out)
@@ -169,6 +174,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         try:
             self.state.check_times(t_out, "checkout_t_out")
             self.state.engine.set_checkout(np.array(batch.checkout_stay_ids, dtype=np.uint64), t_out)
+            self.state.close_open(batch.checkout_stay_ids)
         except UnknownStayError as e:  # before its base class, InvalidInputError
             raise NotFound(f"batch {batch.batch_id}: {e}") from None
         except (Invalid, InvalidInputError) as e:

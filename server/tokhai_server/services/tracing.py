@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 from tokhai.v1 import common_pb2, tracing_pb2 as pb
 from tokhai.v1 import tracing_pb2_grpc
 
-from .. import db
+from .. import db, text
 from ..auth import Role
 from ..errors import Invalid, PermissionDenied
 from ..provinces import PROVINCES
@@ -24,11 +24,11 @@ MAX_CASES = 20_000
 LOCAL = 7 * 3_600  # Vietnam's days run on UTC+7
 
 
-def purpose_of(text: str) -> str:
-    text = text.strip()
-    if len(text) < 3:
+def purpose_of(value: str) -> str:
+    value = text.clean(value, "purpose", 500)
+    if len(value) < 3:
         raise Invalid("purpose is required: say why personal data is read")
-    return text[:500]
+    return value
 
 
 class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):

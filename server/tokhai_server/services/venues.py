@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import re
 import time
-import unicodedata
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -13,7 +12,7 @@ import sqlalchemy as sa
 from tokhai.v1 import venues_pb2 as pb
 from tokhai.v1 import venues_pb2_grpc
 
-from .. import codes, db
+from .. import codes, db, text
 from ..auth import Principal, Role
 from ..errors import FailedPrecondition, Invalid, PermissionDenied
 from ..provinces import PROVINCES
@@ -58,10 +57,7 @@ def _fields(request, partial: bool) -> dict:  # noqa: ANN001 - Register or Updat
     """Checked column values from a request; absent fields are left out when `partial`."""
     out: dict = {}
     if not partial or request.HasField("name"):
-        name = unicodedata.normalize("NFC", request.name).strip()
-        if not name or len(name) > 300:
-            raise Invalid("name must have 1 to 300 characters")
-        out["name"] = name
+        out["name"] = text.clean(request.name, "name", 300, required=True)
     if not partial or request.kind:
         if request.kind not in DEFAULT_DWELL:
             raise Invalid(f"kind {request.kind} is not a venue kind of the directive")
@@ -72,7 +68,7 @@ def _fields(request, partial: bool) -> dict:  # noqa: ANN001 - Register or Updat
             raise Invalid(f"province_code {a.province_code!r} is not an official two-digit province code")
         if not re.fullmatch(r"\d{3}", a.district_code) or not re.fullmatch(r"\d{5}", a.ward_code):
             raise Invalid("district_code must be 3 digits and ward_code 5 digits")
-        out |= {"province": a.province_code, "district": a.district_code, "ward": a.ward_code, "street": unicodedata.normalize("NFC", a.street)}
+        out |= {"province": a.province_code, "district": a.district_code, "ward": a.ward_code, "street": text.clean(a.street, "street", 500)}
     if request.HasField("latitude") != request.HasField("longitude"):
         raise Invalid("give both latitude and longitude, or neither")
     if request.HasField("latitude"):

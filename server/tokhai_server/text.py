@@ -1,0 +1,28 @@
+"""Free text from callers: NFC-normalised, bounded, no control characters
+(PostgreSQL cannot store NUL, and nothing shown to people needs them)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from .errors import Invalid
+
+_ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+def clean(value: str, what: str, limit: int, *, required: bool = False) -> str:
+    value = unicodedata.normalize("NFC", value).strip()
+    if required and not value:
+        raise Invalid(f"{what} is required")
+    if len(value) > limit:
+        raise Invalid(f"{what} is longer than {limit} characters")
+    if any(unicodedata.category(c) == "Cc" and c not in _ALLOWED_CONTROLS for c in value):
+        raise Invalid(f"{what} holds control characters")
+    return value
+
+
+def id_(value: int, what: str) -> int:
+    """A uint64 id from the API that must fit the database's signed BIGINT."""
+    if value >= 1 << 63:
+        raise Invalid(f"{what} {value} is not an id this service issues")
+    return value
