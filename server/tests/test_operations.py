@@ -4,7 +4,6 @@ protos, reflection, health and graceful shutdown, limits, the CLI."""
 from __future__ import annotations
 
 import filecmp
-import os
 import signal
 import subprocess
 import sys

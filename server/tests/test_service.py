@@ -4,7 +4,6 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import base64
-import io
 import unicodedata
 
 import grpc
