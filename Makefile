@@ -6,7 +6,7 @@ STAYS ?= 1000000
 DATA ?= tokhai-data
 LISTEN ?= 127.0.0.1:50051
 
-.PHONY: help setup build server serve protos test test-rust test-python bench bench-store lint fmt
+.PHONY: help setup build server serve protos test test-rust test-python bench bench-store bench-service lint fmt
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,6 +44,9 @@ bench: build  ## engine, DuckDB and ncls side by side on STAYS synthetic stays
 
 bench-store: build  ## durable ingest, close, reopen beside the in-memory build, on STAYS stays
 	$(PY) bench/store.py --stays $(STAYS)
+
+bench-service: server  ## the service under load on loopback (CheckIn, IngestCheckins, Trace, counts) with STAYS stays loaded
+	$(PY) bench/service.py --stays $(STAYS)
 
 lint:  ## rustfmt, clippy
 	cargo fmt --all -- --check
