@@ -360,3 +360,49 @@ def test_a_request_lock_and_a_person_lock_never_collide(service):
         with state.lock("request", 1, f"r{n}"):
             assert state.lock("person", n).acquire(timeout=1), f"request r{n} and person {n} share a lock"
             state.lock("person", n).release()
+
+
+def test_concurrent_check_ins_of_the_same_people_stay_consistent(service, now):
+    """Many clients, few people and venues: no deadlock, and every open stay
+    the service holds is a stay of that person, still open, in the store."""
+    import random
+    import threading
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    venues = [service.venue(admin, name=f"V{i}") for i in range(3)]
+    errors: list[BaseException] = []
+
+    def client(k: int) -> None:
+        rng = random.Random(k)
+        try:
+            for n in range(40):
+                who = phone(rng.randrange(5))
+                venue, payload = rng.choice(venues)
+                t = now - 3_000 + n * 60 + rng.randrange(30)
+                if rng.random() < 0.2:
+                    request = C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=who, venue_id=venue.id), time=t + 30)
+                    try:
+                        app.checkins.CheckOut(request, metadata=app.md, timeout=10)
+                    except grpc.RpcError as e:
+                        assert e.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT), e.details()
+                else:
+                    check_in(app, payload, who, t, request_id=f"{k}-{n}")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a client hangs"
+    assert not errors, errors[0]
+    state = service.server.state
+    stays = state.engine.stays_between(now - 86_400, now + 86_400)
+    held = {sid: (p, t_out) for sid, p, t_out in zip(stays.stay_id.tolist(), stays.person.tolist(), stays.t_out.tolist(), strict=True)}
+    for person, open_ in state.open_stays.items():
+        assert held[open_.stay_id][0] == person
+        assert held[open_.stay_id][1] == open_.until, "an open stay is not closed in the store"
+        assert state.open_stay_person[open_.stay_id] == person
+    assert len(state.open_stay_person) == len(state.open_stays)
