@@ -9,6 +9,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result, StayProblem};
+use crate::par;
 use crate::partition::{Append, Partition};
 use crate::segment::{Row, DAY};
 use crate::store::log::{self, Record};
@@ -425,13 +426,15 @@ impl Engine {
     fn apply_add(&self, by_day: Vec<DayRows>) {
         let appends: Vec<Append> = {
             let state = self.state.read();
-            by_day
-                .into_par_iter()
-                .map(|(day, rows)| match state.partitions.get(&day) {
-                    Some(p) => p.plan_append(rows),
-                    None => Partition::new(day).plan_append(rows),
-                })
-                .collect()
+            let plan = |(day, rows): DayRows| match state.partitions.get(&day) {
+                Some(p) => p.plan_append(rows),
+                None => Partition::new(day).plan_append(rows),
+            };
+            if by_day.len() == 1 {
+                by_day.into_iter().map(plan).collect()
+            } else {
+                by_day.into_par_iter().map(plan).collect()
+            }
         };
         let mut state = self.state.write();
         for append in appends {
@@ -521,7 +524,7 @@ fn check_not_expired(t_in: &[i64], expired_before: i64) -> Result<()> {
     if expired_before <= MIN_TIME {
         return Ok(());
     }
-    match t_in.par_iter().position_first(|&t| t < expired_before) {
+    match par::position_first(t_in, |&t| t < expired_before) {
         Some(row) => Err(Error::InvalidStay {
             row,
             problem: StayProblem::Expired {
@@ -542,10 +545,13 @@ fn check_stays(persons: &[u64], venues: &[u64], t_in: &[i64], t_out: &[i64]) -> 
             ("t_out", t_out.len()),
         ],
     )?;
-    match (0..t_in.len())
-        .into_par_iter()
-        .find_map_first(|i| stay_problem(t_in[i], t_out[i]).map(|p| (i, p)))
-    {
+    let bad = |i: usize| stay_problem(t_in[i], t_out[i]).map(|p| (i, p));
+    let found = if t_in.len() < par::SMALL {
+        (0..t_in.len()).find_map(bad)
+    } else {
+        (0..t_in.len()).into_par_iter().find_map_first(bad)
+    };
+    match found {
         Some((row, problem)) => Err(Error::InvalidStay { row, problem }),
         None => Ok(()),
     }
@@ -566,10 +572,15 @@ fn split_by_day(
     next_seq: impl Fn(i64) -> u32,
 ) -> Result<(Vec<DayRows>, Vec<u64>)> {
     let day_of = |t: &i64| t.div_euclid(DAY);
-    let (Some(first), Some(last)) = (
-        t_in.par_iter().map(day_of).min(),
-        t_in.par_iter().map(day_of).max(),
-    ) else {
+    let (first, last) = if t_in.len() < par::SMALL {
+        (t_in.iter().map(day_of).min(), t_in.iter().map(day_of).max())
+    } else {
+        (
+            t_in.par_iter().map(day_of).min(),
+            t_in.par_iter().map(day_of).max(),
+        )
+    };
+    let (Some(first), Some(last)) = (first, last) else {
         return Ok((Vec::new(), Vec::new()));
     };
     // Checked times span at most a century of days: a dense table is small.

@@ -47,6 +47,7 @@ mod column;
 mod engine;
 mod error;
 mod interval;
+mod par;
 mod partition;
 mod query;
 mod segment;

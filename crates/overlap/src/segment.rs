@@ -7,9 +7,8 @@
 //! sealed segment can be backed by a memory-mapped file unchanged
 //! ([`crate::store`] writes and maps them).
 
-use rayon::prelude::*;
-
 use crate::column::Column;
+use crate::par;
 
 /// Length of a partition in seconds: partitions are UTC days of `t_in`.
 pub const DAY: i64 = 86_400;
@@ -81,14 +80,14 @@ struct Builder {
 impl Segment {
     /// Index `rows`, whose `seq` values lie in `first_seq..first_seq + seq_span`.
     pub fn build(mut rows: Vec<Row>, first_seq: u32, seq_span: u32) -> Segment {
-        rows.par_sort_unstable_by_key(venue_key);
+        par::sort_unstable_by_key(&mut rows, venue_key);
         Segment::index(rows, first_seq, seq_span, |rows, _| {
             let mut keys: Vec<u128> = rows
                 .iter()
                 .enumerate()
                 .map(|(i, r)| person_key(r.person, r.t_in, i as u32))
                 .collect();
-            keys.par_sort_unstable();
+            par::sort_unstable(&mut keys);
             keys
         })
     }
@@ -99,12 +98,12 @@ impl Segment {
     /// and merges runs) instead of sorting every row again.
     pub fn merge(mut fresh: Vec<Row>, olds: &[Segment], first_seq: u32, seq_span: u32) -> Segment {
         let fresh_seqs = olds.last().map_or(first_seq, Segment::end_seq)..first_seq + seq_span;
-        fresh.par_sort_unstable_by_key(venue_key);
+        par::sort_unstable_by_key(&mut fresh, venue_key);
         let mut rows = fresh;
         for old in olds {
             rows.extend(old.rows());
         }
-        rows.par_sort_by_key(venue_key);
+        par::sort_by_key(&mut rows, venue_key);
         Segment::index(rows, first_seq, seq_span, |rows, row_of_seq| {
             let new_row = |seq: u32| row_of_seq[(seq - first_seq) as usize];
             let mut keys: Vec<u128> = Vec::with_capacity(rows.len());
@@ -115,7 +114,7 @@ impl Segment {
                     keys.push(person_key(r.person, r.t_in, row));
                 }
             }
-            keys.par_sort_unstable();
+            par::sort_unstable(&mut keys);
             for old in olds {
                 // Old ties in (person, t_in) are in row order, which is
                 // (venue, t_in, seq) order, as the new rows are: still sorted.
@@ -129,7 +128,7 @@ impl Segment {
                     keys.push(key);
                 }
             }
-            keys.par_sort();
+            par::sort(&mut keys);
             keys
         })
     }

@@ -1,0 +1,55 @@
+//! Parallel where it pays. A call from a thread outside rayon's pool hands
+//! each parallel step to the pool and waits for it; for a small input (a
+//! single check-in, say) the handoff costs more than the work, so small
+//! inputs run on the calling thread.
+
+use rayon::prelude::*;
+
+/// Inputs shorter than this run on the calling thread.
+pub(crate) const SMALL: usize = 1 << 13;
+
+pub(crate) fn sort_unstable_by_key<T: Send, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K + Sync) {
+    if v.len() < SMALL {
+        v.sort_unstable_by_key(key);
+    } else {
+        v.par_sort_unstable_by_key(key);
+    }
+}
+
+/// Stable, so that it merges sorted runs.
+pub(crate) fn sort_by_key<T: Send, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K + Sync) {
+    if v.len() < SMALL {
+        v.sort_by_key(key);
+    } else {
+        v.par_sort_by_key(key);
+    }
+}
+
+pub(crate) fn sort_unstable<T: Ord + Send>(v: &mut [T]) {
+    if v.len() < SMALL {
+        v.sort_unstable();
+    } else {
+        v.par_sort_unstable();
+    }
+}
+
+/// Stable, so that it merges sorted runs.
+pub(crate) fn sort<T: Ord + Send>(v: &mut [T]) {
+    if v.len() < SMALL {
+        v.sort();
+    } else {
+        v.par_sort();
+    }
+}
+
+/// The first index whose item passes `test`.
+pub(crate) fn position_first<T: Sync>(
+    v: &[T],
+    test: impl Fn(&T) -> bool + Sync + Send,
+) -> Option<usize> {
+    if v.len() < SMALL {
+        v.iter().position(test)
+    } else {
+        v.par_iter().position_first(test)
+    }
+}
