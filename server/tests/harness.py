@@ -1,4 +1,7 @@
-"""A real service on a loopback port, and clients that call it with a key."""
+"""A real service on a loopback port, and clients that call it with a key.
+
+`Client` is the service's own (tokhai_server.client); tests import it from here.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +10,11 @@ from pathlib import Path
 
 import grpc
 
-from tokhai.v1 import care_pb2_grpc, checkins_pb2_grpc, reports_pb2_grpc, tracing_pb2_grpc, venues_pb2 as V, venues_pb2_grpc
+from tokhai.v1 import venues_pb2 as V
 from tokhai_server import auth
 from tokhai_server.app import Server
+from tokhai_server.client import Client
 from tokhai_server.config import Settings
-
-
-@dataclasses.dataclass
-class Client:
-    """Stubs that send one principal's API key."""
-
-    channel: grpc.Channel
-    key: str
-
-    def __post_init__(self) -> None:
-        self.venues = venues_pb2_grpc.VenueServiceStub(self.channel)
-        self.checkins = checkins_pb2_grpc.CheckinServiceStub(self.channel)
-        self.tracing = tracing_pb2_grpc.TracingServiceStub(self.channel)
-        self.care = care_pb2_grpc.CareServiceStub(self.channel)
-        self.reports = reports_pb2_grpc.ReportServiceStub(self.channel)
-
-    @property
-    def md(self) -> list[tuple[str, str]]:
-        return [("authorization", f"Bearer {self.key}")]
 
 
 @dataclasses.dataclass

@@ -9,7 +9,6 @@ sees its line lists and counts.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import time
 from pathlib import Path
@@ -20,12 +19,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 from tokhai.v1 import care_pb2 as H
-from tokhai.v1 import care_pb2_grpc, checkins_pb2_grpc, reports_pb2_grpc, tracing_pb2_grpc, venues_pb2_grpc
 from tokhai.v1 import checkins_pb2 as C
 from tokhai.v1 import common_pb2 as K
 from tokhai.v1 import reports_pb2 as R
 from tokhai.v1 import tracing_pb2 as T
 from tokhai.v1 import venues_pb2 as V
+
+from .client import Client
 
 PROVINCE, DISTRICTS = "79", ("760", "761", "764", "765", "766", "769")
 APPS = {K.SOURCE_APP_TO_KHAI_Y_TE: "Tờ khai y tế", K.SOURCE_APP_NCOVI: "NCOVI", K.SOURCE_APP_BLUEZONE: "Bluezone"}
@@ -50,25 +50,11 @@ def _local(t: int) -> str:
     return time.strftime("%d/%m %H:%M", time.gmtime(t + 7 * 3_600))
 
 
-@dataclasses.dataclass
-class Stubs:
-    channel: grpc.Channel
-    key: str
-
-    def __post_init__(self) -> None:
-        self.venues = venues_pb2_grpc.VenueServiceStub(self.channel)
-        self.checkins = checkins_pb2_grpc.CheckinServiceStub(self.channel)
-        self.tracing = tracing_pb2_grpc.TracingServiceStub(self.channel)
-        self.care = care_pb2_grpc.CareServiceStub(self.channel)
-        self.reports = reports_pb2_grpc.ReportServiceStub(self.channel)
-        self.md = [("authorization", f"Bearer {self.key}")]
-
-
 def run(channel: grpc.Channel, keys: dict[str, str], out: Path, *, venues: int, people: int, days: int, cases: int, seed: int, console: Console) -> None:
     """`keys` by role: admin, operator, tracer, analyst, and one app backend per app (app1..app3)."""
     rng = random.Random(seed)
-    operator, tracer, analyst = (Stubs(channel, keys[r]) for r in ("operator", "tracer", "analyst"))
-    apps = {app: Stubs(channel, keys[f"app{app}"]) for app in APPS}
+    operator, tracer, analyst = (Client(channel, keys[r]) for r in ("operator", "tracer", "analyst"))
+    apps = {app: Client(channel, keys[f"app{app}"]) for app in APPS}
     out.mkdir(parents=True, exist_ok=True)
     now = int(time.time())
 
