@@ -244,3 +244,25 @@ def test_a_killed_server_loses_no_acknowledged_check_in(tmp_path):
         missing = set(acknowledged.values()) - held
         assert not missing, f"round {round_}: {len(missing)} acknowledged check-ins lost"
     assert len(acknowledged) > 20
+
+
+def test_every_rpc_of_the_protos_has_a_handler():
+    """The generated base classes answer UNIMPLEMENTED (NotImplementedError);
+    none of our methods may fall through to them."""
+    from tokhai.v1 import care_pb2, checkins_pb2, reports_pb2, tracing_pb2, venues_pb2
+    from tokhai_server.services.care import CareServicer
+    from tokhai_server.services.checkins import CheckinServicer
+    from tokhai_server.services.reports import ReportServicer
+    from tokhai_server.services.tracing import TracingServicer
+    from tokhai_server.services.venues import VenueServicer
+
+    servicers = {
+        "VenueService": (venues_pb2, VenueServicer),
+        "CheckinService": (checkins_pb2, CheckinServicer),
+        "TracingService": (tracing_pb2, TracingServicer),
+        "CareService": (care_pb2, CareServicer),
+        "ReportService": (reports_pb2, ReportServicer),
+    }
+    for service, (module, servicer) in servicers.items():
+        for method in module.DESCRIPTOR.services_by_name[service].methods:
+            assert method.name in vars(servicer), f"{service}.{method.name} has no handler"
