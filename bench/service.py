@@ -143,6 +143,19 @@ def checkin_worker(port: int, key: str, payloads: list[str], seconds: float, con
     asyncio.run(main())
 
 
+def in_processes(worker, arguments: list[tuple]) -> list:  # noqa: ANN001 - a worker function
+    """Runs `worker(*args, out)` in one process per `args`, at once; returns
+    what each put on `out`."""
+    out: mp.Queue = mp.Queue()
+    procs = [mp.Process(target=worker, args=(*args, out)) for args in arguments]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return results
+
+
 def warm(port: int, key: str, payloads: list[str]) -> None:
     """One check-in per venue code first: a server that has run for a while
     holds every venue and verified code in its caches, and so should the one
@@ -157,13 +170,7 @@ def warm(port: int, key: str, payloads: list[str]) -> None:
 
 def bench_checkins(port: int, key: str, payloads: list[str], seconds: float, processes: int, concurrency: int) -> dict:
     warm(port, key, payloads)
-    out: mp.Queue = mp.Queue()
-    procs = [mp.Process(target=checkin_worker, args=(port, key, payloads, seconds, concurrency, i, out)) for i in range(processes)]
-    for p in procs:
-        p.start()
-    results = [out.get() for _ in procs]
-    for p in procs:
-        p.join()
+    results = in_processes(checkin_worker, [(port, key, payloads, seconds, concurrency, i) for i in range(processes)])
     lat = np.array([x for r in results for x in r[0]])
     return {
         "clients": processes * concurrency,
@@ -200,13 +207,7 @@ def ingest_worker(port: int, key: str, n_venues: int, batches: int, rows: int, s
 
 
 def bench_ingest(port: int, key: str, n_venues: int, streams: int, batches: int, rows: int) -> dict:
-    out: mp.Queue = mp.Queue()
-    procs = [mp.Process(target=ingest_worker, args=(port, key, n_venues, batches, rows, i, out)) for i in range(streams)]
-    for p in procs:
-        p.start()
-    results = [out.get() for _ in procs]
-    for p in procs:
-        p.join()
+    results = in_processes(ingest_worker, [(port, key, n_venues, batches, rows, i) for i in range(streams)])
     rows_done = sum(r[0] for r in results)
     return {"streams": streams, "rows": rows_done, "checkins_per_s": rows_done / max(r[1] for r in results)}
 
