@@ -31,8 +31,8 @@ protos: setup  ## regenerate server/tokhai/v1 from protos/ (a test checks this c
 	$(PY) -m pip install -q "grpcio-tools==1.85.1"
 	$(PY) -m grpc_tools.protoc -I protos --python_out=server --grpc_python_out=server --pyi_out=server protos/tokhai/v1/*.proto
 
-test-rust:  ## Rust unit, property and doc tests
-	cargo test -p overlap --locked
+test-rust:  ## Rust unit, property and doc tests (engine core and workload model)
+	cargo test -p overlap -p workload --locked
 
 test-python: server  ## pytest (engine and service), against the release build
 	$(PY) -m pytest -q
@@ -50,4 +50,4 @@ bench-service: server  ## the service under load on loopback (CheckIn, IngestChe
 
 lint:  ## rustfmt, clippy
 	cargo fmt --all -- --check
-	cargo clippy -p overlap -p overlap-py --all-targets -- -D warnings
+	cargo clippy -p overlap -p overlap-py -p workload --all-targets -- -D warnings

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from tokhai_engine import synth
 
@@ -29,3 +30,56 @@ def test_popularity_is_zipf_like_with_a_few_capped_mega_venues():
     # ... and below them popularity falls off like 1/rank.
     assert 0.35 < visits[1_000] / visits[500] < 0.65
     assert np.median(visits) < 0.5 * visits.mean()
+
+
+def test_national_model_is_deterministic_however_chunked():
+    model = synth.National.scaled(300_000, days=3, seed=9)
+    whole = list(model.chunks(10**9))
+    assert len(whole) == 1
+    pieces = list(model.chunks(7_777))
+    assert len(pieces) > 10
+    for k in range(4):
+        np.testing.assert_array_equal(whole[0].columns()[k], np.concatenate([p.columns()[k] for p in pieces]))
+    # The same seed gives the same stays; another seed other stays.
+    again = next(synth.National.scaled(300_000, days=3, seed=9).chunks(10**9))
+    np.testing.assert_array_equal(again.persons, whole[0].persons)
+    other = next(synth.National.scaled(300_000, days=3, seed=10).chunks(10**9))
+    assert not np.array_equal(other.persons[:1000], whole[0].persons[:1000])
+    # Days cut from the whole are the whole's stays of those days, in order.
+    day1 = np.concatenate([c.persons for c in model.chunks(50_000, days=range(1, 2))])
+    first_day = np.concatenate([c.persons for c in model.chunks(50_000, days=range(0, 1))])
+    np.testing.assert_array_equal(whole[0].persons[len(first_day) : len(first_day) + len(day1)], day1)
+
+
+def test_national_model_matches_its_description():
+    model = synth.National.scaled(600_000, days=4, forgotten=0.05, seed=2)
+    a = next(model.chunks(10**9))
+    assert abs(len(a) / model.expected_stays - 1) < 0.01
+    assert abs(len(a) / 600_000 - 1) < 0.03
+    dwell = a.t_out - a.t_in
+    assert (dwell >= 60).all() and (dwell < 24 * 3600).all()
+    assert 0.04 < (dwell > 12 * 3600).mean() < 0.06
+    # Check-ins start inside the days asked for, at a daily rhythm: mornings
+    # are busy and 03:00 local time is quiet.
+    assert a.t_in.min() >= synth.DEFAULT_START and a.t_in.max() < synth.DEFAULT_START + 4 * synth.DAY
+    hour = (a.t_in - synth.DEFAULT_START) % synth.DAY // 3600
+    counts = np.bincount(hour, minlength=24)
+    assert counts[8] > 8 * counts[3]
+    # People mostly check in in their own province.
+    bounds = np.cumsum([0] + [round(p * 1000) for _, p in synth.National.provinces()])
+    person_province = np.searchsorted(bounds / bounds[-1] * model.people, a.persons, side="left") - 1
+    venue_province = model.venue_provinces()[a.venues.astype(np.int64) - 1]
+    assert 0.9 < (np.abs(person_province - venue_province) <= 1).mean()
+    # Venues of every kind, eateries the most common, and busy ones.
+    kinds = np.bincount(model.venue_kinds(), minlength=13)[1:]
+    assert (kinds > 0).all() and kinds.argmax() == synth.KINDS.index("eatery")
+    visits = np.bincount(a.venues.astype(np.int64))
+    assert visits.max() > 8 * visits[1:].mean()
+
+
+def test_national_model_refuses_bad_parameters():
+    for bad in (dict(travel=2.0), dict(days=0), dict(people=10), dict(checkins_per_day=1e9, people=1000), dict(seed=-1)):
+        with pytest.raises(ValueError):
+            synth.National(**{"people": 1000, "checkins_per_day": 100.0, **bad})
+    with pytest.raises(ValueError, match="contiguous"):
+        next(synth.National(people=1000, checkins_per_day=100.0, days=3).chunks(days=range(2, 5)))

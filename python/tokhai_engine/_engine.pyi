@@ -56,3 +56,31 @@ class Engine:
         latency: int,
         until: int | None,
     ) -> tuple[_U64, NDArray[np.uint32], _I64, _U64, _I64]: ...
+
+class NationalModel:
+    def __init__(
+        self,
+        *,
+        people: int,
+        days: int,
+        start: int,
+        checkins_per_day: float,
+        per_active: float,
+        people_per_venue: float,
+        zipf: float,
+        mega: float,
+        travel: float,
+        forgotten: float,
+        duplicates: float,
+        seed: int,
+    ) -> None: ...
+    @property
+    def person_days(self) -> int: ...
+    @property
+    def stays_per_person_day(self) -> float: ...
+    @property
+    def venues(self) -> int: ...
+    def generate(self, lo: int, hi: int) -> tuple[_U64, _U64, _I64, _I64]: ...
+    def venue_table(self) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]: ...
+    @staticmethod
+    def provinces() -> list[tuple[str, int]]: ...

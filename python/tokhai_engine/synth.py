@@ -1,6 +1,16 @@
 """Synthetic check-ins for tests and benchmarks, deterministic by seed.
 
-The model (all parameters of :func:`generate`):
+Two models:
+
+- :class:`National`, the country: 63 provinces by population, venues of the
+  directive's kinds, people's days of consecutive check-ins. Generated in Rust,
+  in chunks, at tens of millions of stays a second, so a billion stays never
+  need a billion-row array at once. Its model is documented on the class and
+  in ``docs/benchmarks.md``.
+- :func:`generate`, a small region in one array: anyone may meet anyone,
+  which makes it the harder case for the queries and the one the tests use.
+
+The model of :func:`generate` (all its parameters):
 
 - ``people`` people and ``venues`` venues (by default one venue per 100
   people, and as many people as make about two check-ins per person per day);
@@ -21,9 +31,12 @@ The model (all parameters of :func:`generate`):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.typing import NDArray
+
+from ._engine import NationalModel
 
 #: 2021-08-01 00:00 in Vietnam (UTC+7), in seconds since the Unix epoch.
 DEFAULT_START = 1_627_750_800
@@ -99,3 +112,102 @@ def generate(
         t_in=np.concatenate([t_in, t_in[again] + shift]).astype(np.int64),
         t_out=np.concatenate([t_out, t_out[again]]).astype(np.int64),
     )
+
+
+_NATIONAL_DUPLICATES = 0.01
+
+#: The directive's venue kinds, numbered as ``VenueKind`` in the protos.
+KINDS = ("agency", "hospital", "school", "company", "supermarket", "hotel", "lodging",
+         "restaurant", "eatery", "cafe", "public transport", "other")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class National:
+    """Vietnam's check-in traffic, deterministic by seed; the defaults are the
+    nation: 100M people, 100M check-ins a day.
+
+    - People (ids ``1..people``) and venues (ids ``1..venues``, one per
+      ``people_per_venue`` people) are spread over the 63 provinces by their
+      2019 census population, each province a contiguous range of ids.
+    - Inside a province, venue popularity is Zipf-like (exponent ``zipf``),
+      capped at ``mega`` times the province's mean; the first ranks, one per
+      million residents, are its mega-venues (markets, hospitals, bus
+      stations). Other venues take the directive's kinds in fixed shares.
+    - Each person is active on a day with the probability that makes
+      ``checkins_per_day`` check-ins nationally; an active person makes about
+      ``per_active`` check-ins one after another (the first at an hour of a
+      daily rhythm in Vietnam's time, each next one after a gap), all in their
+      own province, except a fraction ``travel`` of person-days spent in
+      another province picked by population.
+    - Dwell is log-normal around the median of the venue's kind (25 minutes
+      at a supermarket to 8 hours at a hotel); a fraction ``forgotten`` of
+      stays were never checked out and closed 12 to 24 hours later; a fraction
+      ``duplicates`` are scanned twice.
+
+    The data does not depend on how it is cut: every person-day draws from its
+    own generator, seeded by (seed, day, person).
+    """
+
+    people: int = 100_000_000
+    days: int = 14
+    checkins_per_day: float = 100e6
+    per_active: float = 3.0
+    people_per_venue: float = 100.0
+    zipf: float = 0.7
+    mega: float = 100.0
+    travel: float = 0.03
+    forgotten: float = 0.02
+    duplicates: float = _NATIONAL_DUPLICATES
+    start: int = DEFAULT_START
+    seed: int = 0
+    _model: NationalModel = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        try:
+            model = NationalModel(**fields)
+        except OverflowError as e:  # a negative count or seed
+            raise ValueError(f"national model: {e}") from None
+        object.__setattr__(self, "_model", model)
+
+    @classmethod
+    def scaled(cls, stays: int, days: int = 14, **overrides) -> National:
+        """A region with about ``stays`` stays over ``days`` days, keeping the
+        nation's ratio of one check-in a day per inhabitant."""
+        per_day = stays / days / (1 + overrides.get("duplicates", _NATIONAL_DUPLICATES))
+        return cls(people=max(63, round(per_day)), days=days, checkins_per_day=per_day, **overrides)
+
+    @property
+    def venues(self) -> int:
+        return self._model.venues
+
+    @property
+    def expected_stays(self) -> float:
+        """The expected number of stays over all days, duplicates included."""
+        return self._model.person_days * self._model.stays_per_person_day
+
+    def chunks(self, size: int = 10_000_000, *, days: range | None = None) -> Iterator[Checkins]:
+        """The stays of ``days`` (all by default), in chunks of about ``size``
+        stays, day by day; each chunk is generated on every core."""
+        days = range(self.days) if days is None else days
+        if days.step != 1 or not 0 <= days.start <= days.stop <= self.days:
+            raise ValueError(f"days must be a contiguous range within 0..{self.days}")
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        step = max(1, int(size / max(self._model.stays_per_person_day, 1e-9)))
+        lo, hi = days.start * self.people, days.stop * self.people
+        for at in range(lo, hi, step):
+            yield Checkins(*self._model.generate(at, min(at + step, hi)))
+
+    def venue_kinds(self) -> NDArray[np.uint8]:
+        """Each venue's kind (1-based index into :data:`KINDS`), venue ``v`` at ``v - 1``."""
+        return self._model.venue_table()[0]
+
+    def venue_provinces(self) -> NDArray[np.uint8]:
+        """Each venue's province (index into :func:`provinces`), venue ``v`` at ``v - 1``."""
+        return self._model.venue_table()[1]
+
+    @staticmethod
+    def provinces() -> list[tuple[str, int]]:
+        """The 63 provinces as ``(official code, 2019 population in thousands)``."""
+        return NationalModel.provinces()

@@ -4,6 +4,8 @@
 //! and maps engine errors to Python exceptions. Checks of dtypes and Python
 //! scalars live in the pure-Python package, next to the public signatures.
 
+mod national;
+
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use overlap::{ContactRules, TraceRules};
 use pyo3::create_exception;
@@ -281,6 +283,7 @@ impl Engine {
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
+    m.add_class::<national::NationalModel>()?;
     m.add("InvalidInputError", m.py().get_type::<InvalidInputError>())?;
     m.add("UnknownStayError", m.py().get_type::<UnknownStayError>())?;
     m.add("DtypeError", m.py().get_type::<DtypeError>())?;
