@@ -95,6 +95,9 @@ def test_refused_checkout_changes_nothing():
         (lambda e: e.trace([1], T, T + 1, hops=-1), InvalidInputError, "hops must be zero or positive"),
         (lambda e: e.trace([1], T, T + 1, latency=-5), InvalidInputError, "latency must be zero or positive"),
         (lambda e: e.exposure_sites([1, 2], [T], T + 1), InvalidInputError, "column starts has 1 values, expected 2"),
+        (lambda e: e.present_many([10, 10], [T, T], [T + 1, T - 5]), InvalidInputError, r"row 1: window \[\d+, \d+\) is empty"),
+        (lambda e: e.present_many([10, 10], [T], T + 1), InvalidInputError, "column starts has 1 values, expected 2"),
+        (lambda e: e.present_many([10.5], T, T + 1), DtypeError, "venues"),
     ],
 )
 def test_bad_queries_say_what_is_wrong(call, error, message):

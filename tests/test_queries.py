@@ -75,6 +75,12 @@ def test_queries_match_oracle(data, batches, checkouts, expire, venue, window, c
     got = engine.overlaps(venue, *window)
     assert list(zip(*(c.tolist() for c in got.columns().values()))) == oracle.overlaps(venue, *window)
     assert engine.present(venue, *window).tolist() == sorted({p for p, _, _ in oracle.overlaps(venue, *window)})
+    # Many windows at once, repeats and all: the same people, window by window.
+    asked = [(venue, *window), (0, *case_window), (venue, *window), (3, *case_window)]
+    got = engine.present_many(*(np.array(c) for c in zip(*asked)))
+    assert list(zip(got.window.tolist(), got.person.tolist())) == [
+        (i, p) for i, (v, s, e) in enumerate(asked) for p in sorted({p for p, _, _ in oracle.overlaps(v, s, e)})
+    ]
     stays = engine.stays_between(*window)
     venues, counts = np.unique(stays.venue, return_counts=True)
     got_v, got_c = engine.checkins_per_venue(*window)

@@ -22,7 +22,7 @@ from ._engine import (
     UnknownStayError,
 )
 from .engine import Engine
-from .results import Checkins, ContactPairs, Contacts, Sites, Stays, Trace
+from .results import Checkins, ContactPairs, Contacts, Present, Sites, Stays, Trace
 
 __all__ = [
     "MAX_TIME",
@@ -35,6 +35,7 @@ __all__ = [
     "DtypeError",
     "Engine",
     "InvalidInputError",
+    "Present",
     "Sites",
     "Stays",
     "StoreError",

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _convert as convert
 from . import _engine
-from .results import Checkins, ContactPairs, Contacts, Sites, Stays, Trace
+from .results import Checkins, ContactPairs, Contacts, Present, Sites, Stays, Trace
 
 #: Default log size that triggers a checkpoint (about 8M stays).
 CHECKPOINT_BYTES = 256 << 20
@@ -150,6 +150,12 @@ class Engine:
         """The people present at ``venue`` at some instant of ``[start, end)``,
         sorted, each once (the persons of ``overlaps``, found faster)."""
         return self._core.present(convert.id_("venue", venue), convert.time("start", start), convert.time("end", end))
+
+    def present_many(self, venues: ArrayLike, starts: ArrayLike | int, ends: ArrayLike | int) -> Present:
+        """``present`` for many (venue, window) pairs at once, using every
+        core: the pairs (window, person), by (window, person)."""
+        venues = convert.ids("venues", venues)
+        return Present(*self._core.present_many(venues, convert.times("starts", starts, len(venues)), convert.times("ends", ends, len(venues))))
 
     def checkins_per_venue(self, start: int | np.datetime64, end: int | np.datetime64) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
         """``(venues, counts)``: how many stays began in ``[start, end)`` at

@@ -70,6 +70,15 @@ class Sites(_Columns):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Present(_Columns):
+    """Who was present in each of many windows: ``window`` is the index of
+    the window in the query's arguments; ordered by (window, person)."""
+
+    window: NDArray[np.uint64]
+    person: NDArray[np.uint64]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
 class Trace(_Columns):
     """Cases (hop 0) and everyone reached from them, ordered by (hop, person)."""
 

@@ -204,6 +204,18 @@ impl Engine {
         Ok(detached(py, || self.inner.present(venue, start, end))?.into_pyarray(py))
     }
 
+    fn present_many<'py>(
+        &self,
+        py: Python<'py>,
+        venues: U64s<'py>,
+        starts: I64s<'py>,
+        ends: I64s<'py>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let (venues, starts, ends) = (venues.as_slice()?, starts.as_slice()?, ends.as_slice()?);
+        let (window, person) = detached(py, || self.inner.present_many(venues, starts, ends))?;
+        columns!(py; window, person)
+    }
+
     fn contacts<'py>(
         &self,
         py: Python<'py>,

@@ -338,6 +338,43 @@ impl Engine {
         Ok(people)
     }
 
+    /// [`Engine::present`] for many windows at once, in parallel: the pairs
+    /// (window, person), window being the index into the arguments, ordered
+    /// by (window, person). Windows may repeat and need no order.
+    pub fn present_many(
+        &self,
+        venues: &[u64],
+        starts: &[i64],
+        ends: &[i64],
+    ) -> Result<(Vec<u64>, Vec<u64>)> {
+        same_length(
+            venues.len(),
+            &[("starts", starts.len()), ("ends", ends.len())],
+        )?;
+        for (row, (&s, &e)) in starts.iter().zip(ends).enumerate() {
+            check_window(row, s, e)?;
+        }
+        let state = self.state.read();
+        let found: Vec<Vec<u64>> = (0..venues.len())
+            .into_par_iter()
+            .map_init(Vec::new, |hits, i| {
+                hits.clear();
+                state.venue_stays(venues[i], starts[i], ends[i], hits);
+                let mut people: Vec<u64> = hits.iter().map(|h| h.0).collect();
+                people.sort_unstable();
+                people.dedup();
+                people
+            })
+            .collect();
+        let total = found.iter().map(Vec::len).sum();
+        let (mut window, mut person) = (Vec::with_capacity(total), Vec::with_capacity(total));
+        for (i, people) in found.into_iter().enumerate() {
+            window.extend(std::iter::repeat_n(i as u64, people.len()));
+            person.extend(people);
+        }
+        Ok((window, person))
+    }
+
     /// How many stays began in `[start, end)` at each venue that had any,
     /// as (venues ascending, counts): the check-ins of a day, say, without
     /// decoding a stay.
