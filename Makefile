@@ -16,7 +16,7 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 setup: $(PY)  ## create the venv and install the test and benchmark dependencies
-	$(PY) -m pip install -q "maturin>=1.7,<2" numpy pytest hypothesis pytest-benchmark pyarrow duckdb ncls
+	$(PY) -m pip install -q "maturin>=1.7,<2" numpy pytest hypothesis pytest-benchmark pyarrow duckdb ncls superintervals
 
 build: setup  ## build the extension (release) into the venv
 	$(VENV)/bin/maturin develop --release --quiet
