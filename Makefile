@@ -4,9 +4,11 @@ PY := $(VENV)/bin/python
 STAYS ?= 1000000
 
 DATA ?= tokhai-data
+BENCH_DIR ?= /var/tmp
+BENCH_STAYS ?= 1000000000
 LISTEN ?= 127.0.0.1:50051
 
-.PHONY: help setup build server serve protos test test-rust test-python bench bench-store bench-service lint fmt
+.PHONY: help setup build server serve protos test test-rust test-python bench bench-national bench-largest bench-load bench-report bench-store bench-service lint fmt
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,6 +43,21 @@ test: test-rust test-python  ## everything CI runs
 
 bench: build  ## engine, DuckDB and ncls side by side on STAYS synthetic stays
 	$(PY) bench/compare.py --stays $(STAYS)
+
+bench-national: build  ## the national side-by-side run (10M and 100M stays, every peer, skew) and docs/benchmarks.md; PostgreSQL when TOKHAI_BENCH_DATABASE_URL is set
+	$(PY) -m pip install -q "matplotlib>=3.8" "psycopg[binary]>=3.2"
+	$(PY) bench/national.py --sizes 10M,100M
+
+bench-largest: build  ## the largest size, 1 billion stays, into a durable store in BENCH_DIR (about 25 GB of disk); the engine alone
+	$(PY) -m pip install -q "matplotlib>=3.8"
+	$(PY) bench/national.py --sizes 1000M --peers none --skew-size 0 --dir $(BENCH_DIR)
+
+bench-load: server  ## the service under ingest and trace load on loopback, holding BENCH_STAYS stays of the national model
+	$(PY) -m pip install -q "matplotlib>=3.8"
+	$(PY) bench/load.py --stays $(BENCH_STAYS) --dir $(BENCH_DIR)
+
+bench-report:  ## regenerate docs/benchmarks.md and its plots from the saved rows
+	$(PY) bench/report.py
 
 bench-store: build  ## durable ingest, close, reopen beside the in-memory build, on STAYS stays
 	$(PY) bench/store.py --stays $(STAYS)

@@ -406,7 +406,11 @@ def _unite(group, a, b):
     return a[first], running[last], first
 
 
-#: Peers by command-line name: a name and how to build it from the columns.
+#: Peers' names by command-line name.
+NAMES = {"duckdb": "DuckDB", "duckdb-range": "DuckDB, prefer_range_joins", "postgres": "PostgreSQL", "ncls": "ncls",
+         "superintervals": "superintervals", "numpy": "NumPy sorted index"}  # fmt: skip
+
+#: Peers by command-line name: how to build one from the columns.
 PEERS = {
     "duckdb": lambda cols, **_: DuckDBPeer(*cols),
     "duckdb-range": lambda cols, **_: DuckDBPeer(*cols, prefer_range_joins=True),

@@ -1,0 +1,403 @@
+"""docs/benchmarks.md and its plots, from the rows of bench/national.py
+(docs/bench-national.json) and of the gRPC load run (docs/bench-load.json).
+
+    python bench/report.py            # after a run, or to re-render
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+DOCS = Path(__file__).parents[1] / "docs"
+IMAGES = DOCS / "images"
+ENGINE, DURABLE = "tokhai engine", "tokhai engine (durable)"
+INTERVAL_TREES = ("ncls", "superintervals")
+
+
+def fmt_s(x: float) -> str:
+    return f"{x:.3g}" if x < 100 else f"{x:,.0f}"
+
+
+def size_name(n: int) -> str:
+    return f"{n / 1e9:g}B" if n >= 10**9 else f"{n / 1e6:g}M"
+
+
+class Rows:
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+        self.at = {(r["workload"], r["size"], r["system"], r["query"], r["n"]): r for r in rows}
+
+    def get(self, workload, size, system, query, n=None):
+        if n is None:
+            n = next((k[4] for k in self.at if k[:4] == (workload, size, system, query)), None)
+        return self.at.get((workload, size, system, query, n))
+
+    def systems(self, workload, size):
+        seen = []
+        for r in self.rows:
+            if (r["workload"], r["size"]) == (workload, size) and r["system"] not in seen:
+                seen.append(r["system"])
+        return sorted(seen, key=lambda s: (s != ENGINE, s != DURABLE))
+
+    def sizes(self, workload):
+        return sorted({r["size"] for r in self.rows if r["workload"] == workload})
+
+    def label(self, workload, size):
+        return next(r for r in self.rows if (r["workload"], r["size"]) == (workload, size))
+
+
+def cell(row, reference=None, key="seconds", unit=fmt_s) -> str:
+    """A timing, its multiple of the reference's, and what its answer says."""
+    if row is None:
+        return ""
+    if "skipped" in row:
+        return "skipped¹"
+    if "error" in row:
+        return "error²"
+    text = unit(row[key])
+    if reference is not None and reference is not row and key in reference and reference[key] > 0:
+        text += f" (x{row[key] / reference[key]:,.0f})" if row[key] / reference[key] >= 10 else f" (x{row[key] / reference[key]:.1f})"
+    if row.get("agrees") is False:
+        text += " DISAGREES"
+    return text
+
+
+def reference_system(rows: Rows, workload, size) -> str:
+    return ENGINE if ENGINE in rows.systems(workload, size) else DURABLE
+
+
+def side_by_side(rows: Rows, size: int, notes: list[str]) -> list[str]:
+    w = "national"
+    ref = reference_system(rows, w, size)
+    systems = rows.systems(w, size)
+    label = rows.label(w, size)
+    cases = sorted({r["n"] for r in rows.rows if (r["workload"], r["size"], r["query"]) == (w, size, "f1")})
+    out = [
+        f"### {size_name(size)} stays ({label['stays']:,} over {label['days']} days, "
+        f"{label['people']:,} people, {label['venues']:,} venues; one more day of {label['append_stays']:,} appended)",
+        "",
+        "| system | build (stays/s) | resident bytes/stay | append a day (s) | 1 window p50 / p99 (ms) | 10,000 windows (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in systems:
+        b = rows.get(w, size, s, "build")
+        single = rows.get(w, size, s, "window_single")
+        if b is None or "error" in b:
+            out.append(f"| {s} | error² | | | | |")
+            if b:
+                notes.append(f"{s} at {size_name(size)}, build: {b['error']}")
+            continue
+        own = f" ({b['own_bytes_per_stay']:.1f} own)" if b.get("own_bytes_per_stay") else ""
+        single_text = f"{single['p50_ms']:.2f} / {single['p99_ms']:.2f}" if single and "p50_ms" in single else cell(single)
+        out.append(
+            f"| {s} | {b['rate']:,.0f} | {b['resident_bytes_per_stay']:.1f}{own} | {cell(rows.get(w, size, s, 'append_day'))} | "
+            f"{single_text} | {cell(rows.get(w, size, s, 'window_batch'), rows.get(w, size, ref, 'window_batch'))} |"
+        )
+    for query, title in (("f1", "F1: contacts of n cases over the whole period, 15 minutes or more (s)"),
+                         ("f2", "F2: two hops, time-respecting (s)")):  # fmt: skip
+        out += ["", f"{title}:", "", "| system | " + " | ".join(f"{n:,} cases" for n in cases) + " |", "|---|" + "---|" * len(cases)]
+        for s in systems:
+            out.append(f"| {s} | " + " | ".join(cell(rows.get(w, size, s, query, n), rows.get(w, size, ref, query, n)) for n in cases) + " |")
+        answers = []
+        for n in cases:
+            a = (rows.get(w, size, ref, query, n) or {}).get("answer")
+            if a:
+                answers.append(f"{n:,}: {a.get('rows', a.get('people')):,}" + (f" ({a['f1']:,} F1, {a['f2']:,} F2)" if "f1" in a else ""))
+        if answers:
+            out += ["", f"{'Pairs' if query == 'f1' else 'People traced'} by number of cases: " + "; ".join(answers) + "."]
+    for r in rows.rows:
+        if (r["workload"], r["size"]) == (w, size) and ("error" in r or "skipped" in r or r.get("agrees") is False):
+            what = r.get("error") or r.get("skipped") or f"answer {r['answer']} where the engine's differs"
+            notes.append(f"{r['system']} at {size_name(size)}, {r['query']} {r['n'] or ''}: {what}")
+    return out
+
+
+def durable_table(rows: Rows) -> list[str]:
+    out = ["| size | ingest (stays/s) | close (s) | reopen (s) | reopen vs ingest | disk bytes/stay | append a day (s) |", "|---|---|---|---|---|---|---|"]
+    for size in rows.sizes("national"):
+        b = rows.get("national", size, DURABLE, "build")
+        r = rows.get("national", size, DURABLE, "durable_reopen")
+        c = rows.get("national", size, DURABLE, "durable_close")
+        if not (b and r and c):
+            continue
+        out.append(f"| {size_name(size)} | {b['rate']:,.0f} | {c['seconds']:.2f} | {r['seconds']:.3f} | {r['reopen_vs_build']:,.0f}x faster |"
+                   f" {r['disk_bytes_per_stay']:.1f} | {cell(rows.get('national', size, DURABLE, 'append_day'))} |")  # fmt: skip
+    return out
+
+
+def skew_table(rows: Rows) -> list[str]:
+    workloads = sorted({r["workload"] for r in rows.rows if r["workload"].startswith("skew")})
+    if not workloads:
+        return []
+    size = rows.label(workloads[0], rows.sizes(workloads[0])[0])["size"]
+    out = [f"At {size_name(size)} stays; F1 of 1,000 cases and 10,000 windows in seconds, each system's multiple of the engine's in brackets.", "",
+           "| workload | system | build (stays/s) | 10,000 windows (s) | F1, 1,000 cases (s) | pairs |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for w in workloads:
+        for s in rows.systems(w, size):
+            b = rows.get(w, size, s, "build")
+            f1 = rows.get(w, size, s, "f1", 1000)
+            pairs = f"{f1['answer']['rows']:,}" if f1 and "answer" in f1 else ""
+            out.append(f"| {w.removeprefix('skew ')} | {s} | {b['rate']:,.0f} | {cell(rows.get(w, size, s, 'window_batch'), rows.get(w, size, ENGINE, 'window_batch'))} |"
+                       f" {cell(f1, rows.get(w, size, ENGINE, 'f1', 1000))} | {pairs} |" if b and "rate" in b else f"| {w} | {s} | error² | | | |")  # fmt: skip
+    return out
+
+
+def targets(rows: Rows) -> list[str]:
+    out = ["| target | measured | |", "|---|---|---|"]
+    at = 100_000_000 if 100_000_000 in rows.sizes("national") else max(rows.sizes("national"), default=None)
+    if at is None:
+        return []
+    w = "national"
+    eng = rows.get(w, at, ENGINE, "f1", 1000) or rows.get(w, at, DURABLE, "f1", 1000)
+    duck = [rows.get(w, at, s, "f1", 1000) for s in ("DuckDB", "DuckDB, prefer_range_joins")]
+    duck = [d for d in duck if d and "seconds" in d]
+    if eng and duck:
+        best = min(duck, key=lambda d: d["seconds"])
+        ratio = best["seconds"] / eng["seconds"]
+        out.append(f"| F1 of 1,000 cases at {size_name(at)}: at least 50x faster than DuckDB | {ratio:,.0f}x (best DuckDB plan) | {'met' if ratio >= 50 else 'not met'} |")
+    trees = [rows.get(w, at, s, "f1", 1000) for s in INTERVAL_TREES]
+    trees = [t for t in trees if t and "seconds" in t]
+    if eng and trees:
+        best = min(trees, key=lambda d: d["seconds"])
+        ratio = best["seconds"] / eng["seconds"]
+        out.append(f"| the same, at least 5x faster than the best interval-tree peer | {ratio:.1f}x ({best['system']}) | {'met' if ratio >= 5 else 'not met'} |")
+    f1 = rows.get(w, at, ENGINE, "f1", 16000)
+    f2 = rows.get(w, at, ENGINE, "f2", 16000)
+    if f1 and f2 and "seconds" in f1 and "seconds" in f2:
+        total = f1["seconds"] + f2["seconds"]
+        out.append(f"| 16,000 cases F1 + F2 at {size_name(at)} under 10 s | {f1['seconds']:.2f} s + {f2['seconds']:.2f} s = {total:.1f} s | {'met' if total < 10 else 'not met'} |")
+    largest = max(rows.sizes(w))
+    b = rows.get(w, largest, DURABLE, "build")
+    r = rows.get(w, largest, DURABLE, "durable_reopen")
+    if b and r:
+        own = b.get("own_bytes_per_stay")
+        out.append(f"| the largest size: goal 1 billion stays, at most ~20 bytes a stay, durable, reopened in seconds | {rows.label(w, largest)['stays']:,} stays, "
+                   f"{own:.1f} bytes/stay in the index, {r['disk_bytes_per_stay']:.1f} on disk, reopened in {r['seconds']:.2f} s | "
+                   f"{'met' if largest >= 10**9 and own <= 20.5 else 'partly met'} |")  # fmt: skip
+    gen = [rows.label(w, s) for s in rows.sizes(w)]
+    best_gen = max(g["generate_rate"] for g in gen)
+    out.append(f"| the workload generated at least 20M stays/s | {best_gen / 1e6:.1f}M/s (best size) | {'met' if best_gen >= 20e6 else 'not met'} |")
+    return out
+
+
+def plots(rows: Rows) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    IMAGES.mkdir(exist_ok=True)
+    made = []
+    w = "national"
+    sizes = rows.sizes(w)
+    systems = []
+    for size in sizes:
+        systems += [s for s in rows.systems(w, size) if s not in systems]
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, (query, n, title) in zip(axes, (("f1", 1000, "F1 of 1,000 cases"), ("window_batch", 10_000, "10,000 windows"))):
+        for s in systems:
+            pts = [(size, rows.get(w, size, s, query, n)) for size in sizes]
+            pts = [(size, r["seconds"]) for size, r in pts if r and "seconds" in r]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=s)
+        ax.set(xscale="log", yscale="log", xlabel="stays", ylabel="seconds", title=title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(IMAGES / "bench-time-vs-size.png", dpi=110)
+    plt.close(fig)
+    made.append(("bench-time-vs-size.png", "Time against size, each system (log-log)"))
+
+    at = 100_000_000 if 100_000_000 in sizes else sizes[-1]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, query in zip(axes, ("f1", "f2")):
+        for s in rows.systems(w, at):
+            pts = [(r["n"], r["seconds"]) for r in rows.rows if (r["workload"], r["size"], r["system"], r["query"]) == (w, at, s, query) and "seconds" in r]
+            if pts:
+                ax.plot(*zip(*sorted(pts)), marker="o", label=s)
+        ax.set(xscale="log", yscale="log", xlabel="cases", ylabel="seconds", title=f"{query.upper()} at {size_name(at)} stays")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(IMAGES / "bench-cases.png", dpi=110)
+    plt.close(fig)
+    made.append(("bench-cases.png", f"Time against the number of cases at {size_name(at)} stays"))
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for s in rows.systems(w, at):
+        r = rows.get(w, at, s, "window_single")
+        if r and r.get("latencies_ms"):
+            lat = sorted(r["latencies_ms"])
+            ax.plot(lat, [(i + 1) / len(lat) for i in range(len(lat))], label=s)
+    ax.set(xscale="log", xlabel="ms", ylabel="fraction of windows answered", title=f"One 2-hour window at {size_name(at)} stays: latency")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(IMAGES / "bench-window-latency.png", dpi=110)
+    plt.close(fig)
+    made.append(("bench-window-latency.png", "Latency of one window query, distribution"))
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    names, values = [], []
+    for s in rows.systems(w, at):
+        b = rows.get(w, at, s, "build")
+        if b and "resident_bytes_per_stay" in b:
+            names.append(s)
+            values.append(max(b["resident_bytes_per_stay"], b.get("own_bytes_per_stay") or 0))
+    ax.barh(names, values)
+    ax.axvline(20, color="k", ls="--", lw=1)
+    ax.set(xlabel="bytes per stay (resident; the line: 20)", title=f"Memory at {size_name(at)} stays")
+    fig.tight_layout()
+    fig.savefig(IMAGES / "bench-bytes.png", dpi=110)
+    plt.close(fig)
+    made.append(("bench-bytes.png", "Bytes per stay"))
+
+    load = DOCS / "bench-load.json"
+    if load.exists():
+        data = json.loads(load.read_text())
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        for key, label in (("ingest_ack_ms", "IngestCheckins batch acknowledgement"), ("trace_ms", "Trace during ingest")):
+            if data.get(key):
+                lat = sorted(data[key])
+                ax.plot(lat, [(i + 1) / len(lat) for i in range(len(lat))], label=label)
+        ax.set(xscale="log", xlabel="ms", ylabel="fraction", title=f"gRPC load run, {data['stays']:,} stays held")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(IMAGES / "bench-load.png", dpi=110)
+        plt.close(fig)
+        made.append(("bench-load.png", "gRPC load run: latency distributions"))
+    return [f"![{title}](images/{name})" for name, title in made]
+
+
+def load_section() -> list[str]:
+    path = DOCS / "bench-load.json"
+    if not path.exists():
+        return ["Not run yet: `make bench-load`."]
+    d = json.loads(path.read_text())
+    return [
+        f"`tokhai serve` on loopback holding {d['stays']:,} stays of the national model ({d['store']}), "
+        f"while {d['streams']} IngestCheckins streams send {d['batch']:,}-row batches for {d['seconds']:.0f} s "
+        f"and a tracer asks for one case's F1 every {1 / d['trace_rate']:.1f} s.",
+        "",
+        "| | measured |",
+        "|---|---|",
+        f"| sustained ingest | {d['ingested']:,} check-ins in {d['seconds']:.0f} s: {d['ingest_rate']:,.0f} check-ins/s |",
+        f"| batch acknowledgement (durable) | p50 {d['ingest_ack_p50_ms']:.0f} ms, p99 {d['ingest_ack_p99_ms']:.0f} ms |",
+        f"| Trace, 1 case, 14 days, F1 with sites, during ingest | {d['traces']} calls, p50 {d['trace_p50_ms']:.0f} ms, p99 {d['trace_p99_ms']:.0f} ms, {d['trace_people_p50']:.0f} people per answer (median) |",
+        f"| the same Trace with no ingest running | p50 {d['idle_trace_p50_ms']:.0f} ms, p99 {d['idle_trace_p99_ms']:.0f} ms |",
+        f"| server start on the store (reopen, then serving) | {d['start_s']:.1f} s |",
+    ]
+
+
+def write(path: Path = DOCS / "bench-national.json") -> None:
+    data = json.loads(path.read_text())
+    rows = Rows(data["rows"])
+    notes: list[str] = []
+    sizes = rows.sizes("national")
+    gen = [rows.label("national", s) for s in sizes]
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by bench/report.py from docs/bench-national.json and docs/bench-load.json: edit those scripts, not this file. -->",
+        "",
+        "The engine beside its peers on a Vietnam-sized workload: same data, same",
+        "queries, same machine, one run. Each peer's time is also given as a",
+        "multiple of the engine's in the same run (`x20`: twenty times as long),",
+        "because the machine is shared and absolute times drift by a third and more.",
+        "",
+        "## How to reproduce",
+        "",
+        "```sh",
+        "make bench-national       # 10M and 100M stays, every peer, skew runs; then this file",
+        "make bench-largest        # 1 billion stays, the durable engine alone",
+        "make bench-load           # the gRPC load run at the largest size",
+        "```",
+        "",
+        f"Last run: {data['updated']} on {data['machine']}. Raw rows: `docs/bench-national.json`.",
+        "",
+        "## The workload",
+        "",
+        "`tokhai_engine.synth.National` (the `workload` crate): 63 provinces by their",
+        "2019 census population; one venue per 100 people, of the directive's kinds",
+        "(eateries, cafes and restaurants the most common; companies, schools, agencies,",
+        "supermarkets, hotels, lodgings, hospitals, public transport), Zipf-like",
+        "popularity inside each province (exponent 0.7) capped at 100 times the",
+        "province's mean, its first ranks the province's mega-venues (markets,",
+        "hospitals, bus stations, one per million residents); people check in in",
+        "their own province except on 3% of their days; about 3 check-ins per",
+        "active person a day, one after another, the first at a daily rhythm in",
+        "Vietnam's time; dwell log-normal around each kind's median (25 minutes at",
+        "a supermarket, 4 hours at a company or school, 8 at a hotel); 2% forgotten",
+        "check-outs closed 12 to 24 hours later; 1% duplicate scans. The nation is",
+        "100M people and 100M check-ins a day; a smaller size keeps one check-in a",
+        "day per inhabitant (a region). The model is documented in",
+        "`crates/workload/src/lib.rs`; every person-day has its own generator, so",
+        "the data does not depend on the chunking.",
+        "",
+        "| size | stays | people | venues | generated (stays/s, both cores) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {size_name(g['size'])} | {g['stays']:,} | {g['people']:,} | {g['venues']:,} | {g['generate_rate']:,.0f} |" for g in gen]
+    lines += [
+        "",
+        "## What is measured",
+        "",
+        "- **build**: from the stays to a queryable index. The engine takes the stays",
+        "  as a national feed arrives, in chunks of 10M in time order, through",
+        "  `add_stays`; the peers get whole arrays, their fastest path. For DuckDB a",
+        "  table; for PostgreSQL an unlogged table by binary COPY plus B-trees on",
+        "  (venue, t_in) and (person, t_in); for ncls and superintervals their index",
+        "  plus a person sort; for the NumPy peer its sorted tiers.",
+        "- **resident bytes/stay**: growth of the process's resident memory over the",
+        "  build (PostgreSQL: its relation size, as it lives in another process); in",
+        "  brackets the system's own count (`memory_bytes()`, `duckdb_memory()`).",
+        "- **windows**: who was at a venue during a 2-hour window (`present`,",
+        "  `present_many`), windows drawn at random check-ins; one at a time (the",
+        "  engine 2,000 times, each peer 200 times, as a batch of one) and 10,000 in one batch.",
+        "- **F1**: `contacts_many` of n random people over the whole period with",
+        "  `min_overlap=900` (15 minutes). **F2**: two hops, time-respecting: the",
+        "  engine's `trace(hops=2)`; the peers run one `contacts_many` per hop and",
+        "  keep each person's earliest exposure (`bench/national.py: trace_with`).",
+        "- **append a day**: one more day of the same model added to the built index",
+        "  (interval-tree and NumPy peers must rebuild).",
+        "- **durable**: the engine into `Engine.open(dir)`, every `add_stays` fsynced",
+        "  before it returns, then closed, reopened, and asked everything again.",
+        "- **answers**: the number of rows and sums of exposure and person ids of",
+        "  every peer's answer are compared with the engine's, and so are the durable",
+        "  engine's; a disagreement is printed as DISAGREES, never dropped.",
+        "- A peer skips a larger variant of a query when its smaller one predicts",
+        "  more than 300 s (marked ¹); errors are marked ² and quoted below.",
+        "",
+        "## Side by side",
+        "",
+    ]
+    for size in sizes:
+        lines += side_by_side(rows, size, notes) + [""]
+    if notes:
+        lines += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
+    lines += ["## The durable store", ""] + durable_table(rows) + [""]
+    skew = skew_table(rows)
+    if skew:
+        lines += ["## Skew: popularity and forgotten check-outs", ""] + skew + [""]
+    lines += ["## The gRPC service under load", ""] + load_section() + [""]
+    lines += ["## Against the targets", ""] + targets(rows) + [""]
+    lines += ["## Plots", ""] + plots(rows) + [""]
+    lines += [
+        "## Other measurements",
+        "",
+        "- The durable store's ingest, reopen and crash recovery: [storage.md](storage.md#measured).",
+        "- The service's CheckIn, IngestCheckins, Trace and reports on their own: [service.md](service.md#measured).",
+        "- The engine beside its peers on the older region model, where anyone may meet anyone",
+        "  (`synth.generate`, `bench/compare.py`): [benchmarks-region.md](benchmarks-region.md).",
+        "",
+    ]
+    (DOCS / "benchmarks.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    write(Path(sys.argv[1]) if len(sys.argv) > 1 else DOCS / "bench-national.json")
