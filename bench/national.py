@@ -93,7 +93,16 @@ class Workload:
         self.generate_s, self.n = 0.0, 0
         for _ in self.stream():  # draws the cases and windows, keeps the chunks if it may
             pass
-        self.extra = tuple(np.concatenate(c) for c in zip(*(chunk.columns() for chunk in self.model.chunks(CHUNK, days=range(days, days + 1)))))
+        self._extra = None
+        self.append_stays = round(self.model.expected_stays / (days + 1))
+
+    @property
+    def extra(self):
+        """The day after, to append; generated when first asked for."""
+        if self._extra is None:
+            chunks = self.model.chunks(CHUNK, days=range(self.days, self.days + 1))
+            self._extra = tuple(np.concatenate(c) for c in zip(*(chunk.columns() for chunk in chunks)))
+        return self._extra
 
     def stream(self):
         """The chunks of the first ``days`` days, in order."""
@@ -143,7 +152,7 @@ class Workload:
 
     def describe(self) -> dict:
         m = self.model
-        return {"stays": self.n, "append_stays": len(self.extra[0]), "days": self.days, "people": m.people, "venues": m.venues,
+        return {"stays": self.n, "append_stays": self.append_stays, "days": self.days, "people": m.people, "venues": m.venues,
                 "zipf": m.zipf, "forgotten": m.forgotten, "generate_s": self.generate_s, "generate_rate": self.n / self.generate_s}  # fmt: skip
 
 
@@ -353,7 +362,7 @@ def run_size(args, size: int, label: dict, model: dict, full: bool) -> list[dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10M,100M", help="stays to build from (the appended day comes on top)")
-    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--days", type=int, default=14, help="days to build from; the size sets the check-ins a day")
     parser.add_argument("--peers", default="all", help=f"'all', 'none' or some of {','.join(peer_kinds.PEERS)}")
     parser.add_argument("--postgres-url", default=os.environ.get("TOKHAI_BENCH_DATABASE_URL"))
     parser.add_argument("--postgres-max", type=parse_size, default=10_000_000, help="largest size PostgreSQL is run at")

@@ -1,6 +1,6 @@
 //! The queries. Each runs under the read lock on one consistent state.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use rayon::prelude::*;
 
@@ -381,7 +381,7 @@ impl Engine {
     pub fn checkins_per_venue(&self, start: i64, end: i64) -> Result<(Vec<u64>, Vec<u64>)> {
         check_window(0, start, end)?;
         let state = self.state.read();
-        let mut counts: HashMap<u64, u64> = HashMap::new();
+        let mut counts: FxHashMap<u64, u64> = FxHashMap::default();
         let days = state
             .partitions
             .range(start.div_euclid(DAY)..=(end - 1).div_euclid(DAY));
@@ -534,7 +534,7 @@ impl Engine {
         let state = self.state.read();
 
         let mut out = Trace::default();
-        let mut reached: HashSet<u64> = cases.iter().map(|c| c.0).collect();
+        let mut reached: FxHashSet<u64> = cases.iter().map(|c| c.0).collect();
         for &(case, start, _) in &cases {
             push_traced(&mut out, case, 0, start, case, 0);
         }
@@ -544,27 +544,29 @@ impl Engine {
                 break;
             }
             let spread = spread(frontier.len());
-            let found: Vec<(u64, Vec<Contact>)> = frontier
+            // For each newly reached person: earliest exposure, then smallest
+            // source. Each thread keeps its own best, so that the contacts of
+            // a large frontier are never held all at once.
+            let reached_now = &reached;
+            let best = frontier
                 .par_iter()
-                .map(|&(q, s, e)| (q, state.contacts_of(q, s, e, rules.contact, spread)))
-                .collect();
-            // For each newly reached person: earliest exposure, then smallest source.
-            let mut best: HashMap<u64, (i64, u64, i64)> = HashMap::new();
-            for (source, contacts) in found {
-                for c in contacts
-                    .into_iter()
-                    .filter(|c| !reached.contains(&c.person))
-                {
-                    let candidate = (c.first, source, c.exposure);
-                    best.entry(c.person)
-                        .and_modify(|b| {
-                            if (candidate.0, candidate.1) < (b.0, b.1) {
-                                *b = candidate;
-                            }
-                        })
-                        .or_insert(candidate);
-                }
-            }
+                .fold(FxHashMap::default, |mut best, &(q, s, e)| {
+                    for c in state.contacts_of(q, s, e, rules.contact, spread) {
+                        if !reached_now.contains(&c.person) {
+                            keep_earliest(&mut best, c.person, (c.first, q, c.exposure));
+                        }
+                    }
+                    best
+                })
+                .reduce(FxHashMap::default, |mut a, mut b| {
+                    if a.len() < b.len() {
+                        std::mem::swap(&mut a, &mut b);
+                    }
+                    for (person, candidate) in b {
+                        keep_earliest(&mut a, person, candidate);
+                    }
+                    a
+                });
             let mut next: Vec<(u64, (i64, u64, i64))> = best.into_iter().collect();
             next.sort_unstable_by_key(|n| n.0);
             frontier = Vec::with_capacity(next.len());
@@ -576,6 +578,22 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// Keeps, for `person`, the exposure `(first, source, exposure)` with the
+/// earliest first contact, then the smallest source.
+fn keep_earliest(
+    best: &mut FxHashMap<u64, (i64, u64, i64)>,
+    person: u64,
+    candidate: (i64, u64, i64),
+) {
+    best.entry(person)
+        .and_modify(|b| {
+            if (candidate.0, candidate.1) < (b.0, b.1) {
+                *b = candidate;
+            }
+        })
+        .or_insert(candidate);
 }
 
 /// Whether `cases` cases at once leave cores idle unless each spreads its venues.
