@@ -369,7 +369,7 @@ def main() -> None:
     parser.add_argument("--cases", default="1,100,1000,16000")
     parser.add_argument("--singles", type=int, default=2_000, help="single windows timed for the engine")
     parser.add_argument("--peer-singles", type=int, default=200, help="single windows timed for each peer")
-X
+    parser.add_argument("--budget", type=float, default=120, help="seconds a query may be predicted to take before it is skipped")
     parser.add_argument("--skew-size", type=parse_size, default=10_000_000, help="size of the skew runs (0: none)")
     parser.add_argument("--keep", type=parse_size, default=200_000_000, help="largest size held whole in memory for the in-memory engine and the peers")
     parser.add_argument("--no-durable", dest="durable", action="store_false", help="skip the durable engine")
