@@ -316,6 +316,183 @@ impl State {
     }
 }
 
+/// How `trace` finds the people a hop reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hop {
+    /// Push from every frontier member: their contacts, the unreached kept.
+    Push,
+    /// Pull to every unreached person: their exposure to frontier members.
+    Pull,
+    /// Whichever side has fewer people.
+    Cheaper,
+}
+
+/// The best exposure found for each newly reached person: (first contact, source, exposure).
+type Reached = FxHashMap<u64, (i64, u64, i64)>;
+
+/// Buffers a pulled person reuses from one venue to the next.
+#[derive(Debug, Default)]
+struct PullScratch {
+    own: Vec<(u64, i64, i64)>,
+    mine: Vec<(i64, i64)>,
+    hits: Vec<(u64, i64, i64)>,
+    pieces: Vec<(u64, i64, i64)>,
+    theirs: Vec<(i64, i64)>,
+    met: Vec<(u64, i64, i64)>,
+}
+
+impl State {
+    /// The people not yet reached who have stays in the frontier's span,
+    /// when pulling to them is the cheaper way to take the hop.
+    fn pull_candidates(
+        &self,
+        frontier: &[(u64, i64, i64)],
+        reached: &FxHashSet<u64>,
+        strategy: Hop,
+    ) -> Option<Vec<u64>> {
+        let (lo, hi) = span(frontier)?;
+        let segments = || self.partitions_meeting(lo, hi).flat_map(|p| &p.segments);
+        if strategy == Hop::Push {
+            return None;
+        }
+        // The busiest segment's people, less everyone reached, is a floor on
+        // the unreached: below it, pushing is cheaper without counting them.
+        let floor = segments()
+            .map(|s| s.persons.len())
+            .max()
+            .unwrap_or(0)
+            .saturating_sub(reached.len());
+        if strategy == Hop::Cheaper && frontier.len() <= floor {
+            return None;
+        }
+        let mut people: Vec<u64> = segments().flat_map(|s| s.persons.iter().copied()).collect();
+        people.par_sort_unstable();
+        people.dedup();
+        people.retain(|p| !reached.contains(p));
+        (strategy == Hop::Pull || people.len() < frontier.len()).then_some(people)
+    }
+
+    /// A hop by pushing: every frontier member's contacts, the unreached kept.
+    fn push_hop(
+        &self,
+        frontier: &[(u64, i64, i64)],
+        reached: &FxHashSet<u64>,
+        rules: ContactRules,
+    ) -> Reached {
+        // Each thread keeps its own best, so that the contacts of a large
+        // frontier are never held all at once.
+        let spread = spread(frontier.len());
+        frontier
+            .par_iter()
+            .fold(FxHashMap::default, |mut best, &(q, s, e)| {
+                for c in self.contacts_of(q, s, e, rules, spread) {
+                    if !reached.contains(&c.person) {
+                        keep_earliest(&mut best, c.person, (c.first, q, c.exposure));
+                    }
+                }
+                best
+            })
+            .reduce(FxHashMap::default, |mut a, mut b| {
+                if a.len() < b.len() {
+                    std::mem::swap(&mut a, &mut b);
+                }
+                for (person, candidate) in b {
+                    keep_earliest(&mut a, person, candidate);
+                }
+                a
+            })
+    }
+
+    /// A hop by pulling: for every unreached person, their exposure to each
+    /// frontier member they met, under the same rules as the member's
+    /// `contacts`, the earliest qualifying one kept.
+    fn pull_hop(
+        &self,
+        frontier: &[(u64, i64, i64)],
+        unreached: &[u64],
+        rules: ContactRules,
+    ) -> Reached {
+        let windows: FxHashMap<u64, (i64, i64)> =
+            frontier.iter().map(|&(q, s, e)| (q, (s, e))).collect();
+        let Some((lo, hi)) = span(frontier) else {
+            return Reached::default();
+        };
+        unreached
+            .par_iter()
+            .map_init(PullScratch::default, |scratch, &o| {
+                self.exposure_from(scratch, o, &windows, (lo, hi + rules.linger), rules)
+                    .map(|best| (o, best))
+            })
+            .flatten_iter()
+            .collect()
+    }
+
+    /// The earliest qualifying exposure of `person` to a member of `windows`.
+    fn exposure_from(
+        &self,
+        scratch: &mut PullScratch,
+        person: u64,
+        windows: &FxHashMap<u64, (i64, i64)>,
+        (lo, hi): (i64, i64),
+        rules: ContactRules,
+    ) -> Option<(i64, u64, i64)> {
+        let PullScratch {
+            own,
+            mine,
+            hits,
+            pieces,
+            theirs,
+            met,
+        } = scratch;
+        own.clear();
+        met.clear();
+        self.person_stays(person, lo, hi, own);
+        own.sort_unstable();
+        for venue_stays in own.chunk_by(|a, b| a.0 == b.0) {
+            let venue = venue_stays[0].0;
+            unite_into(mine, venue_stays.iter().map(|s| (s.1, s.2)));
+            // A member's stay that ended up to `linger` before this person
+            // came still meets them.
+            hits.clear();
+            for &(a, b) in mine.iter() {
+                self.venue_stays(venue, a - rules.linger, b, hits);
+            }
+            pieces.clear();
+            for &(q, t_in, t_out) in hits.iter() {
+                if let Some(&(s, e)) = windows.get(&q) {
+                    let (a, b) = (t_in.max(s), t_out.min(e));
+                    if a < b {
+                        pieces.push((q, a, b + rules.linger));
+                    }
+                }
+            }
+            pieces.sort_unstable();
+            for member in pieces.chunk_by(|a, b| a.0 == b.0) {
+                unite_into(theirs, member.iter().map(|p| (p.1, p.2)));
+                if let Some((exposure, first)) = intersect(theirs, mine) {
+                    met.push((member[0].0, exposure, first));
+                }
+            }
+        }
+        met.sort_unstable_by_key(|m| m.0);
+        met.chunk_by(|a, b| a.0 == b.0)
+            .map(|venues| {
+                let exposure: i64 = venues.iter().map(|m| m.1).sum();
+                let first = venues.iter().map(|m| m.2).min().expect("non-empty");
+                (first, venues[0].0, exposure)
+            })
+            .filter(|&(_, _, exposure)| exposure >= rules.min_overlap)
+            .min_by_key(|&(first, source, _)| (first, source))
+    }
+}
+
+/// The span of a frontier's windows: the earliest start and latest end.
+fn span(frontier: &[(u64, i64, i64)]) -> Option<(i64, i64)> {
+    let lo = frontier.iter().map(|f| f.1).min()?;
+    let hi = frontier.iter().map(|f| f.2).max()?;
+    (lo < hi).then_some((lo, hi))
+}
+
 impl Engine {
     /// Who was at `venue` during `[start, end)`: for each person, the maximal
     /// intervals of their presence there that meet the window, ordered by
@@ -520,6 +697,18 @@ impl Engine {
         ends: &[i64],
         rules: TraceRules,
     ) -> Result<Trace> {
+        self.trace_by(persons, starts, ends, rules, Hop::Cheaper)
+    }
+
+    /// [`Engine::trace`], each hop worked out as `strategy` says.
+    pub(crate) fn trace_by(
+        &self,
+        persons: &[u64],
+        starts: &[i64],
+        ends: &[i64],
+        rules: TraceRules,
+        strategy: Hop,
+    ) -> Result<Trace> {
         let cases = check_cases(persons, starts, ends)?;
         check_rules(rules.contact)?;
         if rules.latency < 0 {
@@ -543,30 +732,10 @@ impl Engine {
             if frontier.is_empty() {
                 break;
             }
-            let spread = spread(frontier.len());
-            // For each newly reached person: earliest exposure, then smallest
-            // source. Each thread keeps its own best, so that the contacts of
-            // a large frontier are never held all at once.
-            let reached_now = &reached;
-            let best = frontier
-                .par_iter()
-                .fold(FxHashMap::default, |mut best, &(q, s, e)| {
-                    for c in state.contacts_of(q, s, e, rules.contact, spread) {
-                        if !reached_now.contains(&c.person) {
-                            keep_earliest(&mut best, c.person, (c.first, q, c.exposure));
-                        }
-                    }
-                    best
-                })
-                .reduce(FxHashMap::default, |mut a, mut b| {
-                    if a.len() < b.len() {
-                        std::mem::swap(&mut a, &mut b);
-                    }
-                    for (person, candidate) in b {
-                        keep_earliest(&mut a, person, candidate);
-                    }
-                    a
-                });
+            let best = match state.pull_candidates(&frontier, &reached, strategy) {
+                None => state.push_hop(&frontier, &reached, rules.contact),
+                Some(unreached) => state.pull_hop(&frontier, &unreached, rules.contact),
+            };
             let mut next: Vec<(u64, (i64, u64, i64))> = best.into_iter().collect();
             next.sort_unstable_by_key(|n| n.0);
             frontier = Vec::with_capacity(next.len());
@@ -653,4 +822,52 @@ fn check_cases(persons: &[u64], starts: &[i64], ends: &[i64]) -> Result<Vec<(u64
         .into_iter()
         .map(|i| (persons[i], starts[i], ends[i]))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MIDNIGHT: i64 = 1_630_000_000 / DAY * DAY;
+
+    fn stays() -> impl Strategy<Value = Vec<(u64, u64, i64, i64)>> {
+        let stay = (
+            0u64..12,
+            0u64..4,
+            0i64..3 * DAY,
+            prop_oneof![4 => 1i64..7_200, 1 => 40_000i64..90_000],
+        )
+            .prop_map(|(person, venue, t, len)| (person, venue, MIDNIGHT + t, MIDNIGHT + t + len));
+        prop::collection::vec(stay, 1..120)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// Pulling a hop to the unreached finds what pushing from the
+        /// frontier finds: the same people, exposures and sources.
+        #[test]
+        fn pull_and_push_agree(
+            stays in stays(),
+            cases in prop::collection::btree_map(0u64..12, (0i64..2 * DAY, 1i64..2 * DAY), 1..4),
+            hops in 1u32..4,
+            min_overlap in prop_oneof![Just(0i64), 1i64..3_000],
+            linger in prop_oneof![Just(0i64), 1i64..2_000],
+            latency in prop_oneof![Just(0i64), 1i64..5_000],
+        ) {
+            let engine = Engine::new();
+            let column = |f: fn(&(u64, u64, i64, i64)) -> i64| stays.iter().map(f).collect::<Vec<i64>>();
+            let persons: Vec<u64> = stays.iter().map(|s| s.0).collect();
+            let venues: Vec<u64> = stays.iter().map(|s| s.1).collect();
+            engine.add_stays(&persons, &venues, &column(|s| s.2), &column(|s| s.3)).unwrap();
+            let p: Vec<u64> = cases.keys().copied().collect();
+            let s: Vec<i64> = cases.values().map(|c| MIDNIGHT + c.0).collect();
+            let e: Vec<i64> = cases.values().map(|c| MIDNIGHT + c.0 + c.1).collect();
+            let rules = TraceRules { hops, contact: ContactRules { min_overlap, linger }, latency, until: None };
+            let push = engine.trace_by(&p, &s, &e, rules, Hop::Push).unwrap();
+            prop_assert_eq!(&engine.trace_by(&p, &s, &e, rules, Hop::Pull).unwrap(), &push);
+            prop_assert_eq!(&engine.trace(&p, &s, &e, rules).unwrap(), &push);
+        }
+    }
 }
