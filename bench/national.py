@@ -356,7 +356,7 @@ def run_size(args, size: int, label: dict, model: dict, full: bool) -> list[dict
     for key, build in builders(args):
         if key == "postgres" and (not args.postgres_url or size > args.postgres_max):
             continue
-        rows += measure(args, work, peer_kinds.NAMES[key], lambda w, b=build: timed(b, w.base, postgres_url=args.postgres_url), label, reference, full)
+        rows += measure(args, work, peer_kinds.NAMES[key], lambda w, b=build: timed(b, w.base, postgres_url=args.postgres_url, timeout_s=args.budget), label, reference, full)
     return rows
 
 

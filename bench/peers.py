@@ -131,11 +131,13 @@ class PostgresPeer:
 
     name = "PostgreSQL"
 
-    def __init__(self, persons, venues, t_in, t_out, *, url: str):
+    def __init__(self, persons, venues, t_in, t_out, *, url: str, timeout_s: float | None = None):
         import psycopg
 
         self.db = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
         self.db.execute("SET work_mem = '256MB'")
+        if timeout_s:  # a query past it fails, and the benchmark says so
+            self.db.execute(f"SET statement_timeout = {int(timeout_s * 1000)}")
         self.db.execute("DROP TABLE IF EXISTS bench_stays")
         self.db.execute("CREATE UNLOGGED TABLE bench_stays (person BIGINT, venue BIGINT, t_in BIGINT, t_out BIGINT)")
         self._copy(persons, venues, t_in, t_out)
@@ -414,7 +416,7 @@ NAMES = {"duckdb": "DuckDB", "duckdb-range": "DuckDB, prefer_range_joins", "post
 PEERS = {
     "duckdb": lambda cols, **_: DuckDBPeer(*cols),
     "duckdb-range": lambda cols, **_: DuckDBPeer(*cols, prefer_range_joins=True),
-    "postgres": lambda cols, postgres_url=None, **_: PostgresPeer(*cols, url=postgres_url),
+    "postgres": lambda cols, postgres_url=None, timeout_s=None, **_: PostgresPeer(*cols, url=postgres_url, timeout_s=timeout_s),
     "ncls": lambda cols, **_: NclsPeer(*cols),
     "superintervals": lambda cols, **_: SuperintervalsPeer(*cols),
     "numpy": lambda cols, **_: NumpyPeer(*cols),
