@@ -145,9 +145,12 @@ def checkin_worker(port: int, key: str, payloads: list[str], seconds: float, con
 
 def in_processes(worker, arguments: list[tuple]) -> list:  # noqa: ANN001 - a worker function
     """Runs `worker(*args, out)` in one process per `args`, at once; returns
-    what each put on `out`."""
-    out: mp.Queue = mp.Queue()
-    procs = [mp.Process(target=worker, args=(*args, out)) for args in arguments]
+    what each put on `out`. The processes are spawned, not forked: a fork
+    of a process whose engine has started its thread pool would find no
+    threads in it."""
+    spawn = mp.get_context("spawn")
+    out = spawn.Queue()
+    procs = [spawn.Process(target=worker, args=(*args, out)) for args in arguments]
     for p in procs:
         p.start()
     results = [out.get() for _ in procs]
