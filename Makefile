@@ -41,7 +41,7 @@ test-python: server  ## pytest (engine and service), against the release build
 
 test: test-rust test-python  ## everything CI runs
 
-bench: build  ## engine, DuckDB and ncls side by side on STAYS synthetic stays
+bench: build  ## the region model (no geography): engine, DuckDB and ncls side by side on STAYS stays
 	$(PY) bench/compare.py --stays $(STAYS)
 
 bench-national: build  ## the national side-by-side run (10M and 100M stays, every peer, skew) and docs/benchmarks.md; PostgreSQL when TOKHAI_BENCH_DATABASE_URL is set
