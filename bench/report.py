@@ -370,7 +370,7 @@ def write(path: Path = DOCS / "bench-national.json") -> None:
         "  every peer's answer are compared with the engine's, and so are the durable",
         "  engine's; a disagreement is printed as DISAGREES, never dropped.",
         "- A peer skips a larger variant of a query when its smaller one predicts",
-        "  more than 120 s (the engine: 900 s; marked ¹); errors are marked ² and quoted below.",
+        "  more than 120 s (the engine: an hour; marked ¹); errors are marked ² and quoted below.",
         "",
         "## Side by side",
         "",
