@@ -90,7 +90,7 @@ def side_by_side(rows: Rows, size: int, notes: list[str]) -> list[str]:
                 notes.append(f"{s} at {size_name(size)}, build: {b['error']}")
             continue
         own = f" ({b['own_bytes_per_stay']:.1f} own)" if b.get("own_bytes_per_stay") else ""
-        single_text = f"{single['p50_ms']:.2f} / {single['p99_ms']:.2f}" if single and "p50_ms" in single else cell(single)
+        single_text = f"{single['p50_ms']:.3f} / {single['p99_ms']:.3f}" if single and "p50_ms" in single else cell(single)
         out.append(
             f"| {s} | {b['rate']:,.0f} | {b['resident_bytes_per_stay']:.1f}{own} | {cell(rows.get(w, size, s, 'append_day'))} | "
             f"{single_text} | {cell(rows.get(w, size, s, 'window_batch'), rows.get(w, size, ref, 'window_batch'))} |"
@@ -315,7 +315,12 @@ def write(path: Path = DOCS / "bench-national.json") -> None:
         "make bench-national       # 10M and 100M stays, every peer, skew runs; then this file",
         "make bench-largest        # 1 billion stays, the durable engine alone",
         "make bench-load           # the gRPC load run at the largest size",
+        "make bench-report         # this file and its plots again, from the saved rows",
         "```",
+        "",
+        "At small sizes the same queries are pytest-benchmark cases, each beside",
+        "every installed peer and checked against the engine, off by default:",
+        "`.venv/bin/python -m pytest tests/test_bench.py --benchmark-enable`.",
         "",
         f"Last run: {data['updated']} on {data['machine']}. Raw rows: `docs/bench-national.json`.",
         "",
