@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -97,7 +98,7 @@ def side_by_side(rows: Rows, size: int, notes: list[str]) -> list[str]:
         )
     for query, title in (("f1", "F1: contacts of n cases over the whole period, 15 minutes or more (s)"),
                          ("f2", "F2: two hops, time-respecting (s)")):  # fmt: skip
-        out += ["", f"{title}:", "", "| system | " + " | ".join(f"{n:,} cases" for n in cases) + " |", "|---|" + "---|" * len(cases)]
+        out += ["", f"{title}:", "", "| system | " + " | ".join(f"{n:,} case{'s' * (n != 1)}" for n in cases) + " |", "|---|" + "---|" * len(cases)]
         for s in systems:
             out.append(f"| {s} | " + " | ".join(cell(rows.get(w, size, s, query, n), rows.get(w, size, ref, query, n)) for n in cases) + " |")
         answers = []
@@ -110,6 +111,7 @@ def side_by_side(rows: Rows, size: int, notes: list[str]) -> list[str]:
     for r in rows.rows:
         if (r["workload"], r["size"]) == (w, size) and ("error" in r or "skipped" in r or r.get("agrees") is False):
             what = r.get("error") or r.get("skipped") or f"answer {r['answer']} where the engine's differs"
+            what = re.sub(r"predicted inf s from ([\d,]+), .*", r"not run after the failure at \1", what)
             notes.append(f"{r['system']} at {size_name(size)}, {r['query']} {r['n'] or ''}: {what}")
     return out
 
