@@ -38,6 +38,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -247,6 +248,7 @@ class Run:
 
     def __init__(self, args, work: Workload, label: dict, reference: dict | None):
         self.args, self.work, self.label, self.reference, self.rows = args, work, label, reference, []
+        self.system = None
         self.spent: dict[str, tuple[int, float]] = {}
 
     def row(self, query: str, n: int | None = None, **values):
@@ -266,11 +268,20 @@ class Run:
         budget = self.args.engine_budget if self.label["system"].startswith("tokhai") else self.args.budget
         if last and last[1] * n / last[0] > budget:
             return self.row(query, n, skipped=f"predicted {last[1] * n / last[0]:.0f} s from {last[0]:,}, over the {budget:.0f} s budget")
+        # A system that can stop a query is stopped at the budget.
+        stop = threading.Timer(budget, self.system.interrupt) if hasattr(self.system, "interrupt") else None
+        if stop:
+            stop.start()
         try:
             found, seconds = timed(fn, *a, **kw)
         except Exception as e:  # noqa: BLE001 - a peer's failure is a result
             self.spent[query] = (n, float("inf"))
+            if stop and not stop.is_alive():
+                return self.row(query, n, skipped=f"stopped at the {budget:.0f} s budget")
             return self.row(query, n, error=f"{type(e).__name__}: {e}".splitlines()[0][:200])
+        finally:
+            if stop:
+                stop.cancel()
         self.spent[query] = (n, seconds)
         return self.row(query, n, seconds=seconds, answer=found if isinstance(found, dict) else answer_of(found))
 
@@ -284,6 +295,7 @@ def measure(args, work: Workload, name: str, build, label: dict, reference: dict
     except Exception as e:  # noqa: BLE001
         run.row("build", error=f"{type(e).__name__}: {e}".splitlines()[0][:200])
         return run.rows
+    run.system = system
     resident = rss() - before
     memory = system.memory_bytes() if hasattr(system, "memory_bytes") else None
     run.row("build", len(work), seconds=seconds, rate=len(work) / seconds, resident_bytes_per_stay=resident / len(work),
@@ -345,13 +357,19 @@ def run_size(args, size: int, label: dict, model: dict, full: bool) -> list[dict
 
         return build
 
-    if work.kept is not None:
+    if work.kept is not None and args.engine:
         rows += measure(args, work, "tokhai engine", engine(), label, None, full)
-        reference = {f"{r['query']}:{r['n']}": r["answer"] for r in rows if "answer" in r}
+        merge(args.json, rows)
+    if work.kept is not None:
+        # The in-memory engine's answers, of this run or (with --no-engine) the last.
+        saved = json.loads(args.json.read_text())["rows"] if args.json.exists() else []
+        reference = {f"{r['query']}:{r['n']}": r["answer"] for r in saved
+                     if (r["workload"], r["size"], r["system"]) == (label["workload"], size, "tokhai engine") and "answer" in r}  # fmt: skip
     if full and args.durable:
         root = Path(tempfile.mkdtemp(prefix="tokhai-national-", dir=args.dir))
         try:
             rows += measure(args, work, DURABLE, engine(root / "store"), label, reference, full)
+            merge(args.json, rows)
         finally:
             shutil.rmtree(root, ignore_errors=True)
     if work.kept is None:
@@ -360,6 +378,7 @@ def run_size(args, size: int, label: dict, model: dict, full: bool) -> list[dict
         if key == "postgres" and (not args.postgres_url or size > args.postgres_max):
             continue
         rows += measure(args, work, peer_kinds.NAMES[key], lambda w, b=build: timed(b, w.base, postgres_url=args.postgres_url, timeout_s=args.budget), label, reference, full)
+        merge(args.json, rows)  # saved system by system: a long run can be resumed
     return rows
 
 
@@ -378,6 +397,7 @@ def main() -> None:
     parser.add_argument("--skew-size", type=parse_size, default=10_000_000, help="size of the skew runs (0: none)")
     parser.add_argument("--keep", type=parse_size, default=200_000_000, help="largest size held whole in memory for the in-memory engine and the peers")
     parser.add_argument("--no-durable", dest="durable", action="store_false", help="skip the durable engine")
+    parser.add_argument("--no-engine", dest="engine", action="store_false", help="skip the in-memory engine, checking against its saved answers (to finish a run)")
     parser.add_argument("--dir", help="where the durable store is written (default: a temporary directory)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=Path(__file__).parents[1] / "docs" / "bench-national.json")
@@ -385,14 +405,13 @@ def main() -> None:
     args = parser.parse_args()
     args.cases = [int(x) for x in args.cases.split(",")]
 
-    # Each workload's rows are saved as soon as it is done.
     for size in map(parse_size, args.sizes.split(",")):
-        merge(args.json, run_size(args, size, {"workload": "national", "size": size}, {}, full=True))
+        run_size(args, size, {"workload": "national", "size": size}, {}, full=True)
     if args.skew_size:
         for zipf in (0.7, 1.0):
             for forgotten in (0.0, 0.05):
                 label = {"workload": f"skew zipf={zipf} forgotten={forgotten:.0%}", "size": args.skew_size}
-                merge(args.json, run_size(args, args.skew_size, label, {"zipf": zipf, "forgotten": forgotten}, full=False))
+                run_size(args, args.skew_size, label, {"zipf": zipf, "forgotten": forgotten}, full=False)
     if args.report:
         report.write(args.json)
 

@@ -101,6 +101,10 @@ class DuckDBPeer:
     def memory_bytes(self) -> int:
         return int(self.db.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[0][0])
 
+    def interrupt(self) -> None:
+        """Stops the query running, from another thread."""
+        self.db.interrupt()
+
     def _query(self, sql, **tables):
         import pyarrow as pa
 
