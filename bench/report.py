@@ -111,7 +111,7 @@ def side_by_side(rows: Rows, size: int, notes: list[str]) -> list[str]:
     for r in rows.rows:
         if (r["workload"], r["size"]) == (w, size) and ("error" in r or "skipped" in r or r.get("agrees") is False):
             what = r.get("error") or r.get("skipped") or f"answer {r['answer']} where the engine's differs"
-            what = re.sub(r"predicted inf s from ([\d,]+), .*", r"not run after the failure at \1", what)
+            what = re.sub(r"predicted inf s from ([\d,]+), .*", r"not run after it failed or was stopped at \1", what)
             notes.append(f"{r['system']} at {size_name(size)}, {r['query']} {r['n'] or ''}: {what}")
     return out
 
