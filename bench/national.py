@@ -409,7 +409,7 @@ def main() -> None:
     args.cases = [int(x) for x in args.cases.split(",")]
     args.f2_cases = [int(x) for x in args.f2_cases.split(",")] if args.f2_cases else None
 
-    for size in map(parse_size, args.sizes.split(",")):
+    for size in map(parse_size, filter(None, args.sizes.split(","))):
         run_size(args, size, {"workload": "national", "size": size}, {}, full=True)
     if args.skew_size:
         for zipf in (0.7, 1.0):
