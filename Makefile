@@ -44,9 +44,11 @@ test: test-rust test-python  ## everything CI runs
 bench: build  ## the region model (no geography): engine, DuckDB and ncls side by side on STAYS stays
 	$(PY) bench/compare.py --stays $(STAYS)
 
-bench-national: build  ## the national side-by-side run (10M and 100M stays, every peer, skew) and docs/benchmarks.md; PostgreSQL when TOKHAI_BENCH_DATABASE_URL is set
+bench-national: build  ## the national side-by-side runs (10M and 100M stays, every peer; the peers' F2 at 100M for one case; skew at 10M), then docs/benchmarks.md; PostgreSQL when TOKHAI_BENCH_DATABASE_URL is set
 	$(PY) -m pip install -q "matplotlib>=3.8" "psycopg[binary]>=3.2"
-	$(PY) bench/national.py --sizes 10M,100M
+	$(PY) bench/national.py --sizes 10M --skew-size 0 --no-report
+	$(PY) bench/national.py --sizes 100M --f2-cases 1 --skew-size 0 --no-report
+	$(PY) bench/national.py --sizes "" --skew-size 10M
 
 bench-largest: build  ## the largest size: 1 billion stays, the nation over 10 days, into a durable store in BENCH_DIR (about 25 GB of disk); the engine alone
 	$(PY) -m pip install -q "matplotlib>=3.8"
