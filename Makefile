@@ -52,7 +52,7 @@ bench-national: build  ## the national side-by-side runs (10M and 100M stays, ev
 
 bench-largest: build  ## the largest size: 1 billion stays, the nation over 10 days, into a durable store in BENCH_DIR (about 25 GB of disk); the engine alone
 	$(PY) -m pip install -q "matplotlib>=3.8"
-	$(PY) bench/national.py --sizes 1000M --days 10 --peers none --skew-size 0 --dir $(BENCH_DIR)
+	$(PY) bench/national.py --sizes 1000M --days 10 --peers none --skew-size 0 --checkpoint-mib 8192 --dir $(BENCH_DIR)
 
 bench-load: server  ## the service under ingest and trace load on loopback, holding BENCH_STAYS stays of the national model
 	$(PY) -m pip install -q "matplotlib>=3.8"

@@ -90,6 +90,7 @@ class Workload:
     def __init__(self, size: int, days: int, seed: int, keep: int, **model):
         self.model = synth.National.scaled(size * (days + 1) // days, days=days + 1, seed=seed, **model)
         self.days, self.seed = days, seed
+        self.checkpoint_bytes = 256 << 20
         self.start, self.end = synth.DEFAULT_START, synth.DEFAULT_START + days * synth.DAY
         self.kept = [] if size <= keep else None
         self.generate_s, self.n = 0.0, 0
@@ -165,7 +166,7 @@ class EngineSystem:
 
     def __init__(self, work: Workload, store: Path | None = None, rows: list | None = None):
         self.name = "tokhai engine (durable)" if store else "tokhai engine"
-        self.engine = Engine.open(store) if store else Engine()
+        self.engine = Engine.open(store, checkpoint_bytes=work.checkpoint_bytes) if store else Engine()
         self.seconds = 0.0
         for cols in work.stream():
             t = time.perf_counter()
@@ -346,6 +347,7 @@ def builders(args) -> list[tuple[str, object]]:
 
 def run_size(args, size: int, label: dict, model: dict, full: bool) -> list[dict]:
     work = Workload(size, args.days, args.seed, args.keep, **model)
+    work.checkpoint_bytes = args.checkpoint_mib << 20
     label = {**label, **work.describe()}
     print(f"{label}", file=sys.stderr, flush=True)
     rows, reference = [], None
@@ -401,6 +403,7 @@ def main() -> None:
     parser.add_argument("--keep", type=parse_size, default=200_000_000, help="largest size held whole in memory for the in-memory engine and the peers")
     parser.add_argument("--no-durable", dest="durable", action="store_false", help="skip the durable engine")
     parser.add_argument("--no-engine", dest="engine", action="store_false", help="skip the in-memory engine, checking against its saved answers (to finish a run)")
+    parser.add_argument("--checkpoint-mib", type=int, default=256, help="the durable store's checkpoint interval, in MiB of log (its default: 256)")
     parser.add_argument("--dir", help="where the durable store is written (default: a temporary directory)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=Path(__file__).parents[1] / "docs" / "bench-national.json")
