@@ -97,7 +97,7 @@ def build(data_dir: Path, model: synth.National, days: int) -> tuple[int, np.nda
     print(f"{model.venues:,} venues in the database", file=sys.stderr, flush=True)
 
     n, sample = 0, []
-    with Engine.open(data_dir / "stays") as store:
+    with Engine.open(data_dir / "stays", checkpoint_bytes=8 << 30) as store:  # a bulk load: few, large checkpoints
         for chunk in model.chunks(CHUNK, days=range(days)):
             store.add_stays(ids[chunk.persons.astype(np.int64)], chunk.venues, chunk.t_in, chunk.t_out)
             n += len(chunk)
