@@ -238,7 +238,8 @@ impl State {
             .collect()
     }
 
-    /// Contacts of one case. With `spread`, its venues are shared out over the
+    /// Contacts of one case, but for the people in `skip` (those a trace has
+    /// reached already). With `spread`, its venues are shared out over the
     /// cores, which shortens a single query; many cases at once go faster
     /// each on one core, with one scratch.
     fn contacts_of(
@@ -248,6 +249,7 @@ impl State {
         end: i64,
         rules: ContactRules,
         spread: bool,
+        skip: Option<&FxHashSet<u64>>,
     ) -> Vec<Contact> {
         let presence = self.presence(case, start, end, rules.linger);
         let mut at_venues: Vec<Contact> = if spread {
@@ -255,7 +257,7 @@ impl State {
                 .par_iter()
                 .map_init(Scratch::default, |scratch, (venue, intervals)| {
                     let mut out = Vec::new();
-                    self.exposures_at(scratch, case, *venue, intervals, &mut out);
+                    self.exposures_at(scratch, case, *venue, intervals, skip, &mut out);
                     out
                 })
                 .flatten()
@@ -263,7 +265,7 @@ impl State {
         } else {
             let (mut scratch, mut out) = (Scratch::default(), Vec::new());
             for (venue, intervals) in &presence {
-                self.exposures_at(&mut scratch, case, *venue, intervals, &mut out);
+                self.exposures_at(&mut scratch, case, *venue, intervals, skip, &mut out);
             }
             out
         };
@@ -280,13 +282,14 @@ impl State {
     }
 
     /// The exposure of every other person at `venue` to the case's presence
-    /// `intervals` there, appended to `out`.
+    /// `intervals` there, but for the people in `skip`, appended to `out`.
     fn exposures_at(
         &self,
         scratch: &mut Scratch,
         case: u64,
         venue: u64,
         intervals: &[(i64, i64)],
+        skip: Option<&FxHashSet<u64>>,
         out: &mut Vec<Contact>,
     ) {
         let Scratch { hits, theirs } = scratch;
@@ -294,7 +297,7 @@ impl State {
         for &(a, b) in intervals {
             self.venue_stays(venue, a, b, hits);
         }
-        hits.retain(|h| h.0 != case);
+        hits.retain(|h| h.0 != case && !skip.is_some_and(|s| s.contains(&h.0)));
         // A stay met by two intervals of the case is found twice; presence is
         // a union, so the repeat changes nothing. Sorting by person alone, then
         // each person's few stays by time, is cheaper than one sort by the
@@ -385,10 +388,8 @@ impl State {
         frontier
             .par_iter()
             .fold(FxHashMap::default, |mut best, &(q, s, e)| {
-                for c in self.contacts_of(q, s, e, rules, spread) {
-                    if !reached.contains(&c.person) {
-                        keep_earliest(&mut best, c.person, (c.first, q, c.exposure));
-                    }
+                for c in self.contacts_of(q, s, e, rules, spread, Some(reached)) {
+                    keep_earliest(&mut best, c.person, (c.first, q, c.exposure));
                 }
                 best
             })
@@ -620,7 +621,7 @@ impl Engine {
         let found = self
             .state
             .read()
-            .contacts_of(person, start, end, rules, true);
+            .contacts_of(person, start, end, rules, true, None);
         Ok(Contacts {
             person: found.iter().map(|c| c.person).collect(),
             exposure: found.iter().map(|c| c.exposure).collect(),
@@ -642,7 +643,7 @@ impl Engine {
         let spread = spread(cases.len());
         let found: Vec<Vec<Contact>> = cases
             .par_iter()
-            .map(|&(case, s, e)| state.contacts_of(case, s, e, rules, spread))
+            .map(|&(case, s, e)| state.contacts_of(case, s, e, rules, spread, None))
             .collect();
         let mut out = ContactPairs::default();
         for (&(case, _, _), contacts) in cases.iter().zip(found) {
