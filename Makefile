@@ -5,7 +5,7 @@ STAYS ?= 1000000
 
 DATA ?= tokhai-data
 BENCH_DIR ?= /var/tmp
-BENCH_STAYS ?= 1000000000
+BENCH_STAYS ?= 100000000
 LISTEN ?= 127.0.0.1:50051
 
 .PHONY: help setup build server serve protos test test-rust test-python bench bench-national bench-largest bench-load bench-report bench-store bench-service lint fmt
@@ -54,7 +54,7 @@ bench-largest: build  ## the largest size: 1 billion stays, the nation over 10 d
 	$(PY) -m pip install -q "matplotlib>=3.8"
 	$(PY) bench/national.py --sizes 1000M --days 10 --peers none --skew-size 0 --checkpoint-mib 8192 --dir $(BENCH_DIR)
 
-bench-load: server  ## the service under ingest and trace load on loopback, holding BENCH_STAYS stays of the national model
+bench-load: server  ## the service under ingest and trace load on loopback, holding BENCH_STAYS stays of the national model (at 1 billion its bulk load ran out of memory: see docs/benchmarks.md)
 	$(PY) -m pip install -q "matplotlib>=3.8"
 	$(PY) bench/load.py --stays $(BENCH_STAYS) --dir $(BENCH_DIR)
 
