@@ -281,7 +281,7 @@ def load_section() -> list[str]:
         return ["Not run yet: `make bench-load`."]
     d = json.loads(path.read_text())
     return [
-        f"`tokhai serve` on loopback holding {d['stays']:,} stays of the national model ({d['store']}), "
+        f"`tokhai serve` on loopback holding {d['stays']:,} stays ({d['store']}, {d['days']} days), "
         f"while {d['streams']} IngestCheckins streams send {d['batch']:,}-row batches for {d['seconds']:.0f} s "
         f"and a tracer asks for one case's F1 every {1 / d['trace_rate']:.1f} s.",
         "",
@@ -289,7 +289,7 @@ def load_section() -> list[str]:
         "|---|---|",
         f"| sustained ingest | {d['ingested']:,} check-ins in {d['seconds']:.0f} s: {d['ingest_rate']:,.0f} check-ins/s |",
         f"| batch acknowledgement (durable) | p50 {d['ingest_ack_p50_ms']:.0f} ms, p99 {d['ingest_ack_p99_ms']:.0f} ms |",
-        f"| Trace, 1 case, 14 days, F1 with sites, during ingest | {d['traces']} calls, p50 {d['trace_p50_ms']:.0f} ms, p99 {d['trace_p99_ms']:.0f} ms, {d['trace_people_p50']:.0f} people per answer (median) |",
+        f"| Trace, 1 case, {d['days']} days, F1 with sites, during ingest | {d['traces']} calls, p50 {d['trace_p50_ms']:.0f} ms, p99 {d['trace_p99_ms']:.0f} ms, {d['trace_people_p50']:.0f} people per answer (median) |",
         f"| the same Trace with no ingest running | p50 {d['idle_trace_p50_ms']:.0f} ms, p99 {d['idle_trace_p99_ms']:.0f} ms |",
         f"| server start on the store (reopen, then serving) | {d['start_s']:.1f} s |",
         "",
