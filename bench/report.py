@@ -228,18 +228,21 @@ def plots(rows: Rows) -> list[str]:
     plt.close(fig)
     made.append(("bench-cases.png", f"Time against the number of cases at {size_name(at)} stays"))
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for s in rows.systems(w, at):
-        r = rows.get(w, at, s, "window_single")
-        if r and r.get("latencies_ms"):
-            lat = sorted(r["latencies_ms"])
-            ax.plot(lat, [(i + 1) / len(lat) for i in range(len(lat))], label=s)
-    ax.set(xscale="log", xlabel="ms", ylabel="fraction of windows answered", title=f"One 2-hour window at {size_name(at)} stays: latency")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(IMAGES / "bench-window-latency.png", dpi=110)
-    plt.close(fig)
+    def distributions(name, title, series, ylabel="fraction"):
+        """Latency distributions (ms), one line per label, on a log axis."""
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        for label, values in series:
+            lat = sorted(values)
+            ax.plot(lat, [(i + 1) / len(lat) for i in range(len(lat))], label=label)
+        ax.set(xscale="log", xlabel="ms", ylabel=ylabel, title=title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(IMAGES / name, dpi=110)
+        plt.close(fig)
+
+    singles = [(s, r["latencies_ms"]) for s in rows.systems(w, at) if (r := rows.get(w, at, s, "window_single")) and r.get("latencies_ms")]
+    distributions("bench-window-latency.png", f"One 2-hour window at {size_name(at)} stays: latency", singles, "fraction of windows answered")
     made.append(("bench-window-latency.png", "Latency of one window query, distribution"))
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -260,17 +263,9 @@ def plots(rows: Rows) -> list[str]:
     load = DOCS / "bench-load.json"
     if load.exists():
         data = json.loads(load.read_text())
-        fig, ax = plt.subplots(figsize=(7, 4.2))
-        for key, label in (("ingest_ack_ms", "IngestCheckins batch acknowledgement"), ("trace_ms", "Trace during ingest")):
-            if data.get(key):
-                lat = sorted(data[key])
-                ax.plot(lat, [(i + 1) / len(lat) for i in range(len(lat))], label=label)
-        ax.set(xscale="log", xlabel="ms", ylabel="fraction", title=f"gRPC load run, {data['stays']:,} stays held")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(IMAGES / "bench-load.png", dpi=110)
-        plt.close(fig)
+        series = [(label, data[key]) for key, label in (("ingest_ack_ms", "IngestCheckins batch acknowledgement"), ("trace_ms", "Trace during ingest"),
+                                                        ("idle_trace_ms", "Trace, no ingest")) if data.get(key)]  # fmt: skip
+        distributions("bench-load.png", f"gRPC load run, {data['stays']:,} stays held", series)
         made.append(("bench-load.png", "gRPC load run: latency distributions"))
     return [f"![{title}](images/{name})" for name, title in made]
 
