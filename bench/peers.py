@@ -20,6 +20,7 @@ min_overlap, linger)`` (a ContactPairs); ``append`` adds more stays.
 
 from __future__ import annotations
 
+import abc
 import struct
 
 import numpy as np
@@ -197,7 +198,7 @@ class PostgresPeer:
         return ContactPairs(case.astype(np.uint64), person.astype(np.uint64), exposure, first)
 
 
-class _ArrayPeer:
+class _ArrayPeer(abc.ABC):
     """Presence and exposure in NumPy around an interval index; a subclass
     indexes the stays by (venue code, time) and answers ``_meet``."""
 
@@ -222,9 +223,13 @@ class _ArrayPeer:
         held = (self.venue_ids[code] == venues) if len(self.venue_ids) else np.zeros(len(venues), bool)
         return code, held
 
+    @abc.abstractmethod
+    def _index(self):
+        """Builds the interval index over the loaded columns."""
+
+    @abc.abstractmethod
     def _meet(self, codes, a, b):
         """(query, row) for every stay at venue ``codes[query]`` meeting ``[a, b)``."""
-        raise NotImplementedError
 
     def present_many(self, venues, starts, ends) -> Present:
         venues, starts, ends = _cases(venues, starts, ends)
