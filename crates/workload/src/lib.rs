@@ -35,7 +35,7 @@
 use rand::{RngExt, SeedableRng};
 use rand_distr::weighted::WeightedAliasIndex;
 use rand_distr::{Distribution, Exp, LogNormal, Poisson};
-use rand_xoshiro::SplitMix64;
+use rand_xoshiro::{SplitMix64, Xoshiro256PlusPlus};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -236,6 +236,7 @@ impl Stays {
         self.persons.is_empty()
     }
 
+    #[cfg(test)]
     fn append(&mut self, other: &mut Stays) {
         self.persons.append(&mut other.persons);
         self.venues.append(&mut other.venues);
@@ -256,7 +257,8 @@ pub struct Model {
     provinces: Vec<Province>,
     destination: WeightedAliasIndex<f64>,
     kinds: Vec<Kind>,
-    dwell: Vec<LogNormal<f64>>,
+    /// Per kind, its dwell's quantiles: drawing one is a table lookup.
+    dwell: Vec<Vec<f32>>,
     gap: Exp<f64>,
     stays_per_active: f64,
     extra: Option<Poisson<f64>>,
@@ -323,10 +325,18 @@ impl Model {
             person += people;
             venue += n;
         }
-        let mut dwell = vec![LogNormal::new(0.0, DWELL_SIGMA).expect("finite"); 13];
-        for &(kind, _, minutes) in &KINDS {
-            dwell[kind as usize] = LogNormal::new((f64::from(minutes) * 60.0).ln(), DWELL_SIGMA)
-                .expect("finite median");
+        let mut dwell = vec![vec![DWELL_MIN as f32; QUANTILES + 1]; 13];
+        let tables: Vec<_> = KINDS
+            .par_iter()
+            .map(|&(kind, _, minutes)| {
+                (
+                    kind,
+                    dwell_quantiles(f64::from(minutes) * 60.0, p.seed ^ kind as u64),
+                )
+            })
+            .collect();
+        for (kind, table) in tables {
+            dwell[kind as usize] = table;
         }
         let mut model = Model {
             destination: WeightedAliasIndex::new(weights).expect("census weights are positive"),
@@ -423,15 +433,40 @@ impl Model {
             .into_par_iter()
             .map(|lo| self.generate_piece(lo..(lo + PIECE).min(end)))
             .collect();
-        let mut out = Stays::default();
+        // The pieces are copied into place in parallel too: the copy and the
+        // page faults of fresh memory are a good part of the cost.
         let total = pieces.iter().map(Stays::len).sum();
-        out.persons.reserve_exact(total);
-        out.venues.reserve_exact(total);
-        out.t_in.reserve_exact(total);
-        out.t_out.reserve_exact(total);
-        for piece in &mut pieces {
-            out.append(piece);
+        let mut out = Stays {
+            persons: vec![0; total],
+            venues: vec![0; total],
+            t_in: vec![0; total],
+            t_out: vec![0; total],
+        };
+        let mut slots = Vec::with_capacity(pieces.len());
+        let (mut persons, mut venues, mut t_in, mut t_out) = (
+            &mut out.persons[..],
+            &mut out.venues[..],
+            &mut out.t_in[..],
+            &mut out.t_out[..],
+        );
+        for piece in &pieces {
+            let n = piece.len();
+            let (p, rest_p) = persons.split_at_mut(n);
+            let (v, rest_v) = venues.split_at_mut(n);
+            let (a, rest_a) = t_in.split_at_mut(n);
+            let (b, rest_b) = t_out.split_at_mut(n);
+            slots.push((p, v, a, b));
+            (persons, venues, t_in, t_out) = (rest_p, rest_v, rest_a, rest_b);
         }
+        slots
+            .into_par_iter()
+            .zip(pieces.par_drain(..))
+            .for_each(|((p, v, a, b), piece)| {
+                p.copy_from_slice(&piece.persons);
+                v.copy_from_slice(&piece.venues);
+                a.copy_from_slice(&piece.t_in);
+                b.copy_from_slice(&piece.t_out);
+            });
         out
     }
 
@@ -493,9 +528,7 @@ impl Model {
             }
             let venue = province.venues.start + province.popularity.sample(rng) as u64;
             let kind = self.kinds[(venue - 1) as usize];
-            let mut dwell = self.dwell[kind as usize]
-                .sample(rng)
-                .clamp(DWELL_MIN, DWELL_MAX) as i64;
+            let mut dwell = quantile(&self.dwell[kind as usize], rng.random()) as i64;
             // A forgotten check-out ends the day: a check-in elsewhere would have closed it.
             if visit + 1 == visits && rng.random_bool((p.forgotten * f64::from(visits)).min(1.0)) {
                 dwell = rng.random_range(12 * 3600..24 * 3600);
@@ -522,6 +555,34 @@ impl Stays {
         self.t_in.push(t_in);
         self.t_out.push(t_out);
     }
+}
+
+/// Points of a dwell table: 4 KiB a kind, so the tables stay in the L1 cache.
+const QUANTILE_BITS: u32 = 10;
+const QUANTILES: usize = 1 << QUANTILE_BITS;
+
+/// The dwell distribution of a kind as a table: log-normal around `median`
+/// seconds, clamped to [`DWELL_MIN`, `DWELL_MAX`], its quantiles at every
+/// 1/[`QUANTILES`] and its maximum, read from 2^18 sorted draws.
+fn dwell_quantiles(median: f64, seed: u64) -> Vec<f32> {
+    let law = LogNormal::new(median.ln(), DWELL_SIGMA).expect("finite median");
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut draws: Vec<f64> = (0..1 << 18)
+        .map(|_| law.sample(&mut rng).clamp(DWELL_MIN, DWELL_MAX))
+        .collect();
+    draws.sort_unstable_by(f64::total_cmp);
+    let step = draws.len() / QUANTILES;
+    let mut table: Vec<f32> = draws.iter().step_by(step).map(|&x| x as f32).collect();
+    table.push(*draws.last().expect("draws") as f32);
+    table
+}
+
+/// The quantile of `table` at `u / 2^32`, between its points linearly.
+fn quantile(table: &[f32], u: u32) -> f32 {
+    const FRACTION: u32 = 32 - QUANTILE_BITS;
+    let i = (u >> FRACTION) as usize;
+    let within = (u & ((1 << FRACTION) - 1)) as f32 / (1u32 << FRACTION) as f32;
+    table[i] + within * (table[i + 1] - table[i])
 }
 
 /// Local midnight of the day of `t`, in Vietnam's time.
