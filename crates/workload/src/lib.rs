@@ -429,45 +429,16 @@ impl Model {
         const PIECE: u64 = 1 << 15;
         let end = range.end.min(self.person_days());
         let starts: Vec<u64> = (range.start..end).step_by(PIECE as usize).collect();
-        let mut pieces: Vec<Stays> = starts
+        let pieces: Vec<Stays> = starts
             .into_par_iter()
             .map(|lo| self.generate_piece(lo..(lo + PIECE).min(end)))
             .collect();
-        // The pieces are copied into place in parallel too: the copy and the
-        // page faults of fresh memory are a good part of the cost.
-        let total = pieces.iter().map(Stays::len).sum();
-        let mut out = Stays {
-            persons: vec![0; total],
-            venues: vec![0; total],
-            t_in: vec![0; total],
-            t_out: vec![0; total],
-        };
-        let mut slots = Vec::with_capacity(pieces.len());
-        let (mut persons, mut venues, mut t_in, mut t_out) = (
-            &mut out.persons[..],
-            &mut out.venues[..],
-            &mut out.t_in[..],
-            &mut out.t_out[..],
-        );
-        for piece in &pieces {
-            let n = piece.len();
-            let (p, rest_p) = persons.split_at_mut(n);
-            let (v, rest_v) = venues.split_at_mut(n);
-            let (a, rest_a) = t_in.split_at_mut(n);
-            let (b, rest_b) = t_out.split_at_mut(n);
-            slots.push((p, v, a, b));
-            (persons, venues, t_in, t_out) = (rest_p, rest_v, rest_a, rest_b);
+        Stays {
+            persons: concat(pieces.iter().map(|s| &s.persons[..])),
+            venues: concat(pieces.iter().map(|s| &s.venues[..])),
+            t_in: concat(pieces.iter().map(|s| &s.t_in[..])),
+            t_out: concat(pieces.iter().map(|s| &s.t_out[..])),
         }
-        slots
-            .into_par_iter()
-            .zip(pieces.par_drain(..))
-            .for_each(|((p, v, a, b), piece)| {
-                p.copy_from_slice(&piece.persons);
-                v.copy_from_slice(&piece.venues);
-                a.copy_from_slice(&piece.t_in);
-                b.copy_from_slice(&piece.t_out);
-            });
-        out
     }
 
     fn generate_piece(&self, range: Range<u64>) -> Stays {
@@ -555,6 +526,27 @@ impl Stays {
         self.t_in.push(t_in);
         self.t_out.push(t_out);
     }
+}
+
+/// The parts one after another, copied in parallel: the copy and the page
+/// faults of fresh memory are a good part of generating.
+fn concat<'a, T: Copy + Default + Send + Sync + 'a>(
+    parts: impl Iterator<Item = &'a [T]>,
+) -> Vec<T> {
+    let parts: Vec<&[T]> = parts.collect();
+    let mut out = vec![T::default(); parts.iter().map(|p| p.len()).sum()];
+    let mut places = Vec::with_capacity(parts.len());
+    let mut rest = &mut out[..];
+    for part in &parts {
+        let (place, after) = rest.split_at_mut(part.len());
+        places.push(place);
+        rest = after;
+    }
+    places
+        .into_par_iter()
+        .zip(parts)
+        .for_each(|(place, part)| place.copy_from_slice(part));
+    out
 }
 
 /// Points of a dwell table: 4 KiB a kind, so the tables stay in the L1 cache.
