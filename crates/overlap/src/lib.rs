@@ -50,6 +50,7 @@ mod interval;
 mod par;
 mod partition;
 mod query;
+mod search;
 mod segment;
 mod store;
 

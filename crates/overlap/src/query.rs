@@ -132,14 +132,9 @@ struct Contact {
     first: i64,
 }
 
-/// Buffers `exposures_at` reuses from one venue to the next on a thread.
-#[derive(Debug, Default)]
-struct Scratch {
-    /// Stays met at the venue: (person, `t_in`, `t_out`).
-    hits: Vec<(u64, i64, i64)>,
-    /// One person's presence there.
-    theirs: Vec<(i64, i64)>,
-}
+/// A stay met at one of a case's venues: (person, the venue's place in the
+/// case's presence, `t_in`, `t_out`).
+type Met = (u64, u32, i64, i64);
 
 /// A case's presence at one venue: disjoint intervals, sorted.
 type Presence = (u64, Vec<(i64, i64)>);
@@ -156,11 +151,18 @@ impl State {
 
     /// Stays at `venue` meeting `[start, end)`, as (person, `t_in`, `t_out`).
     fn venue_stays(&self, venue: u64, start: i64, end: i64, out: &mut Vec<(u64, i64, i64)>) {
+        self.each_venue_stay(venue, start, end, |person, t_in, t_out| {
+            out.push((person, t_in, t_out));
+        });
+    }
+
+    /// Calls `f(person, t_in, t_out)` for each stay at `venue` meeting `[start, end)`.
+    fn each_venue_stay(&self, venue: u64, start: i64, end: i64, mut f: impl FnMut(u64, i64, i64)) {
         for p in self.partitions_meeting(start, end) {
             let base = p.start();
             for seg in &p.segments {
                 seg.scan_venue(venue, start - base, end - base, |person, a, b| {
-                    out.push((person, base + i64::from(a), base + i64::from(b)));
+                    f(person, base + i64::from(a), base + i64::from(b));
                 });
             }
         }
@@ -241,7 +243,7 @@ impl State {
     /// Contacts of one case, but for the people in `skip` (those a trace has
     /// reached already). With `spread`, its venues are shared out over the
     /// cores, which shortens a single query; many cases at once go faster
-    /// each on one core, with one scratch.
+    /// each on one core.
     fn contacts_of(
         &self,
         case: u64,
@@ -252,71 +254,67 @@ impl State {
         skip: Option<&FxHashSet<u64>>,
     ) -> Vec<Contact> {
         let presence = self.presence(case, start, end, rules.linger);
-        let mut at_venues: Vec<Contact> = if spread {
-            presence
-                .par_iter()
-                .map_init(Scratch::default, |scratch, (venue, intervals)| {
-                    let mut out = Vec::new();
-                    self.exposures_at(scratch, case, *venue, intervals, skip, &mut out);
-                    out
-                })
-                .flatten()
-                .collect()
-        } else {
-            let (mut scratch, mut out) = (Scratch::default(), Vec::new());
-            for (venue, intervals) in &presence {
-                self.exposures_at(&mut scratch, case, *venue, intervals, skip, &mut out);
-            }
-            out
-        };
-        at_venues.sort_unstable_by_key(|c| c.person);
-        at_venues
-            .chunk_by(|a, b| a.person == b.person)
-            .map(|venues| Contact {
-                person: venues[0].person,
-                exposure: venues.iter().map(|c| c.exposure).sum(),
-                first: venues.iter().map(|c| c.first).min().expect("non-empty"),
-            })
-            .filter(|c| c.exposure >= rules.min_overlap)
-            .collect()
-    }
-
-    /// The exposure of every other person at `venue` to the case's presence
-    /// `intervals` there, but for the people in `skip`, appended to `out`.
-    fn exposures_at(
-        &self,
-        scratch: &mut Scratch,
-        case: u64,
-        venue: u64,
-        intervals: &[(i64, i64)],
-        skip: Option<&FxHashSet<u64>>,
-        out: &mut Vec<Contact>,
-    ) {
-        let Scratch { hits, theirs } = scratch;
-        hits.clear();
-        for &(a, b) in intervals {
-            self.venue_stays(venue, a, b, hits);
-        }
-        hits.retain(|h| h.0 != case && !skip.is_some_and(|s| s.contains(&h.0)));
-        // A stay met by two intervals of the case is found twice; presence is
-        // a union, so the repeat changes nothing. Sorting by person alone, then
-        // each person's few stays by time, is cheaper than one sort by the
-        // whole tuple.
-        hits.sort_unstable_by_key(|h| h.0);
-        for person in hits.chunk_by_mut(|a, b| a.0 == b.0) {
-            if person.len() > 1 {
-                person.sort_unstable();
-            }
-            unite_into(theirs, person.iter().map(|h| (h.1, h.2)));
-            if let Some((exposure, first)) = intersect(intervals, theirs) {
-                out.push(Contact {
-                    person: person[0].0,
-                    exposure,
-                    first,
+        let met_at = |k: usize, out: &mut Vec<Met>| {
+            let (venue, intervals) = &presence[k];
+            for &(a, b) in intervals {
+                self.each_venue_stay(*venue, a, b, |person, t_in, t_out| {
+                    if person != case && !skip.is_some_and(|s| s.contains(&person)) {
+                        out.push((person, k as u32, t_in, t_out));
+                    }
                 });
             }
+        };
+        let mut met: Vec<Met> = if spread {
+            (0..presence.len())
+                .into_par_iter()
+                .flat_map_iter(|k| {
+                    let mut out = Vec::new();
+                    met_at(k, &mut out);
+                    out
+                })
+                .collect()
+        } else {
+            let mut out = Vec::new();
+            (0..presence.len()).for_each(|k| met_at(k, &mut out));
+            out
+        };
+        // One sort by person for the whole case: most people are met once.
+        met.sort_unstable_by_key(|m| m.0);
+        let mut theirs = Vec::new();
+        met.chunk_by_mut(|a, b| a.0 == b.0)
+            .filter_map(|stays| {
+                let (exposure, first) = exposure_to(&presence, stays, &mut theirs)?;
+                (exposure >= rules.min_overlap).then_some(Contact {
+                    person: stays[0].0,
+                    exposure,
+                    first,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One person's exposure to a case's `presence` and its earliest instant,
+/// from the `stays` of theirs met there; `None` when they do not meet.
+fn exposure_to(
+    presence: &[Presence],
+    stays: &mut [Met],
+    theirs: &mut Vec<(i64, i64)>,
+) -> Option<(i64, i64)> {
+    if let [(_, k, t_in, t_out)] = *stays {
+        return intersect(&presence[k as usize].1, &[(t_in, t_out)]);
+    }
+    // A stay met by two intervals of the case is found twice, and a person's
+    // stays at a venue may overlap: their presence is the union.
+    stays.sort_unstable_by_key(|m| (m.1, m.2));
+    let mut found: Option<(i64, i64)> = None;
+    for venue in stays.chunk_by(|a, b| a.1 == b.1) {
+        unite_into(theirs, venue.iter().map(|m| (m.2, m.3)));
+        if let Some((exposure, first)) = intersect(&presence[venue[0].1 as usize].1, theirs) {
+            found = Some(found.map_or((exposure, first), |(e, f)| (e + exposure, f.min(first))));
         }
     }
+    found
 }
 
 /// How `trace` finds the people a hop reaches.

@@ -9,6 +9,7 @@
 
 use crate::column::Column;
 use crate::par;
+use crate::search;
 
 /// Length of a partition in seconds: partitions are UTC days of `t_in`.
 pub const DAY: i64 = 86_400;
@@ -235,7 +236,7 @@ impl Segment {
         let packed = self.time[row as usize];
         let dur = packed & LONG;
         if dur == LONG {
-            let i = self.long_rows.binary_search(&row).expect("long row listed");
+            let i = search::find(&self.long_rows, row).expect("long row listed");
             self.long_t_out[i]
         } else {
             (packed >> DUR_BITS) + dur
@@ -243,7 +244,8 @@ impl Segment {
     }
 
     fn venue_index(&self, row: u32) -> usize {
-        self.venue_start.partition_point(|&s| s <= row) - 1
+        let starts = &self.venue_start;
+        search::lower_bound(starts.len(), u64::from(row) + 1, |i| starts[i].into()) - 1
     }
 
     pub fn venue_of(&self, row: u32) -> u64 {
@@ -257,7 +259,7 @@ impl Segment {
     /// Calls `f(person, t_in, t_out)` for every stay at `venue` with
     /// `t_in < end` and `t_out > start` (all partition-relative), in no set order.
     pub fn scan_venue(&self, venue: u64, start: i64, end: i64, mut f: impl FnMut(u64, u32, u32)) {
-        let Ok(b) = self.venues.binary_search(&venue) else {
+        let Some(b) = search::find(&self.venues, venue) else {
             return;
         };
         if end <= 0 {
@@ -271,7 +273,9 @@ impl Segment {
         // A short stay overlapping the window began after `start - max_short`.
         let first_in = (start - i64::from(self.venue_max_short[b]) + 1).clamp(0, DAY) as u32;
         let block = &self.time[r0..r1];
-        let from = block.partition_point(|&t| t >> DUR_BITS < first_in);
+        let from = search::lower_bound(block.len(), first_in.into(), |i| {
+            (block[i] >> DUR_BITS).into()
+        });
         for (i, &packed) in block[from..].iter().enumerate() {
             let (t_in, dur) = (packed >> DUR_BITS, packed & LONG);
             if t_in >= end_in {
@@ -282,7 +286,8 @@ impl Segment {
                 f(self.persons[self.person[row] as usize], t_in, t_in + dur);
             }
         }
-        let lo = self.long_rows.partition_point(|&r| (r as usize) < r0);
+        let long_rows = &self.long_rows;
+        let lo = search::lower_bound(long_rows.len(), r0 as u64, |i| long_rows[i].into());
         let long = self.long_rows[lo..].iter().zip(&self.long_t_out[lo..]);
         for (&row, &t_out) in long.take_while(|(&r, _)| (r as usize) < r1) {
             let t_in = self.t_in(row);
@@ -312,13 +317,14 @@ impl Segment {
 
     /// The rows of `person`, sorted by `t_in`.
     pub fn person_rows(&self, person: u64) -> &[u32] {
-        let Ok(p) = self.persons.binary_search(&person) else {
+        let Some(p) = search::find(&self.persons, person) else {
             return &[];
         };
         let p = p as u32;
-        let lo = self
-            .by_person
-            .partition_point(|&r| self.person[r as usize] < p);
+        let (by_person, index) = (&self.by_person, &self.person);
+        let lo = search::lower_bound(by_person.len(), p.into(), |i| {
+            index[by_person[i] as usize].into()
+        });
         // A person has a few stays a day: walking to the end beats a second search.
         let len = self.by_person[lo..]
             .iter()
