@@ -160,7 +160,7 @@ def tracer(port: int, key: str, cases: np.ndarray, start: int, end: int, rate: f
         t = time.perf_counter()
         response = stub.Trace(T.TraceRequest(cases=[case], hops=1, min_overlap_seconds=900, purpose="national load run"), metadata=md, timeout=120)
         latencies.append(time.perf_counter() - t)
-        found.append(len(response.people))
+        found.append(len(response.people.person_id))
     return latencies, found
 
 

@@ -226,7 +226,7 @@ def bench_trace(port: int, key: str, stays_start: int, calls: int, people: int) 
         t = time.perf_counter()
         response = stub.Trace(T.TraceRequest(cases=[case], hops=1, min_overlap_seconds=900, purpose="load test"), metadata=md, timeout=60)
         lat.append(time.perf_counter() - t)
-        found.append(len(response.people))
+        found.append(len(response.people.person_id))
     lat_ms = np.array(lat) * 1e3
     return {"calls": calls, "p50_ms": float(np.percentile(lat_ms, 50)), "p99_ms": float(np.percentile(lat_ms, 99)), "people_p50": float(np.median(found))}
 

@@ -66,7 +66,7 @@ def test_trace_to_quarantine_to_daily_reports_and_line_lists(service, now):
         T.TraceRequest(cases=[T.Case(person=phone(0), province_code="79", start=now - 7_200, end=now)], hops=1, min_overlap_seconds=60, purpose="ổ dịch chợ"),
         metadata=tracer.md,
     )
-    f1 = [p.person.id for p in traced.people if p.hop == 1]
+    f1 = [p for p, hop in zip(traced.people.person_id, traced.people.hop, strict=True) if hop == 1]
     assert len(f1) == 3
     ordered = tracer.care.OrderQuarantine(
         H.OrderQuarantineRequest(

@@ -279,14 +279,16 @@ def test_trace_equals_the_engine_and_is_audited(service, now):
     cases = [T.Case(person=K.PersonRef(citizen_id=refs[i][5:]), province_code="79", start=now - 3 * 86_400, end=now) for i in (0, 1)]
     got = tracer.tracing.Trace(T.TraceRequest(cases=cases, hops=2, min_overlap_seconds=900, purpose="ổ dịch 42"), metadata=tracer.md, timeout=60)
     want = reference.trace(ids[:2], now - 3 * 86_400, now, hops=2, min_overlap=900)
-    assert [p.person.id for p in got.people] == want.person.tolist()
-    assert [p.hop for p in got.people] == want.hop.tolist()
-    assert [p.exposure_seconds for p in got.people] == want.exposure.tolist()
-    assert [p.exposed_at for p in got.people] == want.exposed_at.tolist()
-    assert len(got.people) > 2
+    people = got.people
+    assert list(people.person_id) == want.person.tolist()
+    assert list(people.hop) == want.hop.tolist()
+    assert list(people.exposure_seconds) == want.exposure.tolist()
+    assert list(people.exposed_at) == want.exposed_at.tolist()
+    assert list(people.source_person_id) == want.source.tolist()
+    assert len(people.person_id) > 2
     sites = reference.exposure_sites(ids[:2], now - 3 * 86_400, now)
     assert [(s.venue_id, s.start, s.end) for s in got.sites] == list(zip(sites.venue.tolist(), sites.start.tolist(), sites.end.tolist(), strict=True))
-    assert any(p.contact.phone == "0911111111" for p in got.people)
+    assert [(c.person_id, c.contact.phone) for c in got.contacts] == [(int(ids[1]), "0911111111")]
     f1 = want.person[want.hop == 1]
     for site in got.sites:  # F1 present at the site during its window, by brute force
         there = reference.overlaps(site.venue_id, site.start, site.end).person

@@ -3,6 +3,7 @@ errors, health, reflection, metrics, graceful shutdown."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -157,6 +158,10 @@ class Server:
         self._stopped = threading.Event()
 
     def start(self) -> Server:
+        # What start-up built (modules, the database engine, caches) lives as
+        # long as the server: out of the collector's sight, a full collection
+        # walks only what calls create, and stalls a call for far less.
+        gc.freeze()
         self.grpc.start()
         for name in ("", *SERVICES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)

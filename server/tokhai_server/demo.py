@@ -125,7 +125,7 @@ def run(channel: grpc.Channel, keys: dict[str, str], out: Path, *, venues: int, 
         metadata=tracer.md,
         timeout=120,
     )
-    hops = {h: sum(1 for p in traced.people if p.hop == h) for h in (0, 1, 2)}
+    hops = {h: list(traced.people.hop).count(h) for h in (0, 1, 2)}
     table = Table(title="Trace: confirmed cases, 15 minutes, two hops")
     for column in ("F0", "F1", "F2", "exposure sites"):
         table.add_column(column, justify="right")
@@ -148,7 +148,7 @@ def run(channel: grpc.Channel, keys: dict[str, str], out: Path, *, venues: int, 
         metadata=tracer.md,
         timeout=60,
     ).alerts
-    f1 = [p.person.id for p in traced.people if p.hop == 1]
+    f1 = [p for p, hop in zip(traced.people.person_id, traced.people.hop, strict=True) if hop == 1]
     orders = tracer.care.OrderQuarantine(
         H.OrderQuarantineRequest(
             person_ids=f1, kind=H.QUARANTINE_KIND_HOME, province_code=PROVINCE, place="26740", start=now, planned_end=now + 14 * 86_400, purpose="demo: cách ly F1"

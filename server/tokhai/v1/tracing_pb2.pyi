@@ -35,21 +35,27 @@ class TraceRequest(_message.Message):
     purpose: str
     def __init__(self, cases: _Optional[_Iterable[_Union[Case, _Mapping]]] = ..., hops: _Optional[int] = ..., min_overlap_seconds: _Optional[int] = ..., linger_seconds: _Optional[int] = ..., latency_seconds: _Optional[int] = ..., purpose: _Optional[str] = ...) -> None: ...
 
-class TracedPerson(_message.Message):
-    __slots__ = ("person", "hop", "exposed_at", "source_person_id", "exposure_seconds", "contact")
-    PERSON_FIELD_NUMBER: _ClassVar[int]
+class TracedPeople(_message.Message):
+    __slots__ = ("person_id", "hop", "exposed_at", "source_person_id", "exposure_seconds")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     HOP_FIELD_NUMBER: _ClassVar[int]
     EXPOSED_AT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     EXPOSURE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    person_id: _containers.RepeatedScalarFieldContainer[int]
+    hop: _containers.RepeatedScalarFieldContainer[int]
+    exposed_at: _containers.RepeatedScalarFieldContainer[int]
+    source_person_id: _containers.RepeatedScalarFieldContainer[int]
+    exposure_seconds: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, person_id: _Optional[_Iterable[int]] = ..., hop: _Optional[_Iterable[int]] = ..., exposed_at: _Optional[_Iterable[int]] = ..., source_person_id: _Optional[_Iterable[int]] = ..., exposure_seconds: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class TracedContact(_message.Message):
+    __slots__ = ("person_id", "contact")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     CONTACT_FIELD_NUMBER: _ClassVar[int]
-    person: _common_pb2.Person
-    hop: int
-    exposed_at: int
-    source_person_id: int
-    exposure_seconds: int
+    person_id: int
     contact: _common_pb2.ContactDetails
-    def __init__(self, person: _Optional[_Union[_common_pb2.Person, _Mapping]] = ..., hop: _Optional[int] = ..., exposed_at: _Optional[int] = ..., source_person_id: _Optional[int] = ..., exposure_seconds: _Optional[int] = ..., contact: _Optional[_Union[_common_pb2.ContactDetails, _Mapping]] = ...) -> None: ...
+    def __init__(self, person_id: _Optional[int] = ..., contact: _Optional[_Union[_common_pb2.ContactDetails, _Mapping]] = ...) -> None: ...
 
 class ExposureSite(_message.Message):
     __slots__ = ("venue_id", "venue_name", "province_code", "start", "end", "case_person_id", "people_exposed")
@@ -70,12 +76,14 @@ class ExposureSite(_message.Message):
     def __init__(self, venue_id: _Optional[int] = ..., venue_name: _Optional[str] = ..., province_code: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., case_person_id: _Optional[int] = ..., people_exposed: _Optional[int] = ...) -> None: ...
 
 class TraceResponse(_message.Message):
-    __slots__ = ("people", "sites")
+    __slots__ = ("people", "sites", "contacts")
     PEOPLE_FIELD_NUMBER: _ClassVar[int]
     SITES_FIELD_NUMBER: _ClassVar[int]
-    people: _containers.RepeatedCompositeFieldContainer[TracedPerson]
+    CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    people: TracedPeople
     sites: _containers.RepeatedCompositeFieldContainer[ExposureSite]
-    def __init__(self, people: _Optional[_Iterable[_Union[TracedPerson, _Mapping]]] = ..., sites: _Optional[_Iterable[_Union[ExposureSite, _Mapping]]] = ...) -> None: ...
+    contacts: _containers.RepeatedCompositeFieldContainer[TracedContact]
+    def __init__(self, people: _Optional[_Union[TracedPeople, _Mapping]] = ..., sites: _Optional[_Iterable[_Union[ExposureSite, _Mapping]]] = ..., contacts: _Optional[_Iterable[_Union[TracedContact, _Mapping]]] = ...) -> None: ...
 
 class VenueLogRequest(_message.Message):
     __slots__ = ("venue_id", "day", "purpose")
