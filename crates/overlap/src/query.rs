@@ -252,6 +252,7 @@ impl State {
         rules: ContactRules,
         spread: bool,
         skip: Option<&FxHashSet<u64>>,
+        met: &mut Vec<Met>,
     ) -> Vec<Contact> {
         let presence = self.presence(case, start, end, rules.linger);
         let met_at = |k: usize, out: &mut Vec<Met>| {
@@ -264,20 +265,16 @@ impl State {
                 });
             }
         };
-        let mut met: Vec<Met> = if spread {
-            (0..presence.len())
-                .into_par_iter()
-                .flat_map_iter(|k| {
-                    let mut out = Vec::new();
-                    met_at(k, &mut out);
-                    out
-                })
-                .collect()
+        met.clear();
+        if spread {
+            met.par_extend((0..presence.len()).into_par_iter().flat_map_iter(|k| {
+                let mut out = Vec::new();
+                met_at(k, &mut out);
+                out
+            }));
         } else {
-            let mut out = Vec::new();
-            (0..presence.len()).for_each(|k| met_at(k, &mut out));
-            out
-        };
+            (0..presence.len()).for_each(|k| met_at(k, met));
+        }
         // One sort by person for the whole case: most people are met once.
         met.sort_unstable_by_key(|m| m.0);
         let mut theirs = Vec::new();
@@ -385,12 +382,16 @@ impl State {
         let spread = spread(frontier.len());
         frontier
             .par_iter()
-            .fold(FxHashMap::default, |mut best, &(q, s, e)| {
-                for c in self.contacts_of(q, s, e, rules, spread, Some(reached)) {
-                    keep_earliest(&mut best, c.person, (c.first, q, c.exposure));
-                }
-                best
-            })
+            .fold(
+                || (FxHashMap::default(), Vec::new()),
+                |(mut best, mut met), &(q, s, e)| {
+                    for c in self.contacts_of(q, s, e, rules, spread, Some(reached), &mut met) {
+                        keep_earliest(&mut best, c.person, (c.first, q, c.exposure));
+                    }
+                    (best, met)
+                },
+            )
+            .map(|(best, _)| best)
             .reduce(FxHashMap::default, |mut a, mut b| {
                 if a.len() < b.len() {
                     std::mem::swap(&mut a, &mut b);
@@ -616,10 +617,10 @@ impl Engine {
     ) -> Result<Contacts> {
         check_window(0, start, end)?;
         check_rules(rules)?;
-        let found = self
-            .state
-            .read()
-            .contacts_of(person, start, end, rules, true, None);
+        let found =
+            self.state
+                .read()
+                .contacts_of(person, start, end, rules, true, None, &mut Vec::new());
         Ok(Contacts {
             person: found.iter().map(|c| c.person).collect(),
             exposure: found.iter().map(|c| c.exposure).collect(),
@@ -641,9 +642,17 @@ impl Engine {
         let spread = spread(cases.len());
         let found: Vec<Vec<Contact>> = cases
             .par_iter()
-            .map(|&(case, s, e)| state.contacts_of(case, s, e, rules, spread, None))
+            .map_init(Vec::new, |met, &(case, s, e)| {
+                state.contacts_of(case, s, e, rules, spread, None, met)
+            })
             .collect();
-        let mut out = ContactPairs::default();
+        let total = found.iter().map(Vec::len).sum();
+        let mut out = ContactPairs {
+            case: Vec::with_capacity(total),
+            person: Vec::with_capacity(total),
+            exposure: Vec::with_capacity(total),
+            first_contact: Vec::with_capacity(total),
+        };
         for (&(case, _, _), contacts) in cases.iter().zip(found) {
             for c in contacts {
                 out.case.push(case);
