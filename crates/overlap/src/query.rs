@@ -8,7 +8,7 @@ use crate::engine::{same_length, Engine, State};
 use crate::error::{Error, Result};
 use crate::interval::{intersect, unite, unite_into};
 use crate::partition::Partition;
-use crate::segment::DAY;
+use crate::segment::{Segment, DAY};
 
 /// Presence intervals of persons at one venue: `overlaps`' answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -132,6 +132,20 @@ struct Contact {
     first: i64,
 }
 
+/// People left out of venue scans: those a trace has reached.
+enum Skip<'a> {
+    /// Few of them: looked up by id.
+    Ids(&'a FxHashSet<u64>),
+    /// Many: a bit per person of every segment, by (partition day, segment
+    /// `first_seq`), so that a scan passes them by without reading their ids.
+    Bits(FxHashMap<(i64, u32), Vec<u64>>),
+}
+
+/// From this many people reached on, [`Skip::Bits`]: a hash set past the
+/// caches costs a miss per person met, while the bits are dense, and the
+/// pass that makes them is small beside a hop from that many people.
+const SKIP_BY_BITS: usize = 1 << 16;
+
 /// A stay met at one of a case's venues: (person, the venue's place in the
 /// case's presence, `t_in`, `t_out`).
 type Met = (u64, u32, i64, i64);
@@ -151,21 +165,58 @@ impl State {
 
     /// Stays at `venue` meeting `[start, end)`, as (person, `t_in`, `t_out`).
     fn venue_stays(&self, venue: u64, start: i64, end: i64, out: &mut Vec<(u64, i64, i64)>) {
-        self.each_venue_stay(venue, start, end, |person, t_in, t_out| {
+        self.each_venue_stay(venue, start, end, None, |person, t_in, t_out| {
             out.push((person, t_in, t_out));
         });
     }
 
-    /// Calls `f(person, t_in, t_out)` for each stay at `venue` meeting `[start, end)`.
-    fn each_venue_stay(&self, venue: u64, start: i64, end: i64, mut f: impl FnMut(u64, i64, i64)) {
+    /// Calls `f(person, t_in, t_out)` for each stay at `venue` meeting
+    /// `[start, end)`, but for the people in `skip`.
+    fn each_venue_stay(
+        &self,
+        venue: u64,
+        start: i64,
+        end: i64,
+        skip: Option<&Skip>,
+        mut f: impl FnMut(u64, i64, i64),
+    ) {
         for p in self.partitions_meeting(start, end) {
             let base = p.start();
             for seg in &p.segments {
-                seg.scan_venue(venue, start - base, end - base, |person, a, b| {
-                    f(person, base + i64::from(a), base + i64::from(b));
+                let (ids, bits) = match skip {
+                    None => (None, None),
+                    Some(Skip::Ids(ids)) => (Some(*ids), None),
+                    Some(Skip::Bits(bits)) => {
+                        (None, Some(bits[&(p.day, seg.first_seq)].as_slice()))
+                    }
+                };
+                seg.scan_venue(venue, start - base, end - base, bits, |person, a, b| {
+                    if !ids.is_some_and(|ids| ids.contains(&person)) {
+                        f(person, base + i64::from(a), base + i64::from(b));
+                    }
                 });
             }
         }
+    }
+
+    /// `people` as a [`Skip`], by bits from `bits_from` people on.
+    fn skip_of<'a>(&self, people: &'a FxHashSet<u64>, bits_from: usize) -> Skip<'a> {
+        if people.len() < bits_from {
+            return Skip::Ids(people);
+        }
+        let mut sorted: Vec<u64> = people.iter().copied().collect();
+        sorted.par_sort_unstable();
+        let segments: Vec<(i64, &Segment)> = self
+            .partitions
+            .values()
+            .flat_map(|p| p.segments.iter().map(move |s| (p.day, s)))
+            .collect();
+        Skip::Bits(
+            segments
+                .par_iter()
+                .map(|&(day, seg)| ((day, seg.first_seq), seg.bits_of(&sorted)))
+                .collect(),
+        )
     }
 
     /// Stays of `person` meeting `[start, end)`, as (venue, `t_in`, `t_out`).
@@ -251,15 +302,15 @@ impl State {
         end: i64,
         rules: ContactRules,
         spread: bool,
-        skip: Option<&FxHashSet<u64>>,
+        skip: Option<&Skip>,
         met: &mut Vec<Met>,
     ) -> Vec<Contact> {
         let presence = self.presence(case, start, end, rules.linger);
         let met_at = |k: usize, out: &mut Vec<Met>| {
             let (venue, intervals) = &presence[k];
             for &(a, b) in intervals {
-                self.each_venue_stay(*venue, a, b, |person, t_in, t_out| {
-                    if person != case && !skip.is_some_and(|s| s.contains(&person)) {
+                self.each_venue_stay(*venue, a, b, skip, |person, t_in, t_out| {
+                    if person != case {
                         out.push((person, k as u32, t_in, t_out));
                     }
                 });
@@ -376,16 +427,18 @@ impl State {
         frontier: &[(u64, i64, i64)],
         reached: &FxHashSet<u64>,
         rules: ContactRules,
+        bits_from: usize,
     ) -> Reached {
         // Each thread keeps its own best, so that the contacts of a large
         // frontier are never held all at once.
         let spread = spread(frontier.len());
+        let skip = self.skip_of(reached, bits_from);
         frontier
             .par_iter()
             .fold(
                 || (FxHashMap::default(), Vec::new()),
                 |(mut best, mut met), &(q, s, e)| {
-                    for c in self.contacts_of(q, s, e, rules, spread, Some(reached), &mut met) {
+                    for c in self.contacts_of(q, s, e, rules, spread, Some(&skip), &mut met) {
                         keep_earliest(&mut best, c.person, (c.first, q, c.exposure));
                     }
                     (best, met)
@@ -705,10 +758,11 @@ impl Engine {
         ends: &[i64],
         rules: TraceRules,
     ) -> Result<Trace> {
-        self.trace_by(persons, starts, ends, rules, Hop::Cheaper)
+        self.trace_by(persons, starts, ends, rules, Hop::Cheaper, SKIP_BY_BITS)
     }
 
-    /// [`Engine::trace`], each hop worked out as `strategy` says.
+    /// [`Engine::trace`], each hop worked out as `strategy` says; a push
+    /// skips the people reached by bits once there are `bits_from` of them.
     pub(crate) fn trace_by(
         &self,
         persons: &[u64],
@@ -716,6 +770,7 @@ impl Engine {
         ends: &[i64],
         rules: TraceRules,
         strategy: Hop,
+        bits_from: usize,
     ) -> Result<Trace> {
         let cases = check_cases(persons, starts, ends)?;
         check_rules(rules.contact)?;
@@ -741,7 +796,7 @@ impl Engine {
                 break;
             }
             let best = match state.pull_candidates(&frontier, &reached, strategy) {
-                None => state.push_hop(&frontier, &reached, rules.contact),
+                None => state.push_hop(&frontier, &reached, rules.contact, bits_from),
                 Some(unreached) => state.pull_hop(&frontier, &unreached, rules.contact),
             };
             let mut next: Vec<(u64, (i64, u64, i64))> = best.into_iter().collect();
@@ -854,7 +909,8 @@ mod tests {
         #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
         /// Pulling a hop to the unreached finds what pushing from the
-        /// frontier finds: the same people, exposures and sources.
+        /// frontier finds, whether pushing skips the reached by id or by
+        /// bits: the same people, exposures and sources.
         #[test]
         fn pull_and_push_agree(
             stays in stays(),
@@ -868,13 +924,18 @@ mod tests {
             let column = |f: fn(&(u64, u64, i64, i64)) -> i64| stays.iter().map(f).collect::<Vec<i64>>();
             let persons: Vec<u64> = stays.iter().map(|s| s.0).collect();
             let venues: Vec<u64> = stays.iter().map(|s| s.1).collect();
-            engine.add_stays(&persons, &venues, &column(|s| s.2), &column(|s| s.3)).unwrap();
+            let (t_in, t_out) = (column(|s| s.2), column(|s| s.3));
+            // Two batches, the second smaller: partitions of two segments.
+            let cut = stays.len() * 2 / 3;
+            engine.add_stays(&persons[..cut], &venues[..cut], &t_in[..cut], &t_out[..cut]).unwrap();
+            engine.add_stays(&persons[cut..], &venues[cut..], &t_in[cut..], &t_out[cut..]).unwrap();
             let p: Vec<u64> = cases.keys().copied().collect();
             let s: Vec<i64> = cases.values().map(|c| MIDNIGHT + c.0).collect();
             let e: Vec<i64> = cases.values().map(|c| MIDNIGHT + c.0 + c.1).collect();
             let rules = TraceRules { hops, contact: ContactRules { min_overlap, linger }, latency, until: None };
-            let push = engine.trace_by(&p, &s, &e, rules, Hop::Push).unwrap();
-            prop_assert_eq!(&engine.trace_by(&p, &s, &e, rules, Hop::Pull).unwrap(), &push);
+            let push = engine.trace_by(&p, &s, &e, rules, Hop::Push, usize::MAX).unwrap();
+            prop_assert_eq!(&engine.trace_by(&p, &s, &e, rules, Hop::Push, 0).unwrap(), &push);
+            prop_assert_eq!(&engine.trace_by(&p, &s, &e, rules, Hop::Pull, SKIP_BY_BITS).unwrap(), &push);
             prop_assert_eq!(&engine.trace(&p, &s, &e, rules).unwrap(), &push);
         }
     }

@@ -257,8 +257,20 @@ impl Segment {
     }
 
     /// Calls `f(person, t_in, t_out)` for every stay at `venue` with
-    /// `t_in < end` and `t_out > start` (all partition-relative), in no set order.
-    pub fn scan_venue(&self, venue: u64, start: i64, end: i64, mut f: impl FnMut(u64, u32, u32)) {
+    /// `t_in < end` and `t_out > start` (all partition-relative), in no set
+    /// order; but for the persons whose bit is set in `skip` (one bit per
+    /// entry of `persons`, from [`Segment::bits_of`]).
+    pub fn scan_venue(
+        &self,
+        venue: u64,
+        start: i64,
+        end: i64,
+        skip: Option<&[u64]>,
+        mut f: impl FnMut(u64, u32, u32),
+    ) {
+        let skipped = |index: u32| {
+            skip.is_some_and(|bits| bits[index as usize / 64] >> (index % 64) & 1 == 1)
+        };
         let Some(b) = search::find(&self.venues, venue) else {
             return;
         };
@@ -282,8 +294,10 @@ impl Segment {
                 break;
             }
             if dur != LONG && i64::from(t_in + dur) > start {
-                let row = r0 + from + i;
-                f(self.persons[self.person[row] as usize], t_in, t_in + dur);
+                let index = self.person[r0 + from + i];
+                if !skipped(index) {
+                    f(self.persons[index as usize], t_in, t_in + dur);
+                }
             }
         }
         let long_rows = &self.long_rows;
@@ -291,8 +305,9 @@ impl Segment {
         let long = self.long_rows[lo..].iter().zip(&self.long_t_out[lo..]);
         for (&row, &t_out) in long.take_while(|(&r, _)| (r as usize) < r1) {
             let t_in = self.t_in(row);
-            if t_in < end_in && i64::from(t_out) > start {
-                f(self.person_of(row), t_in, t_out);
+            let index = self.person[row as usize];
+            if t_in < end_in && i64::from(t_out) > start && !skipped(index) {
+                f(self.persons[index as usize], t_in, t_out);
             }
         }
     }
@@ -313,6 +328,21 @@ impl Segment {
                 f(venue, (to - from) as u64);
             }
         }
+    }
+
+    /// A bit per entry of `persons`, set for those in `sorted` (ascending).
+    pub fn bits_of(&self, sorted: &[u64]) -> Vec<u64> {
+        let mut bits = vec![0; self.persons.len().div_ceil(64)];
+        let mut j = 0;
+        for (i, &person) in self.persons.iter().enumerate() {
+            while j < sorted.len() && sorted[j] < person {
+                j += 1;
+            }
+            if sorted.get(j) == Some(&person) {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        bits
     }
 
     /// The rows of `person`, sorted by `t_in`.
@@ -521,7 +551,7 @@ mod tests {
         let rows = vec![row(1, 9, 0, 80_000, 0), row(1, 8, 100, 160, 1)];
         let mut seg = Segment::build(rows, 0, 2);
         let mut seen = vec![];
-        seg.scan_venue(1, 70_000, 70_001, |p, a, b| seen.push((p, a, b)));
+        seg.scan_venue(1, 70_000, 70_001, None, |p, a, b| seen.push((p, a, b)));
         assert_eq!(seen, vec![(9, 0, 80_000)]);
 
         let long = seg.row_of(0).unwrap();
@@ -531,7 +561,7 @@ mod tests {
         seg.set_t_out(short, 100 + LONG);
         assert_eq!(seg.t_out(short), 100 + LONG);
         seen.clear();
-        seg.scan_venue(1, 20_000, 20_001, |p, a, b| seen.push((p, a, b)));
+        seg.scan_venue(1, 20_000, 20_001, None, |p, a, b| seen.push((p, a, b)));
         assert_eq!(seen, vec![(8, 100, 100 + LONG)]);
     }
 }
