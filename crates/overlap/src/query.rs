@@ -398,8 +398,12 @@ impl State {
         frontier: &[(u64, i64, i64)],
         reached: &FxHashSet<u64>,
         strategy: Hop,
+        linger: i64,
     ) -> Option<Vec<u64>> {
+        // A member's presence lingers past its window: people who came in
+        // that while, perhaps on the next day, met it too.
         let (lo, hi) = span(frontier)?;
+        let hi = hi + linger;
         let segments = || self.partitions_meeting(lo, hi).flat_map(|p| &p.segments);
         if strategy == Hop::Push {
             return None;
@@ -795,10 +799,11 @@ impl Engine {
             if frontier.is_empty() {
                 break;
             }
-            let best = match state.pull_candidates(&frontier, &reached, strategy) {
-                None => state.push_hop(&frontier, &reached, rules.contact, bits_from),
-                Some(unreached) => state.pull_hop(&frontier, &unreached, rules.contact),
-            };
+            let best =
+                match state.pull_candidates(&frontier, &reached, strategy, rules.contact.linger) {
+                    None => state.push_hop(&frontier, &reached, rules.contact, bits_from),
+                    Some(unreached) => state.pull_hop(&frontier, &unreached, rules.contact),
+                };
             let mut next: Vec<(u64, (i64, u64, i64))> = best.into_iter().collect();
             next.sort_unstable_by_key(|n| n.0);
             frontier = Vec::with_capacity(next.len());
@@ -903,6 +908,46 @@ mod tests {
         )
             .prop_map(|(person, venue, t, len)| (person, venue, MIDNIGHT + t, MIDNIGHT + t + len));
         prop::collection::vec(stay, 1..120)
+    }
+
+    /// A case's linger that crosses midnight meets a person who came just
+    /// after it: pulling must look for them in the next day's partition.
+    #[test]
+    fn pull_finds_people_met_in_the_linger_after_midnight() {
+        let engine = Engine::new();
+        let midnight = MIDNIGHT + DAY;
+        let stays = [
+            (0, midnight, midnight + 1),
+            (1, midnight - 600, midnight + 30_000),
+        ];
+        let persons: Vec<u64> = stays.iter().map(|s| s.0).collect();
+        let t_in: Vec<i64> = stays.iter().map(|s| s.1).collect();
+        let t_out: Vec<i64> = stays.iter().map(|s| s.2).collect();
+        engine.add_stays(&persons, &[7, 7], &t_in, &t_out).unwrap();
+        let contact = ContactRules {
+            min_overlap: 0,
+            linger: 300,
+        };
+        let rules = TraceRules {
+            hops: 1,
+            contact,
+            latency: 0,
+            until: None,
+        };
+        for strategy in [Hop::Push, Hop::Pull, Hop::Cheaper] {
+            let traced = engine
+                .trace_by(
+                    &[1],
+                    &[midnight - 300],
+                    &[midnight - 299],
+                    rules,
+                    strategy,
+                    SKIP_BY_BITS,
+                )
+                .unwrap();
+            assert_eq!(traced.person, [1, 0], "{strategy:?}");
+            assert_eq!(traced.exposure, [0, 1], "{strategy:?}");
+        }
     }
 
     proptest! {
