@@ -303,19 +303,21 @@ impl Engine {
             // Days before the newest one are complete, or nearly: seal each
             // changed one as a single segment, the fastest to query. The
             // newest keeps its segments, so its next batches merge cheaply.
+            // Each is compacted as it is written, so that only one copy of
+            // one day is held beside the index at a time.
             let newest = state.partitions.keys().next_back().copied();
-            let compacted: BTreeMap<i64, Partition> = state
-                .partitions
-                .par_iter()
-                .filter(|(day, p)| {
-                    Some(**day) != newest && p.segments.len() > 1 && w.files.dirty.contains(day)
-                })
-                .map(|(&day, p)| (day, p.compacted()))
-                .collect();
-            let partitions = state
-                .partitions
-                .iter()
-                .map(|(&d, p)| (d, compacted.get(&d).unwrap_or(p)));
+            let dirty = w.files.dirty.clone();
+            let partitions = state.partitions.iter().map(|(&day, p)| {
+                let seal = Some(day) != newest && p.segments.len() > 1 && dirty.contains(&day);
+                (
+                    day,
+                    if seal {
+                        Sealing::Compacted(p.compacted())
+                    } else {
+                        Sealing::AsIs(p)
+                    },
+                )
+            });
             store.checkpoint(&mut w.files, partitions)?
         };
         let mut state = self.state.write();
@@ -654,5 +656,20 @@ pub(crate) fn same_length(expected: usize, others: &[(&'static str, usize)]) -> 
             got,
         }),
         None => Ok(()),
+    }
+}
+
+/// A partition on its way to its sealed file: as held, or compacted first.
+enum Sealing<'a> {
+    AsIs(&'a Partition),
+    Compacted(Partition),
+}
+
+impl std::borrow::Borrow<Partition> for Sealing<'_> {
+    fn borrow(&self) -> &Partition {
+        match self {
+            Sealing::AsIs(p) => p,
+            Sealing::Compacted(p) => p,
+        }
     }
 }

@@ -19,6 +19,7 @@ mod part;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -322,10 +323,10 @@ impl Store {
     /// renamed, an error leaves the store as it was; after that the switch
     /// stands, and if the directory cannot be synced, changes are refused
     /// until [`Store::recover`] syncs it.
-    pub fn checkpoint<'a>(
+    pub fn checkpoint(
         &self,
         files: &mut Files,
-        partitions: impl Iterator<Item = (i64, &'a Partition)>,
+        partitions: impl Iterator<Item = (i64, impl Borrow<Partition>)>,
     ) -> Result<Vec<Partition>> {
         let gen = files.next_gen;
         let mut next = Files {
@@ -343,7 +344,7 @@ impl Store {
                     }
                     _ => {
                         let path = part_path(&self.dir, day, gen);
-                        part::write(&*self.disk, &path, p, &mut created)?;
+                        part::write(&*self.disk, &path, p.borrow(), &mut created)?;
                         next.parts.insert(day, gen);
                     }
                 }
