@@ -112,15 +112,7 @@ class State:
 
     def venue(self, venue_id: int) -> Venue:
         hit = self._venues.get(venue_id)
-        if hit is not None:
-            return hit
-        if venue_id >= 1 << 63:
-            raise NotFound(f"no venue {venue_id}")
-        with self.db.connect() as conn:
-            row = conn.execute(sa.select(db.venues).where(db.venues.c.id == venue_id)).first()
-        if row is None:
-            raise NotFound(f"no venue {venue_id}")
-        return self.cache_venue(row)
+        return hit if hit is not None else self.venues([venue_id])[venue_id]
 
     def venues(self, venue_ids: list[int]) -> dict[int, Venue]:
         """``venue`` for many ids: those not held yet are read in a few queries, not one each."""

@@ -103,7 +103,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         people.exposure_seconds.extend(traced.exposure.tolist())
         for p in sorted(contacts):
             response.contacts.add(person_id=p, contact=contacts[p])
-        for (case, venue_id, start, end), people in zip(zip(*(c.tolist() for c in sites.columns().values())), exposed, strict=True):
+        for (case, venue_id, start, end), exposed_there in zip(zip(*(c.tolist() for c in sites.columns().values())), exposed, strict=True):
             venue = venues[venue_id]
             response.sites.add(
                 venue_id=venue_id,
@@ -112,7 +112,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
                 start=start,
                 end=end,
                 case_person_id=case,
-                people_exposed=people,
+                people_exposed=exposed_there,
             )
         state.audit.record(who, "Trace", purpose, len(traced.person), {"cases": len(persons), "hops": request.hops, "contact_details": len(contacts)})
         return response
