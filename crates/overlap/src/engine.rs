@@ -564,8 +564,9 @@ type DayRows = (i64, Vec<Row>);
 
 /// A checked batch as partition rows, one vector per day of `t_in` (each in
 /// batch order, numbered on from `next_seq(day)`), and the stay id of every
-/// row. One pass over the columns: a pass per day would read the whole batch
-/// again for every day it spans.
+/// row. A counting sort by day: the batch is cut into pieces, each piece's
+/// rows per day are counted, and then every piece writes its rows straight
+/// into their places, all pieces at once.
 fn split_by_day(
     persons: &[u64],
     venues: &[u64],
@@ -573,50 +574,84 @@ fn split_by_day(
     t_out: &[i64],
     next_seq: impl Fn(i64) -> u32,
 ) -> Result<(Vec<DayRows>, Vec<u64>)> {
-    let day_of = |t: &i64| t.div_euclid(DAY);
+    let day_of = |t: i64| t.div_euclid(DAY);
     let (first, last) = if t_in.len() < par::SMALL {
-        (t_in.iter().map(day_of).min(), t_in.iter().map(day_of).max())
+        (
+            t_in.iter().copied().map(day_of).min(),
+            t_in.iter().copied().map(day_of).max(),
+        )
     } else {
         (
-            t_in.par_iter().map(day_of).min(),
-            t_in.par_iter().map(day_of).max(),
+            t_in.par_iter().copied().map(day_of).min(),
+            t_in.par_iter().copied().map(day_of).max(),
         )
     };
     let (Some(first), Some(last)) = (first, last) else {
         return Ok((Vec::new(), Vec::new()));
     };
     // Checked times span at most a century of days: a dense table is small.
-    let mut counts = vec![0usize; (last - first + 1) as usize];
-    for t in t_in {
-        counts[(day_of(t) - first) as usize] += 1;
-    }
-    let mut days: Vec<(i64, u32, Vec<Row>)> = Vec::with_capacity(counts.len());
-    for (day, &count) in (first..).zip(&counts) {
-        let base = if count == 0 { 0 } else { next_seq(day) };
-        if count as u64 >= u64::from(u32::MAX - base) {
-            return Err(Error::PartitionFull { day });
-        }
-        days.push((day, base, Vec::with_capacity(count)));
-    }
-    let mut ids = Vec::with_capacity(t_in.len());
-    for i in 0..t_in.len() {
-        let (day, base, rows) = &mut days[(day_of(&t_in[i]) - first) as usize];
-        let start = *day * DAY;
-        let seq = *base + rows.len() as u32;
-        rows.push(Row {
-            venue: venues[i],
-            person: persons[i],
-            t_in: (t_in[i] - start) as u32,
-            t_out: (t_out[i] - start) as u32,
-            seq,
-        });
-        ids.push(stay_id(*day, seq));
-    }
-    let days = days
-        .into_iter()
-        .filter(|(_, _, rows)| !rows.is_empty())
-        .map(|(day, _, rows)| (day, rows))
+    let width = (last - first + 1) as usize;
+    let slot = |t: i64| (day_of(t) - first) as usize;
+    let piece = par::piece(t_in.len());
+    let counts: Vec<Vec<u32>> = t_in
+        .par_chunks(piece)
+        .map(|chunk| {
+            let mut count = vec![0u32; width];
+            for &t in chunk {
+                count[slot(t)] += 1;
+            }
+            count
+        })
         .collect();
+    let mut days: Vec<DayRows> = Vec::new();
+    // Per piece, per day: where its rows go and the seq of the first of them.
+    let mut places: Vec<Vec<(&mut [Row], u32)>> = counts.iter().map(|_| Vec::new()).collect();
+    let mut seq_base = vec![0u32; width];
+    for (d, base) in seq_base.iter_mut().enumerate() {
+        let total: u64 = counts.iter().map(|c| u64::from(c[d])).sum();
+        let day = first + d as i64;
+        if total > 0 {
+            *base = next_seq(day);
+            if total >= u64::from(u32::MAX - *base) {
+                return Err(Error::PartitionFull { day });
+            }
+        }
+        // Zeroed memory is mapped on first write, by the piece that writes it.
+        days.push((day, bytemuck::zeroed_vec(total as usize)));
+    }
+    for (d, ((_, rows), &base)) in days.iter_mut().zip(&seq_base).enumerate() {
+        let mut rest = rows.as_mut_slice();
+        let mut seq = base;
+        for (count, place) in counts.iter().zip(&mut places) {
+            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(count[d] as usize);
+            place.push((mine, seq));
+            seq += count[d];
+            rest = tail;
+        }
+    }
+    let mut ids = vec![0u64; t_in.len()];
+    ids.par_chunks_mut(piece)
+        .zip(places)
+        .enumerate()
+        .for_each(|(p, (ids, mut place))| {
+            let mut filled = vec![0usize; width];
+            for (i, id) in (p * piece..).zip(ids) {
+                let d = slot(t_in[i]);
+                let (rows, seq) = &mut place[d];
+                let start = (first + d as i64) * DAY;
+                let row = &mut rows[filled[d]];
+                *row = Row {
+                    venue: venues[i],
+                    person: persons[i],
+                    t_in: (t_in[i] - start) as u32,
+                    t_out: (t_out[i] - start) as u32,
+                    seq: *seq + filled[d] as u32,
+                };
+                *id = stay_id(first + d as i64, row.seq);
+                filled[d] += 1;
+            }
+        });
+    days.retain(|(_, rows)| !rows.is_empty());
     Ok((days, ids))
 }
 

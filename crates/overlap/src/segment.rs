@@ -10,6 +10,7 @@
 use crate::column::Column;
 use crate::par;
 use crate::search;
+use rayon::prelude::*;
 
 /// Length of a partition in seconds: partitions are UTC days of `t_in`.
 pub const DAY: i64 = 86_400;
@@ -27,7 +28,7 @@ const LONG: u32 = (1 << DUR_BITS) - 1;
 const NO_ROW: u32 = u32::MAX;
 
 /// One stay in partition-relative form, as segments are built from and decoded to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Zeroable)]
 pub(crate) struct Row {
     pub venue: u64,
     pub person: u64,
@@ -101,21 +102,25 @@ impl Segment {
         let fresh_seqs = olds.last().map_or(first_seq, Segment::end_seq)..first_seq + seq_span;
         par::sort_unstable_by_key(&mut fresh, venue_key);
         let mut rows = fresh;
-        for old in olds {
-            rows.extend(old.rows());
+        if !olds.is_empty() {
+            for old in olds {
+                rows.extend(old.rows());
+            }
+            par::sort_by_key(&mut rows, venue_key);
         }
-        par::sort_by_key(&mut rows, venue_key);
         Segment::index(rows, first_seq, seq_span, |rows, row_of_seq| {
             let new_row = |seq: u32| row_of_seq[(seq - first_seq) as usize];
+            // Every fresh stay has a row: none has expired yet.
             let mut keys: Vec<u128> = Vec::with_capacity(rows.len());
-            for seq in fresh_seqs {
+            keys.par_extend(fresh_seqs.into_par_iter().map(|seq| {
                 let row = new_row(seq);
-                if row != NO_ROW {
-                    let r = &rows[row as usize];
-                    keys.push(person_key(r.person, r.t_in, row));
-                }
-            }
+                let r = &rows[row as usize];
+                person_key(r.person, r.t_in, row)
+            }));
             par::sort_unstable(&mut keys);
+            if olds.is_empty() {
+                return keys;
+            }
             for old in olds {
                 // Old ties in (person, t_in) are in row order, which is
                 // (venue, t_in, seq) order, as the new rows are: still sorted.
@@ -164,22 +169,34 @@ impl Segment {
                 let max = seg.venue_max_short.last_mut().expect("venue pushed above");
                 *max = (*max).max(dur as u16);
             }
-            seg.row_of_seq[(r.seq - first_seq) as usize] = i as u32;
         }
         seg.venue_start.push(n as u32);
+        par::scatter(&mut seg.row_of_seq, |set| {
+            for (i, r) in rows.iter().enumerate() {
+                set((r.seq - first_seq) as usize, i as u32);
+            }
+        });
         let by_person = person_order(&rows, &seg.row_of_seq);
         drop(rows);
 
+        let person_of = |k: usize| (by_person[k] >> 64) as u64;
+        // Where each person's keys begin.
+        let firsts: Vec<u32> = (0..n)
+            .into_par_iter()
+            .filter(|&k| k == 0 || person_of(k) != person_of(k - 1))
+            .map(|k| k as u32)
+            .collect();
+        seg.persons = firsts.par_iter().map(|&k| person_of(k as usize)).collect();
+        seg.by_person = by_person.par_iter().map(|&key| key as u32).collect();
         seg.person = vec![0; n];
-        seg.by_person = Vec::with_capacity(n);
-        for key in by_person {
-            let (p, row) = ((key >> 64) as u64, key as u32);
-            if seg.persons.last() != Some(&p) {
-                seg.persons.push(p);
+        par::scatter(&mut seg.person, |set| {
+            let ends = firsts.iter().skip(1).copied().chain([n as u32]);
+            for (p, (&first, end)) in firsts.iter().zip(ends).enumerate() {
+                for &row in &seg.by_person[first as usize..end as usize] {
+                    set(row as usize, p as u32);
+                }
             }
-            seg.person[row as usize] = (seg.persons.len() - 1) as u32;
-            seg.by_person.push(row);
-        }
+        });
         seg.finish(first_seq)
     }
 

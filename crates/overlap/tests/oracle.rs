@@ -471,8 +471,30 @@ fn big_batches_out_of_order_match_small_ones() {
     let mut whole_model = Model::default();
     let mut model = Model::default();
     add(&whole, &mut whole_model, &stays);
+    // A big batch is split by day in pieces, all at once: the ids must still
+    // number each day's stays in batch order.
+    let mut next_seq = BTreeMap::<i64, u64>::new();
+    for s in &stays {
+        let day = s.t_in.div_euclid(86_400);
+        let seq = next_seq.entry(day).or_default();
+        assert_eq!(whole_model.stays[&((day as u64) << 32 | *seq)], *s);
+        *seq += 1;
+    }
     for chunk in stays.rchunks(137) {
         add(&pieces, &mut model, chunk);
+    }
+    // Check-outs find their rows through the segments' seq-to-row maps.
+    for (engine, m) in [(&whole, &mut whole_model), (&pieces, &mut model)] {
+        let (ids, t_out): (Vec<u64>, Vec<i64>) = m
+            .stays
+            .iter()
+            .filter(|(_, s)| s.t_in % 3 == 0)
+            .map(|(&id, s)| (id, s.t_in + 1 + (s.t_out - s.t_in) / 2))
+            .unzip();
+        engine.set_checkout(&ids, &t_out).unwrap();
+        for (id, t) in ids.iter().zip(t_out) {
+            m.stays.get_mut(id).unwrap().t_out = t;
+        }
     }
     for v in 0..40 {
         let (s, e) = (MIDNIGHT - 3_600 * (v as i64), MIDNIGHT + 7_200);
