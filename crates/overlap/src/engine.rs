@@ -547,16 +547,29 @@ fn check_stays(persons: &[u64], venues: &[u64], t_in: &[i64], t_out: &[i64]) -> 
             ("t_out", t_out.len()),
         ],
     )?;
-    let bad = |i: usize| stay_problem(t_in[i], t_out[i]).map(|p| (i, p));
-    let found = if t_in.len() < par::SMALL {
-        (0..t_in.len()).find_map(bad)
-    } else {
-        (0..t_in.len()).into_par_iter().find_map_first(bad)
+    // A branch-free pass says whether all is well; only a bad batch is
+    // searched for its first bad row.
+    #[allow(clippy::needless_bitwise_bool, clippy::manual_range_contains)]
+    let fine = |(t_in, t_out): (&[i64], &[i64])| {
+        t_in.iter().zip(t_out).fold(true, |fine, (&a, &b)| {
+            fine & (a >= MIN_TIME) & (a < MAX_TIME) & (b > a) & (b <= MAX_TIME)
+        })
     };
-    match found {
-        Some((row, problem)) => Err(Error::InvalidStay { row, problem }),
-        None => Ok(()),
+    let all_fine = if t_in.len() < par::SMALL {
+        fine((t_in, t_out))
+    } else {
+        let piece = par::piece(t_in.len());
+        t_in.par_chunks(piece)
+            .zip(t_out.par_chunks(piece))
+            .all(fine)
+    };
+    if all_fine {
+        return Ok(());
     }
+    let (row, problem) = (0..t_in.len())
+        .find_map(|i| stay_problem(t_in[i], t_out[i]).map(|p| (i, p)))
+        .expect("a bad row was seen");
+    Err(Error::InvalidStay { row, problem })
 }
 
 /// The rows of a batch that fall on one day, in partition-relative form.

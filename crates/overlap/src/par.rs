@@ -22,29 +22,11 @@ pub(crate) fn piece(n: usize) -> usize {
     n.div_ceil(4 * rayon::current_num_threads()).max(SMALL)
 }
 
-/// Stable, so that it merges sorted runs.
-pub(crate) fn sort_by_key<T: Send, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K + Sync) {
-    if v.len() < SMALL {
-        v.sort_by_key(key);
-    } else {
-        v.par_sort_by_key(key);
-    }
-}
-
 pub(crate) fn sort_unstable<T: Ord + Send>(v: &mut [T]) {
     if v.len() < SMALL {
         v.sort_unstable();
     } else {
         v.par_sort_unstable();
-    }
-}
-
-/// Stable, so that it merges sorted runs.
-pub(crate) fn sort<T: Ord + Send>(v: &mut [T]) {
-    if v.len() < SMALL {
-        v.sort();
-    } else {
-        v.par_sort();
     }
 }
 

@@ -82,71 +82,157 @@ struct Builder {
 impl Segment {
     /// Index `rows`, whose `seq` values lie in `first_seq..first_seq + seq_span`.
     pub fn build(mut rows: Vec<Row>, first_seq: u32, seq_span: u32) -> Segment {
+        // Keyed in the order given, arrival order for a new batch: the sort
+        // makes use of whatever order by person that already has.
+        let mut keys: Vec<u128> = rows
+            .par_iter()
+            .map(|r| person_key(r.person, r.t_in, r.seq))
+            .collect();
+        par::sort_unstable(&mut keys);
         par::sort_unstable_by_key(&mut rows, venue_key);
-        Segment::index(rows, first_seq, seq_span, |rows, _| {
-            let mut keys: Vec<u128> = rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| person_key(r.person, r.t_in, i as u32))
-                .collect();
-            par::sort_unstable(&mut keys);
-            keys
-        })
+        Segment::index(rows, &keys, first_seq, seq_span)
     }
 
     /// Index `fresh` rows together with those of `olds`, segments covering
-    /// the stays just before them. Each old segment is already sorted in both
-    /// orders, so the sorts only merge a few sorted runs (a stable sort finds
-    /// and merges runs) instead of sorting every row again.
-    pub fn merge(mut fresh: Vec<Row>, olds: &[Segment], first_seq: u32, seq_span: u32) -> Segment {
-        let fresh_seqs = olds.last().map_or(first_seq, Segment::end_seq)..first_seq + seq_span;
-        par::sort_unstable_by_key(&mut fresh, venue_key);
-        let mut rows = fresh;
-        if !olds.is_empty() {
-            for old in olds {
-                rows.extend(old.rows());
-            }
-            par::sort_by_key(&mut rows, venue_key);
-        }
-        Segment::index(rows, first_seq, seq_span, |rows, row_of_seq| {
-            let new_row = |seq: u32| row_of_seq[(seq - first_seq) as usize];
-            // Every fresh stay has a row: none has expired yet.
-            let mut keys: Vec<u128> = Vec::with_capacity(rows.len());
-            keys.par_extend(fresh_seqs.into_par_iter().map(|seq| {
-                let row = new_row(seq);
-                let r = &rows[row as usize];
-                person_key(r.person, r.t_in, row)
-            }));
-            par::sort_unstable(&mut keys);
-            if olds.is_empty() {
-                return keys;
-            }
-            for old in olds {
-                // Old ties in (person, t_in) are in row order, which is
-                // (venue, t_in, seq) order, as the new rows are: still sorted.
-                let seqs = old.seqs_by_row();
-                for &row in old.by_person.iter() {
-                    let key = person_key(
-                        old.person_of(row),
-                        old.t_in(row),
-                        new_row(seqs[row as usize]),
-                    );
-                    keys.push(key);
-                }
-            }
-            par::sort(&mut keys);
-            keys
-        })
+    /// the stays just before them: `fresh` becomes a segment of its own, and
+    /// then all are merged.
+    pub fn merge(fresh: Vec<Row>, olds: &[Segment], first_seq: u32, seq_span: u32) -> Segment {
+        let Some(last) = olds.last() else {
+            return Segment::build(fresh, first_seq, seq_span);
+        };
+        let fresh_seq = last.end_seq();
+        let fresh = (!fresh.is_empty())
+            .then(|| Segment::build(fresh, fresh_seq, first_seq + seq_span - fresh_seq));
+        let parts: Vec<&Segment> = olds.iter().chain(&fresh).collect();
+        Segment::merged(&parts, first_seq, seq_span)
     }
 
-    /// Builds the columns from `rows` sorted by [`venue_key`], and the person
-    /// order from the [`person_key`]s that `person_order` returns sorted.
-    fn index(
-        rows: Vec<Row>,
-        first_seq: u32,
-        seq_span: u32,
-        person_order: impl FnOnce(&[Row], &[u32]) -> Vec<u128>,
-    ) -> Segment {
+    /// One segment holding the stays of `parts`. Parts cover consecutive
+    /// ranges of `seq`, so among stays that tie on (venue, `t_in`) an earlier
+    /// part's come first, as `seq` order has it, and each part is already
+    /// sorted in both orders: the merge walks the parts venue by venue and
+    /// then person by person, merging only where parts share one. Nothing is
+    /// decoded or sorted, so a merge holds little beyond the parts and the
+    /// result: a map from each part's rows to their new rows.
+    fn merged(parts: &[&Segment], first_seq: u32, seq_span: u32) -> Segment {
+        let n: usize = parts.iter().map(|p| p.len()).sum();
+        let mut seg = Builder {
+            time: Vec::with_capacity(n),
+            ..Builder::default()
+        };
+        // Where each row of each part lands.
+        let mut new_row: Vec<Vec<u32>> = parts.iter().map(|p| vec![0; p.len()]).collect();
+
+        // Venue order. Each part's rows are met in row order, so its long
+        // stays are met in the order of its long-stay table.
+        let mut next_venue = vec![0usize; parts.len()];
+        let mut next_long = vec![0usize; parts.len()];
+        let mut blocks: Vec<(usize, usize, usize)> = Vec::new(); // (part, next row, end)
+        while let Some(venue) = parts
+            .iter()
+            .zip(&next_venue)
+            .filter_map(|(p, &b)| p.venues.get(b).copied())
+            .min()
+        {
+            blocks.clear();
+            for (j, p) in parts.iter().enumerate() {
+                let b = next_venue[j];
+                if p.venues.get(b) == Some(&venue) {
+                    blocks.push((j, p.venue_start[b] as usize, p.venue_start[b + 1] as usize));
+                    next_venue[j] += 1;
+                }
+            }
+            seg.venues.push(venue);
+            seg.venue_start.push(seg.time.len() as u32);
+            let mut max_short = 0;
+            // The block whose next stay began first; the earliest part on ties.
+            let earliest = |blocks: &[(usize, usize, usize)]| {
+                let mut best: Option<(u32, usize)> = None;
+                for (k, &(j, r, end)) in blocks.iter().enumerate() {
+                    let t_in = if r < end {
+                        parts[j].t_in(r as u32)
+                    } else {
+                        continue;
+                    };
+                    if best.is_none_or(|(t, _)| t_in < t) {
+                        best = Some((t_in, k));
+                    }
+                }
+                best.map(|(_, k)| k)
+            };
+            while let Some(k) = earliest(&blocks) {
+                let (j, r, _) = &mut blocks[k];
+                let (part, row) = (parts[*j], seg.time.len() as u32);
+                let packed = part.time[*r];
+                seg.time.push(packed);
+                new_row[*j][*r] = row;
+                if packed & LONG == LONG {
+                    seg.long_rows.push(row);
+                    seg.long_t_out.push(part.long_t_out[next_long[*j]]);
+                    next_long[*j] += 1;
+                } else {
+                    max_short = max_short.max((packed & LONG) as u16);
+                }
+                *r += 1;
+            }
+            seg.venue_max_short.push(max_short);
+        }
+        seg.venue_start.push(n as u32);
+
+        seg.row_of_seq = vec![NO_ROW; seq_span as usize];
+        for (part, new_row) in parts.iter().zip(&new_row) {
+            let base = (part.first_seq - first_seq) as usize;
+            for (to, &row) in seg.row_of_seq[base..]
+                .iter_mut()
+                .zip(part.row_of_seq.iter())
+            {
+                if row != NO_ROW {
+                    *to = new_row[row as usize];
+                }
+            }
+        }
+
+        // Person order, ties again to the earliest part. Each part's order is
+        // gathered first, on every core, so that the merge reads in order.
+        let orders: Vec<Vec<(u64, u32, u32)>> = parts
+            .iter()
+            .zip(&new_row)
+            .map(|(p, new_row)| {
+                p.by_person
+                    .par_iter()
+                    .map(|&r| (p.person_of(r), p.t_in(r), new_row[r as usize]))
+                    .collect()
+            })
+            .collect();
+        drop(new_row);
+        seg.by_person = Vec::with_capacity(n);
+        let mut firsts = Vec::new();
+        let mut next = vec![0usize; parts.len()];
+        loop {
+            let mut best: Option<((u64, u32), usize)> = None;
+            for (j, order) in orders.iter().enumerate() {
+                if let Some(&(person, t_in, _)) = order.get(next[j]) {
+                    if best.is_none_or(|(b, _)| (person, t_in) < b) {
+                        best = Some(((person, t_in), j));
+                    }
+                }
+            }
+            let Some(((person, _), j)) = best else { break };
+            if seg.persons.last() != Some(&person) {
+                seg.persons.push(person);
+                firsts.push(seg.by_person.len() as u32);
+            }
+            seg.by_person.push(orders[j][next[j]].2);
+            next[j] += 1;
+        }
+        drop(orders);
+        seg.person = person_column(&seg.by_person, &firsts);
+        seg.finish(first_seq)
+    }
+
+    /// Builds the columns from `rows` sorted by [`venue_key`] and their
+    /// [`person_key`]s, sorted.
+    fn index(rows: Vec<Row>, by_person: &[u128], first_seq: u32, seq_span: u32) -> Segment {
         let n = rows.len();
         let mut seg = Builder {
             row_of_seq: vec![NO_ROW; seq_span as usize],
@@ -176,7 +262,6 @@ impl Segment {
                 set((r.seq - first_seq) as usize, i as u32);
             }
         });
-        let by_person = person_order(&rows, &seg.row_of_seq);
         drop(rows);
 
         let person_of = |k: usize| (by_person[k] >> 64) as u64;
@@ -187,16 +272,12 @@ impl Segment {
             .map(|k| k as u32)
             .collect();
         seg.persons = firsts.par_iter().map(|&k| person_of(k as usize)).collect();
-        seg.by_person = by_person.par_iter().map(|&key| key as u32).collect();
-        seg.person = vec![0; n];
-        par::scatter(&mut seg.person, |set| {
-            let ends = firsts.iter().skip(1).copied().chain([n as u32]);
-            for (p, (&first, end)) in firsts.iter().zip(ends).enumerate() {
-                for &row in &seg.by_person[first as usize..end as usize] {
-                    set(row as usize, p as u32);
-                }
-            }
-        });
+        let row_of_seq = &seg.row_of_seq;
+        seg.by_person = by_person
+            .par_iter()
+            .map(|&key| row_of_seq[(key as u32 - first_seq) as usize])
+            .collect();
+        seg.person = person_column(&seg.by_person, &firsts);
         seg.finish(first_seq)
     }
 
@@ -497,15 +578,33 @@ impl Segment {
     }
 }
 
+/// The person column: `p` for each row of `by_person[firsts[p]..firsts[p + 1]]`.
+fn person_column(by_person: &[u32], firsts: &[u32]) -> Vec<u32> {
+    let mut person = vec![0; by_person.len()];
+    par::scatter(&mut person, |set| {
+        let ends = firsts
+            .iter()
+            .skip(1)
+            .copied()
+            .chain([by_person.len() as u32]);
+        for (p, (&first, end)) in firsts.iter().zip(ends).enumerate() {
+            for &row in &by_person[first as usize..end as usize] {
+                set(row as usize, p as u32);
+            }
+        }
+    });
+    person
+}
+
 /// Venue order: venue, then `t_in`, then arrival. `seq` is unique, so ties
 /// cannot make the layout depend on the sort.
 fn venue_key(r: &Row) -> u128 {
     u128::from(r.venue) << 64 | u128::from(r.t_in) << 32 | u128::from(r.seq)
 }
 
-/// Person order: person, then `t_in`, then row (which is venue order).
-fn person_key(person: u64, t_in: u32, row: u32) -> u128 {
-    u128::from(person) << 64 | u128::from(t_in) << 32 | u128::from(row)
+/// Person order: person, then `t_in`, then arrival.
+fn person_key(person: u64, t_in: u32, seq: u32) -> u128 {
+    u128::from(person) << 64 | u128::from(t_in) << 32 | u128::from(seq)
 }
 
 impl Builder {
