@@ -15,7 +15,7 @@ and a health authority tracing at a fixed rate meanwhile.
 
     python bench/load.py --stays 1000000000 --days 10 --dir /var/tmp
 
-Writes docs/bench-load.json; bench/report.py puts it in docs/benchmarks.md.
+Writes docs/bench-load-<size>.json; bench/report.py puts it in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from national import parse_size  # noqa: E402
+from report import DOCS, size_name  # noqa: E402
 from service import in_processes, serve  # noqa: E402
 
 from tokhai.v1 import checkins_pb2 as C  # noqa: E402
@@ -180,7 +181,7 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=Path("/var/tmp"))
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", type=Path, default=Path(__file__).parents[1] / "docs" / "bench-load.json")
+    ap.add_argument("--json", type=Path, help="default: docs/bench-load-<size>.json")
     args = ap.parse_args()
 
     model = model_for(args)
@@ -226,7 +227,7 @@ def main() -> None:
         "trace_people_p50": float(np.median(people)), "idle_trace_p50_ms": ms(idle, 50), "idle_trace_p99_ms": ms(idle, 99),
         "ingest_ack_ms": [1e3 * x for x in acks], "trace_ms": [1e3 * x for x in traces], "idle_trace_ms": [1e3 * x for x in idle],
     }  # fmt: skip
-    args.json.write_text(json.dumps(out, indent=1) + "\n")
+    (args.json or DOCS / f"bench-load-{size_name(args.stays)}.json").write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps({k: v for k, v in out.items() if not k.endswith("_ms")}, indent=1))
 
 
