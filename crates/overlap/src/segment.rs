@@ -113,7 +113,7 @@ impl Segment {
     /// sorted in both orders: the merge walks the parts venue by venue and
     /// then person by person, merging only where parts share one. Nothing is
     /// decoded or sorted, so a merge holds little beyond the parts and the
-    /// result: a map from each part's rows to their new rows.
+    /// result: where each part's rows land, and each part's person order.
     fn merged(parts: &[&Segment], first_seq: u32, seq_span: u32) -> Segment {
         let n: usize = parts.iter().map(|p| p.len()).sum();
         let mut seg = Builder {
@@ -149,11 +149,10 @@ impl Segment {
             let earliest = |blocks: &[(usize, usize, usize)]| {
                 let mut best: Option<(u32, usize)> = None;
                 for (k, &(j, r, end)) in blocks.iter().enumerate() {
-                    let t_in = if r < end {
-                        parts[j].t_in(r as u32)
-                    } else {
+                    if r == end {
                         continue;
-                    };
+                    }
+                    let t_in = parts[j].t_in(r as u32);
                     if best.is_none_or(|(t, _)| t_in < t) {
                         best = Some((t_in, k));
                     }
