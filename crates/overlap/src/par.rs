@@ -5,7 +5,8 @@
 
 use rayon::prelude::*;
 
-/// Inputs shorter than this run on the calling thread.
+/// Inputs shorter than this run on the calling thread (for rayon's own
+/// iterators: `.with_min_len(SMALL)`).
 pub(crate) const SMALL: usize = 1 << 13;
 
 pub(crate) fn sort_unstable_by_key<T: Send, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K + Sync) {

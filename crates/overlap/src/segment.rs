@@ -86,6 +86,7 @@ impl Segment {
         // makes use of whatever order by person that already has.
         let mut keys: Vec<u128> = rows
             .par_iter()
+            .with_min_len(par::SMALL)
             .map(|r| person_key(r.person, r.t_in, r.seq))
             .collect();
         par::sort_unstable(&mut keys);
@@ -199,6 +200,7 @@ impl Segment {
             .map(|(p, new_row)| {
                 p.by_person
                     .par_iter()
+                    .with_min_len(par::SMALL)
                     .map(|&r| (p.person_of(r), p.t_in(r), new_row[r as usize]))
                     .collect()
             })
@@ -267,13 +269,19 @@ impl Segment {
         // Where each person's keys begin.
         let firsts: Vec<u32> = (0..n)
             .into_par_iter()
+            .with_min_len(par::SMALL)
             .filter(|&k| k == 0 || person_of(k) != person_of(k - 1))
             .map(|k| k as u32)
             .collect();
-        seg.persons = firsts.par_iter().map(|&k| person_of(k as usize)).collect();
+        seg.persons = firsts
+            .par_iter()
+            .with_min_len(par::SMALL)
+            .map(|&k| person_of(k as usize))
+            .collect();
         let row_of_seq = &seg.row_of_seq;
         seg.by_person = by_person
             .par_iter()
+            .with_min_len(par::SMALL)
             .map(|&key| row_of_seq[(key as u32 - first_seq) as usize])
             .collect();
         seg.person = person_column(&seg.by_person, &firsts);
