@@ -1,0 +1,162 @@
+"""Two builds of the engine side by side in one process, taking turns, so
+that the machine's swings (a shared two-core machine drifts by a third and
+more) hit both alike. How a change to the engine is measured:
+
+    .venv/bin/maturin develop --release && .venv/bin/python bench/ab.py stage old   # before the change
+    .venv/bin/maturin develop --release && .venv/bin/python bench/ab.py stage new   # after it
+    .venv/bin/python bench/ab.py build old new --per-day 10M --days 3    # in-memory build from 10M batches
+    .venv/bin/python bench/ab.py f1 old new --size 100M                  # contacts_many of 1,000 cases
+    .venv/bin/python bench/ab.py add1 old new                            # one-row durable adds
+
+`stage` copies the installed package (python/tokhai_engine, with its built
+extension) to target/ab/NAME as the module `tk_NAME`. Each measurement
+prints the median of its rounds for each build, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from national import parse_size
+from tokhai_engine import synth
+
+ROOT = Path(__file__).parents[1]
+STAGE = ROOT / "target" / "ab"
+CHUNK = 10_000_000
+
+
+def stage(name: str) -> None:
+    to = STAGE / name / f"tk_{name}"
+    shutil.rmtree(to.parent, ignore_errors=True)
+    shutil.copytree(ROOT / "python" / "tokhai_engine", to, ignore=shutil.ignore_patterns("__pycache__"))
+    for f in [*to.glob("*.py"), *to.glob("*.pyi")]:
+        f.write_text(re.sub(r"\btokhai_engine\b", f"tk_{name}", f.read_text()))
+    print(f"staged {to}")
+
+
+def load(name: str):  # noqa: ANN201 - a staged copy of tokhai_engine
+    sys.path.insert(0, str(STAGE / name))
+    return importlib.import_module(f"tk_{name}")
+
+
+def in_turns(names: list[str], rounds: int, run) -> None:  # noqa: ANN001 - run(name) -> a figure
+    """`run` for each build in turn, the order flipped every round."""
+    got: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            got[name].append(run(name))
+    medians = {n: float(np.median(v)) for n, v in got.items()}
+    for n, v in got.items():
+        print(f"{n}: median {medians[n]:.4g}  rounds {['%.4g' % x for x in v]}")
+    a, b = names
+    print(f"{b} / {a}: {medians[b] / medians[a]:.3f}")
+
+
+def national(size: int, days: int) -> synth.National:
+    return synth.National.scaled(size * (days + 1) // days, days=days + 1, seed=7)
+
+
+def build(args, mods) -> None:  # noqa: ANN001
+    chunks = [c.columns() for c in national(args.per_day * args.days, args.days).chunks(CHUNK, days=range(args.days))]
+    n = sum(len(c[0]) for c in chunks)
+
+    def run(name: str) -> float:
+        engine = mods[name].Engine()
+        t = time.perf_counter()
+        for c in chunks:
+            engine.add_stays(*c)
+        return n / (time.perf_counter() - t) / 1e6
+
+    print(f"build of {n:,} stays from {CHUNK:,}-stay batches, M stays/s (higher is better)")
+    in_turns(list(mods), args.rounds, run)
+
+
+def f1(args, mods) -> None:  # noqa: ANN001
+    days = 14
+    engines = {name: mod.Engine() for name, mod in mods.items()}
+    rng, picks = np.random.default_rng(1), []
+    for chunk in national(args.size, days).chunks(CHUNK, days=range(days)):
+        cols = chunk.columns()
+        for engine in engines.values():
+            engine.add_stays(*cols)
+        picks.append(cols[0][rng.integers(0, len(cols[0]), 4_000)])
+    cases = np.unique(np.concatenate(picks))
+    rng.shuffle(cases)
+    cases = cases[: args.cases]
+    start = np.full(len(cases), synth.DEFAULT_START)
+    end = start + days * synth.DAY
+    answers = {}
+
+    def run(name: str) -> float:
+        t = time.perf_counter()
+        answers[name] = engines[name].contacts_many(cases, start, end, min_overlap=900)
+        return time.perf_counter() - t
+
+    print(f"F1 of {len(cases):,} cases over {days} days, {args.size:,} stays, s (lower is better)")
+    in_turns(list(mods), args.rounds, run)
+    pairs = {name: len(a) for name, a in answers.items()}
+    print(f"pairs: {pairs}")
+    if len(set(pairs.values())) != 1:
+        raise SystemExit("the builds disagree")
+
+
+def add1(args, mods) -> None:  # noqa: ANN001
+    now = int(time.time())
+    data = synth.generate(2_000_000, days=14, start=now - 15 * synth.DAY, seed=21)
+    room = tempfile.TemporaryDirectory(dir=args.dir)
+    engines = {}
+    for name, mod in mods.items():
+        engines[name] = mod.Engine.open(Path(room.name) / name)
+        engines[name].add_stays(*data.columns())
+    at = [0]
+
+    def run(name: str) -> float:
+        engine, t = engines[name], time.perf_counter()
+        for _ in range(2_000):
+            at[0] += 1
+            engine.add_stays([at[0]], [5], [now + at[0]], [now + at[0] + 600])
+        return (time.perf_counter() - t) / 2_000 * 1e6
+
+    print("one-row adds to a durable store holding 2M stays, us each (lower is better)")
+    in_turns(list(mods), args.rounds, run)
+    for engine in engines.values():
+        engine.close()
+    room.cleanup()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    sub.add_parser("stage").add_argument("name")
+    for what in ("build", "f1", "add1"):
+        p = sub.add_parser(what)
+        p.add_argument("a")
+        p.add_argument("b")
+        p.add_argument("--rounds", type=int, default=4 if what == "build" else 8)
+        if what == "build":
+            p.add_argument("--per-day", type=parse_size, default=parse_size("10M"))
+            p.add_argument("--days", type=int, default=3)
+        if what == "f1":
+            p.add_argument("--size", type=parse_size, default=parse_size("10M"))
+            p.add_argument("--cases", type=int, default=1_000)
+        if what == "add1":
+            p.add_argument("--dir", default="/var/tmp")
+    args = ap.parse_args()
+    if args.what == "stage":
+        stage(args.name)
+        return
+    mods = {name: load(name) for name in (args.a, args.b)}
+    {"build": build, "f1": f1, "add1": add1}[args.what](args, mods)
+
+
+if __name__ == "__main__":
+    main()
