@@ -38,6 +38,7 @@ use rand_distr::{Distribution, Exp, LogNormal, Poisson};
 use rand_xoshiro::{SplitMix64, Xoshiro256PlusPlus};
 use rayon::prelude::*;
 use std::ops::Range;
+use std::sync::{Mutex, PoisonError};
 
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
@@ -263,6 +264,9 @@ pub struct Model {
     stays_per_active: f64,
     extra: Option<Poisson<f64>>,
     first_hour: WeightedAliasIndex<f64>,
+    /// The pieces' buffers, kept from one [`Model::generate`] to the next:
+    /// fresh ones would have every page faulted in again.
+    spare: Mutex<Vec<Stays>>,
 }
 
 impl Model {
@@ -348,6 +352,7 @@ impl Model {
             stays_per_active: 0.0,
             provinces,
             params,
+            spare: Mutex::default(),
         };
         model.calibrate();
         let active = model.active();
@@ -429,27 +434,30 @@ impl Model {
         const PIECE: u64 = 1 << 15;
         let end = range.end.min(self.person_days());
         let starts: Vec<u64> = (range.start..end).step_by(PIECE as usize).collect();
+        let spare = || self.spare.lock().unwrap_or_else(PoisonError::into_inner);
         let pieces: Vec<Stays> = starts
             .into_par_iter()
-            .map(|lo| self.generate_piece(lo..(lo + PIECE).min(end)))
+            .map(|lo| {
+                let mut out = spare().pop().unwrap_or_default();
+                self.generate_piece(lo..(lo + PIECE).min(end), &mut out);
+                out
+            })
             .collect();
-        Stays {
+        let stays = Stays {
             persons: concat(pieces.iter().map(|s| &s.persons[..])),
             venues: concat(pieces.iter().map(|s| &s.venues[..])),
             t_in: concat(pieces.iter().map(|s| &s.t_in[..])),
             t_out: concat(pieces.iter().map(|s| &s.t_out[..])),
-        }
+        };
+        spare().extend(pieces);
+        stays
     }
 
-    fn generate_piece(&self, range: Range<u64>) -> Stays {
+    /// The stays of `range` into `out`, emptied first.
+    fn generate_piece(&self, range: Range<u64>, out: &mut Stays) {
         let p = &self.params;
         let expected = (range.end - range.start) as f64 * self.stays_per_person_day();
-        let mut out = Stays::default();
-        let capacity = (expected * 1.1) as usize + 16;
-        out.persons.reserve(capacity);
-        out.venues.reserve(capacity);
-        out.t_in.reserve(capacity);
-        out.t_out.reserve(capacity);
+        out.empty_with_room((expected * 1.1) as usize + 16);
         // The person-day is active when its hash falls under this threshold:
         // inactive ones, most of them, cost no generator.
         let threshold = (self.active() * u64::MAX as f64) as u64;
@@ -463,15 +471,8 @@ impl Model {
             while !self.provinces[home].people.contains(&person) {
                 home = (home + 1) % self.provinces.len();
             }
-            self.person_day(
-                &mut SplitMix64::seed_from_u64(key),
-                person,
-                home,
-                day,
-                &mut out,
-            );
+            self.person_day(&mut SplitMix64::seed_from_u64(key), person, home, day, out);
         }
-        out
     }
 
     /// The stays of one active person-day.
@@ -520,6 +521,17 @@ impl Model {
 }
 
 impl Stays {
+    fn empty_with_room(&mut self, n: usize) {
+        self.persons.clear();
+        self.venues.clear();
+        self.t_in.clear();
+        self.t_out.clear();
+        self.persons.reserve(n);
+        self.venues.reserve(n);
+        self.t_in.reserve(n);
+        self.t_out.reserve(n);
+    }
+
     fn push(&mut self, person: u64, venue: u64, t_in: i64, t_out: i64) {
         self.persons.push(person);
         self.venues.push(venue);
