@@ -547,13 +547,12 @@ fn check_stays(persons: &[u64], venues: &[u64], t_in: &[i64], t_out: &[i64]) -> 
             ("t_out", t_out.len()),
         ],
     )?;
-    // A branch-free pass says whether all is well; only a bad batch is
-    // searched for its first bad row.
-    #[allow(clippy::needless_bitwise_bool, clippy::manual_range_contains)]
+    // A pass without early exits (so it vectorises) says whether all is
+    // well; only a bad batch is searched for its first bad row.
     let fine = |(t_in, t_out): (&[i64], &[i64])| {
-        t_in.iter().zip(t_out).fold(true, |fine, (&a, &b)| {
-            fine & (a >= MIN_TIME) & (a < MAX_TIME) & (b > a) & (b <= MAX_TIME)
-        })
+        t_in.iter()
+            .zip(t_out)
+            .fold(true, |fine, (&a, &b)| fine & stay_problem(a, b).is_none())
     };
     let all_fine = if t_in.len() < par::SMALL {
         fine((t_in, t_out))
