@@ -7,6 +7,7 @@ more) hit both alike. How a change to the engine is measured:
     .venv/bin/python bench/ab.py build old new --per-day 10M --days 3    # in-memory build from 10M batches
     .venv/bin/python bench/ab.py f1 old new --size 100M                  # contacts_many of 1,000 cases
     .venv/bin/python bench/ab.py add1 old new                            # one-row durable adds
+    .venv/bin/python bench/ab.py generate old new --size 10M             # the national workload generator
 
 `stage` copies the installed package (python/tokhai_engine, with its built
 extension) to target/ab/NAME as the module `tk_NAME`. Each measurement
@@ -133,11 +134,32 @@ def add1(args, mods) -> None:  # noqa: ANN001
     room.cleanup()
 
 
+def generate(args, mods) -> None:  # noqa: ANN001
+    days = 14
+    model = {name: importlib.import_module(f"tk_{name}.synth").National for name in mods}
+    models = {name: national.scaled(args.size * (days + 1) // days, days=days + 1, seed=7) for name, national in model.items()}
+    made: dict[str, tuple[int, int]] = {}
+
+    def run(name: str) -> float:
+        n = total = 0
+        t = time.perf_counter()
+        for chunk in models[name].chunks(CHUNK, days=range(days)):
+            cols = chunk.columns()
+            n, total = n + len(cols[0]), total + int(cols[2][::1_000].sum())
+        made[name] = (n, total)
+        return n / (time.perf_counter() - t) / 1e6
+
+    print(f"the national model's {args.size:,} stays in {CHUNK:,}-stay chunks, M stays/s (higher is better)")
+    in_turns(list(mods), args.rounds, run)
+    if len(set(made.values())) != 1:
+        raise SystemExit(f"the builds generate different stays: {made}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
     sub.add_parser("stage").add_argument("name")
-    for what in ("build", "f1", "add1"):
+    for what in ("build", "f1", "add1", "generate"):
         p = sub.add_parser(what)
         p.add_argument("a")
         p.add_argument("b")
@@ -145,7 +167,7 @@ def main() -> None:
         if what == "build":
             p.add_argument("--per-day", type=parse_size, default=parse_size("10M"))
             p.add_argument("--days", type=int, default=3)
-        if what == "f1":
+        if what in ("f1", "generate"):
             p.add_argument("--size", type=parse_size, default=parse_size("10M"))
             p.add_argument("--cases", type=int, default=1_000)
         if what == "add1":
@@ -155,7 +177,7 @@ def main() -> None:
         stage(args.name)
         return
     mods = {name: load(name) for name in (args.a, args.b)}
-    {"build": build, "f1": f1, "add1": add1}[args.what](args, mods)
+    {"build": build, "f1": f1, "add1": add1, "generate": generate}[args.what](args, mods)
 
 
 if __name__ == "__main__":
