@@ -6,6 +6,7 @@ more) hit both alike. How a change to the engine is measured:
     .venv/bin/maturin develop --release && .venv/bin/python bench/ab.py stage new   # after it
     .venv/bin/python bench/ab.py build old new --per-day 10M --days 3    # in-memory build from 10M batches
     .venv/bin/python bench/ab.py f1 old new --size 100M                  # contacts_many of 1,000 cases
+    .venv/bin/python bench/ab.py f1 old new --cases 16000 --hops 2       # trace of 16,000 cases, two hops
     .venv/bin/python bench/ab.py add1 old new                            # one-row durable adds
     .venv/bin/python bench/ab.py generate old new --size 10M             # the national workload generator
 
@@ -89,7 +90,8 @@ def f1(args, mods) -> None:  # noqa: ANN001
         cols = chunk.columns()
         for engine in engines.values():
             engine.add_stays(*cols)
-        picks.append(cols[0][rng.integers(0, len(cols[0]), 4_000)])
+        if len(cols[0]):
+            picks.append(cols[0][rng.integers(0, len(cols[0]), max(4_000, 2 * args.cases * len(cols[0]) // args.size))])
     cases = np.unique(np.concatenate(picks))
     rng.shuffle(cases)
     cases = cases[: args.cases]
@@ -99,14 +101,18 @@ def f1(args, mods) -> None:  # noqa: ANN001
 
     def run(name: str) -> float:
         t = time.perf_counter()
-        answers[name] = engines[name].contacts_many(cases, start, end, min_overlap=900)
+        if args.hops:
+            found = engines[name].trace(cases, start, end, hops=args.hops, min_overlap=900)
+            answers[name] = (len(found), int(found.exposure.sum()), int(found.exposed_at.sum()))
+        else:
+            answers[name] = len(engines[name].contacts_many(cases, start, end, min_overlap=900))
         return time.perf_counter() - t
 
-    print(f"F1 of {len(cases):,} cases over {days} days, {args.size:,} stays, s (lower is better)")
+    query = f"trace (hops={args.hops})" if args.hops else "F1"
+    print(f"{query} of {len(cases):,} cases over {days} days, {args.size:,} stays, s (lower is better)")
     in_turns(list(mods), args.rounds, run)
-    pairs = {name: len(a) for name, a in answers.items()}
-    print(f"pairs: {pairs}")
-    if len(set(pairs.values())) != 1:
+    print(f"{'people, exposure and exposed_at sums' if args.hops else 'pairs'}: {answers}")
+    if len(set(answers.values())) != 1:
         raise SystemExit("the builds disagree")
 
 
@@ -170,6 +176,8 @@ def main() -> None:
         if what in ("f1", "generate"):
             p.add_argument("--size", type=parse_size, default=parse_size("10M"))
             p.add_argument("--cases", type=int, default=1_000)
+        if what == "f1":
+            p.add_argument("--hops", type=int, default=0, help="trace with this many hops instead of contacts_many")
         if what == "add1":
             p.add_argument("--dir", default="/var/tmp")
     args = ap.parse_args()

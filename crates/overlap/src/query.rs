@@ -2,11 +2,13 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use parking_lot::Mutex;
 use rayon::prelude::*;
 
 use crate::engine::{same_length, Engine, State};
 use crate::error::{Error, Result};
 use crate::interval::{intersect, unite, unite_into};
+use crate::par;
 use crate::partition::Partition;
 use crate::segment::{Segment, DAY};
 
@@ -376,8 +378,24 @@ pub(crate) enum Hop {
     Cheaper,
 }
 
-/// The best exposure found for each newly reached person: (first contact, source, exposure).
-type Reached = FxHashMap<u64, (i64, u64, i64)>;
+/// The best exposure found for each newly reached person, one entry each:
+/// (person, (first contact, source, exposure)).
+type Reached = Vec<(u64, (i64, u64, i64))>;
+
+/// The push of a hop gathers each person's best exposure in this many maps,
+/// by person: the whole would be far past the caches (millions of people,
+/// a cache miss per contact), a shard is not. (In unit tests, few shards
+/// and small buffers: their small traces must fill buffers too.)
+const SHARDS: usize = if cfg!(test) { 4 } else { 256 };
+
+/// A thread's contacts for one shard wait in a buffer of this many, to take
+/// the shard's lock once for all of them.
+const SHARD_BUFFER: usize = if cfg!(test) { 2 } else { 64 };
+
+fn shard_of(person: u64) -> usize {
+    // The top bits of a multiplicative hash: ids that share low bits spread.
+    (person.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros())) as usize
+}
 
 /// Buffers a pulled person reuses from one venue to the next.
 #[derive(Debug, Default)]
@@ -433,31 +451,44 @@ impl State {
         rules: ContactRules,
         bits_from: usize,
     ) -> Reached {
-        // Each thread keeps its own best, so that the contacts of a large
-        // frontier are never held all at once.
+        // Contacts go to the shards as they are found, so that those of a
+        // large frontier are never held all at once.
         let spread = spread(frontier.len());
         let skip = self.skip_of(reached, bits_from);
-        frontier
-            .par_iter()
-            .fold(
-                || (FxHashMap::default(), Vec::new()),
-                |(mut best, mut met), &(q, s, e)| {
-                    for c in self.contacts_of(q, s, e, rules, spread, Some(&skip), &mut met) {
-                        keep_earliest(&mut best, c.person, (c.first, q, c.exposure));
+        let shards: Vec<Mutex<FxHashMap<u64, (i64, u64, i64)>>> =
+            (0..SHARDS).map(|_| Mutex::default()).collect();
+        let flush = |k: usize, buffer: &mut Vec<(u64, (i64, u64, i64))>| {
+            let mut best = shards[k].lock();
+            for (person, candidate) in buffer.drain(..) {
+                keep_earliest(&mut best, person, candidate);
+            }
+        };
+        // Pieces of a few members, so that the buffers are few and threads
+        // that finish early take more.
+        let piece = frontier
+            .len()
+            .div_ceil(8 * rayon::current_num_threads())
+            .max(1);
+        frontier.par_chunks(piece).for_each(|members| {
+            let mut buffers = vec![Vec::with_capacity(SHARD_BUFFER); SHARDS];
+            let mut met = Vec::new();
+            for &(q, s, e) in members {
+                for c in self.contacts_of(q, s, e, rules, spread, Some(&skip), &mut met) {
+                    let k = shard_of(c.person);
+                    buffers[k].push((c.person, (c.first, q, c.exposure)));
+                    if buffers[k].len() == SHARD_BUFFER {
+                        flush(k, &mut buffers[k]);
                     }
-                    (best, met)
-                },
-            )
-            .map(|(best, _)| best)
-            .reduce(FxHashMap::default, |mut a, mut b| {
-                if a.len() < b.len() {
-                    std::mem::swap(&mut a, &mut b);
                 }
-                for (person, candidate) in b {
-                    keep_earliest(&mut a, person, candidate);
-                }
-                a
-            })
+            }
+            for (k, buffer) in buffers.iter_mut().enumerate() {
+                flush(k, buffer);
+            }
+        });
+        shards
+            .into_par_iter()
+            .flat_map_iter(|shard| shard.into_inner())
+            .collect()
     }
 
     /// A hop by pulling: for every unreached person, their exposure to each
@@ -472,7 +503,7 @@ impl State {
         let windows: FxHashMap<u64, (i64, i64)> =
             frontier.iter().map(|&(q, s, e)| (q, (s, e))).collect();
         let Some((lo, hi)) = span(frontier) else {
-            return Reached::default();
+            return Reached::new();
         };
         unreached
             .par_iter()
@@ -804,14 +835,17 @@ impl Engine {
                     None => state.push_hop(&frontier, &reached, rules.contact, bits_from),
                     Some(unreached) => state.pull_hop(&frontier, &unreached, rules.contact),
                 };
-            let mut next: Vec<(u64, (i64, u64, i64))> = best.into_iter().collect();
-            next.sort_unstable_by_key(|n| n.0);
-            frontier = Vec::with_capacity(next.len());
-            for (person, (at, source, exposure)) in next {
-                reached.insert(person);
+            let mut next = best;
+            par::sort_unstable_by_key(&mut next, |n| n.0);
+            reached.reserve(next.len());
+            reached.extend(next.iter().map(|n| n.0));
+            for &(person, (at, source, exposure)) in &next {
                 push_traced(&mut out, person, hop, at, source, exposure);
-                frontier.push((person, at.saturating_add(rules.latency), until));
             }
+            frontier = next
+                .iter()
+                .map(|&(person, (at, _, _))| (person, at.saturating_add(rules.latency), until))
+                .collect();
         }
         Ok(out)
     }
