@@ -470,7 +470,8 @@ impl State {
             .div_ceil(8 * rayon::current_num_threads())
             .max(1);
         frontier.par_chunks(piece).for_each(|members| {
-            let mut buffers = vec![Vec::with_capacity(SHARD_BUFFER); SHARDS];
+            // Buffers grow as contacts come: a small trace touches few shards.
+            let mut buffers = vec![Vec::new(); SHARDS];
             let mut met = Vec::new();
             for &(q, s, e) in members {
                 for c in self.contacts_of(q, s, e, rules, spread, Some(&skip), &mut met) {
