@@ -378,9 +378,11 @@ pub(crate) enum Hop {
     Cheaper,
 }
 
-/// The best exposure found for each newly reached person, one entry each:
-/// (person, (first contact, source, exposure)).
-type Reached = Vec<(u64, (i64, u64, i64))>;
+/// How a person was reached: (first contact, source, exposure).
+type Exposure = (i64, u64, i64);
+
+/// The best exposure found for each newly reached person, one entry each.
+type Reached = Vec<(u64, Exposure)>;
 
 /// The push of a hop gathers each person's best exposure in this many maps,
 /// by person: the whole would be far past the caches (millions of people,
@@ -455,9 +457,9 @@ impl State {
         // large frontier are never held all at once.
         let spread = spread(frontier.len());
         let skip = self.skip_of(reached, bits_from);
-        let shards: Vec<Mutex<FxHashMap<u64, (i64, u64, i64)>>> =
+        let shards: Vec<Mutex<FxHashMap<u64, Exposure>>> =
             (0..SHARDS).map(|_| Mutex::default()).collect();
-        let flush = |k: usize, buffer: &mut Vec<(u64, (i64, u64, i64))>| {
+        let flush = |k: usize, buffer: &mut Reached| {
             let mut best = shards[k].lock();
             for (person, candidate) in buffer.drain(..) {
                 keep_earliest(&mut best, person, candidate);
@@ -524,7 +526,7 @@ impl State {
         windows: &FxHashMap<u64, (i64, i64)>,
         (lo, hi): (i64, i64),
         rules: ContactRules,
-    ) -> Option<(i64, u64, i64)> {
+    ) -> Option<Exposure> {
         let PullScratch {
             own,
             mine,
@@ -831,12 +833,11 @@ impl Engine {
             if frontier.is_empty() {
                 break;
             }
-            let best =
+            let mut next =
                 match state.pull_candidates(&frontier, &reached, strategy, rules.contact.linger) {
                     None => state.push_hop(&frontier, &reached, rules.contact, bits_from),
                     Some(unreached) => state.pull_hop(&frontier, &unreached, rules.contact),
                 };
-            let mut next = best;
             par::sort_unstable_by_key(&mut next, |n| n.0);
             reached.reserve(next.len());
             reached.extend(next.iter().map(|n| n.0));
@@ -854,11 +855,7 @@ impl Engine {
 
 /// Keeps, for `person`, the exposure `(first, source, exposure)` with the
 /// earliest first contact, then the smallest source.
-fn keep_earliest(
-    best: &mut FxHashMap<u64, (i64, u64, i64)>,
-    person: u64,
-    candidate: (i64, u64, i64),
-) {
+fn keep_earliest(best: &mut FxHashMap<u64, Exposure>, person: u64, candidate: Exposure) {
     best.entry(person)
         .and_modify(|b| {
             if (candidate.0, candidate.1) < (b.0, b.1) {
