@@ -490,7 +490,7 @@ impl State {
         });
         shards
             .into_par_iter()
-            .flat_map_iter(|shard| shard.into_inner())
+            .flat_map_iter(Mutex::into_inner)
             .collect()
     }
 

@@ -27,6 +27,28 @@ const LONG: u32 = (1 << DUR_BITS) - 1;
 /// `row_of_seq` entry of a stay that has expired.
 const NO_ROW: u32 = u32::MAX;
 
+/// Matches of a venue scan gathered at a time, see [`Segment::scan_venue`].
+const BATCH: usize = 32;
+
+/// Matches of a venue scan waiting for their person ids: (person index,
+/// `t_in`, `t_out`), the first `len` of each.
+#[derive(Default)]
+struct Batch {
+    len: usize,
+    index: [u32; BATCH],
+    t_in: [u32; BATCH],
+    t_out: [u32; BATCH],
+}
+
+impl Batch {
+    fn push(&mut self, index: u32, t_in: u32, t_out: u32) {
+        self.index[self.len] = index;
+        self.t_in[self.len] = t_in;
+        self.t_out[self.len] = t_out;
+        self.len += 1;
+    }
+}
+
 /// One stay in partition-relative form, as segments are built from and decoded to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Zeroable)]
 pub(crate) struct Row {
@@ -393,6 +415,22 @@ impl Segment {
         let from = search::lower_bound(block.len(), first_in.into(), |i| {
             (block[i] >> DUR_BITS).into()
         });
+        // Matches are gathered a batch at a time: their person ids are
+        // random reads, cache misses that a tight loop overlaps.
+        let mut batch = Batch::default();
+        let mut emit = |batch: &mut Batch| {
+            let n = batch.len;
+            let mut ids = [0; BATCH];
+            for (id, &index) in ids[..n].iter_mut().zip(&batch.index[..n]) {
+                *id = self.persons[index as usize];
+            }
+            for ((&id, &t_in), &t_out) in
+                ids[..n].iter().zip(&batch.t_in[..n]).zip(&batch.t_out[..n])
+            {
+                f(id, t_in, t_out);
+            }
+            batch.len = 0;
+        };
         for (i, &packed) in block[from..].iter().enumerate() {
             let (t_in, dur) = (packed >> DUR_BITS, packed & LONG);
             if t_in >= end_in {
@@ -401,7 +439,10 @@ impl Segment {
             if dur != LONG && i64::from(t_in + dur) > start {
                 let index = self.person[r0 + from + i];
                 if !skipped(index) {
-                    f(self.persons[index as usize], t_in, t_in + dur);
+                    batch.push(index, t_in, t_in + dur);
+                    if batch.len == BATCH {
+                        emit(&mut batch);
+                    }
                 }
             }
         }
@@ -412,9 +453,13 @@ impl Segment {
             let t_in = self.t_in(row);
             let index = self.person[row as usize];
             if t_in < end_in && i64::from(t_out) > start && !skipped(index) {
-                f(self.persons[index as usize], t_in, t_out);
+                batch.push(index, t_in, t_out);
+                if batch.len == BATCH {
+                    emit(&mut batch);
+                }
             }
         }
+        emit(&mut batch);
     }
 
     /// Calls `f(venue, n)` for each venue with `n > 0` stays beginning in
