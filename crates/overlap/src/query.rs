@@ -329,7 +329,7 @@ impl State {
             (0..presence.len()).for_each(|k| met_at(k, met));
         }
         // One sort by person for the whole case: most people are met once.
-        met.sort_unstable_by_key(|m| m.0);
+        radsort::sort_by_key(met, |m| m.0);
         let mut theirs = Vec::new();
         met.chunk_by_mut(|a, b| a.0 == b.0)
             .filter_map(|stays| {
