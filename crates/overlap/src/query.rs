@@ -399,15 +399,27 @@ fn shard_of(person: u64) -> usize {
     (person.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros())) as usize
 }
 
-/// Buffers a pulled person reuses from one venue to the next.
+/// A pulled person's contacts before their earliest qualifying one, still
+/// short of the threshold, are each looked up whole (from the member's
+/// side) when there are at most this many; more, and the scan goes on.
+const LOOKUPS: usize = if cfg!(test) { 1 } else { 8 };
+
+/// Buffers a pulled person reuses from one person to the next.
 #[derive(Debug, Default)]
 struct PullScratch {
     own: Vec<(u64, i64, i64)>,
+    /// The person's presence: each venue's united stays, by (venue, start),
+    /// venue and interval apart, as `intersect` takes intervals.
+    venues: Vec<u64>,
     mine: Vec<(i64, i64)>,
+    /// Places in `mine`, in order of start.
+    order: Vec<(i64, u32)>,
     hits: Vec<(u64, i64, i64)>,
     pieces: Vec<(u64, i64, i64)>,
     theirs: Vec<(i64, i64)>,
-    met: Vec<(u64, i64, i64)>,
+    /// Each member met so far: (exposure so far, first contact).
+    found: FxHashMap<u64, (i64, i64)>,
+    undecided: Vec<(i64, u64)>,
 }
 
 impl State {
@@ -439,9 +451,10 @@ impl State {
             return None;
         }
         let mut people: Vec<u64> = segments().flat_map(|s| s.persons.iter().copied()).collect();
-        people.par_sort_unstable();
+        // Sorted runs, one a segment: a merge sort takes them as they are.
+        people.par_sort();
         people.dedup();
-        people.retain(|p| !reached.contains(p));
+        let people: Vec<u64> = people.into_par_iter().filter(|p| !reached.contains(p)).collect();
         (strategy == Hop::Pull || people.len() < frontier.len()).then_some(people)
     }
 
@@ -519,6 +532,14 @@ impl State {
     }
 
     /// The earliest qualifying exposure of `person` to a member of `windows`.
+    ///
+    /// The person's presence is visited in order of start, so that the
+    /// scan can stop once the answer is known: most people are reached
+    /// early in their stays, and the rest of their stays need not be
+    /// scanned. A member's contact found so far has its earliest instant
+    /// settled once the next interval begins later; the earliest settled
+    /// member over the threshold wins, unless one settled before it may
+    /// still reach the threshold later on: those few are looked up whole.
     fn exposure_from(
         &self,
         scratch: &mut PullScratch,
@@ -529,51 +550,106 @@ impl State {
     ) -> Option<Exposure> {
         let PullScratch {
             own,
+            venues,
             mine,
+            order,
             hits,
             pieces,
             theirs,
-            met,
+            found,
+            undecided,
         } = scratch;
         own.clear();
-        met.clear();
         self.person_stays(person, lo, hi, own);
         own.sort_unstable();
+        venues.clear();
+        mine.clear();
         for venue_stays in own.chunk_by(|a, b| a.0 == b.0) {
-            let venue = venue_stays[0].0;
-            unite_into(mine, venue_stays.iter().map(|s| (s.1, s.2)));
+            unite_into(theirs, venue_stays.iter().map(|s| (s.1, s.2)));
+            venues.extend(std::iter::repeat_n(venue_stays[0].0, theirs.len()));
+            mine.extend_from_slice(theirs);
+        }
+        order.clear();
+        order.extend(mine.iter().enumerate().map(|(k, m)| (m.0, k as u32)));
+        order.sort_unstable();
+        found.clear();
+        let mut best: Option<(i64, u64)> = None;
+        let mut next_check = 0;
+        for (i, &(_, k)) in order.iter().enumerate() {
+            let (venue, (a, b)) = (venues[k as usize], mine[k as usize]);
             // A member's stay that ended up to `linger` before this person
             // came still meets them.
             hits.clear();
-            for &(a, b) in mine.iter() {
-                self.venue_stays(venue, a - rules.linger, b, hits);
-            }
+            self.venue_stays(venue, a - rules.linger, b, hits);
             pieces.clear();
             for &(q, t_in, t_out) in hits.iter() {
                 if let Some(&(s, e)) = windows.get(&q) {
-                    let (a, b) = (t_in.max(s), t_out.min(e));
-                    if a < b {
-                        pieces.push((q, a, b + rules.linger));
+                    let (x, y) = (t_in.max(s), t_out.min(e));
+                    if x < y {
+                        pieces.push((q, x, y + rules.linger));
                     }
                 }
             }
             pieces.sort_unstable();
             for member in pieces.chunk_by(|a, b| a.0 == b.0) {
                 unite_into(theirs, member.iter().map(|p| (p.1, p.2)));
-                if let Some((exposure, first)) = intersect(theirs, mine) {
-                    met.push((member[0].0, exposure, first));
+                if let Some((exposure, first)) = intersect(theirs, &[(a, b)]) {
+                    let q = member[0].0;
+                    let so_far = found.entry(q).or_insert((0, i64::MAX));
+                    *so_far = (so_far.0 + exposure, so_far.1.min(first));
+                    if so_far.0 >= rules.min_overlap && best.is_none_or(|b| (so_far.1, q) < b) {
+                        best = Some((so_far.1, q));
+                    }
                 }
             }
+            // Contacts in the intervals left begin at the next start or later.
+            let Some(&(next_start, _)) = order.get(i + 1) else {
+                break;
+            };
+            if let Some(settled) = best.filter(|b| b.0 < next_start && i >= next_check) {
+                undecided.clear();
+                undecided.extend(
+                    found
+                        .iter()
+                        .filter(|(&q, &(exposure, first))| {
+                            exposure < rules.min_overlap && (first, q) < settled
+                        })
+                        .map(|(&q, &(_, first))| (first, q)),
+                );
+                if undecided.len() <= LOOKUPS {
+                    undecided.sort_unstable();
+                    undecided.push(settled);
+                    return undecided.iter().find_map(|&(first, q)| {
+                        let exposure =
+                            self.exposure_whole(q, windows[&q], venues, mine, rules.linger);
+                        (exposure >= rules.min_overlap).then_some((first, q, exposure))
+                    });
+                }
+                // Many undecided: scan on, and look again after as many intervals.
+                next_check = 2 * (i + 1);
+            }
         }
-        met.sort_unstable_by_key(|m| m.0);
-        met.chunk_by(|a, b| a.0 == b.0)
-            .map(|venues| {
-                let exposure: i64 = venues.iter().map(|m| m.1).sum();
-                let first = venues.iter().map(|m| m.2).min().expect("non-empty");
-                (first, venues[0].0, exposure)
+        best.map(|(first, q)| (first, q, found[&q].0))
+    }
+
+    /// The exposure to member `q` with its `window` of a person whose
+    /// presence is `mine`, by venue in `venues`: from the member's side.
+    fn exposure_whole(
+        &self,
+        q: u64,
+        (start, end): (i64, i64),
+        venues: &[u64],
+        mine: &[(i64, i64)],
+        linger: i64,
+    ) -> i64 {
+        self.presence(q, start, end, linger)
+            .iter()
+            .filter_map(|(venue, theirs)| {
+                let from = venues.partition_point(|v| v < venue);
+                let to = from + venues[from..].partition_point(|v| v == venue);
+                intersect(theirs, &mine[from..to]).map(|(exposure, _)| exposure)
             })
-            .filter(|&(_, _, exposure)| exposure >= rules.min_overlap)
-            .min_by_key(|&(first, source, _)| (first, source))
+            .sum()
     }
 }
 
@@ -980,6 +1056,65 @@ mod tests {
             assert_eq!(traced.person, [1, 0], "{strategy:?}");
             assert_eq!(traced.exposure, [0, 1], "{strategy:?}");
         }
+    }
+
+    /// Pulling stops at the first venue where the answer is settled, yet
+    /// counts the whole exposure to the source, and lets a member met as
+    /// early with too little exposure so far win if more comes later.
+    #[test]
+    fn pull_stops_early_with_whole_exposures() {
+        let engine = Engine::new();
+        let t = MIDNIGHT + 8 * 3_600;
+        // (person, venue, t_in, t_out): cases 3 and 5; person 2 meets both
+        // at venue 7 first, then again at venue 8.
+        let stays = [
+            (2, 7, t, t + 1_000),
+            (2, 8, t + 5_000, t + 6_000),
+            (3, 7, t - 100, t + 300),
+            (3, 8, t + 5_000, t + 5_700),
+            (5, 7, t, t + 2_000),
+            (5, 8, t + 4_000, t + 7_000),
+        ];
+        let column = |f: fn(&(u64, u64, i64, i64)) -> i64| stays.iter().map(f).collect::<Vec<_>>();
+        let persons: Vec<u64> = stays.iter().map(|s| s.0).collect();
+        let venues: Vec<u64> = stays.iter().map(|s| s.1).collect();
+        engine
+            .add_stays(&persons, &venues, &column(|s| s.2), &column(|s| s.3))
+            .unwrap();
+        let rules = TraceRules {
+            hops: 1,
+            contact: ContactRules {
+                min_overlap: 900,
+                linger: 0,
+            },
+            latency: 0,
+            until: None,
+        };
+        let (starts, ends) = ([t - 100; 2], [t + 36_000; 2]);
+        for strategy in [Hop::Push, Hop::Pull] {
+            let traced = engine
+                .trace_by(&[3, 5], &starts, &ends, rules, strategy, SKIP_BY_BITS)
+                .unwrap();
+            assert_eq!(traced.person, [3, 5, 2], "{strategy:?}");
+            // Person 5 met 2 for 1,000 s at venue 7 alone, and is settled
+            // first; person 3, met as early, reaches 900 s only at venue 8.
+            assert_eq!(traced.source, [3, 5, 3], "{strategy:?}");
+            assert_eq!(traced.exposure, [0, 0, 1_000], "{strategy:?}");
+            assert_eq!(traced.exposed_at[2], t, "{strategy:?}");
+        }
+        // Without person 3, the answer is 5, over both venues: 2,000 s.
+        let traced = engine
+            .trace_by(
+                &[5],
+                &starts[..1],
+                &ends[..1],
+                rules,
+                Hop::Pull,
+                SKIP_BY_BITS,
+            )
+            .unwrap();
+        assert_eq!(traced.person, [5, 2, 3]);
+        assert_eq!(traced.exposure[1], 2_000);
     }
 
     proptest! {
