@@ -282,15 +282,60 @@ impl State {
         if start < end {
             self.person_stays(case, start, end, &mut stays);
         }
-        for s in &mut stays {
-            s.1 = s.1.max(start);
-            s.2 = s.2.min(end) + linger;
+        presence_of(stays, start, end, linger)
+    }
+
+    /// The stays meeting `[lo, hi)` of each of `people` (ascending). A
+    /// segment is searched for each person when they are few beside its
+    /// stays, and passed over once when they are many.
+    fn stays_of(&self, people: &[u64], lo: i64, hi: i64) -> StaysOf {
+        let segments: Vec<(i64, &Segment)> = self
+            .partitions_meeting(lo, hi)
+            .flat_map(|p| p.segments.iter().map(move |s| (p.start(), s)))
+            .collect();
+        let found: Vec<Vec<(u32, u64, i64, i64)>> = segments
+            .par_iter()
+            .map(|&(base, seg)| {
+                let mut out = Vec::new();
+                let mut keep = |rank: u32, venue: u64, t_in: u32, t_out: u32| {
+                    let (a, b) = (base + i64::from(t_in), base + i64::from(t_out));
+                    if a < hi && b > lo {
+                        out.push((rank, venue, a, b));
+                    }
+                };
+                if people.len() * PASS_FROM < seg.len() {
+                    for (rank, &person) in people.iter().enumerate() {
+                        for &row in seg.person_rows(person) {
+                            keep(
+                                rank as u32,
+                                seg.venue_of(row),
+                                seg.t_in(row),
+                                seg.t_out(row),
+                            );
+                        }
+                    }
+                } else {
+                    seg.each_stay_of(people, keep);
+                }
+                out
+            })
+            .collect();
+        // A counting sort by person.
+        let mut starts = vec![0; people.len() + 1];
+        for &(rank, ..) in found.iter().flatten() {
+            starts[rank as usize + 1] += 1;
         }
-        stays.sort_unstable();
-        stays
-            .chunk_by(|a, b| a.0 == b.0)
-            .map(|g| (g[0].0, unite(g.iter().map(|s| (s.1, s.2)))))
-            .collect()
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut stays = vec![(0, 0, 0); starts[people.len()]];
+        for (rank, venue, a, b) in found.into_iter().flatten() {
+            let at = &mut next[rank as usize];
+            stays[*at] = (venue, a, b);
+            *at += 1;
+        }
+        StaysOf { starts, stays }
     }
 
     /// Contacts of one case, but for the people in `skip` (those a trace has
@@ -404,6 +449,39 @@ fn shard_of(person: u64) -> usize {
 /// side) when there are at most this many; more, and the scan goes on.
 const LOOKUPS: usize = if cfg!(test) { 1 } else { 8 };
 
+/// [`State::stays_of`] passes over a segment's rows once, rather than
+/// searching it for each person, from one person per this many stays on: a
+/// search costs a few cache misses, a row in the pass a few cycles. (In unit
+/// tests both ways are taken on small data.)
+const PASS_FROM: usize = if cfg!(test) { 4 } else { 256 };
+
+/// A pull takes the unreached this many at a time, so that their stays
+/// and their members' stays are not all held at once.
+const PULL_BLOCK: usize = 1 << 19;
+
+/// The stays of many people, as [`State::stays_of`] gathers them: those of
+/// the `i`th are `stays[starts[i]..starts[i + 1]]`, as (venue, `t_in`, `t_out`).
+struct StaysOf {
+    starts: Vec<usize>,
+    stays: Vec<(u64, i64, i64)>,
+}
+
+impl StaysOf {
+    fn of(&self, i: usize) -> &[(u64, i64, i64)] {
+        &self.stays[self.starts[i]..self.starts[i + 1]]
+    }
+}
+
+/// What the scan of a pulled person's presence finds.
+enum Pulled {
+    /// Their exposure, or none that qualifies.
+    Done(Option<Exposure>),
+    /// Members as (first contact, member), in that order: the last is
+    /// settled over the threshold; the others came first but are short of
+    /// it so far. The first whose whole exposure reaches it wins.
+    Undecided(Vec<(i64, u64)>),
+}
+
 /// Buffers a pulled person reuses from one person to the next.
 #[derive(Debug, Default)]
 struct PullScratch {
@@ -419,7 +497,23 @@ struct PullScratch {
     theirs: Vec<(i64, i64)>,
     /// Each member met so far: (exposure so far, first contact).
     found: FxHashMap<u64, (i64, i64)>,
-    undecided: Vec<(i64, u64)>,
+}
+
+impl PullScratch {
+    /// `own`, a person's stays, as their presence in `venues` and `mine`.
+    fn presence_of(&mut self, own: &[(u64, i64, i64)]) {
+        self.own.clear();
+        self.own.extend_from_slice(own);
+        self.own.sort_unstable();
+        self.venues.clear();
+        self.mine.clear();
+        for venue_stays in self.own.chunk_by(|a, b| a.0 == b.0) {
+            unite_into(&mut self.theirs, venue_stays.iter().map(|s| (s.1, s.2)));
+            self.venues
+                .extend(std::iter::repeat_n(venue_stays[0].0, self.theirs.len()));
+            self.mine.extend_from_slice(&self.theirs);
+        }
+    }
 }
 
 impl State {
@@ -454,7 +548,10 @@ impl State {
         // Sorted runs, one a segment: a merge sort takes them as they are.
         people.par_sort();
         people.dedup();
-        let people: Vec<u64> = people.into_par_iter().filter(|p| !reached.contains(p)).collect();
+        let people: Vec<u64> = people
+            .into_par_iter()
+            .filter(|p| !reached.contains(p))
+            .collect();
         (strategy == Hop::Pull || people.len() < frontier.len()).then_some(people)
     }
 
@@ -521,17 +618,61 @@ impl State {
         let Some((lo, hi)) = span(frontier) else {
             return Reached::new();
         };
-        unreached
-            .par_iter()
-            .map_init(PullScratch::default, |scratch, &o| {
-                self.exposure_from(scratch, o, &windows, (lo, hi + rules.linger), rules)
-                    .map(|best| (o, best))
-            })
-            .flatten_iter()
-            .collect()
+        // A member's presence lingers past its window.
+        let hi = hi + rules.linger;
+        let mut reached = Reached::new();
+        for people in unreached.chunks(PULL_BLOCK) {
+            // Stays gathered for all at once: one search or pass a segment,
+            // not one search a person and segment.
+            let own = self.stays_of(people, lo, hi);
+            let pulled: Vec<Pulled> = (0..people.len())
+                .into_par_iter()
+                .map_init(PullScratch::default, |scratch, i| {
+                    self.exposure_from(scratch, own.of(i), &windows, rules)
+                })
+                .collect();
+            let mut members: Vec<u64> = pulled
+                .iter()
+                .filter_map(|p| match p {
+                    Pulled::Undecided(members) => Some(members.iter().map(|m| m.1)),
+                    Pulled::Done(_) => None,
+                })
+                .flatten()
+                .collect();
+            members.par_sort_unstable();
+            members.dedup();
+            let theirs = self.stays_of(&members, lo, hi);
+            reached.par_extend(
+                pulled
+                    .into_par_iter()
+                    .zip(people)
+                    .enumerate()
+                    .map_init(PullScratch::default, |scratch, (i, (pulled, &person))| {
+                        let best = match pulled {
+                            Pulled::Done(best) => best,
+                            Pulled::Undecided(undecided) => {
+                                scratch.presence_of(own.of(i));
+                                undecided.into_iter().find_map(|(first, q)| {
+                                    let k = members.binary_search(&q).expect("gathered above");
+                                    let (s, e) = windows[&q];
+                                    let presence =
+                                        presence_of(theirs.of(k).to_vec(), s, e, rules.linger);
+                                    let exposure =
+                                        exposure_between(&presence, &scratch.venues, &scratch.mine);
+                                    (exposure >= rules.min_overlap).then_some((first, q, exposure))
+                                })
+                            }
+                        };
+                        best.map(|best| (person, best))
+                    })
+                    .flatten_iter(),
+            );
+        }
+        reached
     }
 
-    /// The earliest qualifying exposure of `person` to a member of `windows`.
+    /// The earliest qualifying exposure of a person with stays `own` to a
+    /// member of `windows`, or the few members it may be.
     ///
     /// The person's presence is visited in order of start, so that the
     /// scan can stop once the answer is known: most people are reached
@@ -539,17 +680,17 @@ impl State {
     /// scanned. A member's contact found so far has its earliest instant
     /// settled once the next interval begins later; the earliest settled
     /// member over the threshold wins, unless one settled before it may
-    /// still reach the threshold later on: those few are looked up whole.
+    /// still reach the threshold later on: those few are decided on their
+    /// whole exposure.
     fn exposure_from(
         &self,
         scratch: &mut PullScratch,
-        person: u64,
+        own: &[(u64, i64, i64)],
         windows: &FxHashMap<u64, (i64, i64)>,
-        (lo, hi): (i64, i64),
         rules: ContactRules,
-    ) -> Option<Exposure> {
+    ) -> Pulled {
+        scratch.presence_of(own);
         let PullScratch {
-            own,
             venues,
             mine,
             order,
@@ -557,18 +698,8 @@ impl State {
             pieces,
             theirs,
             found,
-            undecided,
+            ..
         } = scratch;
-        own.clear();
-        self.person_stays(person, lo, hi, own);
-        own.sort_unstable();
-        venues.clear();
-        mine.clear();
-        for venue_stays in own.chunk_by(|a, b| a.0 == b.0) {
-            unite_into(theirs, venue_stays.iter().map(|s| (s.1, s.2)));
-            venues.extend(std::iter::repeat_n(venue_stays[0].0, theirs.len()));
-            mine.extend_from_slice(theirs);
-        }
         order.clear();
         order.extend(mine.iter().enumerate().map(|(k, m)| (m.0, k as u32)));
         order.sort_unstable();
@@ -607,50 +738,57 @@ impl State {
                 break;
             };
             if let Some(settled) = best.filter(|b| b.0 < next_start && i >= next_check) {
-                undecided.clear();
-                undecided.extend(
-                    found
-                        .iter()
-                        .filter(|(&q, &(exposure, first))| {
-                            exposure < rules.min_overlap && (first, q) < settled
-                        })
-                        .map(|(&q, &(_, first))| (first, q)),
-                );
+                let mut undecided: Vec<(i64, u64)> = found
+                    .iter()
+                    .filter(|(&q, &(exposure, first))| {
+                        exposure < rules.min_overlap && (first, q) < settled
+                    })
+                    .map(|(&q, &(_, first))| (first, q))
+                    .collect();
                 if undecided.len() <= LOOKUPS {
                     undecided.sort_unstable();
                     undecided.push(settled);
-                    return undecided.iter().find_map(|&(first, q)| {
-                        let exposure =
-                            self.exposure_whole(q, windows[&q], venues, mine, rules.linger);
-                        (exposure >= rules.min_overlap).then_some((first, q, exposure))
-                    });
+                    return Pulled::Undecided(undecided);
                 }
                 // Many undecided: scan on, and look again after as many intervals.
                 next_check = 2 * (i + 1);
             }
         }
-        best.map(|(first, q)| (first, q, found[&q].0))
+        Pulled::Done(best.map(|(first, q)| (first, q, found[&q].0)))
     }
+}
 
-    /// The exposure to member `q` with its `window` of a person whose
-    /// presence is `mine`, by venue in `venues`: from the member's side.
-    fn exposure_whole(
-        &self,
-        q: u64,
-        (start, end): (i64, i64),
-        venues: &[u64],
-        mine: &[(i64, i64)],
-        linger: i64,
-    ) -> i64 {
-        self.presence(q, start, end, linger)
-            .iter()
-            .filter_map(|(venue, theirs)| {
-                let from = venues.partition_point(|v| v < venue);
-                let to = from + venues[from..].partition_point(|v| v == venue);
-                intersect(theirs, &mine[from..to]).map(|(exposure, _)| exposure)
-            })
-            .sum()
+/// A member's `presence` against a person's, by venue in `venues`: the
+/// exposure of the person to the member.
+fn exposure_between(presence: &[Presence], venues: &[u64], mine: &[(i64, i64)]) -> i64 {
+    presence
+        .iter()
+        .filter_map(|(venue, theirs)| {
+            let from = venues.partition_point(|v| v < venue);
+            let to = from + venues[from..].partition_point(|v| v == venue);
+            intersect(theirs, &mine[from..to]).map(|(exposure, _)| exposure)
+        })
+        .sum()
+}
+
+/// A case's presence from its `stays`: those meeting its window, clipped
+/// to it, ends extended by `linger`, united per venue; sorted by venue.
+fn presence_of(
+    mut stays: Vec<(u64, i64, i64)>,
+    start: i64,
+    end: i64,
+    linger: i64,
+) -> Vec<Presence> {
+    stays.retain(|s| start < end && s.1 < end && s.2 > start);
+    for s in &mut stays {
+        s.1 = s.1.max(start);
+        s.2 = s.2.min(end) + linger;
     }
+    stays.sort_unstable();
+    stays
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|g| (g[0].0, unite(g.iter().map(|s| (s.1, s.2)))))
+        .collect()
 }
 
 /// The span of a frontier's windows: the earliest start and latest end.

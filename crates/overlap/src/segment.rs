@@ -483,16 +483,45 @@ impl Segment {
     /// A bit per entry of `persons`, set for those in `sorted` (ascending).
     pub fn bits_of(&self, sorted: &[u64]) -> Vec<u64> {
         let mut bits = vec![0; self.persons.len().div_ceil(64)];
+        self.each_person_in(sorted, |i, _| bits[i / 64] |= 1 << (i % 64));
+        bits
+    }
+
+    /// Calls `f(index, rank)` for each of `persons` that is `sorted[rank]`
+    /// (`sorted` ascending): one walk along both.
+    fn each_person_in(&self, sorted: &[u64], mut f: impl FnMut(usize, usize)) {
         let mut j = 0;
         for (i, &person) in self.persons.iter().enumerate() {
             while j < sorted.len() && sorted[j] < person {
                 j += 1;
             }
             if sorted.get(j) == Some(&person) {
-                bits[i / 64] |= 1 << (i % 64);
+                f(i, j);
             }
         }
-        bits
+    }
+
+    /// Calls `f(rank, venue, t_in, t_out)` (partition-relative) for each
+    /// stay of a person who is `sorted[rank]` (`sorted` ascending), in one
+    /// pass over the rows: for many people, far fewer cache misses than a
+    /// search for each.
+    pub fn each_stay_of(&self, sorted: &[u64], mut f: impl FnMut(u32, u64, u32, u32)) {
+        // Membership by bits, which stay in the caches as the rows go by;
+        // the rank only for members.
+        let mut bits = vec![0u64; self.persons.len().div_ceil(64)];
+        let mut ranks = vec![0u32; self.persons.len()];
+        self.each_person_in(sorted, |i, rank| {
+            bits[i / 64] |= 1 << (i % 64);
+            ranks[i] = rank as u32;
+        });
+        for (b, &venue) in self.venues.iter().enumerate() {
+            for row in self.venue_start[b]..self.venue_start[b + 1] {
+                let p = self.person[row as usize] as usize;
+                if bits[p / 64] >> (p % 64) & 1 == 1 {
+                    f(ranks[p], venue, self.t_in(row), self.t_out(row));
+                }
+            }
+        }
     }
 
     /// The rows of `person`, sorted by `t_in`.
