@@ -289,6 +289,7 @@ impl State {
     /// segment is searched for each person when they are few beside its
     /// stays, and passed over once when they are many.
     fn stays_of(&self, people: &[u64], lo: i64, hi: i64) -> StaysOf {
+        debug_assert!(people.is_sorted(), "people are ascending");
         let segments: Vec<(i64, &Segment)> = self
             .partitions_meeting(lo, hi)
             .flat_map(|p| p.segments.iter().map(move |s| (p.start(), s)))
@@ -338,21 +339,19 @@ impl State {
         StaysOf { starts, stays }
     }
 
-    /// Contacts of one case, but for the people in `skip` (those a trace has
-    /// reached already). With `spread`, its venues are shared out over the
-    /// cores, which shortens a single query; many cases at once go faster
-    /// each on one core.
+    /// Contacts of one case with its `presence`, but for the people in
+    /// `skip` (those a trace has reached already). With `spread`, its venues
+    /// are shared out over the cores, which shortens a single query; many
+    /// cases at once go faster each on one core.
     fn contacts_of(
         &self,
         case: u64,
-        start: i64,
-        end: i64,
+        presence: &[Presence],
         rules: ContactRules,
         spread: bool,
         skip: Option<&Skip>,
         met: &mut Vec<Met>,
     ) -> Vec<Contact> {
-        let presence = self.presence(case, start, end, rules.linger);
         let met_at = |k: usize, out: &mut Vec<Met>| {
             let (venue, intervals) = &presence[k];
             for &(a, b) in intervals {
@@ -378,7 +377,7 @@ impl State {
         let mut theirs = Vec::new();
         met.chunk_by_mut(|a, b| a.0 == b.0)
             .filter_map(|stays| {
-                let (exposure, first) = exposure_to(&presence, stays, &mut theirs)?;
+                let (exposure, first) = exposure_to(presence, stays, &mut theirs)?;
                 (exposure >= rules.min_overlap).then_some(Contact {
                     person: stays[0].0,
                     exposure,
@@ -445,8 +444,9 @@ fn shard_of(person: u64) -> usize {
 }
 
 /// A pulled person's contacts before their earliest qualifying one, still
-/// short of the threshold, are each looked up whole (from the member's
-/// side) when there are at most this many; more, and the scan goes on.
+/// short of the threshold, are each decided on their whole exposure (from
+/// the member's stays) when there are at most this many; more, and the scan
+/// goes on.
 const LOOKUPS: usize = if cfg!(test) { 1 } else { 8 };
 
 /// [`State::stays_of`] passes over a segment's rows once, rather than
@@ -455,9 +455,10 @@ const LOOKUPS: usize = if cfg!(test) { 1 } else { 8 };
 /// tests both ways are taken on small data.)
 const PASS_FROM: usize = if cfg!(test) { 4 } else { 256 };
 
-/// A pull takes the unreached this many at a time, so that their stays
-/// and their members' stays are not all held at once.
-const PULL_BLOCK: usize = 1 << 19;
+/// A hop takes this many people at a time (the frontier of a push, the
+/// unreached of a pull), so that their stays are not all held at once: a
+/// few hundred MB at a dozen stays a person.
+const BLOCK: usize = 1 << 19;
 
 /// The stays of many people, as [`State::stays_of`] gathers them: those of
 /// the `i`th are `stays[starts[i]..starts[i + 1]]`, as (venue, `t_in`, `t_out`).
@@ -575,29 +576,42 @@ impl State {
                 keep_earliest(&mut best, person, candidate);
             }
         };
-        // Pieces of a few members, so that the buffers are few and threads
-        // that finish early take more.
-        let piece = frontier
-            .len()
-            .div_ceil(8 * rayon::current_num_threads())
-            .max(1);
-        frontier.par_chunks(piece).for_each(|members| {
-            // Buffers grow as contacts come: a small trace touches few shards.
-            let mut buffers = vec![Vec::new(); SHARDS];
-            let mut met = Vec::new();
-            for &(q, s, e) in members {
-                for c in self.contacts_of(q, s, e, rules, spread, Some(&skip), &mut met) {
-                    let k = shard_of(c.person);
-                    buffers[k].push((c.person, (c.first, q, c.exposure)));
-                    if buffers[k].len() == SHARD_BUFFER {
-                        flush(k, &mut buffers[k]);
+        // The frontier is sorted by person: a block's stays are gathered at
+        // once, as the pull gathers its people's.
+        for block in frontier.chunks(BLOCK) {
+            let people: Vec<u64> = block.iter().map(|m| m.0).collect();
+            let stays = span(block).map(|(lo, hi)| self.stays_of(&people, lo, hi));
+            // Pieces of a few members, so that the buffers are few and threads
+            // that finish early take more.
+            let piece = block
+                .len()
+                .div_ceil(8 * rayon::current_num_threads())
+                .max(1);
+            block
+                .par_chunks(piece)
+                .enumerate()
+                .for_each(|(j, members)| {
+                    // Buffers grow as contacts come: a small trace touches few shards.
+                    let mut buffers = vec![Vec::new(); SHARDS];
+                    let mut met = Vec::new();
+                    for (i, &(q, s, e)) in (j * piece..).zip(members) {
+                        let own = stays.as_ref().map_or(&[][..], |stays| stays.of(i));
+                        let presence = presence_of(own.to_vec(), s, e, rules.linger);
+                        for c in
+                            self.contacts_of(q, &presence, rules, spread, Some(&skip), &mut met)
+                        {
+                            let k = shard_of(c.person);
+                            buffers[k].push((c.person, (c.first, q, c.exposure)));
+                            if buffers[k].len() == SHARD_BUFFER {
+                                flush(k, &mut buffers[k]);
+                            }
+                        }
                     }
-                }
-            }
-            for (k, buffer) in buffers.iter_mut().enumerate() {
-                flush(k, buffer);
-            }
-        });
+                    for (k, buffer) in buffers.iter_mut().enumerate() {
+                        flush(k, buffer);
+                    }
+                });
+        }
         shards
             .into_par_iter()
             .flat_map_iter(Mutex::into_inner)
@@ -621,7 +635,7 @@ impl State {
         // A member's presence lingers past its window.
         let hi = hi + rules.linger;
         let mut reached = Reached::new();
-        for people in unreached.chunks(PULL_BLOCK) {
+        for people in unreached.chunks(BLOCK) {
             // Stays gathered for all at once: one search or pass a segment,
             // not one search a person and segment.
             let own = self.stays_of(people, lo, hi);
@@ -922,10 +936,9 @@ impl Engine {
     ) -> Result<Contacts> {
         check_window(0, start, end)?;
         check_rules(rules)?;
-        let found =
-            self.state
-                .read()
-                .contacts_of(person, start, end, rules, true, None, &mut Vec::new());
+        let state = self.state.read();
+        let presence = state.presence(person, start, end, rules.linger);
+        let found = state.contacts_of(person, &presence, rules, true, None, &mut Vec::new());
         Ok(Contacts {
             person: found.iter().map(|c| c.person).collect(),
             exposure: found.iter().map(|c| c.exposure).collect(),
@@ -948,7 +961,8 @@ impl Engine {
         let found: Vec<Vec<Contact>> = cases
             .par_iter()
             .map_init(Vec::new, |met, &(case, s, e)| {
-                state.contacts_of(case, s, e, rules, spread, None, met)
+                let presence = state.presence(case, s, e, rules.linger);
+                state.contacts_of(case, &presence, rules, spread, None, met)
             })
             .collect();
         let total = found.iter().map(Vec::len).sum();
