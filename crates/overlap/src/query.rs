@@ -290,6 +290,12 @@ impl State {
     /// stays, and passed over once when they are many.
     fn stays_of(&self, people: &[u64], lo: i64, hi: i64) -> StaysOf {
         debug_assert!(people.is_sorted(), "people are ascending");
+        if lo >= hi {
+            return StaysOf {
+                starts: vec![0; people.len() + 1],
+                stays: Vec::new(),
+            };
+        }
         let segments: Vec<(i64, &Segment)> = self
             .partitions_meeting(lo, hi)
             .flat_map(|p| p.segments.iter().map(move |s| (p.start(), s)))
@@ -471,6 +477,11 @@ impl StaysOf {
     fn of(&self, i: usize) -> &[(u64, i64, i64)] {
         &self.stays[self.starts[i]..self.starts[i + 1]]
     }
+
+    /// The presence of the `i`th person as a case with `window`.
+    fn presence(&self, i: usize, (start, end): (i64, i64), linger: i64) -> Vec<Presence> {
+        presence_of(self.of(i).to_vec(), start, end, linger)
+    }
 }
 
 /// What the scan of a pulled person's presence finds.
@@ -580,7 +591,8 @@ impl State {
         // once, as the pull gathers its people's.
         for block in frontier.chunks(BLOCK) {
             let people: Vec<u64> = block.iter().map(|m| m.0).collect();
-            let stays = span(block).map(|(lo, hi)| self.stays_of(&people, lo, hi));
+            let (lo, hi) = span(block).unwrap_or_default();
+            let stays = self.stays_of(&people, lo, hi);
             // Pieces of a few members, so that the buffers are few and threads
             // that finish early take more.
             let piece = block
@@ -595,8 +607,7 @@ impl State {
                     let mut buffers = vec![Vec::new(); SHARDS];
                     let mut met = Vec::new();
                     for (i, &(q, s, e)) in (j * piece..).zip(members) {
-                        let own = stays.as_ref().map_or(&[][..], |stays| stays.of(i));
-                        let presence = presence_of(own.to_vec(), s, e, rules.linger);
+                        let presence = stays.presence(i, (s, e), rules.linger);
                         for c in
                             self.contacts_of(q, &presence, rules, spread, Some(&skip), &mut met)
                         {
@@ -668,9 +679,7 @@ impl State {
                                 scratch.presence_of(own.of(i));
                                 undecided.into_iter().find_map(|(first, q)| {
                                     let k = members.binary_search(&q).expect("gathered above");
-                                    let (s, e) = windows[&q];
-                                    let presence =
-                                        presence_of(theirs.of(k).to_vec(), s, e, rules.linger);
+                                    let presence = theirs.presence(k, windows[&q], rules.linger);
                                     let exposure =
                                         exposure_between(&presence, &scratch.venues, &scratch.mine);
                                     (exposure >= rules.min_overlap).then_some((first, q, exposure))
