@@ -453,7 +453,7 @@ fn shard_of(person: u64) -> usize {
 /// short of the threshold, are each decided on their whole exposure (from
 /// the member's stays) when there are at most this many; more, and the scan
 /// goes on.
-const LOOKUPS: usize = if cfg!(test) { 1 } else { 8 };
+const UNDECIDED: usize = if cfg!(test) { 1 } else { 8 };
 
 /// [`State::stays_of`] passes over a segment's rows once, rather than
 /// searching it for each person, from one person per this many stays on: a
@@ -677,13 +677,12 @@ impl State {
                             Pulled::Done(best) => best,
                             Pulled::Undecided(undecided) => {
                                 scratch.presence_of(own.of(i));
-                                undecided.into_iter().find_map(|(first, q)| {
+                                let whole = |q: u64| {
                                     let k = members.binary_search(&q).expect("gathered above");
                                     let presence = theirs.presence(k, windows[&q], rules.linger);
-                                    let exposure =
-                                        exposure_between(&presence, &scratch.venues, &scratch.mine);
-                                    (exposure >= rules.min_overlap).then_some((first, q, exposure))
-                                })
+                                    exposure_between(&presence, &scratch.venues, &scratch.mine)
+                                };
+                                first_qualifying(undecided, whole, rules.min_overlap)
                             }
                         };
                         best.map(|best| (person, best))
@@ -768,7 +767,7 @@ impl State {
                     })
                     .map(|(&q, &(_, first))| (first, q))
                     .collect();
-                if undecided.len() <= LOOKUPS {
+                if undecided.len() <= UNDECIDED {
                     undecided.sort_unstable();
                     undecided.push(settled);
                     return Pulled::Undecided(undecided);
@@ -779,6 +778,19 @@ impl State {
         }
         Pulled::Done(best.map(|(first, q)| (first, q, found[&q].0)))
     }
+}
+
+/// The first of `undecided` (first contact, member) whose `whole` exposure
+/// reaches `min_overlap`.
+fn first_qualifying(
+    undecided: Vec<(i64, u64)>,
+    whole: impl Fn(u64) -> i64,
+    min_overlap: i64,
+) -> Option<Exposure> {
+    undecided.into_iter().find_map(|(first, q)| {
+        let exposure = whole(q);
+        (exposure >= min_overlap).then_some((first, q, exposure))
+    })
 }
 
 /// A member's `presence` against a person's, by venue in `venues`: the
