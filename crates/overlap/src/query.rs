@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::interval::{intersect, unite, unite_into};
 use crate::par;
 use crate::partition::Partition;
-use crate::segment::{Segment, DAY};
+use crate::segment::{Segment, DAY, NOT_LISTED};
 
 /// Presence intervals of persons at one venue: `overlaps`' answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -484,14 +484,27 @@ impl StaysOf {
     }
 }
 
-/// What the scan of a pulled person's presence finds.
+/// A frontier as the pull looks its members up: by their place in it
+/// (sorted by person, so that places order members as ids do), from every
+/// segment's person index.
+struct Members<'a> {
+    frontier: &'a [(u64, i64, i64)],
+    /// For each segment, by (partition day, `first_seq`), each of its
+    /// persons' place in the frontier, or [`NOT_LISTED`]: a dense array
+    /// read once a stay met, where a hash map of ids missed the caches
+    /// twice, after the read of the id.
+    places: FxHashMap<(i64, u32), Vec<u32>>,
+}
+
+/// What the scan of a pulled person's presence finds, members by place.
 enum Pulled {
-    /// Their exposure, or none that qualifies.
-    Done(Option<Exposure>),
+    /// Their exposure as (first contact, member, exposure), or none that
+    /// qualifies.
+    Done(Option<(i64, u32, i64)>),
     /// Members as (first contact, member), in that order: the last is
     /// settled over the threshold; the others came first but are short of
     /// it so far. The first whose whole exposure reaches it wins.
-    Undecided(Vec<(i64, u64)>),
+    Undecided(Vec<(i64, u32)>),
 }
 
 /// Buffers a pulled person reuses from one person to the next.
@@ -504,11 +517,12 @@ struct PullScratch {
     mine: Vec<(i64, i64)>,
     /// Places in `mine`, in order of start.
     order: Vec<(i64, u32)>,
-    hits: Vec<(u64, i64, i64)>,
-    pieces: Vec<(u64, i64, i64)>,
+    /// Stays of members met, clipped to their windows and lingering, as
+    /// (member, start, end).
+    pieces: Vec<(u32, i64, i64)>,
     theirs: Vec<(i64, i64)>,
     /// Each member met so far: (exposure so far, first contact).
-    found: FxHashMap<u64, (i64, i64)>,
+    found: FxHashMap<u32, (i64, i64)>,
 }
 
 impl PullScratch {
@@ -638,13 +652,12 @@ impl State {
         unreached: &[u64],
         rules: ContactRules,
     ) -> Reached {
-        let windows: FxHashMap<u64, (i64, i64)> =
-            frontier.iter().map(|&(q, s, e)| (q, (s, e))).collect();
         let Some((lo, hi)) = span(frontier) else {
             return Reached::new();
         };
         // A member's presence lingers past its window.
         let hi = hi + rules.linger;
+        let members = self.members(frontier, lo, hi);
         let mut reached = Reached::new();
         for people in unreached.chunks(BLOCK) {
             // Stays gathered for all at once: one search or pass a segment,
@@ -653,10 +666,10 @@ impl State {
             let pulled: Vec<Pulled> = (0..people.len())
                 .into_par_iter()
                 .map_init(PullScratch::default, |scratch, i| {
-                    self.exposure_from(scratch, own.of(i), &windows, rules)
+                    self.exposure_from(scratch, own.of(i), &members, rules)
                 })
                 .collect();
-            let mut members: Vec<u64> = pulled
+            let mut undecided: Vec<u32> = pulled
                 .iter()
                 .filter_map(|p| match p {
                     Pulled::Undecided(members) => Some(members.iter().map(|m| m.1)),
@@ -664,9 +677,10 @@ impl State {
                 })
                 .flatten()
                 .collect();
-            members.par_sort_unstable();
-            members.dedup();
-            let theirs = self.stays_of(&members, lo, hi);
+            undecided.par_sort_unstable();
+            undecided.dedup();
+            let ids: Vec<u64> = undecided.iter().map(|&m| frontier[m as usize].0).collect();
+            let theirs = self.stays_of(&ids, lo, hi);
             reached.par_extend(
                 pulled
                     .into_par_iter()
@@ -675,17 +689,20 @@ impl State {
                     .map_init(PullScratch::default, |scratch, (i, (pulled, &person))| {
                         let best = match pulled {
                             Pulled::Done(best) => best,
-                            Pulled::Undecided(undecided) => {
+                            Pulled::Undecided(candidates) => {
                                 scratch.presence_of(own.of(i));
-                                let whole = |q: u64| {
-                                    let k = members.binary_search(&q).expect("gathered above");
-                                    let presence = theirs.presence(k, windows[&q], rules.linger);
+                                let whole = |m: u32| {
+                                    let k = undecided.binary_search(&m).expect("gathered above");
+                                    let (_, s, e) = frontier[m as usize];
+                                    let presence = theirs.presence(k, (s, e), rules.linger);
                                     exposure_between(&presence, &scratch.venues, &scratch.mine)
                                 };
-                                first_qualifying(undecided, whole, rules.min_overlap)
+                                first_qualifying(candidates, whole, rules.min_overlap)
                             }
                         };
-                        best.map(|best| (person, best))
+                        best.map(|(first, m, exposure)| {
+                            (person, (first, frontier[m as usize].0, exposure))
+                        })
                     })
                     .flatten_iter(),
             );
@@ -693,8 +710,50 @@ impl State {
         reached
     }
 
-    /// The earliest qualifying exposure of a person with stays `own` to a
-    /// member of `windows`, or the few members it may be.
+    /// `frontier` (sorted by person) as [`Members`], for the segments that
+    /// may hold stays meeting `[lo, hi)`.
+    fn members<'a>(&self, frontier: &'a [(u64, i64, i64)], lo: i64, hi: i64) -> Members<'a> {
+        let ids: Vec<u64> = frontier.iter().map(|m| m.0).collect();
+        let segments: Vec<(i64, &Segment)> = self
+            .partitions_meeting(lo, hi)
+            .flat_map(|p| p.segments.iter().map(move |s| (p.day, s)))
+            .collect();
+        let places = segments
+            .par_iter()
+            .map(|&(day, seg)| ((day, seg.first_seq), seg.places_in(&ids)))
+            .collect();
+        Members { frontier, places }
+    }
+
+    /// Calls `f(member, t_in, t_out)` for each stay of a member of `members`
+    /// at `venue` meeting `[start, end)`.
+    fn each_member_stay(
+        &self,
+        members: &Members,
+        venue: u64,
+        start: i64,
+        end: i64,
+        mut f: impl FnMut(u32, i64, i64),
+    ) {
+        for p in self.partitions_meeting(start, end) {
+            let base = p.start();
+            for seg in &p.segments {
+                // A segment left out ends before every member's window.
+                let Some(places) = members.places.get(&(p.day, seg.first_seq)) else {
+                    continue;
+                };
+                seg.scan_venue_indexes(venue, start - base, end - base, |index, a, b| {
+                    let member = places[index as usize];
+                    if member != NOT_LISTED {
+                        f(member, base + i64::from(a), base + i64::from(b));
+                    }
+                });
+            }
+        }
+    }
+
+    /// The earliest qualifying exposure of a person with stays `own` to one
+    /// of `members`, or the few members it may be.
     ///
     /// The person's presence is visited in order of start, so that the
     /// scan can stop once the answer is known: most people are reached
@@ -708,7 +767,7 @@ impl State {
         &self,
         scratch: &mut PullScratch,
         own: &[(u64, i64, i64)],
-        windows: &FxHashMap<u64, (i64, i64)>,
+        members: &Members,
         rules: ContactRules,
     ) -> Pulled {
         scratch.presence_of(own);
@@ -716,7 +775,6 @@ impl State {
             venues,
             mine,
             order,
-            hits,
             pieces,
             theirs,
             found,
@@ -726,23 +784,20 @@ impl State {
         order.extend(mine.iter().enumerate().map(|(k, m)| (m.0, k as u32)));
         order.sort_unstable();
         found.clear();
-        let mut best: Option<(i64, u64)> = None;
+        let mut best: Option<(i64, u32)> = None;
         let mut next_check = 0;
         for (i, &(_, k)) in order.iter().enumerate() {
             let (venue, (a, b)) = (venues[k as usize], mine[k as usize]);
             // A member's stay that ended up to `linger` before this person
             // came still meets them.
-            hits.clear();
-            self.venue_stays(venue, a - rules.linger, b, hits);
             pieces.clear();
-            for &(q, t_in, t_out) in hits.iter() {
-                if let Some(&(s, e)) = windows.get(&q) {
-                    let (x, y) = (t_in.max(s), t_out.min(e));
-                    if x < y {
-                        pieces.push((q, x, y + rules.linger));
-                    }
+            self.each_member_stay(members, venue, a - rules.linger, b, |q, t_in, t_out| {
+                let (_, window_start, window_end) = members.frontier[q as usize];
+                let (x, y) = (t_in.max(window_start), t_out.min(window_end));
+                if x < y {
+                    pieces.push((q, x, y + rules.linger));
                 }
-            }
+            });
             pieces.sort_unstable();
             for member in pieces.chunk_by(|a, b| a.0 == b.0) {
                 unite_into(theirs, member.iter().map(|p| (p.1, p.2)));
@@ -760,7 +815,7 @@ impl State {
                 break;
             };
             if let Some(settled) = best.filter(|b| b.0 < next_start && i >= next_check) {
-                let mut undecided: Vec<(i64, u64)> = found
+                let mut undecided: Vec<(i64, u32)> = found
                     .iter()
                     .filter(|(&q, &(exposure, first))| {
                         exposure < rules.min_overlap && (first, q) < settled
@@ -781,12 +836,12 @@ impl State {
 }
 
 /// The first of `undecided` (first contact, member) whose `whole` exposure
-/// reaches `min_overlap`.
+/// reaches `min_overlap`, as (first contact, member, exposure).
 fn first_qualifying(
-    undecided: Vec<(i64, u64)>,
-    whole: impl Fn(u64) -> i64,
+    undecided: Vec<(i64, u32)>,
+    whole: impl Fn(u32) -> i64,
     min_overlap: i64,
-) -> Option<Exposure> {
+) -> Option<(i64, u32, i64)> {
     undecided.into_iter().find_map(|(first, q)| {
         let exposure = whole(q);
         (exposure >= min_overlap).then_some((first, q, exposure))

@@ -24,6 +24,9 @@ const DUR_BITS: u32 = 15;
 /// out of the per-venue duration bound keeps window scans short.
 const LONG: u32 = (1 << DUR_BITS) - 1;
 
+/// [`Segment::places_in`] of a person not listed.
+pub const NOT_LISTED: u32 = u32::MAX;
+
 /// `row_of_seq` entry of a stay that has expired.
 const NO_ROW: u32 = u32::MAX;
 
@@ -395,9 +398,44 @@ impl Segment {
         skip: Option<&[u64]>,
         mut f: impl FnMut(u64, u32, u32),
     ) {
-        let skipped = |index: u32| {
-            skip.is_some_and(|bits| bits[index as usize / 64] >> (index % 64) & 1 == 1)
+        // Matches are gathered a batch at a time: their person ids are
+        // random reads, cache misses that a tight loop overlaps.
+        let mut batch = Batch::default();
+        let mut emit = |batch: &mut Batch| {
+            let n = batch.len;
+            let mut ids = [0; BATCH];
+            for (id, &index) in ids[..n].iter_mut().zip(&batch.index[..n]) {
+                *id = self.persons[index as usize];
+            }
+            for ((&id, &t_in), &t_out) in
+                ids[..n].iter().zip(&batch.t_in[..n]).zip(&batch.t_out[..n])
+            {
+                f(id, t_in, t_out);
+            }
+            batch.len = 0;
         };
+        self.scan_venue_indexes(venue, start, end, |index, t_in, t_out| {
+            let skipped =
+                skip.is_some_and(|bits| bits[index as usize / 64] >> (index % 64) & 1 == 1);
+            if !skipped {
+                batch.push(index, t_in, t_out);
+                if batch.len == BATCH {
+                    emit(&mut batch);
+                }
+            }
+        });
+        emit(&mut batch);
+    }
+
+    /// [`Segment::scan_venue`] by each person's index in `persons`, their id
+    /// not read.
+    pub fn scan_venue_indexes(
+        &self,
+        venue: u64,
+        start: i64,
+        end: i64,
+        mut f: impl FnMut(u32, u32, u32),
+    ) {
         let Some(b) = search::find(&self.venues, venue) else {
             return;
         };
@@ -415,35 +453,13 @@ impl Segment {
         let from = search::lower_bound(block.len(), first_in.into(), |i| {
             (block[i] >> DUR_BITS).into()
         });
-        // Matches are gathered a batch at a time: their person ids are
-        // random reads, cache misses that a tight loop overlaps.
-        let mut batch = Batch::default();
-        let mut emit = |batch: &mut Batch| {
-            let n = batch.len;
-            let mut ids = [0; BATCH];
-            for (id, &index) in ids[..n].iter_mut().zip(&batch.index[..n]) {
-                *id = self.persons[index as usize];
-            }
-            for ((&id, &t_in), &t_out) in
-                ids[..n].iter().zip(&batch.t_in[..n]).zip(&batch.t_out[..n])
-            {
-                f(id, t_in, t_out);
-            }
-            batch.len = 0;
-        };
         for (i, &packed) in block[from..].iter().enumerate() {
             let (t_in, dur) = (packed >> DUR_BITS, packed & LONG);
             if t_in >= end_in {
                 break;
             }
             if dur != LONG && i64::from(t_in + dur) > start {
-                let index = self.person[r0 + from + i];
-                if !skipped(index) {
-                    batch.push(index, t_in, t_in + dur);
-                    if batch.len == BATCH {
-                        emit(&mut batch);
-                    }
-                }
+                f(self.person[r0 + from + i], t_in, t_in + dur);
             }
         }
         let long_rows = &self.long_rows;
@@ -451,15 +467,10 @@ impl Segment {
         let long = self.long_rows[lo..].iter().zip(&self.long_t_out[lo..]);
         for (&row, &t_out) in long.take_while(|(&r, _)| (r as usize) < r1) {
             let t_in = self.t_in(row);
-            let index = self.person[row as usize];
-            if t_in < end_in && i64::from(t_out) > start && !skipped(index) {
-                batch.push(index, t_in, t_out);
-                if batch.len == BATCH {
-                    emit(&mut batch);
-                }
+            if t_in < end_in && i64::from(t_out) > start {
+                f(self.person[row as usize], t_in, t_out);
             }
         }
-        emit(&mut batch);
     }
 
     /// Calls `f(venue, n)` for each venue with `n > 0` stays beginning in
@@ -485,6 +496,14 @@ impl Segment {
         let mut bits = vec![0; self.persons.len().div_ceil(64)];
         self.each_person_in(sorted, |i, _| bits[i / 64] |= 1 << (i % 64));
         bits
+    }
+
+    /// For each entry of `persons`, its place in `sorted` (ascending), or
+    /// [`NOT_LISTED`].
+    pub fn places_in(&self, sorted: &[u64]) -> Vec<u32> {
+        let mut places = vec![NOT_LISTED; self.persons.len()];
+        self.each_person_in(sorted, |i, rank| places[i] = rank as u32);
+        places
     }
 
     /// Calls `f(index, rank)` for each of `persons` that is `sorted[rank]`
