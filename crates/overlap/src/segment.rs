@@ -465,11 +465,18 @@ impl Segment {
         let long_rows = &self.long_rows;
         let lo = search::lower_bound(long_rows.len(), r0 as u64, |i| long_rows[i].into());
         let long = self.long_rows[lo..].iter().zip(&self.long_t_out[lo..]);
+        // The check-out, at hand, first: `t_in` is a read elsewhere. A
+        // venue's rows go by `t_in`, so the first that begins too late ends
+        // the scan.
         for (&row, &t_out) in long.take_while(|(&r, _)| (r as usize) < r1) {
-            let t_in = self.t_in(row);
-            if t_in < end_in && i64::from(t_out) > start {
-                f(self.person[row as usize], t_in, t_out);
+            if i64::from(t_out) <= start {
+                continue;
             }
+            let t_in = self.t_in(row);
+            if t_in >= end_in {
+                break;
+            }
+            f(self.person[row as usize], t_in, t_out);
         }
     }
 
