@@ -787,4 +787,47 @@ mod tests {
         seg.scan_venue(1, 20_000, 20_001, None, |p, a, b| seen.push((p, a, b)));
         assert_eq!(seen, vec![(8, 100, 100 + LONG)]);
     }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// A window scan finds exactly the stays at the venue with
+        /// `t_in < end` and `t_out > start`, short and long alike, the
+        /// windows' edges on the stays' own.
+        #[test]
+        fn venue_scans_find_what_meets_the_window(
+            stays in proptest::collection::vec(
+                (
+                    0u64..3,
+                    0u64..4,
+                    0u32..24,
+                    // Short, long, and whole hours of either, ending on a window's edge.
+                    proptest::prop_oneof![1u32..3_000, 30_000u32..90_000, (1u32..25).prop_map(|h| h * 3_600)],
+                ),
+                1..60,
+            ),
+            venue in 0u64..3,
+            start in -1i64..26,
+            length in proptest::prop_oneof![1i64..100_000, (1i64..30).prop_map(|h| h * 3_600)],
+        ) {
+            // Check-ins on the hour, so that windows meet stays edge to edge.
+            let rows: Vec<Row> = stays
+                .iter()
+                .enumerate()
+                .map(|(i, &(v, p, hour, dur))| row(v, p, hour * 3_600, hour * 3_600 + dur, i as u32))
+                .collect();
+            let seg = Segment::build(rows.clone(), 0, rows.len() as u32);
+            let (start, end) = (start * 3_600, start * 3_600 + length);
+            let mut seen = vec![];
+            seg.scan_venue(venue, start, end, None, |p, a, b| seen.push((p, a, b)));
+            seen.sort_unstable();
+            let mut want: Vec<(u64, u32, u32)> = rows
+                .iter()
+                .filter(|r| r.venue == venue && i64::from(r.t_in) < end && i64::from(r.t_out) > start)
+                .map(|r| (r.person, r.t_in, r.t_out))
+                .collect();
+            want.sort_unstable();
+            proptest::prop_assert_eq!(seen, want);
+        }
+    }
 }
