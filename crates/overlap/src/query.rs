@@ -738,7 +738,9 @@ impl State {
         for p in self.partitions_meeting(start, end) {
             let base = p.start();
             for seg in &p.segments {
-                // A segment left out ends before every member's window.
+                // A segment left out holds no stay that meets a member's
+                // window: its partition ends before the first begins, or
+                // begins after the last ends.
                 let Some(places) = members.places.get(&(p.day, seg.first_seq)) else {
                     continue;
                 };
