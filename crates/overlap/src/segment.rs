@@ -449,17 +449,22 @@ impl Segment {
         let end_in = end.min(DAY) as u32;
         // A short stay overlapping the window began after `start - max_short`.
         let first_in = (start - i64::from(self.venue_max_short[b]) + 1).clamp(0, DAY) as u32;
-        let block = &self.time[r0..r1];
-        let from = search::lower_bound(block.len(), first_in.into(), |i| {
-            (block[i] >> DUR_BITS).into()
-        });
-        for (i, &packed) in block[from..].iter().enumerate() {
-            let (t_in, dur) = (packed >> DUR_BITS, packed & LONG);
-            if t_in >= end_in {
-                break;
-            }
-            if dur != LONG && i64::from(t_in + dur) > start {
-                f(self.person[r0 + from + i], t_in, t_in + dur);
+        // A window that begins after the venue's short stays have all ended
+        // (one on the next day, often) meets long stays only: their block
+        // is not read.
+        if first_in < end_in {
+            let block = &self.time[r0..r1];
+            let from = search::lower_bound(block.len(), first_in.into(), |i| {
+                (block[i] >> DUR_BITS).into()
+            });
+            for (i, &packed) in block[from..].iter().enumerate() {
+                let (t_in, dur) = (packed >> DUR_BITS, packed & LONG);
+                if t_in >= end_in {
+                    break;
+                }
+                if dur != LONG && i64::from(t_in + dur) > start {
+                    f(self.person[r0 + from + i], t_in, t_in + dur);
+                }
             }
         }
         let long_rows = &self.long_rows;
