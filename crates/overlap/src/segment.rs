@@ -747,6 +747,7 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     fn row(venue: u64, person: u64, t_in: u32, t_out: u32, seq: u32) -> Row {
         Row {
@@ -793,12 +794,10 @@ mod tests {
         assert_eq!(seen, vec![(8, 100, 100 + LONG)]);
     }
 
-    use proptest::strategy::Strategy;
-
     proptest::proptest! {
         /// A window scan finds exactly the stays at the venue with
-        /// `t_in < end` and `t_out > start`, short and long alike, the
-        /// windows' edges on the stays' own.
+        /// `t_in < end` and `t_out > start`, short and long alike, also
+        /// when a window begins or ends where a stay does.
         #[test]
         fn venue_scans_find_what_meets_the_window(
             stays in proptest::collection::vec(
