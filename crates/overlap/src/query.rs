@@ -672,7 +672,7 @@ impl State {
             let mut undecided: Vec<u32> = pulled
                 .iter()
                 .filter_map(|p| match p {
-                    Pulled::Undecided(members) => Some(members.iter().map(|m| m.1)),
+                    Pulled::Undecided(candidates) => Some(candidates.iter().map(|m| m.1)),
                     Pulled::Done(_) => None,
                 })
                 .flatten()

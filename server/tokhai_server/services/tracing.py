@@ -29,13 +29,13 @@ def purpose_of(value: str) -> str:
     return value
 
 
-def in_sorted(values: np.ndarray, sorted_: np.ndarray) -> np.ndarray:
-    """Which of `values` are in `sorted_` (ascending, as a trace lists a
+def in_sorted(values: np.ndarray, ascending: np.ndarray) -> np.ndarray:
+    """Which of `values` are in `ascending` (sorted, as a trace lists a
     hop's people): a binary search each, where `np.isin` would hash both."""
-    if not len(sorted_):
+    if not len(ascending):
         return np.zeros(len(values), dtype=bool)
-    at = np.searchsorted(sorted_, values).clip(max=len(sorted_) - 1)
-    return sorted_[at] == values
+    at = np.searchsorted(ascending, values).clip(max=len(ascending) - 1)
+    return ascending[at] == values
 
 
 class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
