@@ -5,6 +5,7 @@ more) hit both alike. How a change to the engine is measured:
     .venv/bin/maturin develop --release && .venv/bin/python bench/ab.py stage old   # before the change
     .venv/bin/maturin develop --release && .venv/bin/python bench/ab.py stage new   # after it
     .venv/bin/python bench/ab.py build old new --per-day 10M --days 3    # in-memory build from 10M batches
+    .venv/bin/python bench/ab.py build old new --region 20M              # in-memory build of one 20M batch
     .venv/bin/python bench/ab.py f1 old new --size 100M                  # contacts_many of 1,000 cases
     .venv/bin/python bench/ab.py f1 old new --cases 16000 --hops 2       # trace of 16,000 cases, two hops
     .venv/bin/python bench/ab.py add1 old new                            # one-row durable adds
@@ -68,7 +69,11 @@ def national(size: int, days: int) -> synth.National:
 
 
 def build(args, mods) -> None:  # noqa: ANN001
-    chunks = [c.columns() for c in national(args.per_day * args.days, args.days).chunks(CHUNK, days=range(args.days))]
+    if args.region:
+        # One batch of the region model, as bench/compare.py builds it.
+        chunks = [synth.generate(args.region, days=14, seed=0).columns()]
+    else:
+        chunks = [c.columns() for c in national(args.per_day * args.days, args.days).chunks(CHUNK, days=range(args.days))]
     n = sum(len(c[0]) for c in chunks)
 
     def run(name: str) -> float:
@@ -78,7 +83,7 @@ def build(args, mods) -> None:  # noqa: ANN001
             engine.add_stays(*c)
         return n / (time.perf_counter() - t) / 1e6
 
-    print(f"build of {n:,} stays from {CHUNK:,}-stay batches, M stays/s (higher is better)")
+    print(f"build of {n:,} stays from {len(chunks)} batches, M stays/s (higher is better)")
     in_turns(list(mods), args.rounds, run)
 
 
@@ -173,6 +178,7 @@ def main() -> None:
         if what == "build":
             p.add_argument("--per-day", type=parse_size, default=parse_size("10M"))
             p.add_argument("--days", type=int, default=3)
+            p.add_argument("--region", type=parse_size, help="instead, one batch of this many stays of the 14-day region model")
         if what in ("f1", "generate"):
             p.add_argument("--size", type=parse_size, default=parse_size("10M"))
             p.add_argument("--cases", type=int, default=1_000)

@@ -105,18 +105,74 @@ struct Builder {
 }
 
 impl Segment {
-    /// Index `rows`, whose `seq` values lie in `first_seq..first_seq + seq_span`.
-    pub fn build(mut rows: Vec<Row>, first_seq: u32, seq_span: u32) -> Segment {
-        // Keyed in the order given, arrival order for a new batch: the sort
-        // makes use of whatever order by person that already has.
-        let mut keys: Vec<u128> = rows
-            .par_iter()
-            .with_min_len(par::SMALL)
-            .map(|r| person_key(r.person, r.t_in, r.seq))
-            .collect();
-        par::sort_unstable(&mut keys);
-        par::sort_unstable_by_key(&mut rows, venue_key);
-        Segment::index(rows, &keys, first_seq, seq_span)
+    /// Index `rows`, in arrival order, whose `seq` values lie in
+    /// `first_seq..first_seq + seq_span`.
+    pub fn build(rows: Vec<Row>, first_seq: u32, seq_span: u32) -> Segment {
+        debug_assert!(rows.is_sorted_by_key(|r| r.seq), "rows in arrival order");
+        // Each order sorts 16-byte keys that end in the row's place in
+        // `rows`, not the 32-byte rows: half the bytes to move, and the
+        // columns come out of the keys. Places go as `seq` does, so among
+        // stays that tie the earlier arrival comes first.
+        let ((mut seg, row_at), by_person) = rayon::join(
+            || {
+                let by_venue = sorted_keys(&rows, venue_key);
+                Segment::venue_order(&rows, &by_venue, first_seq, seq_span)
+            },
+            || sorted_keys(&rows, person_key),
+        );
+        drop(rows);
+        seg.by_person = Vec::with_capacity(by_person.len());
+        let mut firsts = Vec::new();
+        for (k, &key) in by_person.iter().enumerate() {
+            let person = (key >> 64) as u64;
+            if seg.persons.last() != Some(&person) {
+                seg.persons.push(person);
+                firsts.push(k as u32);
+            }
+            seg.by_person.push(row_at[key as u32 as usize]);
+        }
+        seg.person = person_column(&seg.by_person, &firsts);
+        seg.finish(first_seq)
+    }
+
+    /// The venue-order columns and `row_of_seq`, from `rows` and their
+    /// [`venue_key`]s, sorted; and the row of each place in `rows`.
+    fn venue_order(
+        rows: &[Row],
+        by_venue: &[u128],
+        first_seq: u32,
+        seq_span: u32,
+    ) -> (Builder, Vec<u32>) {
+        let mut seg = Builder {
+            time: Vec::with_capacity(rows.len()),
+            ..Builder::default()
+        };
+        let mut row_at = vec![0; rows.len()];
+        for (row, &key) in by_venue.iter().enumerate() {
+            let (venue, low) = ((key >> 64) as u64, key as u64);
+            let (at, dur) = ((low >> DUR_BITS) as u32, low as u32 & LONG);
+            let packed = ((low >> (32 + DUR_BITS)) as u32) << DUR_BITS | dur;
+            row_at[at as usize] = row as u32;
+            if seg.venues.last() != Some(&venue) {
+                seg.venues.push(venue);
+                seg.venue_start.push(row as u32);
+                seg.venue_max_short.push(0);
+            }
+            seg.time.push(packed);
+            if packed & LONG == LONG {
+                seg.long_rows.push(row as u32);
+                seg.long_t_out.push(rows[at as usize].t_out);
+            } else {
+                let max = seg.venue_max_short.last_mut().expect("venue pushed above");
+                *max = (*max).max((packed & LONG) as u16);
+            }
+        }
+        seg.venue_start.push(rows.len() as u32);
+        seg.row_of_seq = vec![NO_ROW; seq_span as usize];
+        for (r, &row) in rows.iter().zip(&row_at) {
+            seg.row_of_seq[(r.seq - first_seq) as usize] = row;
+        }
+        (seg, row_at)
     }
 
     /// Index `fresh` rows together with those of `olds`, segments covering
@@ -252,63 +308,6 @@ impl Segment {
             next[j] += 1;
         }
         drop(orders);
-        seg.person = person_column(&seg.by_person, &firsts);
-        seg.finish(first_seq)
-    }
-
-    /// Builds the columns from `rows` sorted by [`venue_key`] and their
-    /// [`person_key`]s, sorted.
-    fn index(rows: Vec<Row>, by_person: &[u128], first_seq: u32, seq_span: u32) -> Segment {
-        let n = rows.len();
-        let mut seg = Builder {
-            row_of_seq: vec![NO_ROW; seq_span as usize],
-            time: Vec::with_capacity(n),
-            ..Builder::default()
-        };
-        for (i, r) in rows.iter().enumerate() {
-            if seg.venues.last() != Some(&r.venue) {
-                seg.venues.push(r.venue);
-                seg.venue_start.push(i as u32);
-                seg.venue_max_short.push(0);
-            }
-            let dur = r.t_out - r.t_in;
-            if dur >= LONG {
-                seg.time.push(r.t_in << DUR_BITS | LONG);
-                seg.long_rows.push(i as u32);
-                seg.long_t_out.push(r.t_out);
-            } else {
-                seg.time.push(r.t_in << DUR_BITS | dur);
-                let max = seg.venue_max_short.last_mut().expect("venue pushed above");
-                *max = (*max).max(dur as u16);
-            }
-        }
-        seg.venue_start.push(n as u32);
-        par::scatter(&mut seg.row_of_seq, |set| {
-            for (i, r) in rows.iter().enumerate() {
-                set((r.seq - first_seq) as usize, i as u32);
-            }
-        });
-        drop(rows);
-
-        let person_of = |k: usize| (by_person[k] >> 64) as u64;
-        // Where each person's keys begin.
-        let firsts: Vec<u32> = (0..n)
-            .into_par_iter()
-            .with_min_len(par::SMALL)
-            .filter(|&k| k == 0 || person_of(k) != person_of(k - 1))
-            .map(|k| k as u32)
-            .collect();
-        seg.persons = firsts
-            .par_iter()
-            .with_min_len(par::SMALL)
-            .map(|&k| person_of(k as usize))
-            .collect();
-        let row_of_seq = &seg.row_of_seq;
-        seg.by_person = by_person
-            .par_iter()
-            .with_min_len(par::SMALL)
-            .map(|&key| row_of_seq[(key as u32 - first_seq) as usize])
-            .collect();
         seg.person = person_column(&seg.by_person, &firsts);
         seg.finish(first_seq)
     }
@@ -621,7 +620,8 @@ impl Segment {
 
     /// Rebuilt without the stays that `keep` rejects; their ids become unknown.
     pub fn retain(&self, keep: impl Fn(&Row) -> bool) -> Segment {
-        let rows = self.rows().into_iter().filter(|r| keep(r)).collect();
+        let mut rows: Vec<Row> = self.rows().into_iter().filter(|r| keep(r)).collect();
+        rows.sort_unstable_by_key(|r| r.seq);
         Segment::build(rows, self.first_seq, self.row_of_seq.len() as u32)
     }
 
@@ -693,30 +693,44 @@ impl Segment {
 /// The person column: `p` for each row of `by_person[firsts[p]..firsts[p + 1]]`.
 fn person_column(by_person: &[u32], firsts: &[u32]) -> Vec<u32> {
     let mut person = vec![0; by_person.len()];
-    par::scatter(&mut person, |set| {
-        let ends = firsts
-            .iter()
-            .skip(1)
-            .copied()
-            .chain([by_person.len() as u32]);
-        for (p, (&first, end)) in firsts.iter().zip(ends).enumerate() {
-            for &row in &by_person[first as usize..end as usize] {
-                set(row as usize, p as u32);
-            }
+    let ends = firsts
+        .iter()
+        .skip(1)
+        .copied()
+        .chain([by_person.len() as u32]);
+    for (p, (&first, end)) in firsts.iter().zip(ends).enumerate() {
+        for &row in &by_person[first as usize..end as usize] {
+            person[row as usize] = p as u32;
         }
-    });
+    }
     person
 }
 
-/// Venue order: venue, then `t_in`, then arrival. `seq` is unique, so ties
-/// cannot make the layout depend on the sort.
-fn venue_key(r: &Row) -> u128 {
-    u128::from(r.venue) << 64 | u128::from(r.t_in) << 32 | u128::from(r.seq)
+/// `key(row, place)` of each of `rows`, sorted.
+fn sorted_keys(rows: &[Row], key: impl Fn(&Row, u64) -> u128 + Sync + Send) -> Vec<u128> {
+    let mut keys: Vec<u128> = rows
+        .par_iter()
+        .with_min_len(par::SMALL)
+        .enumerate()
+        .map(|(at, r)| key(r, at as u64))
+        .collect();
+    par::sort_unstable(&mut keys);
+    keys
 }
 
-/// Person order: person, then `t_in`, then arrival.
-fn person_key(person: u64, t_in: u32, seq: u32) -> u128 {
-    u128::from(person) << 64 | u128::from(t_in) << 32 | u128::from(seq)
+/// Venue order: venue, then `t_in`, then place in arrival order (`at`, 32
+/// bits); the duration, up to [`LONG`], rides below `at`, where it cannot
+/// break a tie; `t_in` takes the 17 bits above.
+fn venue_key(r: &Row, at: u64) -> u128 {
+    let dur = (r.t_out - r.t_in).min(LONG);
+    u128::from(r.venue) << 64
+        | u128::from(r.t_in) << (32 + DUR_BITS)
+        | u128::from(at << DUR_BITS | u64::from(dur))
+}
+
+/// Person order: person, then `t_in`, then place in arrival order (`at`).
+fn person_key(r: &Row, at: u64) -> u128 {
+    u128::from(r.person) << 64 | u128::from(r.t_in) << 32 | u128::from(at)
 }
 
 impl Builder {
