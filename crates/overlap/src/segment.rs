@@ -808,7 +808,55 @@ mod tests {
         assert_eq!(seen, vec![(8, 100, 100 + LONG)]);
     }
 
+    /// Every column of a segment, to compare two layouts.
+    fn columns(seg: &Segment) -> Vec<Vec<u64>> {
+        let widen = |c: &[u32]| c.iter().map(|&x| u64::from(x)).collect();
+        vec![
+            widen(&seg.row_of_seq),
+            seg.venues.to_vec(),
+            widen(&seg.venue_start),
+            seg.venue_max_short.iter().map(|&x| u64::from(x)).collect(),
+            widen(&seg.person),
+            widen(&seg.time),
+            widen(&seg.long_rows),
+            widen(&seg.long_t_out),
+            seg.persons.to_vec(),
+            widen(&seg.by_person),
+        ]
+    }
+
     proptest::proptest! {
+        /// A batch built at once and the same batch built in parts and
+        /// merged have one layout: both put stays that tie on (venue,
+        /// `t_in`) or (person, `t_in`) in arrival order, whatever their
+        /// durations.
+        #[test]
+        fn built_and_merged_segments_are_laid_out_alike(
+            stays in proptest::collection::vec(
+                (0u64..3, 0u64..4, 0u32..4, proptest::prop_oneof![1u32..3, 30_000u32..30_002]),
+                1..60,
+            ),
+            cuts in proptest::collection::vec(0usize..60, 0..3),
+        ) {
+            let rows: Vec<Row> = stays
+                .iter()
+                .enumerate()
+                .map(|(i, &(v, p, t, dur))| row(v, p, t * 1_000, t * 1_000 + dur, i as u32))
+                .collect();
+            let n = rows.len() as u32;
+            let whole = Segment::build(rows.clone(), 0, n);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % rows.len()).collect();
+            cuts.sort_unstable();
+            let bounds: Vec<usize> = std::iter::once(0).chain(cuts).chain([rows.len()]).collect();
+            let parts: Vec<Segment> = bounds
+                .windows(2)
+                .filter(|w| w[0] < w[1])
+                .map(|w| Segment::build(rows[w[0]..w[1]].to_vec(), w[0] as u32, (w[1] - w[0]) as u32))
+                .collect();
+            let merged = Segment::merge(Vec::new(), &parts, 0, n);
+            proptest::prop_assert_eq!(columns(&merged), columns(&whole));
+        }
+
         /// A window scan finds exactly the stays at the venue with
         /// `t_in < end` and `t_out > start`, short and long alike, also
         /// when a window begins or ends where a stay does.
