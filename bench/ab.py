@@ -7,6 +7,7 @@ more) hit both alike. How a change to the engine is measured:
     .venv/bin/python bench/ab.py build old new --per-day 10M --days 3    # in-memory build from 10M batches
     .venv/bin/python bench/ab.py build old new --region 20M              # in-memory build of one 20M batch
     .venv/bin/python bench/ab.py f1 old new --size 100M                  # contacts_many of 1,000 cases
+    .venv/bin/python bench/ab.py f1 old new --region 20M                 # the same on the region model
     .venv/bin/python bench/ab.py f1 old new --cases 16000 --hops 2       # trace of 16,000 cases, two hops
     .venv/bin/python bench/ab.py add1 old new                            # one-row durable adds
     .venv/bin/python bench/ab.py generate old new --size 10M             # the national workload generator
@@ -91,17 +92,28 @@ def f1(args, mods) -> None:  # noqa: ANN001
     days = 14
     engines = {name: mod.Engine() for name, mod in mods.items()}
     rng, picks = np.random.default_rng(1), []
-    for chunk in national(args.size, days).chunks(CHUNK, days=range(days)):
-        cols = chunk.columns()
+    if args.region:
+        # The region model's data and cases, as bench/compare.py has them.
+        data = synth.generate(args.region, days=days, seed=0)
         for engine in engines.values():
-            engine.add_stays(*cols)
-        if len(cols[0]):
-            picks.append(cols[0][rng.integers(0, len(cols[0]), max(4_000, 2 * args.cases * len(cols[0]) // args.size))])
-    cases = np.unique(np.concatenate(picks))
-    rng.shuffle(cases)
-    cases = cases[: args.cases]
-    start = np.full(len(cases), synth.DEFAULT_START)
-    end = start + days * synth.DAY
+            engine.add_stays(*data.columns())
+        cases = np.sort(np.unique(rng.choice(data.persons, size=args.cases * 2))[: args.cases])
+        start = np.full(len(cases), int(data.t_in.min()))
+        end = np.full(len(cases), int(data.t_out.max()))
+        size = args.region
+    else:
+        for chunk in national(args.size, days).chunks(CHUNK, days=range(days)):
+            cols = chunk.columns()
+            for engine in engines.values():
+                engine.add_stays(*cols)
+            if len(cols[0]):
+                picks.append(cols[0][rng.integers(0, len(cols[0]), max(4_000, 2 * args.cases * len(cols[0]) // args.size))])
+        cases = np.unique(np.concatenate(picks))
+        rng.shuffle(cases)
+        cases = cases[: args.cases]
+        start = np.full(len(cases), synth.DEFAULT_START)
+        end = start + days * synth.DAY
+        size = args.size
     answers = {}
 
     def run(name: str) -> float:
@@ -114,7 +126,8 @@ def f1(args, mods) -> None:  # noqa: ANN001
         return time.perf_counter() - t
 
     query = f"trace (hops={args.hops})" if args.hops else "F1"
-    print(f"{query} of {len(cases):,} cases over {days} days, {args.size:,} stays, s (lower is better)")
+    model = "region" if args.region else "national"
+    print(f"{query} of {len(cases):,} cases over {days} days, {size:,} stays of the {model} model, s (lower is better)")
     in_turns(list(mods), args.rounds, run)
     print(f"{'people, exposure and exposed_at sums' if args.hops else 'pairs'}: {answers}")
     if len(set(answers.values())) != 1:
@@ -184,6 +197,7 @@ def main() -> None:
             p.add_argument("--cases", type=int, default=1_000)
         if what == "f1":
             p.add_argument("--hops", type=int, default=0, help="trace with this many hops instead of contacts_many")
+            p.add_argument("--region", type=parse_size, help="instead of the national model, this many stays of the 14-day region model")
         if what == "add1":
             p.add_argument("--dir", default="/var/tmp")
     args = ap.parse_args()
