@@ -203,3 +203,44 @@ def test_the_examples_of_the_semantics_doc():
     engine.add_stays([3, 3, 3, 3], [8, 8, 8, 8], [nine, nine + h // 2, nine + h, nine + 2 * h + 1800], [nine + h, nine + h, nine + 2 * h, nine + 3 * h])
     s = engine.overlaps(8, nine, nine + 3 * h)
     assert list(zip(s.t_in.tolist(), s.t_out.tolist())) == [(nine, nine + 2 * h), (nine + 2 * h + 1800, nine + 3 * h)]
+
+
+def test_awkward_inputs_are_taken_exactly_or_refused():
+    engine, ids = two_stays()
+    stored = len(engine)
+    refused = [
+        (lambda: engine.add_stays([1], [1], np.array(["NaT"], "datetime64[s]"), [T + 1]), "row 0: t_in is NaT"),
+        (lambda: engine.add_stays([1], [1], np.array([T * 1000 + 999], "datetime64[ms]"), [T + 10]), "row 0: t_in .* not a whole second"),
+        (lambda: engine.add_stays([1], [1], np.array([2 * 10**17], "datetime64[D]"), [T + 10]), "row 0: t_in .* not a whole second"),
+        (lambda: engine.add_stays(np.ma.masked_array([7, 8], mask=[False, True]), [1, 1], [T, T], [T + 5, T + 5]), "persons has masked"),
+        (lambda: engine.add_stays([1, 2**64], [1, 1], [T, T], [T + 5, T + 5]), "row 1: persons is 18446744073709551616"),
+        (lambda: engine.overlaps(10, np.datetime64("NaT"), T + 10), "start is NaT"),
+        (lambda: engine.expire_before(2**62), "is after 4102444800"),
+    ]
+    for call, message in refused:
+        with pytest.raises(InvalidInputError, match=message):
+            call()
+    with pytest.raises(DtypeError, match="venue must be an integer, got a datetime64"):
+        engine.overlaps(np.datetime64(10, "s"), T, T + 10)
+    assert len(engine) == stored
+    # NumPy and Python integers mixed (a float64 array to NumPy), and an
+    # array not aligned on 8 bytes, are taken as the integers they hold.
+    engine.set_checkout([ids[1], int(ids[1])], T + 6000)
+    misaligned = np.frombuffer(b"\0" + np.array([T + 50], np.int64).tobytes(), np.int64, offset=1)
+    assert not misaligned.flags.aligned
+    engine.add_stays([7], [10], misaligned, [T + 60])
+    assert engine.present(10, T + 50, T + 51).tolist() == [1, 7]
+
+
+def test_windows_and_lingers_past_any_time_mean_all_time():
+    engine, _ = two_stays()
+    whole = (_engine.MIN_TIME, _engine.MAX_TIME)
+    for start, end in [(-(2**63), 2**63 - 1), (-(2**63), T + 10**5), (0, 2**63 - 1)]:
+        assert engine.present(10, start, end).tolist() == engine.present(10, *whole).tolist()
+        assert engine.overlaps(10, start, end).person.tolist() == engine.overlaps(10, *whole).person.tolist()
+        assert engine.checkins_per_venue(start, end)[1].tolist() == engine.checkins_per_venue(*whole)[1].tolist()
+        assert engine.contacts(1, start, end).person.tolist() == [2]
+    endless = engine.contacts(1, T, T + 1000, linger=2**63 - 1)
+    assert endless.person.tolist() == engine.contacts(1, T, T + 1000, linger=_engine.MAX_TIME).person.tolist() == [2]
+    assert engine.exposure_sites([1], T, T + 1000, linger=2**63 - 1).end.tolist() == [2**63 - 1]
+    assert engine.trace([1], T, T + 1000, linger=2**63 - 1, min_overlap=0).person.tolist() == [1, 2]

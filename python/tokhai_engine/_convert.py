@@ -20,14 +20,32 @@ _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 
 def _array(name: str, values: Any) -> np.ndarray:
+    if isinstance(values, np.ma.MaskedArray) and np.ma.is_masked(values):
+        raise InvalidInputError(f"{name} has masked (missing) values")
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise InvalidInputError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.size == 0:
         return arr.astype(np.int64)  # `[]` arrives as float64; empty is empty
+    if arr.dtype.kind in "fO" and not isinstance(values, np.ndarray):
+        # A sequence that mixes NumPy and Python integers, or holds one
+        # beyond int64, arrives as floats or objects: take it value by value.
+        arr = _exact(name, values, arr.dtype)
     if arr.dtype.kind not in "iuM":
         raise DtypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if not arr.dtype.isnative or not arr.flags.aligned:
+        arr = arr.astype(arr.dtype.newbyteorder("="))  # a copy, aligned and in this machine's order
     return arr
+
+
+def _exact(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
+    if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values):
+        raise DtypeError(f"{name} must hold integers, got dtype {dtype}")
+    exact = [int(v) for v in values]
+    if all(_I64_MIN <= v <= _I64_MAX for v in exact):
+        return np.array(exact, dtype=np.int64)
+    row = next(row for row, v in enumerate(exact) if not 0 <= v <= _U64_MAX)
+    raise InvalidInputError(f"row {row}: {name} is {exact[row]}, beyond any 64-bit integer column")
 
 
 def ids(name: str, values: Any) -> NDArray[np.uint64]:
@@ -52,7 +70,7 @@ def times(name: str, values: Any, length: int | None = None) -> NDArray[np.int64
         return np.full(length, time(name, values), dtype=np.int64)
     arr = _array(name, values)
     if arr.dtype.kind == "M":
-        return arr.astype("datetime64[s]").astype(np.int64)
+        return _seconds_of(name, arr)
     if arr.dtype.kind == "u":
         too_big = np.flatnonzero(arr > _I64_MAX)
         if too_big.size:
@@ -61,9 +79,23 @@ def times(name: str, values: Any, length: int | None = None) -> NDArray[np.int64
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
+def _seconds_of(name: str, arr: np.ndarray) -> NDArray[np.int64]:
+    """`datetime64` values as whole seconds: refused where that would lose
+    a fraction of a second, overflow, or stand for no time at all (NaT)."""
+    missing = np.flatnonzero(np.isnat(arr))
+    if missing.size:
+        raise InvalidInputError(f"row {int(missing[0])}: {name} is NaT (no time)")
+    seconds = arr.astype("datetime64[s]")
+    lost = np.flatnonzero(seconds.astype(arr.dtype) != arr)
+    if lost.size:
+        row = int(lost[0])
+        raise InvalidInputError(f"row {row}: {name} is {arr[row]}, not a whole second this engine can hold")
+    return seconds.astype(np.int64)
+
+
 def _integer(name: str, value: Any) -> int:
     if isinstance(value, np.datetime64):
-        return int(value.astype("datetime64[s]").astype(np.int64))
+        raise DtypeError(f"{name} must be an integer, got a datetime64")
     if isinstance(value, bool):
         raise DtypeError(f"{name} must be an integer, got a bool")
     try:
@@ -82,6 +114,8 @@ def id_(name: str, value: Any) -> int:
 
 def time(name: str, value: Any) -> int:
     """One time in seconds since the Unix epoch (or a `datetime64`)."""
+    if isinstance(value, np.datetime64):
+        return int(_seconds_of(name, np.array([value]))[0])
     v = _integer(name, value)
     if not _I64_MIN <= v <= _I64_MAX:
         raise InvalidInputError(f"{name} is {v}, beyond any representable time")

@@ -38,6 +38,8 @@ def export(engine: Engine, path: str | os.PathLike[str], start: int, end: int) -
     failed export leaves no partial file behind."""
     if end <= start:
         raise _engine.InvalidInputError(f"window [{start}, {end}) is empty: end must be after start")
+    # Stays lie within [MIN_TIME, MAX_TIME]: the days past it hold none.
+    start, end = max(start, _engine.MIN_TIME), min(end, _engine.MAX_TIME + 1)
     path = os.fspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     written = 0

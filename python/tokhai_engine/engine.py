@@ -45,7 +45,7 @@ class Engine:
         ``CorruptStoreError`` (naming the file and byte offset) for damaged
         files and ``UnknownFormatError`` for files of another format version.
         """
-        if isinstance(checkpoint_bytes, bool) or not isinstance(checkpoint_bytes, int) or checkpoint_bytes < 1:
+        if convert.seconds("checkpoint_bytes", checkpoint_bytes) < 1:
             raise _engine.InvalidInputError(f"checkpoint_bytes must be a positive int, got {checkpoint_bytes!r}")
         engine = cls.__new__(cls)
         engine._core = _engine.Engine.open(os.fspath(path), checkpoint_bytes)
@@ -117,8 +117,13 @@ class Engine:
         self._core.set_checkout(stay_ids, convert.times("t_out", t_out, len(stay_ids)))
 
     def expire_before(self, t: int | np.datetime64) -> int:
-        """Remove every stay with ``t_in < t``; return how many were removed."""
-        return self._core.expire_before(convert.time("t", t))
+        """Remove every stay with ``t_in < t``; return how many were removed.
+        Stays beginning before ``t`` are refused from then on, so ``t`` may
+        not lie past ``MAX_TIME``."""
+        t = convert.time("t", t)
+        if t > _engine.MAX_TIME:
+            raise _engine.InvalidInputError(f"t {t} is after {_engine.MAX_TIME} (2100-01-01), the last time a stay may hold")
+        return self._core.expire_before(t)
 
     def stays_between(self, start: int | np.datetime64, end: int | np.datetime64) -> Checkins:
         """Every stay held with ``t_in`` in ``[start, end)``, with its id, by stay id."""

@@ -159,6 +159,9 @@ def test_retention_deletes_old_data_from_the_store_and_the_database(service, now
     stays_dir = service.data_dir / "stays"
     person_1 = state.people.of_ref(phone(1))[0].to_bytes(8, "little")
     assert not any(person_1 in p.read_bytes() for p in stays_dir.iterdir() if p.is_file()), "gone from the store's files"
+    wal = service.data_dir / "tokhai.db-wal"
+    if state.db.dialect.name == "sqlite":  # the deleted rows' old pages are not left in SQLite's log
+        assert wal.stat().st_size == 0
 
 
 def test_entry_advice_survives_a_restart(service, now, database_url):
@@ -291,3 +294,69 @@ def test_a_bulk_check_out_closes_the_open_stay(service, now):
     assert not back.repeated and back.stay_id != stay.stay_id, "a closed stay is not open any more"
     stays = service.server.state.engine.stays_between(now - 3_600, now + 3_600)
     assert dict(zip(stays.stay_id.tolist(), stays.t_out.tolist()))[stay.stay_id] == now - 300, "and its real end is kept"
+
+
+def test_more_refusals_found_in_review(service, now):
+    """Second review: each of these was stored, wrongly, or refused with
+    the wrong status."""
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    tracer = service.client("tracer", province="79")
+    venue, payload = service.venue(admin, province="79")
+    # An alert window in the future: refused (it broke every check-in's advice).
+    ahead = H.VenueAlert(venue_id=venue.id, start=now + 3_600, end=now + 7_200, level=H.ALERT_LEVEL_MONITOR)
+    assert status(tracer.care.PublishAlerts, H.PublishAlertsRequest(alerts=[ahead], purpose="ổ dịch"), metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
+    lasting = H.VenueAlert(venue_id=venue.id, start=now - 60, end=now, level=H.ALERT_LEVEL_MONITOR, expires_at=now + 400 * 86_400)
+    assert status(tracer.care.PublishAlerts, H.PublishAlertsRequest(alerts=[lasting], purpose="ổ dịch"), metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
+    # A request id with a control character: refused on every database.
+    assert status(app.checkins.CheckIn, C.CheckInRequest(person=phone(1), venue_payload=payload, time=now, source=NCOVI, request_id="a\x00b"), metadata=app.md) is grpc.StatusCode.INVALID_ARGUMENT
+    # A check-out that has not happened yet, in a bulk batch.
+    future = C.IngestBatch(batch_id=7, source=NCOVI, person_refs=["cccd:001200000001"], venue_ids=[venue.id], t_in=[now - 60], t_out=[now + 60 * 86_400])
+    assert status(lambda *a, **k: list(app.checkins.IngestCheckins(iter([future]), **k)), metadata=app.md) is grpc.StatusCode.INVALID_ARGUMENT
+    assert len(service.server.state.engine) == 0
+    # An order ended at a time in milliseconds would never expire.
+    order = tracer.care.OrderQuarantine(
+        H.OrderQuarantineRequest(people=[phone(3)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now - 60, planned_end=now + 99, purpose="F1 tại nhà"),
+        metadata=tracer.md,
+    ).orders[0]
+    millis = H.EndQuarantineRequest(order_id=order.id, reason="xong", time=now * 1_000)
+    assert status(tracer.care.EndQuarantine, millis, metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
+    # A malformed reference is not repeated back (errors reach logs).
+    try:
+        check_in(app, payload, K.PersonRef(phone="84912345678"), now)
+    except grpc.RpcError as e:
+        assert e.code() is grpc.StatusCode.INVALID_ARGUMENT and "84912345678" not in e.details()
+    else:
+        raise AssertionError("a phone without 0 or +84 was taken")
+
+
+def test_a_late_scan_does_not_close_the_open_stay(service, now):
+    """A scan forwarded late (an app offline for a while) is an earlier
+    stay, over by the time the open one began."""
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    a, payload_a = service.venue(admin)
+    b, payload_b = service.venue(admin)
+    open_ = check_in(app, payload_a, phone(1), now - 100)
+    late = check_in(app, payload_b, phone(1), now - 1_000)
+    assert late.provisional_t_out == now - 100 and not late.repeated
+    assert check_in(app, payload_a, phone(1), now - 50).repeated, "the stay at A is still the open one"
+    app.checkins.CheckOut(C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=phone(1), venue_id=a.id), time=now - 10), metadata=app.md)
+    stays = service.server.state.engine.stays_between(now - 3_600, now + 3_600)
+    assert sorted(zip(stays.venue.tolist(), stays.t_in.tolist(), stays.t_out.tolist())) == sorted([(a.id, now - 100, now - 10), (b.id, now - 1_000, now - 100)])
+
+
+def test_reads_of_a_persons_data_are_audited_by_pseudonym(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    tracer = service.client("tracer", province="79")
+    venue, payload = service.venue(admin, province="79")
+    check_in(app, payload, phone(1), now - 600)
+    app.care.ListExposures(H.ListExposuresRequest(person=phone(1)), metadata=app.md)
+    case = T.Case(person=phone(1), province_code="79", start=now - 3_600, end=now)
+    tracer.tracing.Trace(T.TraceRequest(cases=[case], hops=1, purpose="ca F0"), metadata=tracer.md)
+    pseudonym = service.server.state.people.of_ref(phone(1))[1]
+    with service.server.state.db.connect() as conn:
+        rows = {r.action: r for r in conn.execute(sa.select(db.audit_log))}
+    assert pseudonym in rows["ListExposures"].detail and pseudonym in rows["Trace"].detail
+    assert "0900000001" not in rows["Trace"].detail

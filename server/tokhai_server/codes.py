@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from . import db
-from .errors import Invalid, NotFound, Unavailable
+from .errors import FailedPrecondition, Invalid, NotFound, Unavailable
 
 VENUE, PERSON = "TKH1", "TKP1"
 
@@ -100,7 +100,7 @@ class Codes:
 
     def _sign(self, text: str) -> str:
         if self._signer is None:
-            raise Unavailable("every signing key is revoked: rotate to a new one")
+            raise FailedPrecondition("every signing key is revoked: an admin must rotate to a new one")
         key_id, private = self._signer
         body = f"{text}.{key_id}"
         return f"{body}.{_b64(private.sign(body.encode()))}"

@@ -184,9 +184,11 @@ def default_url(data_dir: Path) -> str:
 
 
 def connect(url: str) -> sa.Engine:
-    """An engine for `url`, with the schema created if missing."""
+    """An engine for `url`, with the schema created if missing. Statements'
+    values stay out of its errors: they are people's names and phones, and
+    errors reach the log."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(conn, _record):  # noqa: ANN001 - DB-API objects
@@ -201,6 +203,6 @@ def connect(url: str) -> sa.Engine:
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
     else:
-        engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
+        engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True, hide_parameters=True)
     metadata.create_all(engine)
     return engine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+import sqlalchemy.exc
 
 from tokhai_engine import ClosedError, InvalidInputError, StoreError, UnknownStayError
 
@@ -54,5 +55,8 @@ def status_of(error: BaseException) -> tuple[grpc.StatusCode, str]:
             return grpc.StatusCode.INVALID_ARGUMENT, str(error)
         case StoreError() | ClosedError():
             return grpc.StatusCode.UNAVAILABLE, "the check-in store is unavailable; retry later"
+        case sqlalchemy.exc.OperationalError() | sqlalchemy.exc.InterfaceError():
+            # Locked past the timeout, a dropped connection: passing trouble.
+            return grpc.StatusCode.UNAVAILABLE, "the database is unavailable; retry later"
         case _:
             return grpc.StatusCode.INTERNAL, "internal error"

@@ -14,16 +14,17 @@ _PHONE = re.compile(r"(?:\+84|0)(\d{9})")
 
 def normalize(kind: str, value: str) -> str:
     """`kind:value` in one canonical form, so one person is one pseudonym
-    however an app spells them."""
+    however an app spells them. Errors do not repeat the value: a mistyped
+    reference is still someone's, and errors reach logs."""
     compact = re.sub(r"[\s.\-()]", "", value)
     if kind in ("citizen_id", "cccd"):
         if not _CITIZEN_ID.fullmatch(compact):
-            raise Invalid(f"citizen id {value!r} is not 9 or 12 digits")
+            raise Invalid(f"citizen id is not 9 or 12 digits (a {len(value)}-character value)")
         return f"cccd:{compact}"
     if kind == "phone":
         m = _PHONE.fullmatch(compact)
         if not m:
-            raise Invalid(f"phone {value!r} is not a Vietnamese number (0 or +84, then 9 digits)")
+            raise Invalid(f"phone is not a Vietnamese number: 0 or +84, then 9 digits (a {len(value)}-character value)")
         return f"phone:+84{m.group(1)}"
     raise Invalid(f"person reference kind {kind!r} is neither citizen_id nor phone")
 
@@ -53,7 +54,7 @@ class Pseudonyms:
         for i, ref in enumerate(refs):
             kind, sep, value = ref.partition(":")
             if not sep:
-                raise Invalid(f"person_refs[{i}]: {ref[:20]!r} is not 'cccd:<digits>' or 'phone:<number>'")
+                raise Invalid(f"person_refs[{i}] is not 'cccd:<digits>' or 'phone:<number>'")
             try:
                 out.append(self.of(normalize(kind, value))[0])
             except Invalid as e:

@@ -4,6 +4,7 @@ engine's files and from the database, and the audit log records each run."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import sqlalchemy as sa
@@ -14,6 +15,8 @@ from .risk import RECENT as RISK_DAYS
 from .state import State
 
 JOB = Principal(0, "retention job", Role.ADMIN, None, None)
+
+log = logging.getLogger("tokhai")
 
 
 def run(state: State, now: int | None = None) -> dict[str, int]:
@@ -41,4 +44,12 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
             for table in ("declarations", "health_reports", "quarantine_orders", "contacts", "alerts", "requests"):
                 conn.execute(sa.text(f"VACUUM {table}"))
     state.audit.record(JOB, "Retention", f"retention period of {state.settings.retention_days} days", sum(removed.values()), removed | {"before": cutoff})
+    if state.db.dialect.name == "sqlite":
+        # The write-ahead log still holds the pages as they were before the
+        # deletes: copy it into the database (where secure_delete zeroed the
+        # rows) and empty it.
+        with state.db.connect() as conn:
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0]
+        if busy:
+            log.warning("retention: the database was busy; its write-ahead log is emptied at the next run")
     return removed

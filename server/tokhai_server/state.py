@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 
 from tokhai_engine import Engine
 
-from . import db
+from . import db, text
 from .audit import AuditLog
 from .auth import Keys, Principal
 from .codes import Codes
@@ -191,6 +191,7 @@ class State:
             return compute()
         if len(request_id) > 128:
             raise Invalid("request_id is longer than 128 characters")
+        text.plain(request_id, "request_id")
         key = (principal.id, request_id)
         with self.lock("request", *key):
             with self.db.connect() as conn:

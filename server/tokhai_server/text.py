@@ -16,7 +16,12 @@ def clean(value: str, what: str, limit: int, *, required: bool = False) -> str:
         raise Invalid(f"{what} is required")
     if len(value) > limit:
         raise Invalid(f"{what} is longer than {limit} characters")
-    if any(unicodedata.category(c) == "Cc" and c not in _ALLOWED_CONTROLS for c in value):
+    return plain(value, what, allowed=_ALLOWED_CONTROLS)
+
+
+def plain(value: str, what: str, *, allowed: set[str] = frozenset()) -> str:
+    """`value` as given, refused if it holds control characters (but `allowed`)."""
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
         raise Invalid(f"{what} holds control characters")
     return value
 

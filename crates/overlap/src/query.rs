@@ -192,11 +192,17 @@ impl State {
                         (None, Some(bits[&(p.day, seg.first_seq)].as_slice()))
                     }
                 };
-                seg.scan_venue(venue, start - base, end - base, bits, |person, a, b| {
-                    if !ids.is_some_and(|ids| ids.contains(&person)) {
-                        f(person, base + i64::from(a), base + i64::from(b));
-                    }
-                });
+                seg.scan_venue(
+                    venue,
+                    start.saturating_sub(base),
+                    end.saturating_sub(base),
+                    bits,
+                    |person, a, b| {
+                        if !ids.is_some_and(|ids| ids.contains(&person)) {
+                            f(person, base + i64::from(a), base + i64::from(b));
+                        }
+                    },
+                );
             }
         }
     }
@@ -555,7 +561,7 @@ impl State {
         // A member's presence lingers past its window: people who came in
         // that while, perhaps on the next day, met it too.
         let (lo, hi) = span(frontier)?;
-        let hi = hi + linger;
+        let hi = hi.saturating_add(linger);
         let segments = || self.partitions_meeting(lo, hi).flat_map(|p| &p.segments);
         if strategy == Hop::Push {
             return None;
@@ -656,7 +662,7 @@ impl State {
             return Reached::new();
         };
         // A member's presence lingers past its window.
-        let hi = hi + rules.linger;
+        let hi = hi.saturating_add(rules.linger);
         let members = self.members(frontier, lo, hi);
         let mut reached = Reached::new();
         for people in unreached.chunks(BLOCK) {
@@ -744,12 +750,17 @@ impl State {
                 let Some(places) = members.places.get(&(p.day, seg.first_seq)) else {
                     continue;
                 };
-                seg.scan_venue_indexes(venue, start - base, end - base, |index, a, b| {
-                    let member = places[index as usize];
-                    if member != NOT_LISTED {
-                        f(member, base + i64::from(a), base + i64::from(b));
-                    }
-                });
+                seg.scan_venue_indexes(
+                    venue,
+                    start.saturating_sub(base),
+                    end.saturating_sub(base),
+                    |index, a, b| {
+                        let member = places[index as usize];
+                        if member != NOT_LISTED {
+                            f(member, base + i64::from(a), base + i64::from(b));
+                        }
+                    },
+                );
             }
         }
     }
@@ -793,13 +804,19 @@ impl State {
             // A member's stay that ended up to `linger` before this person
             // came still meets them.
             pieces.clear();
-            self.each_member_stay(members, venue, a - rules.linger, b, |q, t_in, t_out| {
-                let (_, window_start, window_end) = members.frontier[q as usize];
-                let (x, y) = (t_in.max(window_start), t_out.min(window_end));
-                if x < y {
-                    pieces.push((q, x, y + rules.linger));
-                }
-            });
+            self.each_member_stay(
+                members,
+                venue,
+                a.saturating_sub(rules.linger),
+                b,
+                |q, t_in, t_out| {
+                    let (_, window_start, window_end) = members.frontier[q as usize];
+                    let (x, y) = (t_in.max(window_start), t_out.min(window_end));
+                    if x < y {
+                        pieces.push((q, x, y.saturating_add(rules.linger)));
+                    }
+                },
+            );
             pieces.sort_unstable();
             for member in pieces.chunk_by(|a, b| a.0 == b.0) {
                 unite_into(theirs, member.iter().map(|p| (p.1, p.2)));
@@ -874,7 +891,7 @@ fn presence_of(
     stays.retain(|s| start < end && s.1 < end && s.2 > start);
     for s in &mut stays {
         s.1 = s.1.max(start);
-        s.2 = s.2.min(end) + linger;
+        s.2 = s.2.min(end).saturating_add(linger);
     }
     stays.sort_unstable();
     stays
@@ -962,9 +979,13 @@ impl Engine {
         for (_, partition) in days {
             let base = partition.start();
             for seg in &partition.segments {
-                seg.count_by_venue(start - base, end - base, |venue, n| {
-                    *counts.entry(venue).or_default() += n;
-                });
+                seg.count_by_venue(
+                    start.saturating_sub(base),
+                    end.saturating_sub(base),
+                    |venue, n| {
+                        *counts.entry(venue).or_default() += n;
+                    },
+                );
             }
         }
         let mut pairs: Vec<(u64, u64)> = counts.into_iter().collect();

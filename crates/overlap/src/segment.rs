@@ -447,7 +447,8 @@ impl Segment {
         );
         let end_in = end.min(DAY) as u32;
         // A short stay overlapping the window began after `start - max_short`.
-        let first_in = (start - i64::from(self.venue_max_short[b]) + 1).clamp(0, DAY) as u32;
+        let first_in =
+            (start.saturating_sub(i64::from(self.venue_max_short[b])) + 1).clamp(0, DAY) as u32;
         // A window that begins after the venue's short stays have all ended
         // (one on the next day, often) meets long stays only: their block
         // is not read.

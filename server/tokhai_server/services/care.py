@@ -54,7 +54,7 @@ def exposures(state: State, person_id: int, now: int) -> list[tuple[sa.Row, int,
     alerts = live_alerts(state, now)
     if not alerts:
         return []
-    start = min(r.start for r in alerts)
+    start = min(min(r.start for r in alerts), now)
     sites = state.engine.exposure_sites([person_id], start, now + 1)
     out = []
     for alert in alerts:
@@ -197,6 +197,9 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 raise NotFound(f"no quarantine order {order_id}")
             who.require_province(row.province, f"order {row.id}")
             ended_at = request.time or int(time.time())
+            self.state.check_time(ended_at, "time")
+            if ended_at < row.start:
+                raise Invalid(f"time {ended_at} is before the order's start {row.start}")
             # Only the call that flips it ends it: a retry finds it ended.
             ended = conn.execute(
                 db.quarantine_orders.update().where(o.id == row.id, o.active.is_(True)).values(active=False, ended_at=ended_at, end_reason=reason)
@@ -205,6 +208,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 raise FailedPrecondition(f"order {row.id} already ended at {row.ended_at}")
             row = conn.execute(sa.select(db.quarantine_orders).where(o.id == row.id)).one()
         self.state.risk.ordered(row.person_id, -1)
+        self.state.audit.record(who, "EndQuarantine", reason, 1, {"order": row.id})
         return _order(row)
 
     def ListLineList(self, request, context):  # noqa: N802, ANN001
@@ -213,7 +217,8 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         if request.province_code not in PROVINCES:
             raise Invalid(f"province_code {request.province_code!r} is not an official province code")
         who.require_province(request.province_code, "the line list")
-        if who.place is not None and request.place != who.place:
+        place = text.clean(request.place, "place", 300)  # as orders store it
+        if who.place is not None and place != who.place:
             raise PermissionDenied(f"{who.name} sees the line lists of {who.place!r} only: give it as place")
         if request.list not in (pb.LINE_LIST_NOT_REPORTED_TODAY, pb.LINE_LIST_WARNING_SIGNS):
             raise Invalid("list must be NOT_REPORTED_TODAY or WARNING_SIGNS")
@@ -225,8 +230,8 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             .where(o.active.is_(True), o.province == request.province_code)
             .order_by(o.id)
         )
-        if request.place:
-            query = query.where(o.place == request.place)
+        if place:
+            query = query.where(o.place == place)
         if request.list == pb.LINE_LIST_NOT_REPORTED_TODAY:
             query = query.where(r.person_id.is_(None))
         else:
@@ -245,7 +250,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 entry.temperature_c, entry.spo2_percent, entry.breathing_difficulty = row.temperature_c, row.spo2_percent, row.breathing_difficulty
             if row.person_id in contacts:
                 entry.contact.CopyFrom(contacts[row.person_id])
-        self.state.audit.record(who, "ListLineList", purpose, len(rows), {"list": pb.LineList.Name(request.list), "province": request.province_code, "place": request.place, "day": day})
+        self.state.audit.record(who, "ListLineList", purpose, len({r.person_id for r in rows}), {"list": pb.LineList.Name(request.list), "province": request.province_code, "place": request.place, "day": day})
         return response
 
     # --- alerts ----------------------------------------------------------------
@@ -264,11 +269,14 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 who.require_province(venue.province, f"alerts[{i}]: venue {venue.id}")
                 if a.end <= a.start:
                     raise Invalid(f"alerts[{i}]: window [{a.start}, {a.end}) is empty")
+                self.state.check_time(a.start, f"alerts[{i}].start", now)
                 if a.level not in (pb.ALERT_LEVEL_MONITOR, pb.ALERT_LEVEL_GET_TESTED):
                     raise Invalid(f"alerts[{i}]: level must be MONITOR or GET_TESTED")
                 expires = a.expires_at or now + self.state.settings.alert_days * DAY
                 if expires <= now:
                     raise Invalid(f"alerts[{i}]: expires_at is in the past")
+                if expires > now + self.state.settings.retention_days * DAY:
+                    raise Invalid(f"alerts[{i}]: expires_at is past the {self.state.settings.retention_days}-day retention period")
                 message = text.clean(a.message, f"alerts[{i}].message", 1_000)
                 rows.append(
                     {"venue_id": venue.id, "start": a.start, "end": a.end, "level": a.level, "message": message, "published_by": who.id, "published_at": now, "expires_at": expires}
@@ -295,8 +303,10 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         return _alert(row, self.state)
 
     def ListExposures(self, request, context):  # noqa: N802, ANN001
-        person_id, _ = self.state.people.of_ref(request.person)
+        person_id, pseudonym = self.state.people.of_ref(request.person)
         found = exposures(self.state, person_id, int(time.time()))
+        # Reads where the person was: audited, as every read of a person's data.
+        self.state.audit.record(principal(), "ListExposures", "the person's own exposure check", 1, {"person": pseudonym, "exposures": len(found)})
         return pb.ListExposuresResponse(exposures=[pb.Exposure(alert=_alert(a, self.state), start=s, end=e) for a, s, e in found])
 
     def ListVenueAlerts(self, request, context):  # noqa: N802, ANN001

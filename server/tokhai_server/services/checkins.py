@@ -47,8 +47,14 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 if t > open_.t_in:
                     state.engine.set_checkout([open_.stay_id], t)
             until = t + venue.dwell_seconds
+            # A scan that arrives late (from an app that was offline) is an
+            # earlier stay, over when the open one began; that one stays open.
+            late = open_ is not None and t < open_.t_in
+            if late:
+                until = min(until, open_.t_in)
             stay_id = int(state.engine.add_stays([person_id], [venue_id], [t], [until])[0])
-            state.set_open(person_id, OpenStay(stay_id, venue_id, t, until))
+            if not late:
+                state.set_open(person_id, OpenStay(stay_id, venue_id, t, until))
         return pb.CheckInResponse(stay_id=stay_id, venue_id=venue_id, venue_name=venue.name, t_in=t, provisional_t_out=until)
 
     def CheckIn(self, request, context):  # noqa: N802, ANN001
@@ -91,7 +97,8 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             self.state.check_time(request.time, "time")
             person_id = self.state.codes.verify_personal(request.person_payload, int(time.time()))
             response = self._check_in(person_id, venue.id, request.time)
-            response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time())))
+            # Venue staff get the decision, not the person's health behind it.
+            response.advice.advice = care.advice(self.state, person_id, int(time.time())).advice
             return response
 
         return self.state.once(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan)
@@ -149,6 +156,8 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             t_in = np.array(batch.t_in, dtype=np.int64)
             t_out = np.array(batch.t_out, dtype=np.int64)
             self.state.check_times(t_in, "t_in")
+            # A check-out given is one that happened: not ahead of the clock.
+            self.state.check_times(np.where(t_out == 0, t_in, t_out), "t_out")
             distinct, where = np.unique(venues, return_inverse=True)
             dwell = np.empty(len(distinct), dtype=np.int64)
             for i, v in enumerate(distinct.tolist()):

@@ -123,7 +123,8 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
                 case_person_id=case,
                 people_exposed=exposed_there,
             )
-        state.audit.record(who, "Trace", purpose, len(traced.person), {"cases": len(persons), "hops": request.hops, "contact_details": len(contacts)})
+        detail = {"cases": sorted(pseudonyms.values()), "hops": request.hops, "contact_details": len(contacts)}
+        state.audit.record(who, "Trace", purpose, len(traced.person), detail)
         return response
 
     def VenueLog(self, request, context):  # noqa: N802, ANN001

@@ -216,6 +216,8 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
             .order_by(s.level.desc(), v.id)
         )
         if request.ward_code:
+            if not re.fullmatch(r"\d{5}", request.ward_code):
+                raise Invalid(f"ward_code {request.ward_code!r} is not 5 digits")
             query = query.where(v.ward == request.ward_code)
         if request.level:
             query = query.where(s.level == request.level)
