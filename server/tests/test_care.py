@@ -360,3 +360,14 @@ def test_reads_of_a_persons_data_are_audited_by_pseudonym(service, now):
         rows = {r.action: r for r in conn.execute(sa.select(db.audit_log))}
     assert pseudonym in rows["ListExposures"].detail and pseudonym in rows["Trace"].detail
     assert "0900000001" not in rows["Trace"].detail
+
+
+def test_answers_kept_for_retries_go_after_two_days(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    _, payload = service.venue(admin)
+    state = service.server.state
+    first = check_in(app, payload, phone(1), now - 60, request_id="r-1")
+    assert retention.run(state, now=now + 86_400)["kept_answers"] == 0
+    assert check_in(app, payload, phone(1), now - 60, request_id="r-1") == first
+    assert retention.run(state, now=now + 3 * 86_400)["kept_answers"] == 1

@@ -252,6 +252,13 @@ def test_bulk_ingest_acknowledges_whole_batches(service, now):
     mixed = C.IngestBatch(batch_id=11, source=NCOVI, checkout_stay_ids=[acks[0].stay_ids[12]], checkout_t_out=[now - 50], t_in=[now])
     assert status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), mixed, metadata=app.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
 
+    # A batch sent again with its request id (after a broken stream, say) is
+    # acknowledged as the first time and not stored twice.
+    first = next(app.checkins.IngestCheckins(iter([batch(12, request_id="ncovi-12")]), metadata=app.md, timeout=30))
+    again = next(app.checkins.IngestCheckins(iter([batch(13, request_id="ncovi-12")]), metadata=app.md, timeout=30))
+    assert again.batch_id == 13 and list(again.stay_ids) == list(first.stay_ids)
+    assert len(engine) == 3 * n
+
 
 def test_trace_equals_the_engine_and_is_audited(service, now):
     from tokhai_engine import Engine, synth

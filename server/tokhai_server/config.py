@@ -17,6 +17,10 @@ class Settings:
     database_url: str | None = None
     #: Days stays are kept and accepted: older check-ins are refused.
     retention_days: int = 28
+    #: Days a call's answer is kept for retries of its request id. Retries
+    #: come within minutes or hours, and an answer can be large (a bulk
+    #: batch's holds every stay id) and is personal data.
+    answers_kept_days: int = 2
     #: How far ahead of the server's clock a check-in time may be.
     max_future_seconds: int = 300
     max_message_bytes: int = 16 << 20

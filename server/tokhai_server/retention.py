@@ -31,7 +31,7 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
         "quarantine_orders": db.quarantine_orders.delete().where(o.active.is_(False), o.ended_at < cutoff),
         "contacts": db.contacts.delete().where(db.contacts.c.updated_at < cutoff),
         "alerts": db.alerts.delete().where(db.alerts.c.expires_at < cutoff),
-        "kept_answers": db.requests.delete().where(db.requests.c.created_at < cutoff),
+        "kept_answers": db.requests.delete().where(db.requests.c.created_at < now - state.settings.answers_kept_days * 86_400),
     }
     with state.db.begin() as conn:
         for kind, statement in deletions.items():

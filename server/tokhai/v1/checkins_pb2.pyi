@@ -85,7 +85,7 @@ class CheckOutResponse(_message.Message):
     def __init__(self, stay_id: _Optional[int] = ..., t_out: _Optional[int] = ...) -> None: ...
 
 class IngestBatch(_message.Message):
-    __slots__ = ("batch_id", "source", "person_refs", "venue_ids", "t_in", "t_out", "checkout_stay_ids", "checkout_t_out")
+    __slots__ = ("batch_id", "source", "person_refs", "venue_ids", "t_in", "t_out", "checkout_stay_ids", "checkout_t_out", "request_id")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     PERSON_REFS_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +94,7 @@ class IngestBatch(_message.Message):
     T_OUT_FIELD_NUMBER: _ClassVar[int]
     CHECKOUT_STAY_IDS_FIELD_NUMBER: _ClassVar[int]
     CHECKOUT_T_OUT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     batch_id: int
     source: _common_pb2.SourceApp
     person_refs: _containers.RepeatedScalarFieldContainer[str]
@@ -102,7 +103,8 @@ class IngestBatch(_message.Message):
     t_out: _containers.RepeatedScalarFieldContainer[int]
     checkout_stay_ids: _containers.RepeatedScalarFieldContainer[int]
     checkout_t_out: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, batch_id: _Optional[int] = ..., source: _Optional[_Union[_common_pb2.SourceApp, str]] = ..., person_refs: _Optional[_Iterable[str]] = ..., venue_ids: _Optional[_Iterable[int]] = ..., t_in: _Optional[_Iterable[int]] = ..., t_out: _Optional[_Iterable[int]] = ..., checkout_stay_ids: _Optional[_Iterable[int]] = ..., checkout_t_out: _Optional[_Iterable[int]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, batch_id: _Optional[int] = ..., source: _Optional[_Union[_common_pb2.SourceApp, str]] = ..., person_refs: _Optional[_Iterable[str]] = ..., venue_ids: _Optional[_Iterable[int]] = ..., t_in: _Optional[_Iterable[int]] = ..., t_out: _Optional[_Iterable[int]] = ..., checkout_stay_ids: _Optional[_Iterable[int]] = ..., checkout_t_out: _Optional[_Iterable[int]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class IngestAck(_message.Message):
     __slots__ = ("batch_id", "stay_ids", "checked_out")

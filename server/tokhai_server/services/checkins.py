@@ -143,8 +143,12 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
 
     def _ingest(self, who: Principal, batch: pb.IngestBatch) -> pb.IngestAck:
         who.require_app(batch.source)
-        if batch.checkout_stay_ids or batch.checkout_t_out:
-            return self._ingest_checkouts(batch)
+        store = self._ingest_checkouts if batch.checkout_stay_ids or batch.checkout_t_out else self._ingest_checkins
+        ack = self.state.once(who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda: store(batch))
+        ack.batch_id = batch.batch_id  # the batch's number in this stream, not in the first one
+        return ack
+
+    def _ingest_checkins(self, batch: pb.IngestBatch) -> pb.IngestAck:
         n = len(batch.person_refs)
         if not 0 < n <= MAX_BATCH:
             raise Invalid(f"batch {batch.batch_id}: {n} rows; a batch has 1 to {MAX_BATCH:,}")
