@@ -47,6 +47,7 @@ def test_checkout_changes_answers_and_expiry_forgets():
     ("columns", "error", "message"),
     [
         (([1, 2], [1], [T, T], [T + 1, T + 1]), InvalidInputError, "column venues has 1 values, expected 2"),
+        (([1, 2], [1, -5, 3], [T, T], [T + 10, T + 10]), InvalidInputError, "column venues has 3 values, expected 2"),
         (([1, 2], [1, 1], [T, T], [T + 1, T]), InvalidInputError, r"row 1: t_out \d+ is not after t_in"),
         (([1], [1], [T], [T + 100 * 365 * 86_400]), InvalidInputError, "row 0: t_out .* is outside 2000-01-01..2100-01-01"),
         (([1], [1], [900_000_000], [T]), InvalidInputError, "row 0: t_in 900000000 is outside"),
@@ -91,6 +92,8 @@ def test_refused_checkout_changes_nothing():
         (lambda e: e.contacts(-1, T, T + 1), InvalidInputError, "person is -1"),
         (lambda e: e.overlaps(2**64, T, T + 1), InvalidInputError, "venue is 18446744073709551616"),
         (lambda e: e.contacts_many([1, 1], T, T + 1), InvalidInputError, "row 1: case 1 appears more than once"),
+        (lambda e: e.trace([5, 3, 5, 3], T, T + 1), InvalidInputError, "row 2: case 5 appears more than once"),
+        (lambda e: e.contacts_many([5, 3, 5, 3], T, [T + 1, T, T + 1, T + 1]), InvalidInputError, r"row 1: window \[\d+, \d+\) is empty"),
         (lambda e: e.contacts_many([1, 2], [T, T], [T + 1, T]), InvalidInputError, r"row 1: window \[\d+, \d+\) is empty"),
         (lambda e: e.trace([1], T, T + 1, hops=-1), InvalidInputError, "hops must be zero or positive"),
         (lambda e: e.trace([1], T, T + 1, latency=-5), InvalidInputError, "latency must be zero or positive"),

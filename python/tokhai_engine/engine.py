@@ -100,12 +100,18 @@ class Engine:
         A batch with any bad row (lengths differ, ``t_out <= t_in``, a time
         outside 2000..2100, a negative id) raises and stores nothing.
         """
-        return self._core.add_stays(
-            convert.ids("persons", persons),
-            convert.ids("venues", venues),
-            convert.times("t_in", t_in),
-            convert.times("t_out", t_out),
-        )
+        given = {"persons": persons, "venues": venues, "t_in": t_in, "t_out": t_out}
+        try:
+            columns = [convert.ids(n, given[n]) for n in ("persons", "venues")] + [convert.times(n, given[n]) for n in ("t_in", "t_out")]
+        except _engine.InvalidInputError:
+            # Columns of different lengths are the batch's first problem,
+            # before any value in them.
+            lengths = {name: np.shape(values)[:1] for name, values in given.items()}
+            for name, length in lengths.items():
+                if length and lengths["persons"] and length != lengths["persons"]:
+                    raise _engine.InvalidInputError(f"column {name} has {length[0]} values, expected {lengths['persons'][0]} (one per row)") from None
+            raise
+        return self._core.add_stays(*columns)
 
     def set_checkout(self, stay_ids: ArrayLike, t_out: ArrayLike | int) -> None:
         """Set the check-out time of stored stays (``t_out`` may be one time for all).

@@ -1228,21 +1228,29 @@ fn check_rules(rules: ContactRules) -> Result<()> {
     Ok(())
 }
 
-/// Validates a batch of cases and returns them sorted by person.
+/// Validates a batch of cases and returns them sorted by person; the
+/// error names the first bad row in the order given.
 fn check_cases(persons: &[u64], starts: &[i64], ends: &[i64]) -> Result<Vec<(u64, i64, i64)>> {
     same_length(
         persons.len(),
         &[("starts", starts.len()), ("ends", ends.len())],
     )?;
-    for (row, (&s, &e)) in starts.iter().zip(ends).enumerate() {
-        check_window(row, s, e)?;
-    }
     let mut order: Vec<usize> = (0..persons.len()).collect();
     order.sort_by_key(|&i| (persons[i], i));
-    if let Some(w) = order.windows(2).find(|w| persons[w[0]] == persons[w[1]]) {
+    // Rows naming a case named in an earlier row.
+    let repeated = order
+        .windows(2)
+        .filter(|w| persons[w[0]] == persons[w[1]])
+        .map(|w| w[1])
+        .min();
+    let empty = starts.iter().zip(ends).position(|(&s, &e)| e <= s);
+    if let Some(row) = empty.filter(|&row| repeated.is_none_or(|r| row < r)) {
+        check_window(row, starts[row], ends[row])?;
+    }
+    if let Some(row) = repeated {
         return Err(Error::DuplicateCase {
-            row: w[1],
-            person: persons[w[1]],
+            row,
+            person: persons[row],
         });
     }
     Ok(order
