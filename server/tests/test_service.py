@@ -202,6 +202,33 @@ def test_personal_codes_let_venue_staff_check_people_in(service, now):
     assert code is grpc.StatusCode.INVALID_ARGUMENT
 
 
+def test_codes_are_read_strictly_and_each_as_its_own_kind(service, now):
+    operator = service.client("venue_operator")
+    app = service.client("app_backend", app=NCOVI)
+    venue, payload = service.venue(operator)
+    personal = app.checkins.IssuePersonalCode(C.IssuePersonalCodeRequest(person=phone(1)), metadata=app.md).payload
+    body, signature = payload.rsplit(".", 1)
+    altered = [payload + "==", f"{body}.{signature[:40]}!!!!{signature[40:]}", f"{body}.{signature[:-1]}{chr(ord(signature[-1]) ^ 1)}"]
+    for bad in altered:
+        code, detail = status(app.checkins.CheckIn, C.CheckInRequest(person=phone(2), venue_payload=bad, time=now, source=NCOVI), metadata=app.md)
+        assert code is grpc.StatusCode.INVALID_ARGUMENT, (bad, detail)
+    assert check_in(app, " " + payload + "\n", phone(2), now).venue_id == venue.id  # a scanner's spaces are not part of it
+    # A personal code is never a venue's, nor a venue code a person's, however often either was seen.
+    operator.checkins.ScanPerson(C.ScanPersonRequest(venue_id=venue.id, person_payload=personal, time=now), metadata=operator.md)
+    code, detail = status(app.checkins.CheckIn, C.CheckInRequest(person=phone(3), venue_payload=personal, time=now, source=NCOVI), metadata=app.md)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "not a Tokhai venue code" in detail
+    code, detail = status(operator.checkins.ScanPerson, C.ScanPersonRequest(venue_id=venue.id, person_payload=payload, time=now), metadata=operator.md)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "not a Tokhai personal code" in detail
+    # Digits are ASCII digits: one person, one pseudonym; one ward, one code.
+    wide = K.PersonRef(phone="0\uff19\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18")
+    assert status(app.checkins.CheckIn, C.CheckInRequest(person=wide, venue_payload=payload, time=now, source=NCOVI), metadata=app.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
+    address = V.Address(province_code="79", district_code="760", ward_code="\uff12\uff16\uff17\uff14\uff10")
+    register = V.RegisterVenueRequest(name="Quán cà phê", kind=V.VENUE_KIND_CAFE, address=address)
+    assert status(operator.venues.RegisterVenue, register, metadata=operator.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
+    invisible = V.RegisterVenueRequest(name="\u200b", kind=V.VENUE_KIND_CAFE, address=V.Address(province_code="79", district_code="760", ward_code="26740"))
+    assert status(operator.venues.RegisterVenue, invisible, metadata=operator.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_bulk_ingest_acknowledges_whole_batches(service, now):
     admin = service.client("admin")
     app = service.client("app_backend", app=NCOVI)

@@ -16,6 +16,7 @@ import base64
 import dataclasses
 import io
 import os
+import re
 import threading
 import time
 import unicodedata
@@ -47,8 +48,17 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+#: An Ed25519 signature (64 bytes) in unpadded base64url.
+_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{86}")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The signature's bytes; the one spelling of them `_b64` gives, or
+    ValueError: no other text may pass for a signed code."""
+    raw = base64.urlsafe_b64decode(text + "==") if _SIGNATURE.fullmatch(text) else b""
+    if _b64(raw) != text:
+        raise ValueError("not a signature in unpadded base64url")
+    return raw
 
 
 class Codes:
@@ -56,7 +66,8 @@ class Codes:
         self._engine, self._aead = engine, AESGCM(master_key)
         self._lock = threading.Lock()
         self._signer: tuple[int, Ed25519PrivateKey] | None = None
-        self._verified: dict[str, tuple[int, int]] = {}
+        #: Verified codes by (prefix, payload): a check-in finds its code here.
+        self._verified: dict[tuple[str, str], tuple[list[int], int]] = {}
         self.reload()
         if not any(k.revoked_at is None for k in self.keys):
             self.rotate()
@@ -112,13 +123,14 @@ class Codes:
         return self._sign(f"{PERSON}.{person_id}.{expires_at}")
 
     def _verify(self, payload: str, prefix: str, fields: int, what: str) -> list[int]:
-        hit = self._verified.get(payload)
+        payload = payload.strip()  # as a scanner may have sent it, with a line end
+        hit = self._verified.get((prefix, payload))
         if hit is not None:
             values, key_id = hit
             key = self._by_id.get(key_id)
             if key is not None and key.revoked_at is None:
                 return values
-        parts = payload.strip().split(".")
+        parts = payload.split(".")
         if len(parts) != fields + 3 or parts[0] != prefix or not all(p.isascii() and p.isdigit() for p in parts[1:-1]):
             raise Invalid(f"{what} is not a Tokhai {what} ({prefix}...)")
         *values, key_id = (int(p) for p in parts[1:-1])
@@ -133,7 +145,7 @@ class Codes:
             raise Invalid(f"{what} signature does not verify: the code was forged or altered") from None
         if len(self._verified) > 500_000:
             self._verified.clear()
-        self._verified[payload] = (values, key_id)
+        self._verified[(prefix, payload)] = (values, key_id)
         return values
 
     def verify_venue(self, payload: str) -> int:
@@ -177,8 +189,7 @@ def poster(payload: str, name: str, place: str) -> bytes:
     page = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(page)
 
-    def centred(text: str, y: int, size: int) -> int:
-        font = ImageFont.truetype(font_path, size)
+    def wrapped(text: str, font) -> list[str]:  # noqa: ANN001 - a FreeTypeFont
         lines, line = [], ""
         for word in unicodedata.normalize("NFC", text).split():
             trial = f"{line} {word}".strip()
@@ -187,7 +198,18 @@ def poster(payload: str, name: str, place: str) -> bytes:
                 line = word
             else:
                 line = trial
-        lines.append(line)
+        return [*lines, line]
+
+    def centred(text: str, y: int, size: int, room: int = height) -> int:
+        """Draws `text` from `y` down, in lines; smaller than `size` where
+        it would not fit in `room` pixels, across or down."""
+        while True:
+            font = ImageFont.truetype(font_path, size)
+            lines = wrapped(text, font)
+            fits = len(lines) * int(size * 1.3) <= room and all(draw.textlength(s, font=font) <= width - 160 for s in lines)
+            if fits or size <= 16:
+                break
+            size -= 4
         for text_line in lines:
             draw.text(((width - draw.textlength(text_line, font=font)) / 2, y), text_line, font=font, fill="black")
             y += int(size * 1.3)
@@ -198,7 +220,7 @@ def poster(payload: str, name: str, place: str) -> bytes:
     code = Image.open(io.BytesIO(png(payload, scale=12))).convert("RGB")
     code = code.resize((900, 900), Image.NEAREST)
     page.paste(code, ((width - 900) // 2, y + 40))
-    y = centred(name, y + 990, 56)
+    y = centred(name, y + 990, 56, room=height - 140 - (y + 990))  # the province's line below
     centred(place, y + 10, 36)
     out = io.BytesIO()
     page.save(out, format="PNG", dpi=(150, 150), optimize=True)

@@ -8,8 +8,8 @@ import re
 
 from .errors import Invalid
 
-_CITIZEN_ID = re.compile(r"\d{9}|\d{12}")
-_PHONE = re.compile(r"(?:\+84|0)(\d{9})")
+_CITIZEN_ID = re.compile(r"[0-9]{9}|[0-9]{12}")
+_PHONE = re.compile(r"(?:\+84|0)([0-9]{9})")
 
 
 def normalize(kind: str, value: str) -> str:

@@ -1,5 +1,8 @@
 """Free text from callers: NFC-normalised, bounded, no control characters
-(PostgreSQL cannot store NUL, and nothing shown to people needs them)."""
+(PostgreSQL cannot store NUL, and nothing shown to people needs them) and
+no invisible ones (format characters such as a zero-width space or a
+right-to-left override, private or unassigned code points): a name that
+looks empty, or like another, is refused."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import unicodedata
 from .errors import Invalid
 
 _ALLOWED_CONTROLS = {"\n", "\t"}
+#: Unicode categories refused: control, format, surrogate, private use, unassigned.
+_REFUSED = {"Cc", "Cf", "Cs", "Co", "Cn"}
 
 
 def clean(value: str, what: str, limit: int, *, required: bool = False) -> str:
@@ -20,9 +25,9 @@ def clean(value: str, what: str, limit: int, *, required: bool = False) -> str:
 
 
 def plain(value: str, what: str, *, allowed: set[str] = frozenset()) -> str:
-    """`value` as given, refused if it holds control characters (but `allowed`)."""
-    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
-        raise Invalid(f"{what} holds control characters")
+    """`value` as given, refused if it holds control or invisible characters (but `allowed`)."""
+    if any(unicodedata.category(c) in _REFUSED and c not in allowed for c in value):
+        raise Invalid(f"{what} holds control or invisible characters")
     return value
 
 

@@ -315,7 +315,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
 
 def checked_declaration(d: pb.Declaration) -> pb.Declaration:
     """`d`, if it can be stored; raises INVALID_ARGUMENT if not."""
-    if d.province_code and (d.province_code not in PROVINCES or not re.fullmatch(r"\d{3}", d.district_code) or not re.fullmatch(r"\d{5}", d.ward_code)):
+    if d.province_code and (d.province_code not in PROVINCES or not re.fullmatch(r"[0-9]{3}", d.district_code) or not re.fullmatch(r"[0-9]{5}", d.ward_code)):
         raise Invalid("declaration: province_code (official), district_code (3 digits) and ward_code (5 digits) go together")
     if d.case_contact not in pb.CaseContact.values():
         raise Invalid(f"declaration.case_contact {d.case_contact} is not a case contact value")
@@ -360,6 +360,6 @@ def _check_place(who: Principal, province: str, kind: int, place: str) -> None:
         raise Invalid(f"kind {kind} is not a quarantine kind")
     if kind == pb.QUARANTINE_KIND_FACILITY and not place.strip():
         raise Invalid("a facility order needs the facility's name as place")
-    if kind != pb.QUARANTINE_KIND_FACILITY and not re.fullmatch(r"\d{5}", place):
+    if kind != pb.QUARANTINE_KIND_FACILITY and not re.fullmatch(r"[0-9]{5}", place):
         raise Invalid("home and lockdown orders need the ward code (5 digits) as place")
 

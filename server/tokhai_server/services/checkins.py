@@ -197,7 +197,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
     def IssuePersonalCode(self, request, context):  # noqa: N802, ANN001
         valid = request.valid_seconds or 30 * 86_400
         if not 0 < valid <= 366 * 86_400:
-            raise Invalid("valid_seconds must be 1 to 366 days")
+            raise Invalid("valid_seconds must be from 1 second to 366 days")
         person_id, _ = self.state.people.of_ref(request.person)
         expires_at = int(time.time()) + valid
         payload = self.state.codes.personal_code(person_id, expires_at)

@@ -66,7 +66,7 @@ def _fields(request, partial: bool) -> dict:  # noqa: ANN001 - Register or Updat
         a = request.address
         if a.province_code not in PROVINCES:
             raise Invalid(f"province_code {a.province_code!r} is not an official two-digit province code")
-        if not re.fullmatch(r"\d{3}", a.district_code) or not re.fullmatch(r"\d{5}", a.ward_code):
+        if not re.fullmatch(r"[0-9]{3}", a.district_code) or not re.fullmatch(r"[0-9]{5}", a.ward_code):
             raise Invalid("district_code must be 3 digits and ward_code 5 digits")
         out |= {"province": a.province_code, "district": a.district_code, "ward": a.ward_code, "street": text.clean(a.street, "street", 500)}
     if request.HasField("latitude") != request.HasField("longitude"):
@@ -216,7 +216,7 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
             .order_by(s.level.desc(), v.id)
         )
         if request.ward_code:
-            if not re.fullmatch(r"\d{5}", request.ward_code):
+            if not re.fullmatch(r"[0-9]{5}", request.ward_code):
                 raise Invalid(f"ward_code {request.ward_code!r} is not 5 digits")
             query = query.where(v.ward == request.ward_code)
         if request.level:
