@@ -266,3 +266,20 @@ def test_every_rpc_of_the_protos_has_a_handler():
     for service, (module, servicer) in servicers.items():
         for method in module.DESCRIPTOR.services_by_name[service].methods:
             assert method.name in vars(servicer), f"{service}.{method.name} has no handler"
+
+
+def test_keys_are_made_as_calls_will_check_them_and_the_data_is_private(tmp_path):
+    from tokhai_server import auth, db
+    from tokhai_server.config import prepare
+    from tokhai_server.errors import Invalid
+
+    data_dir = tmp_path / "new" / "data"
+    prepare(data_dir)
+    assert data_dir.stat().st_mode & 0o077 == 0, "people's data is the service user's alone"
+    engine = db.connect(db.default_url(data_dir))
+    auth.create_key(engine, name="Trạm y tế", role="health_staff", province="79", place=" Phường 9 ")
+    with engine.connect() as conn:
+        assert conn.execute(db.principals.select()).one().place == "Phường 9"
+    with pytest.raises(Invalid, match="--app"):
+        auth.create_key(engine, name="x", role="app_backend", app=7)
+    engine.dispose()

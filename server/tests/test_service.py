@@ -442,3 +442,36 @@ def test_concurrent_check_ins_of_the_same_people_stay_consistent(service, now):
         assert held[open_.stay_id][1] == open_.until, "an open stay is not closed in the store"
         assert state.open_stay_person[open_.stay_id] == person
     assert len(state.open_stay_person) == len(state.open_stays)
+
+
+def test_idle_streams_leave_threads_for_other_calls(service):
+    """A stream holds a worker thread while it waits for its client; a few
+    idle ingest streams must not stop every other call, health checks too."""
+    import threading
+    import time
+
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    app = service.client("app_backend", app=NCOVI)
+    guard = service.server.guard
+    release = threading.Event()
+
+    def idle():
+        release.wait(30)
+        yield from ()
+
+    held = [app.checkins.IngestCheckins(idle(), metadata=app.md, timeout=30) for _ in range(guard.streams)]
+    try:
+        deadline = time.monotonic() + 20
+        while guard.streams_open() < guard.streams and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert guard.streams_open() == guard.streams
+        code, detail = status(lambda *a, **k: next(app.checkins.IngestCheckins(idle(), *a, **k)), metadata=app.md)
+        assert code is grpc.StatusCode.RESOURCE_EXHAUSTED and "streams are open" in detail
+        app.venues.ListSigningKeys(V.ListSigningKeysRequest(), metadata=app.md, timeout=5)
+        health = health_pb2_grpc.HealthStub(app.channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        release.set()
+        for call in held:
+            call.cancel()

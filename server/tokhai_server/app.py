@@ -29,7 +29,7 @@ from tokhai.v1 import (
 
 from . import auth, retention
 from .config import Settings
-from .errors import status_of
+from .errors import Busy, status_of
 from .services.care import CareServicer
 from .services.checkins import CheckinServicer
 from .services.reports import ReportServicer
@@ -57,13 +57,22 @@ LATENCY = Histogram(
 class Guard(grpc.ServerInterceptor):
     """Authenticates every call to our services, checks its role may call
     the method, and turns whatever escapes a handler into a status: domain
-    errors into their own codes, anything else into a generic INTERNAL."""
+    errors into their own codes, anything else into a generic INTERNAL.
+    Streams get `streams` of the worker threads at most: a stream holds its
+    thread while it waits for its client (an app backend's long-lived
+    ingest stream, idle between batches), and the rest must stay free for
+    the other calls and the health checks."""
 
-    def __init__(self, keys: auth.Keys) -> None:
+    def __init__(self, keys: auth.Keys, streams: int) -> None:
         self.keys = keys
+        self.streams = streams
+        self._stream_slots = threading.BoundedSemaphore(streams)
         # Guarded handlers by method, built on the first call to each: grpc
         # asks for a handler on every call.
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
+
+    def streams_open(self) -> int:
+        return self.streams - self._stream_slots._value  # noqa: SLF001 - a count, read only
 
     def intercept_service(self, continuation, details):  # noqa: ANN001
         method = details.method
@@ -105,6 +114,8 @@ class Guard(grpc.ServerInterceptor):
 
         def stream(request, context):  # noqa: ANN001 - a request, or an iterator of them
             start = time.perf_counter()
+            if not self._stream_slots.acquire(blocking=False):
+                fail(Busy(f"{self.streams} streams are open, the most this server runs at once; retry later"), context)
             try:
                 self._enter(method, context)
                 yield from (handler.stream_stream or handler.unary_stream)(request, context)
@@ -114,6 +125,8 @@ class Guard(grpc.ServerInterceptor):
                 return
             except Exception as error:  # noqa: BLE001
                 fail(error, context)
+            finally:
+                self._stream_slots.release()
             CALLS.labels(name, "OK").inc()
             latency.observe(time.perf_counter() - start)
 
@@ -131,9 +144,10 @@ class Server:
 
     def __init__(self, settings: Settings, listen: str, *, tls: tuple[bytes, bytes] | None = None) -> None:
         self.state = State(settings)
+        self.guard = Guard(self.state.keys, streams=max(1, settings.workers - 2))
         self.grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="tokhai"),
-            interceptors=[Guard(self.state.keys)],
+            interceptors=[self.guard],
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
                 ("grpc.max_send_message_length", settings.max_message_bytes),

@@ -17,7 +17,7 @@ import time
 
 import sqlalchemy as sa
 
-from . import db
+from . import db, text
 from .errors import Invalid, PermissionDenied, Unauthenticated
 from .provinces import PROVINCES
 
@@ -122,8 +122,10 @@ def create_key(
         raise Invalid(f"province {province!r} is not an official two-digit province code")
     if role is Role.HEALTH_STAFF and (province is None or not place):
         raise Invalid("a health staff key needs --province and --place (the facility name or ward code)")
-    if role is Role.APP_BACKEND and app is None:
+    if role is Role.APP_BACKEND and app not in (1, 2, 3):
         raise Invalid("an app backend key needs --app (1 Tờ khai y tế, 2 NCOVI, 3 Bluezone)")
+    if place is not None:
+        place = text.clean(place, "place", 300, required=True)  # as calls give it
     if not name.strip():
         raise Invalid("a key needs a name")
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(24)

@@ -54,13 +54,13 @@ def serve(
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr=listen.rsplit(":", 1)[0] or "0.0.0.0")
+        start_http_server(metrics_port, addr=listen.rsplit(":", 1)[0].strip("[]") or "0.0.0.0")
     where = f"{listen.rsplit(':', 1)[0]}:{server.port}"
     console.print(f"[bold]tokhai[/] serving on {where} ({'TLS' if tls else 'plaintext'}), data in {data_dir.resolve()}, {len(server.state.engine):,} stays")
     if server.state.first_start:
         console.print(
             f"First start: created {data_dir}. Create an admin key with:\n"
-            f"  tokhai keys create --data-dir {data_dir} --role admin --name 'Your Name'"
+            f"  tokhai keys create --data-dir {data_dir}{' --database-url <the same URL>' if database_url else ''} --role admin --name 'Your Name'"
         )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -42,6 +42,10 @@ class Unavailable(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class Busy(ServiceError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 def status_of(error: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status a call ends with when `error` escapes its handler.
     Anything unexpected is INTERNAL with a generic message: details of a
