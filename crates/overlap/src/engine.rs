@@ -234,7 +234,8 @@ impl Engine {
                         _ => (day, p),
                     });
                 match store.checkpoint(&mut w.files, kept) {
-                    Ok(mapped) => (mapped, None),
+                    // Returned only once the files that held them are gone.
+                    Ok(mapped) => (mapped, store.garbage_left().err()),
                     // Failed before the switch: nothing changed.
                     Err(e) if w.files.generation() == generation => {
                         w.files.expired_before = was_expired_before;

@@ -657,21 +657,37 @@ impl Segment {
             "persons not sorted",
         )?;
         ok(
-            self.person
-                .iter()
-                .all(|&p| (p as usize) < self.persons.len()),
+            {
+                let persons = self.persons.len();
+                self.person
+                    .par_iter()
+                    .with_min_len(par::SMALL)
+                    .all(|&p| (p as usize) < persons)
+            },
             "person index out of range",
         )?;
         ok(
-            self.by_person.iter().all(|&r| (r as usize) < n),
+            self.by_person
+                .par_iter()
+                .with_min_len(par::SMALL)
+                .all(|&r| (r as usize) < n),
             "person order out of range",
         )?;
-        ok(
-            self.row_of_seq
-                .iter()
-                .all(|&r| r == NO_ROW || (r as usize) < n),
-            "stay id map out of range",
-        )?;
+        // Every entry in range, and as many rows listed as there are.
+        let listed = self
+            .row_of_seq
+            .par_iter()
+            .with_min_len(par::SMALL)
+            .try_fold(
+                || 0,
+                |k, &r| match r {
+                    NO_ROW => Ok(k),
+                    r if (r as usize) < n => Ok(k + 1),
+                    _ => Err("stay id map out of range"),
+                },
+            )
+            .try_reduce(|| 0, |a, b| Ok(a + b))?;
+        ok(listed == n, "stay id map does not cover the rows")?;
         ok(
             self.long_rows.len() == self.long_t_out.len(),
             "long-stay table lengths differ",
@@ -684,10 +700,65 @@ impl Segment {
             self.long_rows.iter().all(|&r| (r as usize) < n),
             "long stay out of range",
         )?;
+        // Each venue's rows in `t_in` order within the day; a row marked
+        // LONG exactly when the long-stay table lists it, with a check-out
+        // after its `t_in`; every other row within its venue's bound.
+        // Queries and merges rely on these, and would panic or misread.
+        // Venues are checked in pieces, side by side: this pass reads every
+        // row, and reopening a store waits for it.
+        let venue_pieces: Vec<usize> = (0..venues).step_by(4_096).collect();
+        venue_pieces
+            .into_par_iter()
+            .try_for_each(|first| self.check_times(first..(first + 4_096).min(venues)))?;
         ok(
             u32::try_from(self.first_seq as usize + self.row_of_seq.len()).is_ok(),
             "stay ids overflow",
         )
+    }
+}
+
+impl Segment {
+    /// [`Segment::check`]'s times of the rows of `venues` (indexes).
+    fn check_times(&self, venues: std::ops::Range<usize>) -> std::result::Result<(), &'static str> {
+        // Plain slices: a column's every read would otherwise ask where it lives.
+        let (starts, long_rows, long_t_out): (&[u32], &[u32], &[u32]) =
+            (&self.venue_start, &self.long_rows, &self.long_t_out);
+        let (time, max_shorts): (&[u32], &[u16]) = (&self.time, &self.venue_max_short);
+        let (r0, r1) = (starts[venues.start], starts[venues.end]);
+        let mut next_long = long_rows.partition_point(|&r| r < r0);
+        for b in venues {
+            let max_short = u32::from(max_shorts[b]);
+            let mut last = 0;
+            for (row, &packed) in
+                (starts[b]..).zip(&time[starts[b] as usize..starts[b + 1] as usize])
+            {
+                let (t_in, dur) = (packed >> DUR_BITS, packed & LONG);
+                let listed = long_rows.get(next_long) == Some(&row);
+                if t_in < last || i64::from(t_in) >= DAY {
+                    return Err("a venue's times out of order");
+                }
+                if listed != (dur == LONG) {
+                    return Err(if listed {
+                        "long-stay table lists a short stay"
+                    } else {
+                        "long stay not listed"
+                    });
+                }
+                if listed {
+                    if long_t_out[next_long] <= t_in {
+                        return Err("long stay ends before it begins");
+                    }
+                    next_long += 1;
+                } else if dur == 0 || dur > max_short {
+                    return Err("short stay past its venue's bound");
+                }
+                last = t_in;
+            }
+        }
+        if long_rows.get(next_long).is_some_and(|&r| r < r1) {
+            return Err("long-stay table lists a short stay");
+        }
+        Ok(())
     }
 }
 
@@ -807,6 +878,24 @@ mod tests {
         seen.clear();
         seg.scan_venue(1, 20_000, 20_001, None, |p, a, b| seen.push((p, a, b)));
         assert_eq!(seen, vec![(8, 100, 100 + LONG)]);
+    }
+
+    #[test]
+    fn check_finds_columns_that_disagree() {
+        let rows = vec![row(7, 1, 100, 200, 0), row(7, 2, 150, 150 + LONG + 5, 1)];
+        assert_eq!(Segment::build(rows.clone(), 0, 2).check(), Ok(()));
+        let mut unlisted = Segment::build(rows.clone(), 0, 2);
+        unlisted.time.to_mut()[0] |= LONG;
+        assert_eq!(unlisted.check(), Err("long stay not listed"));
+        let mut beyond = Segment::build(rows.clone(), 0, 2);
+        beyond.venue_max_short.to_mut()[0] = 10;
+        assert_eq!(beyond.check(), Err("short stay past its venue's bound"));
+        let mut unordered = Segment::build(rows.clone(), 0, 2);
+        unordered.time.to_mut()[0] = (160 << DUR_BITS) + 40; // after row 1's t_in
+        assert_eq!(unordered.check(), Err("a venue's times out of order"));
+        let mut unmapped = Segment::build(rows, 0, 2);
+        unmapped.row_of_seq.to_mut()[1] = NO_ROW;
+        assert_eq!(unmapped.check(), Err("stay id map does not cover the rows"));
     }
 
     /// Every column of a segment, to compare two layouts.

@@ -1,16 +1,20 @@
-//! The one door through which the store writes and syncs files, so tests can
-//! make the disk fill up or fsync fail at will.
+//! The one door through which the store writes, syncs and deletes files, so
+//! tests can make the disk fill up, fsync fail or a file refuse to go.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Write};
+use std::path::Path;
 
-/// Writes and syncs files. Reads, renames and deletes go straight to `std::fs`:
-/// the failures the store must survive are those of writing and syncing.
+/// Writes, syncs and deletes files. Reads and renames go straight to
+/// `std::fs`: the failures the store must survive are those of writing and
+/// syncing, and of deleting expired data.
 pub(crate) trait Disk: Send + Sync + std::fmt::Debug {
     /// Writes all of `bytes` at the file's position.
     fn write(&self, file: &File, bytes: &[u8]) -> io::Result<()>;
     /// Makes what was written to `file` (or to the directory `file`) durable.
     fn sync(&self, file: &File) -> io::Result<()>;
+    /// Deletes the file at `path`.
+    fn remove(&self, path: &Path) -> io::Result<()>;
 }
 
 /// The operating system's disk.
@@ -25,23 +29,30 @@ impl Disk for RealDisk {
     fn sync(&self, file: &File) -> io::Result<()> {
         file.sync_data()
     }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
 }
 
 #[cfg(test)]
 pub(crate) mod faulty {
-    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
-    use super::{Disk, File, RealDisk};
+    use super::{Disk, File, Path, RealDisk};
     use std::io;
 
     /// A disk that is full (writes half of what they are given, then fail
-    /// with ENOSPC) or whose fsyncs (of files, or of directories only) fail
-    /// with EIO, while the flags are set.
+    /// with ENOSPC), whose fsyncs (of files, or of directories only, after
+    /// a number of them succeeded) fail with EIO, or whose files cannot be
+    /// deleted (EPERM), while the flags are set.
     #[derive(Debug, Default)]
     pub struct FaultyDisk {
         pub full: AtomicBool,
         pub sync_fails: AtomicBool,
         pub dir_sync_fails: AtomicBool,
+        pub dir_syncs_before_failing: AtomicUsize,
+        pub remove_fails: AtomicBool,
     }
 
     impl FaultyDisk {
@@ -56,6 +67,16 @@ pub(crate) mod faulty {
         pub fn set_dir_sync_fails(&self, on: bool) {
             self.dir_sync_fails.store(on, SeqCst);
         }
+
+        /// Directory syncs fail from the `(n + 1)`th on.
+        pub fn set_dir_sync_fails_after(&self, n: usize) {
+            self.dir_syncs_before_failing.store(n, SeqCst);
+            self.dir_sync_fails.store(true, SeqCst);
+        }
+
+        pub fn set_remove_fails(&self, on: bool) {
+            self.remove_fails.store(on, SeqCst);
+        }
     }
 
     impl Disk for FaultyDisk {
@@ -69,10 +90,23 @@ pub(crate) mod faulty {
 
         fn sync(&self, file: &File) -> io::Result<()> {
             let is_dir = file.metadata()?.is_dir();
-            if self.sync_fails.load(SeqCst) || (is_dir && self.dir_sync_fails.load(SeqCst)) {
+            let dir_fails = is_dir
+                && self.dir_sync_fails.load(SeqCst)
+                && self
+                    .dir_syncs_before_failing
+                    .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                    .is_err();
+            if self.sync_fails.load(SeqCst) || dir_fails {
                 return Err(io::Error::from_raw_os_error(5)); // EIO
             }
             RealDisk.sync(file)
+        }
+
+        fn remove(&self, path: &Path) -> io::Result<()> {
+            if self.remove_fails.load(SeqCst) {
+                return Err(io::Error::from_raw_os_error(1)); // EPERM
+            }
+            RealDisk.remove(path)
         }
     }
 }

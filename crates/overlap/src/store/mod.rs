@@ -22,6 +22,7 @@ mod tests;
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -84,6 +85,16 @@ pub(crate) struct Store {
     lock: Mutex<Option<File>>,
     log: Mutex<Log>,
     synced: Condvar,
+    garbage: Mutex<Garbage>,
+}
+
+/// Files no longer named that could not be deleted yet, and why; and whether
+/// the last deletions are not known to be durable (the directory's sync
+/// failed). Each checkpoint tries again.
+#[derive(Debug, Default)]
+struct Garbage {
+    files: Vec<(PathBuf, Error)>,
+    unsynced: Option<Error>,
 }
 
 /// The open log file and how much of it is written and durable.
@@ -160,6 +171,9 @@ impl Store {
             create_log(&*disk, &log_path, &mut Vec::new())?;
             write_manifest(&*disk, dir, &files)?;
             sync_dir(&*disk, dir)?;
+            // And the directory itself, in its parent.
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            sync_dir(&*disk, parent.unwrap_or(Path::new(".")))?;
         }
         // Every named file must be there before anything unnamed is deleted.
         let named = files
@@ -215,6 +229,7 @@ impl Store {
                 unsynced_switch: None,
             }),
             synced: Condvar::new(),
+            garbage: Mutex::default(),
         };
         Ok(Opened {
             store,
@@ -257,12 +272,14 @@ impl Store {
             if log.durable >= end {
                 return Ok(());
             }
-            if let Some(failed) = &log.failed {
-                return Err(failed.clone());
-            }
+            // A sync under way may cover this record, whatever failed since:
+            // its outcome decides.
             if log.syncing {
                 self.synced.wait(&mut log);
                 continue;
+            }
+            if let Some(failed) = &log.failed {
+                return Err(failed.clone());
             }
             log.syncing = true;
             let (file, target) = (Arc::clone(&log.file), log.written);
@@ -296,10 +313,12 @@ impl Store {
         if log.failed.is_none() {
             return Ok(());
         }
-        if let Some(garbage) = &log.unsynced_switch {
-            sync_dir(&*self.disk, &self.dir)?;
-            remove_garbage(&*self.disk, &self.dir, garbage);
-            log.unsynced_switch = None;
+        if let Some(garbage) = log.unsynced_switch.take() {
+            if let Err(e) = sync_dir(&*self.disk, &self.dir) {
+                log.unsynced_switch = Some(garbage);
+                return Err(e);
+            }
+            self.remove_garbage(garbage);
         }
         let path = log.path.clone();
         let file = File::options()
@@ -358,8 +377,10 @@ impl Store {
             Ok(done) => done,
             Err(e) => {
                 for path in created {
-                    let _ = fs::remove_file(path);
+                    let _ = self.disk.remove(&path);
                 }
+                // A file of this generation left behind must not stop the next try.
+                files.next_gen = gen + 1;
                 return Err(e);
             }
         };
@@ -385,7 +406,7 @@ impl Store {
                 return Err(e);
             }
         }
-        remove_garbage(&*self.disk, &self.dir, &garbage);
+        self.remove_garbage(garbage);
         files
             .parts
             .iter()
@@ -445,6 +466,8 @@ fn write_manifest(disk: &dyn Disk, dir: &Path, files: &Files) -> Result<()> {
     disk.write(&file, &bytes)
         .map_err(Error::io("write", &tmp))?;
     disk.sync(&file).map_err(Error::io("fsync", &tmp))?;
+    // The files it names are in the directory for good before it names them.
+    sync_dir(disk, dir)?;
     fs::rename(&tmp, &path).map_err(Error::io("rename", &tmp))
 }
 
@@ -484,13 +507,40 @@ fn read_manifest(path: &Path) -> Result<Files> {
     })
 }
 
-/// Deletes files no longer named; one that stays behind is deleted on the
-/// next open, so a failure here only delays the freeing of space.
-fn remove_garbage(disk: &dyn Disk, dir: &Path, garbage: &[PathBuf]) {
-    for path in garbage {
-        let _ = fs::remove_file(path);
+impl Store {
+    /// Deletes `garbage`, files no longer named, and those of earlier
+    /// checkpoints that could not be deleted, then syncs the directory.
+    /// What stays behind is kept for the next checkpoint (and a reopen
+    /// deletes every file not named): see [`Store::garbage_left`].
+    fn remove_garbage(&self, garbage: Vec<PathBuf>) {
+        let mut left = self.garbage.lock();
+        let paths: Vec<PathBuf> = left
+            .files
+            .drain(..)
+            .map(|(path, _)| path)
+            .chain(garbage)
+            .collect();
+        for path in paths {
+            match self.disk.remove(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => left
+                    .files
+                    .push((path.clone(), Error::io("delete", &path)(e))),
+            }
+        }
+        left.unsynced = sync_dir(&*self.disk, &self.dir).err();
     }
-    let _ = sync_dir(disk, dir);
+
+    /// Fails while files no longer named (expired data among them) are
+    /// still on disk, or their deletion is not known to be durable.
+    pub fn garbage_left(&self) -> Result<()> {
+        let left = self.garbage.lock();
+        match (left.files.first(), &left.unsynced) {
+            (Some((_, e)), _) | (None, Some(e)) => Err(e.clone()),
+            (None, None) => Ok(()),
+        }
+    }
 }
 
 /// Whether `dir` has partition files or a log with records in it.

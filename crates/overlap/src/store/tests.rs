@@ -355,9 +355,10 @@ fn a_checkpoint_whose_directory_sync_fails_keeps_every_file_until_it_succeeds() 
     engine.checkpoint().unwrap();
     add(&engine, 2, 5, 1).unwrap();
 
-    // The manifest is renamed, but is the rename durable? Not known: the
-    // old files stay, and nothing is acknowledged until the sync succeeds.
-    disk.set_dir_sync_fails(true);
+    // The manifest is renamed (the directory synced before that, for the
+    // new files), but is the rename durable? Not known: the old files stay,
+    // and nothing is acknowledged until the sync succeeds.
+    disk.set_dir_sync_fails_after(1);
     assert!(matches!(
         engine.checkpoint(),
         Err(Error::Io { op: "fsync", .. })
@@ -426,6 +427,10 @@ impl Disk for SlowSyncs {
         self.0.fetch_add(1, SeqCst);
         std::thread::sleep(std::time::Duration::from_millis(5));
         RealDisk.sync(file)
+    }
+
+    fn remove(&self, path: &Path) -> std::io::Result<()> {
+        RealDisk.remove(path)
     }
 }
 
@@ -511,4 +516,34 @@ fn expiry_deletes_the_data_from_every_file() {
     let engine = open(dir.path()).unwrap();
     assert_eq!(engine.len(), 3);
     assert_eq!(engine.stays_between(MIDNIGHT, cut).unwrap().person.len(), 0);
+}
+
+#[test]
+fn expiry_fails_until_the_expired_files_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::default());
+    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    add(&engine, 1, 5, 0).unwrap();
+    add(&engine, 2, 5, 1).unwrap();
+    engine.checkpoint().unwrap();
+    let day_0 = format!("part-{}-", MIDNIGHT / 86_400);
+    assert_eq!(files(dir.path(), &day_0).len(), 1);
+
+    // The file cannot be deleted: expiry says so, the stays are gone from
+    // memory all the same, and changes go on.
+    disk.set_remove_fails(true);
+    let cut = MIDNIGHT + 86_400;
+    assert!(matches!(
+        engine.expire_before(cut),
+        Err(Error::Io { op: "delete", .. })
+    ));
+    assert_eq!((count(&engine, 1), count(&engine, 2)), (0, 5));
+    add(&engine, 3, 5, 2).unwrap();
+    assert_eq!(files(dir.path(), &day_0).len(), 1, "still on disk");
+
+    // The next checkpoint deletes it.
+    disk.set_remove_fails(false);
+    engine.checkpoint().unwrap();
+    assert!(files(dir.path(), &day_0).is_empty());
+    assert_eq!(engine.expire_before(cut).unwrap(), 0);
 }
