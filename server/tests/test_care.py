@@ -371,3 +371,49 @@ def test_answers_kept_for_retries_go_after_two_days(service, now):
     assert retention.run(state, now=now + 86_400)["kept_answers"] == 0
     assert check_in(app, payload, phone(1), now - 60, request_id="r-1") == first
     assert retention.run(state, now=now + 3 * 86_400)["kept_answers"] == 1
+
+
+def test_care_findings_of_the_third_review(service, now):
+    """Orders, reports, declarations and line lists, as a late-arriving or
+    mistyped call could break them."""
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    tracer = service.client("tracer", province="79")
+    venue, payload = service.venue(admin, province="79")
+
+    def order(*who, start=now - 600, planned_end=now + 14 * 86_400, **kw):
+        request = H.OrderQuarantineRequest(people=list(who), kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=start, planned_end=planned_end, purpose="F1 tại nhà", **kw)
+        return tracer.care.OrderQuarantine(request, metadata=tracer.md)
+
+    # Impossible dates: a start in milliseconds, a 1970 order, a year-long one.
+    for start, end in [(now * 1_000, now * 1_000 + 9), (1, 2), (now, now + 400 * 86_400)]:
+        assert status(tracer.care.OrderQuarantine, H.OrderQuarantineRequest(people=[phone(9)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=start, planned_end=end, purpose="F1 tại nhà"), metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
+    # An alert's end in milliseconds.
+    alert = H.VenueAlert(venue_id=venue.id, start=now - 3_600, end=now * 1_000, level=H.ALERT_LEVEL_MONITOR)
+    assert status(tracer.care.PublishAlerts, H.PublishAlertsRequest(alerts=[alert], purpose="ổ dịch"), metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
+
+    # Two orders for one person: one line-list entry.
+    order(phone(1))
+    order(phone(1), start=now - 300)
+    entries = tracer.care.ListLineList(H.LineListRequest(list=H.LINE_LIST_NOT_REPORTED_TODAY, province_code="79", place="26740", day=now, purpose="giám sát"), metadata=tracer.md).entries
+    assert [e.order.person.id for e in entries] == [service.server.state.people.of_ref(phone(1))[0]]
+    # A day before the orders began: nobody was under one.
+    before = H.LineListRequest(list=H.LINE_LIST_NOT_REPORTED_TODAY, province_code="79", place="26740", day=now - 3 * 86_400, purpose="giám sát")
+    assert list(tracer.care.ListLineList(before, metadata=tracer.md).entries) == []
+
+    # The day's later report stands when an earlier one arrives late.
+    later = H.ReportHealthRequest(person=phone(1), time=now, source=NCOVI, temperature_c=39.2, spo2_percent=91)
+    assert app.care.ReportHealth(later, metadata=app.md).warning
+    earlier = H.ReportHealthRequest(person=phone(1), time=now - 60, source=NCOVI, temperature_c=36.8, spo2_percent=98)
+    assert not app.care.ReportHealth(earlier, metadata=app.md).replaced
+    warnings = tracer.care.ListLineList(H.LineListRequest(list=H.LINE_LIST_WARNING_SIGNS, province_code="79", place="26740", day=now, purpose="giám sát"), metadata=tracer.md)
+    assert len(warnings.entries) == 1 and warnings.entries[0].spo2_percent == 91
+    breathless = H.ReportHealthRequest(person=phone(1), time=now + 1, source=NCOVI, temperature_c=36.8, symptoms=[H.SYMPTOM_SHORTNESS_OF_BREATH])
+    assert app.care.ReportHealth(breathless, metadata=app.md).warning
+
+    # The advice follows the latest declaration, not the last to arrive.
+    clean = H.DeclareRequest(person=phone(2), time=now - 60, source=NCOVI, declaration=H.Declaration(vaccine_doses=2))
+    app.care.Declare(clean, metadata=app.md)
+    late = H.DeclareRequest(person=phone(2), time=now - 3 * 86_400, source=NCOVI, declaration=H.Declaration(symptoms=[H.SYMPTOM_COUGH]))
+    assert app.care.Declare(late, metadata=app.md).advice.advice == H.ADVICE_ALLOW
+    assert check_in(app, payload, phone(2), now).advice.reasons == []

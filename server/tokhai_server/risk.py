@@ -39,7 +39,7 @@ class Risk:
         risky = sa.select(d.person_id).where(d.at >= since, (d.symptoms != "") | (d.case_contact != 0) | d.travelled.is_(True))
         with engine.connect() as conn:
             rows = conn.execute(
-                sa.select(d.person_id, d.at, d.symptoms, d.case_contact, d.travelled).where(d.at >= since, d.person_id.in_(risky)).order_by(d.at)
+                sa.select(d.person_id, d.at, d.symptoms, d.case_contact, d.travelled).where(d.at >= since, d.person_id.in_(risky)).order_by(d.at, d.id)
             )
             for row in rows:
                 self.declared(row.person_id, row.at, reasons_of(row.symptoms, row.case_contact, row.travelled))

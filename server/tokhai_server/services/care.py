@@ -21,6 +21,8 @@ from .context import principal
 from .tracing import LOCAL, purpose_of
 
 DAY = 86_400
+#: The longest quarantine order: the directive's are 14 to 21 days.
+MAX_ORDER_DAYS = 90
 
 
 def local_day(t: int) -> int:
@@ -121,7 +123,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             symptoms = _symptoms(request.symptoms)
             o = db.quarantine_orders.c
             with self.state.lock("person", person_id), self.state.db.begin() as conn:
-                active = conn.execute(sa.select(o.id).where(o.person_id == person_id, o.active.is_(True)).limit(1)).first()
+                active = conn.execute(sa.select(o.id).where(o.person_id == person_id, o.active.is_(True), o.start <= request.time).limit(1)).first()
                 if active is None:
                     # Monitoring stops when an order ends: nothing to keep.
                     return pb.ReportHealthResponse(under_quarantine=False)
@@ -129,6 +131,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                     (0 < request.spo2_percent < settings.warning_spo2_below)
                     or request.temperature_c >= settings.warning_temperature_from
                     or request.breathing_difficulty
+                    or pb.SYMPTOM_SHORTNESS_OF_BREATH in request.symptoms
                 )
                 values = {
                     "reported_at": request.time,
@@ -141,10 +144,16 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 }
                 r = db.health_reports.c
                 day = local_day(request.time)
-                replaced = conn.execute(db.health_reports.update().where(r.person_id == person_id, r.day == day).values(**values)).rowcount == 1
-                if not replaced:
+                kept = conn.execute(sa.select(r.reported_at).where(r.person_id == person_id, r.day == day)).first()
+                if kept is None:
                     conn.execute(db.health_reports.insert().values(person_id=person_id, day=day, **values))
-            return pb.ReportHealthResponse(under_quarantine=True, replaced=replaced, warning=warning)
+                elif kept.reported_at <= request.time:
+                    conn.execute(db.health_reports.update().where(r.person_id == person_id, r.day == day).values(**values))
+                else:
+                    # A report from earlier that day, arriving late (an app
+                    # that was offline): the day's later report stands.
+                    return pb.ReportHealthResponse(under_quarantine=True, replaced=False, warning=warning)
+            return pb.ReportHealthResponse(under_quarantine=True, replaced=kept is not None, warning=warning)
 
         return self.state.once(who, request.request_id, "ReportHealth", pb.ReportHealthResponse, report)
 
@@ -156,12 +165,13 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         def order() -> pb.OrderQuarantineResponse:
             purpose = purpose_of(request.purpose)
             _check_place(who, request.province_code, request.kind, request.place)
-            if request.planned_end <= request.start:
-                raise Invalid("planned_end must be after start")
+            now = int(time.time())
+            self.state.check_time(request.start, "start", now)
+            if not request.start < request.planned_end <= request.start + MAX_ORDER_DAYS * DAY:
+                raise Invalid(f"planned_end must be after start, by at most {MAX_ORDER_DAYS} days")
             people = [self.state.people.of_ref(ref)[0] for ref in request.people] + [text.id_(p, "person_ids") for p in request.person_ids]
             if not 0 < len(people) <= 100_000:
                 raise Invalid("give 1 to 100,000 people")
-            now = int(time.time())
             rows = [
                 {
                     "person_id": p,
@@ -196,7 +206,9 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             if row is None:
                 raise NotFound(f"no quarantine order {order_id}")
             who.require_province(row.province, f"order {row.id}")
-            ended_at = request.time or int(time.time())
+            # Ended now by default; an order not begun yet (at most minutes
+            # ahead) ends as it begins.
+            ended_at = request.time or max(int(time.time()), row.start)
             self.state.check_time(ended_at, "time")
             if ended_at < row.start:
                 raise Invalid(f"time {ended_at} is before the order's start {row.start}")
@@ -223,11 +235,13 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         if request.list not in (pb.LINE_LIST_NOT_REPORTED_TODAY, pb.LINE_LIST_WARNING_SIGNS):
             raise Invalid("list must be NOT_REPORTED_TODAY or WARNING_SIGNS")
         day = local_day(request.day or int(time.time()))
+        day_end = (day + 1) * DAY - LOCAL
         o, r = db.quarantine_orders.c, db.health_reports.c
         query = (
             sa.select(db.quarantine_orders, r.temperature_c, r.spo2_percent, r.breathing_difficulty, r.warning)
             .select_from(db.quarantine_orders.outerjoin(db.health_reports, (r.person_id == o.person_id) & (r.day == day)))
-            .where(o.active.is_(True), o.province == request.province_code)
+            # Orders in force by the end of that day, and not ended before it.
+            .where(o.province == request.province_code, o.start < day_end, o.active.is_(True) | (o.ended_at >= day_end))
             .order_by(o.id)
         )
         if place:
@@ -237,7 +251,8 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         else:
             query = query.where(r.warning.is_(True))
         with self.state.db.connect() as conn:
-            rows = conn.execute(query).all()
+            # One entry a person, with their latest order, however many they are under.
+            rows = sorted({row.person_id: row for row in conn.execute(query)}.values(), key=lambda row: row.id)
             c = db.contacts.c
             contacts = {
                 row.person_id: common_pb2.ContactDetails(name=row.name, phone=row.phone)
@@ -270,6 +285,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 if a.end <= a.start:
                     raise Invalid(f"alerts[{i}]: window [{a.start}, {a.end}) is empty")
                 self.state.check_time(a.start, f"alerts[{i}].start", now)
+                self.state.check_time(a.end, f"alerts[{i}].end", now)
                 if a.level not in (pb.ALERT_LEVEL_MONITOR, pb.ALERT_LEVEL_GET_TESTED):
                     raise Invalid(f"alerts[{i}]: level must be MONITOR or GET_TESTED")
                 expires = a.expires_at or now + self.state.settings.alert_days * DAY
@@ -348,7 +364,13 @@ def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.D
                 ward=where[2],
             )
         ).inserted_primary_key[0]
-    state.risk.declared(person_id, t, reasons_of(symptoms, d.case_contact, d.travelled_through_case_areas))
+        # The advice follows the person's latest declaration, which a late
+        # one (an app that was offline) is not.
+        dc = db.declarations.c
+        latest = conn.execute(
+            sa.select(dc.at, dc.symptoms, dc.case_contact, dc.travelled).where(dc.person_id == person_id).order_by(dc.at.desc(), dc.id.desc()).limit(1)
+        ).one()
+    state.risk.declared(person_id, latest.at, reasons_of(latest.symptoms, latest.case_contact, latest.travelled))
     return declaration_id
 
 
