@@ -54,7 +54,7 @@ bench-largest: build  ## the largest size: 1 billion stays, the nation over 10 d
 	$(PY) -m pip install -q "matplotlib>=3.8"
 	$(PY) bench/national.py --sizes 1000M --days 10 --peers none --skew-size 0 --checkpoint-mib 8192 --dir $(BENCH_DIR)
 
-bench-load: server  ## the service under ingest and trace load on loopback, holding BENCH_STAYS stays of the national model (1000000000, the largest size: about 30 minutes and 25 GB of disk)
+bench-load: server  ## the service under ingest and trace load on loopback, holding BENCH_STAYS stays of the national model (default 100M; 1000000000 is the largest size: about 30 minutes and 25 GB of disk)
 	$(PY) -m pip install -q "matplotlib>=3.8"
 	$(PY) bench/load.py --stays $(BENCH_STAYS) --dir $(BENCH_DIR)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +34,13 @@ def _database(data_dir: Path, database_url: str | None):  # noqa: ANN202
     return db.connect(database_url or db.default_url(data_dir))
 
 
+def _this_command() -> str:
+    """How this command was run, to repeat in hints: `.venv/bin/tokhai`, say."""
+    if not sys.argv or sys.argv[0].endswith("__main__.py"):
+        return f"{sys.executable} -m tokhai_server"
+    return sys.argv[0]
+
+
 @app.command()
 def serve(
     data_dir: DataDir = Path("tokhai-data"),
@@ -60,7 +68,7 @@ def serve(
     if server.state.first_start:
         console.print(
             f"First start: created {data_dir}. Create an admin key with:\n"
-            f"  tokhai keys create --data-dir {data_dir}{' --database-url <the same URL>' if database_url else ''} --role admin --name 'Your Name'"
+            f"  {_this_command()} keys create --data-dir {data_dir}{' --database-url <the same URL>' if database_url else ''} --role admin --name 'Your Name'"
         )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from . import db
-from .errors import FailedPrecondition, Invalid, NotFound, Unavailable
+from .errors import FailedPrecondition, Invalid, NotFound
 
 VENUE, PERSON = "TKH1", "TKP1"
 
@@ -184,7 +184,7 @@ def poster(payload: str, name: str, place: str) -> bytes:
 
     font_path = next((p for p in _FONTS if Path(p).exists()), None)
     if font_path is None:
-        raise Unavailable("posters need the DejaVu fonts (apt-get install fonts-dejavu-core)")
+        raise FailedPrecondition("posters need the DejaVu fonts on the server (apt-get install fonts-dejavu-core)")
     width, height = 1240, 1754
     page = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(page)
