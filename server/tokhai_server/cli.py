@@ -68,7 +68,8 @@ def serve(
     if server.state.first_start:
         console.print(
             f"First start: created {data_dir}. Create an admin key with:\n"
-            f"  {_this_command()} keys create --data-dir {data_dir}{' --database-url <the same URL>' if database_url else ''} --role admin --name 'Your Name'"
+            f"  {_this_command()} keys create --data-dir {data_dir}{' --database-url <the same URL>' if database_url else ''} --role admin --name 'Your Name'",
+            soft_wrap=True,  # a command to copy: never broken across lines
         )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
