@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from tokhai_engine import (
     ClosedError,
     CorruptStoreError,
+    DtypeError,
     Engine,
     InvalidInputError,
     StoreError,
@@ -159,7 +161,7 @@ def test_parquet_round_trip_keeps_every_stay(tmp_path):
     start, end = int(data.t_in.min()), int(data.t_in.max()) + 1
     path = tmp_path / "stays.parquet"
     assert engine.export_parquet(path, start, end) == len(data)
-    assert not list(tmp_path.glob("*.tmp-*"))
+    assert not list(tmp_path.glob("*.tmp"))
 
     import pyarrow.parquet as pq
 
@@ -196,6 +198,41 @@ def test_a_bad_parquet_file_adds_nothing(tmp_path):
     pq.write_table(pa.table({"person": [1], "t_in": [t], "t_out": [t + 5]}), path)
     with pytest.raises(InvalidInputError, match="no column venue"):
         engine.import_parquet(path)
+    millis = pa.array([t * 1000 + 500], pa.timestamp("ms", tz="UTC"))
+    pq.write_table(pa.table({"person": [1], "venue": [1], "t_in": millis, "t_out": [t + 5]}), path)
+    with pytest.raises(InvalidInputError, match="row 0: t_in .* not a whole second"):
+        engine.import_parquet(path)
+    pq.write_table(pa.table([[1], [1], [1], [t], [t + 5]], names=["person", "person", "venue", "t_in", "t_out"]), path)
+    with pytest.raises(InvalidInputError, match="column person appears more than once"):
+        engine.import_parquet(path)
+    empty = pa.array([], pa.string())
+    pq.write_table(pa.table({"person": empty, "venue": empty, "t_in": empty, "t_out": empty}), path)
+    with pytest.raises(DtypeError, match="person must hold integers or timestamps, got string"):
+        engine.import_parquet(path)
+    assert len(engine) == 0
+
+
+def test_exports_to_one_path_at_once_each_write_a_whole_file(tmp_path):
+    pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    data = synth.generate(60_000, days=5, seed=8)
+    engine = Engine()
+    engine.add_stays(*data.columns())
+    start = int(data.t_in.min())
+    path = tmp_path / "stays.parquet"
+    counts = {}
+
+    def export(days: int) -> None:
+        counts[days] = engine.export_parquet(path, start, start + days * DAY)
+
+    threads = [threading.Thread(target=export, args=(days,)) for days in (5, 1, 5, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert pq.read_table(path).num_rows in counts.values(), "one export's whole file"
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 # A writer that adds batch after batch and prints the number of each one

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("Parquet export and import need pyarrow: pip install 'tokhai-engine[arrow]'") from e
 
 DAY = 86_400
+COLUMNS = ("person", "venue", "t_in", "t_out")
 _TIME = pa.timestamp("s", tz="UTC")
 SCHEMA = pa.schema(
     [
@@ -34,41 +36,53 @@ SCHEMA = pa.schema(
 
 
 def export(engine: Engine, path: str | os.PathLike[str], start: int, end: int) -> int:
-    """Write day by day to a temporary file, then rename it into place: a
-    failed export leaves no partial file behind."""
+    """Write day by day to a temporary file of this call's own, then rename
+    it into place: a failed export leaves no partial file behind, and two
+    exports to one path at once each write a whole file."""
     if end <= start:
         raise _engine.InvalidInputError(f"window [{start}, {end}) is empty: end must be after start")
     # Stays lie within [MIN_TIME, MAX_TIME]: the days past it hold none.
-    start, end = max(start, _engine.MIN_TIME), min(end, _engine.MAX_TIME + 1)
+    days = range(max(start, _engine.MIN_TIME) // DAY, (min(end, _engine.MAX_TIME + 1) - 1) // DAY + 1)
     path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=os.path.basename(path) + ".", suffix=".tmp")
+    os.close(fd)
     written = 0
     try:
         with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
-            for day in range(start // DAY, (end - 1) // DAY + 1):
+            for day in days:
                 stays = engine.stays_between(max(start, day * DAY), min(end, (day + 1) * DAY))
                 if len(stays):
-                    writer.write_table(pa.table(stays.columns(), schema=SCHEMA))
+                    writer.write_table(pa.table(stays.columns(), schema=SCHEMA), row_group_size=len(stays))
                     written += len(stays)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        os.remove(tmp)
         raise
     return written
 
 
 def import_(engine: Engine, path: str | os.PathLike[str]) -> NDArray[np.uint64]:
-    table = pq.read_table(os.fspath(path))
-    missing = [c for c in ("person", "venue", "t_in", "t_out") if c not in table.column_names]
+    """The four columns only, checked before they are read, one at a time:
+    a backup can be large, and other columns are none of the import's business."""
+    path = os.fspath(path)
+    names = pq.read_schema(path).names
+    missing = [c for c in COLUMNS if c not in names]
     if missing:
-        raise _engine.InvalidInputError(f"{os.fspath(path)}: no column {', '.join(missing)}")
+        raise _engine.InvalidInputError(f"{path}: no column {', '.join(missing)}")
+    twice = [c for c in COLUMNS if names.count(c) > 1]
+    if twice:
+        raise _engine.InvalidInputError(f"{path}: column {', '.join(twice)} appears more than once")
     columns = []
-    for name in ("person", "venue", "t_in", "t_out"):
-        column = table.column(name)
+    for name in COLUMNS:
+        column = pq.read_table(path, columns=[name]).column(0)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if not (pa.types.is_integer(column.type) or pa.types.is_timestamp(column.type)):
+            raise _engine.DtypeError(f"{name} must hold integers or timestamps, got {column.type}")
         if column.null_count:
             raise _engine.InvalidInputError(f"{name}: {column.null_count} missing values")
-        if pa.types.is_timestamp(column.type):
-            column = column.cast(pa.timestamp("s", tz=column.type.tz)).cast(pa.int64())
+        # Timestamps of any unit or zone arrive as UTC datetime64, refused
+        # by add_stays where they are not whole seconds.
         columns.append(column.to_numpy())
+        del column
     return engine.add_stays(*columns)

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import NDArray
 
-from ._engine import NationalModel
+from ._engine import MAX_TIME, MIN_TIME, NationalModel
 
 #: 2021-08-01 00:00 in Vietnam (UTC+7), in seconds since the Unix epoch.
 DEFAULT_START = 1_627_750_800
@@ -79,10 +79,14 @@ def generate(
     """``n_stays`` synthetic stays over ``days`` days from ``start``, in random order."""
     if n_stays < 0 or days < 1:
         raise ValueError("n_stays must be >= 0 and days >= 1")
-    if not (0 <= forgotten <= 1 and 0 <= duplicates <= 1 and zipf >= 0 and mega >= 1):
-        raise ValueError("forgotten and duplicates are fractions; zipf is >= 0; mega is >= 1")
-    people = people or max(1, n_stays // (2 * days))
-    venues = venues or max(1, people // 100)
+    if (people is not None and people < 1) or (venues is not None and venues < 1):
+        raise ValueError("people and venues are counts of at least 1 (or None: sized from n_stays)")
+    if not (MIN_TIME <= start and start + (days + 1) * DAY <= MAX_TIME):
+        raise ValueError(f"the {days} days from start {start} must lie within 2000-01-01..2100-01-01")
+    if not (0 <= forgotten <= 1 and 0 <= duplicates < 1 and zipf >= 0 and mega >= 1):
+        raise ValueError("forgotten is a fraction, duplicates one below 1; zipf is >= 0; mega is >= 1")
+    people = max(1, n_stays // (2 * days)) if people is None else people
+    venues = max(1, people // 100) if venues is None else venues
     rng = np.random.default_rng(seed)
 
     n_dup = int(n_stays * duplicates)
@@ -174,6 +178,8 @@ class National:
     def scaled(cls, stays: int, days: int = 14, **overrides) -> National:
         """A region with about ``stays`` stays over ``days`` days, keeping the
         nation's ratio of one check-in a day per inhabitant."""
+        if days < 1:
+            raise ValueError("days must be at least 1")
         per_day = stays / days / (1 + overrides.get("duplicates", _NATIONAL_DUPLICATES))
         return cls(people=max(63, round(per_day)), days=days, checkins_per_day=per_day, **overrides)
 

@@ -159,6 +159,11 @@ const DWELL_SIGMA: f64 = 0.6;
 const DWELL_MIN: f64 = 60.;
 const DWELL_MAX: f64 = 12. * 3600.;
 const LOCAL_OFFSET: i64 = 7 * 3600;
+/// The times a stay may hold (the engine's): 2000-01-01 to 2100-01-01.
+const MIN_START: i64 = 946_684_800;
+const MAX_END: i64 = 4_102_444_800;
+/// The most venues a model holds: its tables take a few dozen bytes each.
+const MAX_VENUES: f64 = 1e8;
 
 /// The model's parameters; [`Params::default`] is the nation on a 2021 day.
 #[derive(Clone, Debug, PartialEq)]
@@ -280,9 +285,17 @@ impl Model {
                 "people must be at least 63, one per province",
             ),
             (p.days >= 1, "days must be at least 1"),
-            (p.per_active >= 1.0, "per_active must be at least 1"),
             (
-                p.people_per_venue >= 1.0,
+                p.start >= MIN_START
+                    && p.start.saturating_add((i64::from(p.days) + 1) * DAY) <= MAX_END,
+                "the days from start must lie within 2000-01-01..2100-01-01",
+            ),
+            (
+                (1.0..=100.0).contains(&p.per_active),
+                "per_active must be from 1 to 100",
+            ),
+            (
+                (1.0..=1e12).contains(&p.people_per_venue),
                 "people_per_venue must be at least 1",
             ),
             (p.zipf >= 0.0 && p.zipf.is_finite(), "zipf must be >= 0"),
@@ -290,8 +303,15 @@ impl Model {
             (fraction(p.travel), "travel must be a fraction"),
             (fraction(p.forgotten), "forgotten must be a fraction"),
             (fraction(p.duplicates), "duplicates must be a fraction"),
-            (p.checkins_per_day >= 0.0, "checkins_per_day must be >= 0"),
+            (
+                p.checkins_per_day >= 0.0 && p.checkins_per_day.is_finite(),
+                "checkins_per_day must be >= 0",
+            ),
             (p.people < 1 << 40, "people must be below 2**40"),
+            (
+                p.people as f64 / p.people_per_venue <= MAX_VENUES,
+                "at most 100,000,000 venues (people / people_per_venue)",
+            ),
         ];
         if let Some((_, why)) = checks.iter().find(|(ok, _)| !ok) {
             return Err(ParamError((*why).into()));
@@ -494,20 +514,21 @@ impl Model {
         let midnight = p.start + day as i64 * DAY;
         let mut t =
             midnight + self.first_hour.sample(rng) as i64 * 3600 + rng.random_range(0..3600);
-        for visit in 0..visits {
+        let mut made = 0;
+        let mut last = (0, 0); // the day's last stay: its first row, and its rows
+        for _ in 0..visits {
             if t >= midnight + DAY {
                 break; // the day is over: the rest of the plan is dropped
             }
             let venue = province.venues.start + province.popularity.sample(rng) as u64;
             let kind = self.kinds[(venue - 1) as usize];
-            let mut dwell = quantile(&self.dwell[kind as usize], rng.random()) as i64;
-            // A forgotten check-out ends the day: a check-in elsewhere would have closed it.
-            if visit + 1 == visits && rng.random_bool((p.forgotten * f64::from(visits)).min(1.0)) {
-                dwell = rng.random_range(12 * 3600..24 * 3600);
-            }
+            let dwell = quantile(&self.dwell[kind as usize], rng.random()) as i64;
             let t_out = t + dwell;
+            made += 1;
+            last = (out.len(), 1);
             out.push(person, venue, t, t_out);
             if rng.random_bool(p.duplicates) {
+                last.1 = 2;
                 out.push(
                     person,
                     venue,
@@ -516,6 +537,14 @@ impl Model {
                 );
             }
             t = t_out + 60 + self.gap.sample(rng) as i64;
+        }
+        // A forgotten check-out ends the day (a check-in elsewhere would
+        // have closed it): the day's last stay, drawn once the day's stays
+        // are known, so that a fraction `forgotten` of all stays are.
+        if made > 0 && rng.random_bool((p.forgotten * f64::from(made)).min(1.0)) {
+            let (at, rows) = last;
+            let t_out = out.t_in[at] + rng.random_range(12 * 3600..24 * 3600);
+            out.t_out[at..at + rows].fill(t_out);
         }
     }
 }
