@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import grpc
+import numpy as np
 import pytest
 from google.protobuf import descriptor_pool, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -125,6 +126,27 @@ def test_oversized_messages_are_refused(tmp_path):
         with pytest.raises(grpc.RpcError) as info:
             app.checkins.CheckIn(C.CheckInRequest(venue_payload="x" * 100_000), metadata=app.md, timeout=10)
         assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        # An answer over the limit: refused with what to do, and not audited
+        # (nobody received it).
+        from tokhai.v1 import common_pb2 as K
+        from tokhai.v1 import tracing_pb2 as T
+        from tokhai_server import audit
+
+        admin = Client(channel, auth.create_key(server.state.db, name="admin", role="admin"))
+        address = V.Address(province_code="79", district_code="760", ward_code="26740")
+        venue = admin.venues.RegisterVenue(V.RegisterVenueRequest(name="Chợ", kind=V.VENUE_KIND_SUPERMARKET, address=address), metadata=admin.md, timeout=10).id
+        now = int(time.time())
+        t = now - 3_600 + np.arange(5_000)
+        server.state.engine.add_stays(np.arange(1, 5_001, dtype=np.uint64), np.full(5_000, venue, dtype=np.uint64), t, t + 1_800)
+        tracer = Client(channel, auth.create_key(server.state.db, name="tracer", role="tracer"))
+        case_id = server.state.people.of_ref(K.PersonRef(phone="0900000001"))[0]
+        server.state.engine.add_stays([case_id], [venue], [now - 3_600], [now])
+        before = audit.count(server.state.db)
+        request = T.TraceRequest(cases=[T.Case(person=K.PersonRef(phone="0900000001"), province_code="79", start=now - 3_600, end=now)], hops=1, purpose="ổ dịch")
+        with pytest.raises(grpc.RpcError) as info:
+            tracer.tracing.Trace(request, metadata=tracer.md, timeout=30)
+        assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and "smaller calls" in info.value.details()
+        assert audit.count(server.state.db) == before
         channel.close()
     finally:
         server.stop(grace=1)

@@ -475,3 +475,52 @@ def test_idle_streams_leave_threads_for_other_calls(service):
         release.set()
         for call in held:
             call.cancel()
+
+
+def test_a_check_out_is_never_undone_by_a_check_in_at_the_same_time(service, now):
+    """A check-out and the person's check-in elsewhere, at once: whichever
+    goes first, the accepted check-out time stands (the check-in finds the
+    stay no longer open), and the check-in is a stay of its own."""
+    import threading
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    (a, payload_a), (b, payload_b) = service.venue(admin, name="A"), service.venue(admin, name="B")
+    engine = service.server.state.engine
+    for round_ in range(60):
+        who = phone(1000 + round_)
+        t0 = now - 3_000
+        stay = check_in(app, payload_a, who, t0)
+        out = C.CheckOutRequest(stay_id=stay.stay_id, time=t0 + 600) if round_ % 2 else C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=who, venue_id=a.id), time=t0 + 600)
+        checked_out = []
+
+        def check_out() -> None:
+            try:
+                app.checkins.CheckOut(out, metadata=app.md, timeout=10)
+                checked_out.append(True)
+            except grpc.RpcError as e:  # the check-in went first: no open stay at A by then
+                assert e.code() is grpc.StatusCode.NOT_FOUND, e.details()
+
+        calls = [threading.Thread(target=check_out), threading.Thread(target=lambda: check_in(app, payload_b, who, t0 + 1_200))]
+        for call in calls:
+            call.start()
+        for call in calls:
+            call.join()
+        stays = engine.stays_between(t0, t0 + 1)
+        ended = dict(zip(stays.stay_id.tolist(), stays.t_out.tolist()))[stay.stay_id]
+        assert ended == (t0 + 600 if checked_out else t0 + 1_200), f"round {round_}: the check-out {'was' if checked_out else 'was not'} accepted"
+
+
+def test_a_stay_is_open_until_its_provisional_end(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    venue, payload = service.venue(admin)
+    state = service.server.state
+    stay = check_in(app, payload, phone(1), now - venue.dwell_seconds - 60)  # its provisional end has passed
+    assert stay.provisional_t_out < now
+    out = C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=phone(1), venue_id=venue.id), time=now)
+    assert status(app.checkins.CheckOut, out, metadata=app.md)[0] is grpc.StatusCode.NOT_FOUND
+    check_in(app, payload, phone(2), now - venue.dwell_seconds - 60)
+    check_in(app, payload, phone(3), now - 60)
+    assert state.forget_ended(now) == 1, "those in a venue now are held, not everyone's latest stay"
+    assert list(state.open_stays) == [state.people.of_ref(phone(3))[0]]

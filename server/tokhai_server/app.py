@@ -29,7 +29,7 @@ from tokhai.v1 import (
 
 from . import auth, retention
 from .config import Settings
-from .errors import Busy, status_of
+from .errors import Exhausted, status_of
 from .services.care import CareServicer
 from .services.checkins import CheckinServicer
 from .services.reports import ReportServicer
@@ -115,7 +115,7 @@ class Guard(grpc.ServerInterceptor):
         def stream(request, context):  # noqa: ANN001 - a request, or an iterator of them
             start = time.perf_counter()
             if not self._stream_slots.acquire(blocking=False):
-                fail(Busy(f"{self.streams} streams are open, the most this server runs at once; retry later"), context)
+                fail(Exhausted(f"{self.streams} streams are open, the most this server runs at once; retry later"), context)
             try:
                 self._enter(method, context)
                 yield from (handler.stream_stream or handler.unary_stream)(request, context)

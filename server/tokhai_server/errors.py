@@ -42,7 +42,7 @@ class Unavailable(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
-class Busy(ServiceError):
+class Exhausted(ServiceError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 

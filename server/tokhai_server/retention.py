@@ -38,6 +38,7 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
             removed[kind] = conn.execute(statement).rowcount
     state.alerts_changed()
     state.risk.forget_before(now - RISK_DAYS)
+    state.forget_ended(now)
     if state.db.dialect.name == "postgresql":
         # Deleted rows linger as dead tuples until a vacuum reclaims them.
         with state.db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -3,11 +3,12 @@ that keep a check-in off the database."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 import numpy as np
@@ -85,8 +86,10 @@ class State:
         """One of a fixed set of locks of `kind` ("request" or "person"), by
         key: calls about one person (or one request id) take turns, others
         run side by side."""
-        pool = self._locks[kind]
-        return pool[zlib.crc32(repr(key).encode()) % len(pool)]
+        return self._locks[kind][self._slot(kind, key)]
+
+    def _slot(self, kind: str, key: tuple) -> int:
+        return zlib.crc32(repr(key).encode()) % len(self._locks[kind])
 
     # --- times -------------------------------------------------------------
 
@@ -120,14 +123,19 @@ class State:
         for lo in range(0, len(missing), 1_000):  # well under any database's parameter limit
             with self.db.connect() as conn:
                 for row in conn.execute(sa.select(db.venues).where(db.venues.c.id.in_(missing[lo : lo + 1_000]))):
-                    self.cache_venue(row)
+                    self.cache_venue(row, read=True)
         try:
             return {v: self._venues[v] for v in venue_ids}
         except KeyError as e:
             raise NotFound(f"no venue {e.args[0]}") from None
 
-    def cache_venue(self, row: sa.Row) -> Venue:
+    def cache_venue(self, row: sa.Row, *, read: bool = False) -> Venue:
+        """Holds the venue of `row`: one just written, or (`read`) one just
+        read, which never replaces what a write put here meanwhile (a read
+        from before a deactivation must not bring the venue back)."""
         venue = Venue(row.id, row.name, row.kind, row.province, row.district, row.ward, row.dwell_seconds, row.active, row.owner_id)
+        if read:
+            return self._venues.setdefault(venue.id, venue)
         self._venues[venue.id] = venue
         return venue
 
@@ -170,17 +178,44 @@ class State:
         self.open_stays[person_id] = stay
         self.open_stay_person[stay.stay_id] = person_id
 
-    def close_open(self, stay_ids) -> None:  # noqa: ANN001 - ids
-        """Forgets the open stays among `stay_ids` (checked out)."""
-        for stay_id in stay_ids:
-            person_id = self.open_stay_person.get(int(stay_id))
-            if person_id is None:
-                continue
+    def forget_open(self, person_id: int, stay_id: int) -> None:
+        """Call holding the person's lock: their open stay is no longer open
+        if it is `stay_id` (checked out)."""
+        open_ = self.open_stays.get(person_id)
+        if open_ is not None and open_.stay_id == stay_id:
+            del self.open_stays[person_id]
+            del self.open_stay_person[stay_id]
+
+    def open_stay(self, person_id: int, now: int) -> OpenStay | None:
+        """Call holding the person's lock: their stay still open at `now`
+        (before its provisional end), as a restart would rebuild it."""
+        open_ = self.open_stays.get(person_id)
+        if open_ is not None and open_.until <= now:
+            self.forget_open(person_id, open_.stay_id)
+            return None
+        return open_
+
+    def forget_ended(self, now: int) -> int:
+        """Forgets the open stays whose provisional end has passed; returns
+        how many. Those held are the stays people are in now, not everyone's
+        latest."""
+        ended = [(p, o.stay_id) for p, o in list(self.open_stays.items()) if o.until <= now]
+        for person_id, stay_id in ended:
             with self.lock("person", person_id):
                 open_ = self.open_stays.get(person_id)
-                if open_ is not None and open_.stay_id == int(stay_id):
-                    del self.open_stays[person_id]
-                    del self.open_stay_person[open_.stay_id]
+                if open_ is not None and open_.stay_id == stay_id and open_.until <= now:
+                    self.forget_open(person_id, stay_id)
+        return len(ended)
+
+    @contextlib.contextmanager
+    def people_locked(self, person_ids: Iterable[int]) -> Iterator[None]:
+        """The locks of all of `person_ids`, taken in one order (that of the
+        pool), so that two callers never wait for each other."""
+        pool = self._locks["person"]
+        with contextlib.ExitStack() as stack:
+            for slot in sorted({self._slot("person", (p,)) for p in person_ids}):
+                stack.enter_context(pool[slot])
+            yield
 
     # --- retries -----------------------------------------------------------
 

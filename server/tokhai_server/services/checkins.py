@@ -38,7 +38,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         if not venue.active:
             raise FailedPrecondition(f"venue {venue_id} is deactivated: its codes are refused")
         with state.lock("person", person_id):
-            open_ = state.open_stays.get(person_id)
+            open_ = state.open_stay(person_id, int(time.time()))
             if open_ is not None and open_.t_in <= t < open_.until:
                 if open_.venue_id == venue_id:
                     return pb.CheckInResponse(
@@ -114,22 +114,23 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             state.check_time(request.time, "time")
             if target == "stay_id":
                 person_id = state.open_stay_person.get(request.stay_id)
-                # Under the person's lock, if the stay is open: a check-in
-                # elsewhere must not close it again afterwards.
+                # Under the person's lock, if the stay is open, until it is
+                # forgotten: a check-in meanwhile must not close it again.
                 with state.lock("person", person_id) if person_id is not None else contextlib.nullcontext():
                     state.engine.set_checkout([request.stay_id], request.time)
-                state.close_open([request.stay_id])
+                    if person_id is not None:
+                        state.forget_open(person_id, request.stay_id)
                 return pb.CheckOutResponse(stay_id=request.stay_id, t_out=request.time)
             person_id, _ = state.people.of_ref(request.person_at_venue.person)
             venue_id = request.person_at_venue.venue_id
             with state.lock("person", person_id):
-                open_ = state.open_stays.get(person_id)
+                open_ = state.open_stay(person_id, int(time.time()))
                 if open_ is None or open_.venue_id != venue_id:
-                    raise NotFound(f"the person has no open stay at venue {venue_id}")
+                    raise NotFound(f"the person has no open stay at venue {venue_id} (none before its provisional end)")
                 if request.time <= open_.t_in:
                     raise Invalid(f"check-out {request.time} is not after the check-in {open_.t_in}")
                 state.engine.set_checkout([open_.stay_id], request.time)
-            state.close_open([open_.stay_id])
+                state.forget_open(person_id, open_.stay_id)
             return pb.CheckOutResponse(stay_id=open_.stay_id, t_out=request.time)
 
         return self.state.once(who, request.request_id, "CheckOut", pb.CheckOutResponse, check_out)
@@ -186,8 +187,14 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         t_out = np.array(batch.checkout_t_out, dtype=np.int64)
         try:
             self.state.check_times(t_out, "checkout_t_out")
-            self.state.engine.set_checkout(np.array(batch.checkout_stay_ids, dtype=np.uint64), t_out)
-            self.state.close_open(batch.checkout_stay_ids)
+            stay_ids = [int(s) for s in batch.checkout_stay_ids]
+            # Open stays among them: under their people's locks until forgotten,
+            # as a single check-out (a check-in meanwhile must not close them again).
+            opened = {s: p for s in stay_ids if (p := self.state.open_stay_person.get(s)) is not None}
+            with self.state.people_locked(opened.values()):
+                self.state.engine.set_checkout(np.array(stay_ids, dtype=np.uint64), t_out)
+                for stay_id, person_id in opened.items():
+                    self.state.forget_open(person_id, stay_id)
         except UnknownStayError as e:  # before its base class, InvalidInputError
             raise NotFound(f"batch {batch.batch_id}: {e}") from None
         except (Invalid, InvalidInputError) as e:

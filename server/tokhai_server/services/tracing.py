@@ -13,12 +13,15 @@ from tokhai.v1 import tracing_pb2_grpc
 
 from .. import db, text
 from ..auth import Role
-from ..errors import Invalid, PermissionDenied
+from ..errors import Exhausted, Invalid, PermissionDenied
 from ..provinces import PROVINCES
 from ..state import State
 from .context import principal
 
 MAX_CASES = 20_000
+#: Exposure sites whose people present are gathered at a time: those of
+#: thousands of cases at busy venues would be tens of millions of rows.
+SITES_AT_ONCE = 512
 LOCAL = 7 * 3_600  # Vietnam's days run on UTC+7
 
 
@@ -67,6 +70,8 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
             raise Invalid(f"give 1 to {MAX_CASES:,} cases")
         if not 1 <= request.hops <= 4:
             raise Invalid("hops must be 1 to 4")
+        if not 0 <= request.linger_seconds <= 86_400 or not 0 <= request.latency_seconds <= 28 * 86_400:
+            raise Invalid("linger_seconds must be 0 to a day, latency_seconds 0 to 28 days")
         persons, pseudonyms, starts, ends = [], {}, [], []
         for i, case in enumerate(request.cases):
             if case.province_code not in PROVINCES:
@@ -94,13 +99,25 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
             linger=request.linger_seconds,
             latency=request.latency_seconds,
         )
-        if context is not None and not context.is_active():
-            return pb.TraceResponse()  # cancelled or past its deadline: stop here
+        def gone() -> bool:
+            return context is not None and not context.is_active()
+
+        # Cancelled or past its deadline: no more work, and nothing to audit.
+        if gone():
+            return pb.TraceResponse()
         sites = state.engine.exposure_sites(persons, starts, ends, linger=request.linger_seconds)
         # F1 people at each site while the case was there.
-        present = state.engine.present_many(sites.venue, sites.start, sites.end)
-        f1 = in_sorted(present.person, traced.person[traced.hop == 1])
-        exposed = np.bincount(present.window[f1].astype(np.intp), minlength=len(sites)).tolist()
+        f1 = traced.person[traced.hop == 1]  # sorted: a trace lists a hop's people by id
+        exposed = np.zeros(len(sites), dtype=np.int64)
+        for lo in range(0, len(sites), SITES_AT_ONCE):
+            if gone():
+                return pb.TraceResponse()
+            hi = min(lo + SITES_AT_ONCE, len(sites))
+            present = state.engine.present_many(sites.venue[lo:hi], sites.start[lo:hi], sites.end[lo:hi])
+            met = in_sorted(present.person, f1)
+            exposed[lo:hi] = np.bincount(present.window[met].astype(np.intp), minlength=hi - lo)
+        if gone():
+            return pb.TraceResponse()
         venues = state.venues(sites.venue.tolist())
         contacts = self._contacts(traced.person.tolist())
         response = pb.TraceResponse()
@@ -112,7 +129,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         people.exposure_seconds.extend(traced.exposure.tolist())
         for p in sorted(contacts):
             response.contacts.add(person_id=p, contact=contacts[p])
-        for (case, venue_id, start, end), exposed_there in zip(zip(*(c.tolist() for c in sites.columns().values())), exposed, strict=True):
+        for (case, venue_id, start, end), exposed_there in zip(zip(*(c.tolist() for c in sites.columns().values())), exposed.tolist(), strict=True):
             venue = venues[venue_id]
             response.sites.add(
                 venue_id=venue_id,
@@ -123,6 +140,11 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
                 case_person_id=case,
                 people_exposed=exposed_there,
             )
+        size, limit = response.ByteSize(), state.settings.max_message_bytes
+        if size > limit:
+            raise Exhausted(f"the answer is {size:,} bytes, over the {limit:,}-byte message limit: trace these cases in smaller calls")
+        if gone():
+            return pb.TraceResponse()
         detail = {"cases": sorted(pseudonyms.values()), "hops": request.hops, "contact_details": len(contacts)}
         state.audit.record(who, "Trace", purpose, len(traced.person), detail)
         return response
