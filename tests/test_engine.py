@@ -226,13 +226,32 @@ def test_awkward_inputs_are_taken_exactly_or_refused():
     with pytest.raises(DtypeError, match="venue must be an integer, got a datetime64"):
         engine.overlaps(np.datetime64(10, "s"), T, T + 10)
     assert len(engine) == stored
-    # NumPy and Python integers mixed (a float64 array to NumPy), and an
-    # array not aligned on 8 bytes, are taken as the integers they hold.
+    with pytest.raises(InvalidInputError, match="too fine a unit"):
+        engine.overlaps(10, np.datetime64(0, "as"), np.datetime64(1, "as"))
+    with pytest.raises(InvalidInputError, match="row 0: persons is -1, negative beside"):
+        engine.add_stays([-1, 2**63], [1, 1], [T, T], [T + 5, T + 5])
+    # NumPy and Python integers mixed (a float64 array to NumPy), ids on
+    # both sides of 2**63, and an array not aligned on 8 bytes, are taken as
+    # the integers they hold.
+    engine.add_stays([5, 2**64 - 1], [10, 10], [T + 40, T + 40], [T + 41, T + 41])
     engine.set_checkout([ids[1], int(ids[1])], T + 6000)
     misaligned = np.frombuffer(b"\0" + np.array([T + 50], np.int64).tobytes(), np.int64, offset=1)
     assert not misaligned.flags.aligned
     engine.add_stays([7], [10], misaligned, [T + 60])
     assert engine.present(10, T + 50, T + 51).tolist() == [1, 7]
+    assert engine.present(10, T + 40, T + 41).tolist() == [1, 5, 2**64 - 1]
+
+
+def test_a_long_chain_of_touching_stays_is_one_presence_found_quickly():
+    """`overlaps` grows a presence to its maximal interval: the stays it
+    looks at reach twice as far each time (a day of one-second stays took
+    a minute when they grew one stay at a time)."""
+    day = T // 86_400 * 86_400
+    engine = Engine()
+    t = day + np.arange(20_000)
+    engine.add_stays(np.ones(20_000, np.uint64), np.ones(20_000, np.uint64), t, t + 1)
+    got = engine.overlaps(1, day + 10_000, day + 10_001)
+    assert (got.person.tolist(), got.t_in.tolist(), got.t_out.tolist()) == ([1], [day], [day + 20_000])
 
 
 def test_windows_and_lingers_past_any_time_mean_all_time():

@@ -44,8 +44,13 @@ def _exact(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
     exact = [int(v) for v in values]
     if all(_I64_MIN <= v <= _I64_MAX for v in exact):
         return np.array(exact, dtype=np.int64)
-    row = next(row for row, v in enumerate(exact) if not 0 <= v <= _U64_MAX)
-    raise InvalidInputError(f"row {row}: {name} is {exact[row]}, beyond any 64-bit integer column")
+    if all(0 <= v <= _U64_MAX for v in exact):
+        return np.array(exact, dtype=np.uint64)
+    for row, v in enumerate(exact):
+        if not _I64_MIN <= v <= _U64_MAX:
+            raise InvalidInputError(f"row {row}: {name} is {v}, beyond any 64-bit integer")
+    row = next(row for row, v in enumerate(exact) if v < 0)
+    raise InvalidInputError(f"row {row}: {name} is {exact[row]}, negative beside numbers of 2**63 or more: no 64-bit column holds both")
 
 
 def ids(name: str, values: Any) -> NDArray[np.uint64]:
@@ -85,8 +90,11 @@ def _seconds_of(name: str, arr: np.ndarray) -> NDArray[np.int64]:
     missing = np.flatnonzero(np.isnat(arr))
     if missing.size:
         raise InvalidInputError(f"row {int(missing[0])}: {name} is NaT (no time)")
-    seconds = arr.astype("datetime64[s]")
-    lost = np.flatnonzero(seconds.astype(arr.dtype) != arr)
+    try:
+        seconds = arr.astype("datetime64[s]")
+        lost = np.flatnonzero(seconds.astype(arr.dtype) != arr)
+    except OverflowError:  # a unit too fine to reach these years (attoseconds)
+        raise InvalidInputError(f"{name} is in {arr.dtype}, too fine a unit for times from 2000 to 2100") from None
     if lost.size:
         row = int(lost[0])
         raise InvalidInputError(f"row {row}: {name} is {arr[row]}, not a whole second this engine can hold")

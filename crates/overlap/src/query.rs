@@ -253,13 +253,17 @@ impl State {
             let person = group[0].0;
             // Grow the span until it holds every stay chained to the window by
             // overlap or touch: presence intervals are maximal, not clipped.
+            // The stays looked at reach twice as far each time, so that a
+            // chain of n stays takes log n looks, not n.
             let mut span = (
                 group[0].1,
                 group.iter().map(|h| h.2).max().expect("non-empty"),
             );
+            let mut reach = 1;
             let presence = loop {
+                let (lo, hi) = (span.0.saturating_sub(reach), span.1.saturating_add(reach));
                 own.clear();
-                self.person_stays(person, span.0 - 1, span.1 + 1, &mut own);
+                self.person_stays(person, lo, hi, &mut own);
                 own.retain(|s| s.0 == venue);
                 own.sort_unstable();
                 let presence: Vec<(i64, i64)> = unite(own.iter().map(|s| (s.1, s.2)))
@@ -267,10 +271,12 @@ impl State {
                     .filter(|&(a, b)| a < end && b > start)
                     .collect();
                 let grown = (presence[0].0, presence[presence.len() - 1].1);
-                if grown == span {
+                // A stay chained to it would meet (lo, hi), so it was looked at.
+                if grown.0 > lo && grown.1 < hi {
                     break presence;
                 }
                 span = grown;
+                reach = reach.saturating_mul(2);
             };
             for (a, b) in presence {
                 out.person.push(person);
