@@ -46,6 +46,9 @@ def export(engine: Engine, path: str | os.PathLike[str], start: int, end: int) -
     path = os.fspath(path)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=os.path.basename(path) + ".", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # as a file opened for writing would be, not mkstemp's 0600
     written = 0
     try:
         with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:

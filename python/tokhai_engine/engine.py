@@ -103,7 +103,7 @@ class Engine:
         given = {"persons": persons, "venues": venues, "t_in": t_in, "t_out": t_out}
         try:
             columns = [convert.ids(n, given[n]) for n in ("persons", "venues")] + [convert.times(n, given[n]) for n in ("t_in", "t_out")]
-        except _engine.InvalidInputError:
+        except (_engine.InvalidInputError, _engine.DtypeError):
             # Columns of different lengths are the batch's first problem,
             # before any value in them.
             lengths = {name: np.shape(values)[:1] for name, values in given.items()}

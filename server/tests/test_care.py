@@ -321,6 +321,10 @@ def test_more_refusals_found_in_review(service, now):
     ).orders[0]
     millis = H.EndQuarantineRequest(order_id=order.id, reason="xong", time=now * 1_000)
     assert status(tracer.care.EndQuarantine, millis, metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
+    # An order not begun yet (made before starts were checked) can be called off.
+    with service.server.state.db.begin() as conn:
+        conn.execute(db.quarantine_orders.update().where(db.quarantine_orders.c.id == order.id).values(start=now * 1_000))
+    assert not tracer.care.EndQuarantine(H.EndQuarantineRequest(order_id=order.id, reason="nhầm"), metadata=tracer.md).active
     # A malformed reference is not repeated back (errors reach logs).
     try:
         check_in(app, payload, K.PersonRef(phone="84912345678"), now)
@@ -341,6 +345,11 @@ def test_a_late_scan_does_not_close_the_open_stay(service, now):
     late = check_in(app, payload_b, phone(1), now - 1_000)
     assert late.provisional_t_out == now - 100 and not late.repeated
     assert check_in(app, payload_a, phone(1), now - 50).repeated, "the stay at A is still the open one"
+    # Uploaded after the open stay's provisional end, a scan made during it still closes it.
+    old = check_in(app, payload_a, phone(2), now - 3 * 3_600)  # open until 2 h ago
+    check_in(app, payload_b, phone(2), now - int(2.5 * 3_600))
+    stays = service.server.state.engine.stays_between(now - 4 * 3_600, now)
+    assert dict(zip(stays.stay_id.tolist(), stays.t_out.tolist()))[old.stay_id] == now - int(2.5 * 3_600)
     app.checkins.CheckOut(C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=phone(1), venue_id=a.id), time=now - 10), metadata=app.md)
     stays = service.server.state.engine.stays_between(now - 3_600, now + 3_600)
     assert sorted(zip(stays.venue.tolist(), stays.t_in.tolist(), stays.t_out.tolist())) == sorted([(a.id, now - 100, now - 10), (b.id, now - 1_000, now - 100)])
@@ -352,7 +361,9 @@ def test_reads_of_a_persons_data_are_audited_by_pseudonym(service, now):
     tracer = service.client("tracer", province="79")
     venue, payload = service.venue(admin, province="79")
     check_in(app, payload, phone(1), now - 600)
-    app.care.ListExposures(H.ListExposuresRequest(person=phone(1)), metadata=app.md)
+    alert = H.VenueAlert(venue_id=venue.id, start=now - 900, end=now - 300, level=H.ALERT_LEVEL_MONITOR)
+    tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=[alert], purpose="ổ dịch"), metadata=tracer.md)
+    assert app.care.ListExposures(H.ListExposuresRequest(person=phone(1)), metadata=app.md).exposures
     case = T.Case(person=phone(1), province_code="79", start=now - 3_600, end=now)
     tracer.tracing.Trace(T.TraceRequest(cases=[case], hops=1, purpose="ca F0"), metadata=tracer.md)
     pseudonym = service.server.state.people.of_ref(phone(1))[1]

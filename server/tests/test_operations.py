@@ -305,3 +305,14 @@ def test_keys_are_made_as_calls_will_check_them_and_the_data_is_private(tmp_path
     with pytest.raises(Invalid, match="--app"):
         auth.create_key(engine, name="x", role="app_backend", app=7)
     engine.dispose()
+
+
+def test_names_keep_emoji_and_joined_letters_but_not_hidden_characters():
+    from tokhai_server import text
+    from tokhai_server.errors import Invalid
+
+    for kept in ("Lan 👩\u200d⚕️", "Quán 🫨", "Cà phê Sài Gòn"):
+        assert text.clean(kept, "name", 50) == kept
+    for hidden in ("\u200b", "a\u202eb", "\ufeffx", "x\x00"):
+        with pytest.raises(Invalid, match="control or invisible"):
+            text.clean(hidden, "name", 50, required=True)

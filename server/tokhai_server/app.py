@@ -98,6 +98,8 @@ class Guard(grpc.ServerInterceptor):
             code, message = status_of(error)
             if code is grpc.StatusCode.INTERNAL:
                 log.exception("%s failed", name)
+            elif code is grpc.StatusCode.UNAVAILABLE:
+                log.warning("%s: %s", name, message, exc_info=error)  # an outage to see in the log
             CALLS.labels(name, code.name).inc()
             context.abort(code, message)
 

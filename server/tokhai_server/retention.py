@@ -9,6 +9,8 @@ import time
 
 import sqlalchemy as sa
 
+from tokhai_engine import StoreError
+
 from . import db
 from .auth import Principal, Role
 from .risk import RECENT as RISK_DAYS
@@ -23,7 +25,12 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
     """Deletes what is older than the retention period; returns counts by kind."""
     now = int(time.time()) if now is None else now
     cutoff = now - state.settings.retention_days * 86_400
-    removed = {"stays": state.engine.expire_before(cutoff)}
+    # The database's deletions go on if the store's cannot finish (a file
+    # that cannot be deleted yet): the run raises at its end.
+    try:
+        removed, store_failed = {"stays": state.engine.expire_before(cutoff)}, None
+    except StoreError as e:
+        removed, store_failed = {"stays": 0}, e
     o = db.quarantine_orders.c
     deletions = {
         "declarations": db.declarations.delete().where(db.declarations.c.at < cutoff),
@@ -53,4 +60,6 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
             busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0]
         if busy:
             log.warning("retention: the database was busy; its write-ahead log is emptied at the next run")
+    if store_failed is not None:
+        raise store_failed
     return removed

@@ -188,7 +188,7 @@ class State:
 
     def open_stay(self, person_id: int, now: int) -> OpenStay | None:
         """Call holding the person's lock: their stay still open at `now`
-        (before its provisional end), as a restart would rebuild it."""
+        (before its provisional end)."""
         open_ = self.open_stays.get(person_id)
         if open_ is not None and open_.until <= now:
             self.forget_open(person_id, open_.stay_id)

@@ -206,11 +206,12 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             if row is None:
                 raise NotFound(f"no quarantine order {order_id}")
             who.require_province(row.province, f"order {row.id}")
-            # Ended now by default; an order not begun yet (at most minutes
-            # ahead) ends as it begins.
-            ended_at = request.time or max(int(time.time()), row.start)
-            self.state.check_time(ended_at, "time")
-            if ended_at < row.start:
+            # Ended now by default. An order not begun yet may be ended
+            # (called off) whenever; one under way, not before it began.
+            now = int(time.time())
+            ended_at = request.time or now
+            self.state.check_time(ended_at, "time", now)
+            if ended_at < row.start <= now:
                 raise Invalid(f"time {ended_at} is before the order's start {row.start}")
             # Only the call that flips it ends it: a retry finds it ended.
             ended = conn.execute(
@@ -321,8 +322,11 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
     def ListExposures(self, request, context):  # noqa: N802, ANN001
         person_id, pseudonym = self.state.people.of_ref(request.person)
         found = exposures(self.state, person_id, int(time.time()))
-        # Reads where the person was: audited, as every read of a person's data.
-        self.state.audit.record(principal(), "ListExposures", "the person's own exposure check", 1, {"person": pseudonym, "exposures": len(found)})
+        # An answer with exposures tells where the person was: audited, as
+        # every answer with a person's data. (Most checks find none; those
+        # answers hold nothing of anyone's, and apps check often.)
+        if found:
+            self.state.audit.record(principal(), "ListExposures", "the person's own exposure check", 1, {"person": pseudonym, "exposures": len(found)})
         return pb.ListExposuresResponse(exposures=[pb.Exposure(alert=_alert(a, self.state), start=s, end=e) for a, s, e in found])
 
     def ListVenueAlerts(self, request, context):  # noqa: N802, ANN001

@@ -38,7 +38,8 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         if not venue.active:
             raise FailedPrecondition(f"venue {venue_id} is deactivated: its codes are refused")
         with state.lock("person", person_id):
-            open_ = state.open_stay(person_id, int(time.time()))
+            # Open at the scan's time: a scan uploaded late still closes the stay it ended.
+            open_ = state.open_stay(person_id, t)
             if open_ is not None and open_.t_in <= t < open_.until:
                 if open_.venue_id == venue_id:
                     return pb.CheckInResponse(
