@@ -428,3 +428,34 @@ def test_care_findings_of_the_third_review(service, now):
     late = H.DeclareRequest(person=phone(2), time=now - 3 * 86_400, source=NCOVI, declaration=H.Declaration(symptoms=[H.SYMPTOM_COUGH]))
     assert app.care.Declare(late, metadata=app.md).advice.advice == H.ADVICE_ALLOW
     assert check_in(app, payload, phone(2), now).advice.reasons == []
+
+
+def test_api_bounds_found_in_review(service, now):
+    from tokhai.v1 import reports_pb2 as R
+    from tokhai.v1 import venues_pb2 as V
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    tracer = service.client("tracer", province="79")
+    analyst = service.client("analyst")
+    venue, payload = service.venue(admin, province="79")
+    other, _ = service.venue(admin, province="79", name="Quán khác")
+    check_in(app, payload, phone(1), now - 600)
+    # Entry advice looks up the person's venues among the alerts: many
+    # alerts elsewhere change nothing, one where they were refers them.
+    elsewhere = [H.VenueAlert(venue_id=other.id, start=now - 9_000 + k, end=now - 300, level=H.ALERT_LEVEL_MONITOR) for k in range(2_000)]
+    tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=elsewhere, purpose="ổ dịch khác"), metadata=tracer.md)
+    assert check_in(app, payload, phone(1), now - 500).advice.advice == H.ADVICE_ALLOW
+    here = H.VenueAlert(venue_id=venue.id, start=now - 900, end=now - 300, level=H.ALERT_LEVEL_MONITOR)
+    tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=[here], purpose="ổ dịch"), metadata=tracer.md)
+    assert check_in(app, payload, phone(1), now - 400).advice.advice == H.ADVICE_REFER_TO_SCREENING
+
+    refused = [
+        (app.checkins.CheckIn, C.CheckInRequest(person=phone(2), venue_payload="TKH1." + "9" * 5_000 + ".1." + "A" * 86, time=now, source=NCOVI), app),
+        (admin.venues.ListVenueSafety, V.ListVenueSafetyRequest(province_code="79", level=99), admin),
+        (analyst.reports.SymptomCounts, R.CountsRequest(by=R.LEVEL_PROVINCE, start=-(2**63), end=-(2**63) + 86_400), analyst),
+        (tracer.care.ListLineList, H.LineListRequest(list=H.LINE_LIST_WARNING_SIGNS, province_code="79", day=2**63 - 1, purpose="giám sát"), tracer),
+        (tracer.care.OrderQuarantine, H.OrderQuarantineRequest(person_ids=list(range(1, 20_002)), kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 9, purpose="F1 tại nhà"), tracer),
+    ]
+    for call, request, who in refused:
+        assert status(call, request, metadata=who.md) is grpc.StatusCode.INVALID_ARGUMENT, type(request).__name__

@@ -145,7 +145,7 @@ def test_oversized_messages_are_refused(tmp_path):
         request = T.TraceRequest(cases=[T.Case(person=K.PersonRef(phone="0900000001"), province_code="79", start=now - 3_600, end=now)], hops=1, purpose="ổ dịch")
         with pytest.raises(grpc.RpcError) as info:
             tracer.tracing.Trace(request, metadata=tracer.md, timeout=30)
-        assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and "smaller calls" in info.value.details()
+        assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and "ask for less in each call" in info.value.details()
         assert audit.count(server.state.db) == before
         channel.close()
     finally:

@@ -63,8 +63,9 @@ class Guard(grpc.ServerInterceptor):
     ingest stream, idle between batches), and the rest must stay free for
     the other calls and the health checks."""
 
-    def __init__(self, keys: auth.Keys, streams: int) -> None:
+    def __init__(self, keys: auth.Keys, streams: int, max_bytes: int) -> None:
         self.keys = keys
+        self.max_bytes = max_bytes
         self.streams = streams
         self._stream_slots = threading.BoundedSemaphore(streams)
         # Guarded handlers by method, built on the first call to each: grpc
@@ -108,6 +109,9 @@ class Guard(grpc.ServerInterceptor):
             try:
                 self._enter(method, context)
                 response = handler.unary_unary(request, context)
+                # An answer the transport would refuse: say what to do instead.
+                if response.ByteSize() > self.max_bytes:
+                    raise Exhausted(f"the answer is {response.ByteSize():,} bytes, over the {self.max_bytes:,}-byte message limit: ask for less in each call")
             except Exception as error:  # noqa: BLE001 - every error ends as a status
                 fail(error, context)
             CALLS.labels(name, "OK").inc()
@@ -146,7 +150,7 @@ class Server:
 
     def __init__(self, settings: Settings, listen: str, *, tls: tuple[bytes, bytes] | None = None) -> None:
         self.state = State(settings)
-        self.guard = Guard(self.state.keys, streams=max(1, settings.workers - 2))
+        self.guard = Guard(self.state.keys, streams=max(1, settings.workers - 2), max_bytes=settings.max_message_bytes)
         self.grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="tokhai"),
             interceptors=[self.guard],

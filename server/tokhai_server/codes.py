@@ -124,6 +124,8 @@ class Codes:
 
     def _verify(self, payload: str, prefix: str, fields: int, what: str) -> list[int]:
         payload = payload.strip()  # as a scanner may have sent it, with a line end
+        if len(payload) > 200:  # a code is under 130 characters
+            raise Invalid(f"{what} is not a Tokhai {what} ({prefix}...): {len(payload):,} characters")
         hit = self._verified.get((prefix, payload))
         if hit is not None:
             values, key_id = hit

@@ -142,16 +142,29 @@ class State:
     # --- alerts ------------------------------------------------------------
 
     def alerts(self) -> list[sa.Row]:
-        """Alerts not retracted, newest last; every check-in's entry advice
-        reads them, so they are held here and reloaded when they change (and
-        every few seconds, for changes made by another process)."""
+        """Alerts neither retracted nor expired (as of their loading), newest
+        last; every check-in's entry advice reads them, so they are held here
+        and reloaded when they change (and every few seconds, for changes
+        made by another process)."""
+        return self._live_alerts()[0]
+
+    def alerts_at(self) -> dict[int, list[sa.Row]]:
+        """`alerts()` by venue: a check-in looks up the few venues the person
+        was at, not every alert in the country."""
+        return self._live_alerts()[1]
+
+    def _live_alerts(self) -> tuple[list[sa.Row], dict[int, list[sa.Row]]]:
         now = time.monotonic()
         cached = self._alerts
         if cached is None or now - cached[0] > 5:
             a = db.alerts.c
             with self.db.connect() as conn:
-                rows = conn.execute(sa.select(db.alerts).where(a.retracted_at.is_(None)).order_by(a.id)).all()
-            cached = self._alerts = (now, rows)
+                live = a.retracted_at.is_(None) & (a.expires_at > int(time.time()))
+                rows = conn.execute(sa.select(db.alerts).where(live).order_by(a.id)).all()
+            by_venue: dict[int, list[sa.Row]] = {}
+            for row in rows:
+                by_venue.setdefault(row.venue_id, []).append(row)
+            cached = self._alerts = (now, (rows, by_venue))
         return cached[1]
 
     def alerts_changed(self) -> None:

@@ -18,7 +18,7 @@ from ..provinces import PROVINCES
 from ..risk import reasons_of
 from ..state import State
 from .context import principal
-from .tracing import LOCAL, purpose_of
+from .tracing import LOCAL, purpose_of, refuse_if_too_large
 
 DAY = 86_400
 #: The longest quarantine order: the directive's are 14 to 21 days.
@@ -52,17 +52,17 @@ def live_alerts(state: State, now: int, since: int = 0) -> list[sa.Row]:
 
 def exposures(state: State, person_id: int, now: int) -> list[tuple[sa.Row, int, int]]:
     """(alert, start, end) for each live alert whose window meets one of the
-    person's stays at its venue."""
-    alerts = live_alerts(state, now)
-    if not alerts:
+    person's stays at its venue, by alert: the person's few sites are looked
+    up among the alerts, not every alert among their sites."""
+    by_venue = state.alerts_at()
+    if not by_venue:
         return []
-    start = min(min(r.start for r in alerts), now)
-    sites = state.engine.exposure_sites([person_id], start, now + 1)
+    # Alerts are held for the retention period at most: so far back.
+    sites = state.engine.exposure_sites([person_id], now - state.settings.retention_days * DAY, now + 1)
     out = []
-    for alert in alerts:
-        at = (sites.venue == alert.venue_id) & (sites.start < alert.end) & (sites.end > alert.start)
-        out.extend((alert, int(s), int(e)) for s, e in zip(sites.start[at], sites.end[at], strict=True))
-    return out
+    for venue, s, e in zip(sites.venue.tolist(), sites.start.tolist(), sites.end.tolist(), strict=True):
+        out.extend((alert, s, e) for alert in by_venue.get(venue, ()) if alert.expires_at > now and alert.start < e and alert.end > s)
+    return sorted(out, key=lambda x: (x[0].id, x[1]))
 
 
 def _alert(row: sa.Row, state: State) -> pb.VenueAlert:
@@ -170,8 +170,9 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             if not request.start < request.planned_end <= request.start + MAX_ORDER_DAYS * DAY:
                 raise Invalid(f"planned_end must be after start, by at most {MAX_ORDER_DAYS} days")
             people = [self.state.people.of_ref(ref)[0] for ref in request.people] + [text.id_(p, "person_ids") for p in request.person_ids]
-            if not 0 < len(people) <= 100_000:
-                raise Invalid("give 1 to 100,000 people")
+            # 20,000 orders answer in well under the message limit.
+            if not 0 < len(people) <= 20_000:
+                raise Invalid("give 1 to 20,000 people (more in more calls)")
             rows = [
                 {
                     "person_id": p,
@@ -235,6 +236,8 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             raise PermissionDenied(f"{who.name} sees the line lists of {who.place!r} only: give it as place")
         if request.list not in (pb.LINE_LIST_NOT_REPORTED_TODAY, pb.LINE_LIST_WARNING_SIGNS):
             raise Invalid("list must be NOT_REPORTED_TODAY or WARNING_SIGNS")
+        if request.day:
+            self.state.check_time(request.day, "day")
         day = local_day(request.day or int(time.time()))
         day_end = (day + 1) * DAY - LOCAL
         o, r = db.quarantine_orders.c, db.health_reports.c
@@ -266,6 +269,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 entry.temperature_c, entry.spo2_percent, entry.breathing_difficulty = row.temperature_c, row.spo2_percent, row.breathing_difficulty
             if row.person_id in contacts:
                 entry.contact.CopyFrom(contacts[row.person_id])
+        refuse_if_too_large(response, self.state.settings.max_message_bytes)
         self.state.audit.record(who, "ListLineList", purpose, len({r.person_id for r in rows}), {"list": pb.LineList.Name(request.list), "province": request.province_code, "place": request.place, "day": day})
         return response
 
@@ -276,8 +280,9 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
 
         def publish() -> pb.PublishAlertsResponse:
             purpose_of(request.purpose)
-            if not 0 < len(request.alerts) <= 10_000:
-                raise Invalid("give 1 to 10,000 alerts")
+            # 5,000 alerts answer in well under the message limit.
+            if not 0 < len(request.alerts) <= 5_000:
+                raise Invalid("give 1 to 5,000 alerts (more in more calls)")
             now = int(time.time())
             rows = []
             for i, a in enumerate(request.alerts):

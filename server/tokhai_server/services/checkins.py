@@ -166,8 +166,9 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             self.state.check_times(np.where(t_out == 0, t_in, t_out), "t_out")
             distinct, where = np.unique(venues, return_inverse=True)
             dwell = np.empty(len(distinct), dtype=np.int64)
+            known = self.state.venues(distinct.tolist())  # those not held yet in a few queries, not one each
             for i, v in enumerate(distinct.tolist()):
-                venue = self.state.venue(v)
+                venue = known[v]
                 if not venue.active:
                     raise FailedPrecondition(f"venue_ids: venue {v} is deactivated")
                 dwell[i] = venue.dwell_seconds

@@ -10,6 +10,8 @@ import time
 import numpy as np
 import sqlalchemy as sa
 
+from tokhai_engine import MAX_TIME, MIN_TIME
+
 from tokhai.v1 import reports_pb2 as pb
 from tokhai.v1 import reports_pb2_grpc
 
@@ -22,7 +24,8 @@ from .context import principal
 from .tracing import LOCAL, purpose_of
 
 DAY = 86_400
-MAX_DAYS = 92
+#: The longest window a count covers: a month (stays are kept 28 days).
+MAX_DAYS = 31
 CHUNK = 1 << 20
 #: What a spreadsheet would run as a formula (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -44,6 +47,8 @@ def days(request: pb.CountsRequest) -> list[int]:
     """Start of each local day the request covers."""
     if request.end <= request.start:
         raise Invalid(f"window [{request.start}, {request.end}) is empty")
+    if not (MIN_TIME <= request.start and request.end <= MAX_TIME):
+        raise Invalid(f"window [{request.start}, {request.end}) is not within 2000-01-01..2100-01-01")
     first = (request.start + LOCAL) // DAY * DAY - LOCAL
     count = -(-(request.end - first) // DAY)
     if count > MAX_DAYS:
@@ -137,6 +142,8 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
 
     def _quarantine_rows(self, province_code: str, t: int) -> list[tuple[str, str, int, int, int, int]]:
         province = scope(principal(), province_code)
+        if t and not MIN_TIME <= t < MAX_TIME:
+            raise Invalid(f"day {t} is not within 2000-01-01..2100-01-01")
         day = ((t or int(time.time())) + LOCAL) // DAY
         o, r = db.quarantine_orders.c, db.health_reports.c
         query = (
@@ -169,6 +176,8 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         who = principal()
         purpose = purpose_of(request.purpose)
         counts = request.counts
+        if request.format not in (pb.FORMAT_CSV, pb.FORMAT_PARQUET):
+            raise Invalid("format must be CSV or PARQUET")
         match request.dataset:
             case pb.DATASET_CHECKINS_PER_DAY:
                 header, rows = ("key", "day", "checkins"), self._checkin_rows(counts)

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import sqlalchemy as sa
+from google.protobuf.message import Message
 from sqlalchemy.dialects import postgresql
 
 from tokhai.v1 import common_pb2, tracing_pb2 as pb
@@ -30,6 +31,14 @@ def purpose_of(value: str) -> str:
     if len(value) < 3:
         raise Invalid("purpose is required: say why personal data is read")
     return value
+
+
+def refuse_if_too_large(response: Message, limit: int) -> None:
+    """Before an answer is audited: one the transport would refuse was read
+    by nobody, and says so."""
+    size = response.ByteSize()
+    if size > limit:
+        raise Exhausted(f"the answer is {size:,} bytes, over the {limit:,}-byte message limit: ask for less in each call")
 
 
 def in_sorted(values: np.ndarray, ascending: np.ndarray) -> np.ndarray:
@@ -140,9 +149,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
                 case_person_id=case,
                 people_exposed=exposed_there,
             )
-        size, limit = response.ByteSize(), state.settings.max_message_bytes
-        if size > limit:
-            raise Exhausted(f"the answer is {size:,} bytes, over the {limit:,}-byte message limit: trace these cases in smaller calls")
+        refuse_if_too_large(response, state.settings.max_message_bytes)
         if gone():
             return pb.TraceResponse()
         detail = {"cases": sorted(pseudonyms.values()), "hops": request.hops, "contact_details": len(contacts)}

@@ -220,6 +220,8 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
                 raise Invalid(f"ward_code {request.ward_code!r} is not 5 digits")
             query = query.where(v.ward == request.ward_code)
         if request.level:
+            if request.level not in pb.SafetyLevel.values():
+                raise Invalid(f"level {request.level} is not a safety level")
             query = query.where(s.level == request.level)
         with self.state.db.connect() as conn:
             rows = conn.execute(query).all()
