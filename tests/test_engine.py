@@ -266,3 +266,14 @@ def test_windows_and_lingers_past_any_time_mean_all_time():
     assert endless.person.tolist() == engine.contacts(1, T, T + 1000, linger=_engine.MAX_TIME).person.tolist() == [2]
     assert engine.exposure_sites([1], T, T + 1000, linger=2**63 - 1).end.tolist() == [2**63 - 1]
     assert engine.trace([1], T, T + 1000, linger=2**63 - 1, min_overlap=0).person.tolist() == [1, 2]
+
+
+def test_errors_cross_processes():
+    """Errors pickle (a worker process can raise them to its parent): their
+    module is the one that defines them."""
+    import pickle
+
+    with pytest.raises(InvalidInputError) as info:
+        Engine().add_stays([1], [1], [T], [T - 1])
+    back = pickle.loads(pickle.dumps(info.value))
+    assert type(back) is InvalidInputError and str(back) == str(info.value)

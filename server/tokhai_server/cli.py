@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import sys
 import threading
@@ -64,7 +65,7 @@ def serve(
 
         start_http_server(metrics_port, addr=listen.rsplit(":", 1)[0].strip("[]") or "0.0.0.0")
     where = f"{listen.rsplit(':', 1)[0]}:{server.port}"
-    console.print(f"[bold]tokhai[/] serving on {where} ({'TLS' if tls else 'plaintext'}), data in {data_dir.resolve()}, {len(server.state.engine):,} stays")
+    console.print(f"[bold]tokhai[/] serving on {where} ({'TLS' if tls else 'plaintext'}), data in {data_dir.resolve()}, {len(server.state.engine):,} stays", soft_wrap=True)
     if server.state.first_start:
         console.print(
             f"First start: created {data_dir}. Create an admin key with:\n"
@@ -94,7 +95,7 @@ def keys_create(
         key = auth.create_key(_database(data_dir, database_url), name=name, role=role, province=province, app=app_id, place=place)
     except ServiceError as e:
         raise typer.BadParameter(str(e)) from None
-    console.print(f"Created a {role} key for {name}{f' (province {province})' if province else ''}. It is shown only now:")
+    console.print(f"Created {'an' if role[0] in 'aeiou' else 'a'} {role} key for {name}{f' (province {province})' if province else ''}. It is shown only now:")
     print(key)
 
 
@@ -175,6 +176,8 @@ def demo(
                 workflow.run(channel, keys, out, venues=venues, people=people, days=days, cases=cases, seed=seed, console=screen)
         finally:
             server.stop(grace=5)
+            if data_dir is None:
+                shutil.rmtree(folder, ignore_errors=True)  # a fresh temporary one: people's data, gone with the demo
     screen.save_svg(str(out / "demo.svg"), title="tokhai demo")
     console.print(f"the poster and a picture of this output are in {out}/")
 

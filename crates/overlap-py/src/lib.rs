@@ -14,50 +14,50 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 create_exception!(
-    _engine,
+    tokhai_engine._engine,
     InvalidInputError,
     PyValueError,
     "Input the engine refuses: it says which row and what is wrong; nothing was stored."
 );
 create_exception!(
-    _engine,
+    tokhai_engine._engine,
     UnknownStayError,
     InvalidInputError,
     "A stay id the engine does not hold."
 );
 create_exception!(
-    _engine,
+    tokhai_engine._engine,
     DtypeError,
     PyTypeError,
     "An input whose type cannot be converted safely to the engine's integers."
 );
 
 create_exception!(
-    _engine,
+    tokhai_engine._engine,
     StoreError,
     PyOSError,
     "A durable store's files could not be read, written or synced; nothing of the call was acknowledged."
 );
 create_exception!(
-    _engine,
+    tokhai_engine._engine,
     CorruptStoreError,
     StoreError,
     "A store file was damaged after it was written: the message names the file and the byte offset."
 );
 create_exception!(
-    _engine,
+    tokhai_engine._engine,
     UnknownFormatError,
     StoreError,
     "A store file of a format version this build does not read."
 );
 create_exception!(
-    _engine,
+    tokhai_engine._engine,
     StoreLockedError,
     StoreError,
     "Another open engine, in this or another process, holds the store."
 );
 create_exception!(
-    _engine,
+    tokhai_engine._engine,
     ClosedError,
     PyValueError,
     "A change to an engine after close()."
