@@ -446,6 +446,16 @@ def test_api_bounds_found_in_review(service, now):
     elsewhere = [H.VenueAlert(venue_id=other.id, start=now - 9_000 + k, end=now - 300, level=H.ALERT_LEVEL_MONITOR) for k in range(2_000)]
     tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=elsewhere, purpose="ổ dịch khác"), metadata=tracer.md)
     assert check_in(app, payload, phone(1), now - 500).advice.advice == H.ADVICE_ALLOW
+    # Read by apps a page at a time.
+    seen, after = [], 0
+    while True:
+        page = app.care.ListVenueAlerts(H.ListVenueAlertsRequest(after_id=after, page_size=700), metadata=app.md)
+        assert len(page.alerts) <= 700
+        seen += [a.id for a in page.alerts]
+        if not page.next_after_id:
+            break
+        after = page.next_after_id
+    assert len(seen) == 2_000 and seen == sorted(set(seen))
     here = H.VenueAlert(venue_id=venue.id, start=now - 900, end=now - 300, level=H.ALERT_LEVEL_MONITOR)
     tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=[here], purpose="ổ dịch"), metadata=tracer.md)
     assert check_in(app, payload, phone(1), now - 400).advice.advice == H.ADVICE_REFER_TO_SCREENING

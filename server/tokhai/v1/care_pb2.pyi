@@ -319,13 +319,19 @@ class ListExposuresResponse(_message.Message):
     def __init__(self, exposures: _Optional[_Iterable[_Union[Exposure, _Mapping]]] = ...) -> None: ...
 
 class ListVenueAlertsRequest(_message.Message):
-    __slots__ = ("since",)
+    __slots__ = ("since", "after_id", "page_size")
     SINCE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     since: int
-    def __init__(self, since: _Optional[int] = ...) -> None: ...
+    after_id: int
+    page_size: int
+    def __init__(self, since: _Optional[int] = ..., after_id: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
 
 class ListVenueAlertsResponse(_message.Message):
-    __slots__ = ("alerts",)
+    __slots__ = ("alerts", "next_after_id")
     ALERTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_AFTER_ID_FIELD_NUMBER: _ClassVar[int]
     alerts: _containers.RepeatedCompositeFieldContainer[VenueAlert]
-    def __init__(self, alerts: _Optional[_Iterable[_Union[VenueAlert, _Mapping]]] = ...) -> None: ...
+    next_after_id: int
+    def __init__(self, alerts: _Optional[_Iterable[_Union[VenueAlert, _Mapping]]] = ..., next_after_id: _Optional[int] = ...) -> None: ...

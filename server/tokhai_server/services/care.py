@@ -3,6 +3,8 @@ lists, exposure alerts; and the entry advice a check-in answers with."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import time
 
@@ -21,6 +23,8 @@ from .context import principal
 from .tracing import LOCAL, purpose_of, refuse_if_too_large
 
 DAY = 86_400
+#: Alerts in a page of ListVenueAlerts: well under the message limit.
+ALERTS_PAGE = 10_000
 #: The longest quarantine order: the directive's are 14 to 21 days.
 MAX_ORDER_DAYS = 90
 
@@ -335,7 +339,16 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         return pb.ListExposuresResponse(exposures=[pb.Exposure(alert=_alert(a, self.state), start=s, end=e) for a, s, e in found])
 
     def ListVenueAlerts(self, request, context):  # noqa: N802, ANN001
-        return pb.ListVenueAlertsResponse(alerts=[_alert(r, self.state) for r in live_alerts(self.state, int(time.time()), request.since)])
+        size, now = min(request.page_size or ALERTS_PAGE, ALERTS_PAGE), int(time.time())
+        alerts = self.state.alerts()  # by id
+        page, more = [], False
+        for row in itertools.islice(alerts, bisect.bisect_right(alerts, request.after_id, key=lambda r: r.id), None):
+            if row.expires_at > now and row.published_at >= request.since:
+                if len(page) == size:
+                    more = True
+                    break
+                page.append(row)
+        return pb.ListVenueAlertsResponse(alerts=[_alert(r, self.state) for r in page], next_after_id=page[-1].id if more else 0)
 
 
 def checked_declaration(d: pb.Declaration) -> pb.Declaration:
