@@ -456,6 +456,11 @@ def test_api_bounds_found_in_review(service, now):
             break
         after = page.next_after_id
     assert len(seen) == 2_000 and seen == sorted(set(seen))
+    # Long messages: a page stops at its byte budget, under a client's default 4 MiB.
+    long = [H.VenueAlert(venue_id=other.id, start=now - 9_000 + k, end=now - 300, level=H.ALERT_LEVEL_MONITOR, message="ệ" * 1_000) for k in range(1_200)]
+    tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=long, purpose="ổ dịch khác"), metadata=tracer.md)
+    first = app.care.ListVenueAlerts(H.ListVenueAlertsRequest(), metadata=app.md)
+    assert first.next_after_id and first.ByteSize() < 4 << 20 and len(first.alerts) < 3_500
     here = H.VenueAlert(venue_id=venue.id, start=now - 900, end=now - 300, level=H.ALERT_LEVEL_MONITOR)
     tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=[here], purpose="ổ dịch"), metadata=tracer.md)
     assert check_in(app, payload, phone(1), now - 400).advice.advice == H.ADVICE_REFER_TO_SCREENING
@@ -469,3 +474,10 @@ def test_api_bounds_found_in_review(service, now):
     ]
     for call, request, who in refused:
         assert status(call, request, metadata=who.md) is grpc.StatusCode.INVALID_ARGUMENT, type(request).__name__
+    # Orders whose answer would not fit in a message: refused before anything is stored.
+    wide = H.OrderQuarantineRequest(person_ids=list(range(1, 20_001)), kind=H.QUARANTINE_KIND_FACILITY, province_code="79", place="ệ" * 300, start=now, planned_end=now + 9, purpose="F1 tập trung")
+    assert status(tracer.care.OrderQuarantine, wide, metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
+    with service.server.state.db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.quarantine_orders)).scalar_one() == 0
+    # Line lists take any second of a day, today's last too.
+    tracer.care.ListLineList(H.LineListRequest(list=H.LINE_LIST_WARNING_SIGNS, province_code="79", day=now + 80_000, purpose="giám sát"), metadata=tracer.md)

@@ -139,23 +139,26 @@ def run(channel: grpc.Channel, keys: dict[str, str], out: Path, *, venues: int, 
         table.add_row(s.venue_name, _local(s.start), _local(s.end), str(s.people_exposed))
     console.print(table)
 
-    # 4. Alerts for the sites; quarantine for F1; their daily reports.
-    alerts = tracer.care.PublishAlerts(
-        H.PublishAlertsRequest(
-            alerts=[H.VenueAlert(venue_id=s.venue_id, start=s.start, end=s.end, level=H.ALERT_LEVEL_GET_TESTED, message="Liên hệ y tế địa phương") for s in traced.sites],
-            purpose="demo: cảnh báo địa điểm",
-        ),
-        metadata=tracer.md,
-        timeout=60,
-    ).alerts
+    # 4. Alerts for the sites; quarantine for F1; their daily reports. A
+    # call takes a few thousand of each: a large trace's take a few calls.
+    sites = [H.VenueAlert(venue_id=s.venue_id, start=s.start, end=s.end, level=H.ALERT_LEVEL_GET_TESTED, message="Liên hệ y tế địa phương") for s in traced.sites]
+    alerts = [
+        alert
+        for at in range(0, len(sites), 2_000)
+        for alert in tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=sites[at : at + 2_000], purpose="demo: cảnh báo địa điểm"), metadata=tracer.md, timeout=60).alerts
+    ]
     f1 = [p for p, hop in zip(traced.people.person_id, traced.people.hop, strict=True) if hop == 1]
-    orders = tracer.care.OrderQuarantine(
-        H.OrderQuarantineRequest(
-            person_ids=f1, kind=H.QUARANTINE_KIND_HOME, province_code=PROVINCE, place="26740", start=now, planned_end=now + 14 * 86_400, purpose="demo: cách ly F1"
-        ),
-        metadata=tracer.md,
-        timeout=60,
-    ).orders
+    orders = [
+        order
+        for at in range(0, len(f1), 10_000)
+        for order in tracer.care.OrderQuarantine(
+            H.OrderQuarantineRequest(
+                person_ids=f1[at : at + 10_000], kind=H.QUARANTINE_KIND_HOME, province_code=PROVINCE, place="26740", start=now, planned_end=now + 14 * 86_400, purpose="demo: cách ly F1"
+            ),
+            metadata=tracer.md,
+            timeout=60,
+        ).orders
+    ]
     reported = 0
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Daily health reports", total=len(refs))

@@ -69,7 +69,7 @@ class State:
         self.people = Pseudonyms(secrets.pseudonym_key)
         self.audit = AuditLog(self.db)
         self._venues: dict[int, Venue] = {}
-        self._alerts: tuple[float, list[sa.Row]] | None = None
+        self._alerts: tuple[float, tuple[list[sa.Row], dict[int, list[sa.Row]]]] | None = None
         # One pool per kind of key: a call holds a request's lock while it
         # takes a person's, and one pool could hand it the same lock twice.
         self._locks = {kind: [threading.Lock() for _ in range(1024)] for kind in ("request", "person")}

@@ -10,6 +10,8 @@ import time
 
 import sqlalchemy as sa
 
+from tokhai_engine import MAX_TIME, MIN_TIME
+
 from tokhai.v1 import care_pb2 as pb
 from tokhai.v1 import care_pb2_grpc, common_pb2
 
@@ -23,8 +25,10 @@ from .context import principal
 from .tracing import LOCAL, purpose_of, refuse_if_too_large
 
 DAY = 86_400
-#: Alerts in a page of ListVenueAlerts: well under the message limit.
+#: Alerts in a page of ListVenueAlerts, and its bytes: under gRPC's
+#: default limit on what a client receives (4 MiB).
 ALERTS_PAGE = 10_000
+ALERTS_PAGE_BYTES = 3 << 20
 #: The longest quarantine order: the directive's are 14 to 21 days.
 MAX_ORDER_DAYS = 90
 
@@ -50,8 +54,11 @@ def advice(state: State, person_id: int, now: int) -> pb.EntryAdvice:
     return pb.EntryAdvice(advice=pb.ADVICE_REFER_TO_SCREENING if reasons else pb.ADVICE_ALLOW, reasons=reasons)
 
 
-def live_alerts(state: State, now: int, since: int = 0) -> list[sa.Row]:
-    return [r for r in state.alerts() if r.expires_at > now and r.published_at >= since]
+def answer_fits(items: int, bytes_each: int, limit: int, what: str) -> None:
+    """Refuses, before anything is stored, a call whose answer (`items` of
+    about `bytes_each` bytes at most) would not fit in a message."""
+    if items * bytes_each > limit * 0.9:
+        raise Invalid(f"the answer would hold {items:,} {what} of up to {bytes_each:,} bytes, over the message limit: send at most {int(limit * 0.9) // bytes_each:,} a call")
 
 
 def exposures(state: State, person_id: int, now: int) -> list[tuple[sa.Row, int, int]]:
@@ -174,9 +181,10 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             if not request.start < request.planned_end <= request.start + MAX_ORDER_DAYS * DAY:
                 raise Invalid(f"planned_end must be after start, by at most {MAX_ORDER_DAYS} days")
             people = [self.state.people.of_ref(ref)[0] for ref in request.people] + [text.id_(p, "person_ids") for p in request.person_ids]
-            # 20,000 orders answer in well under the message limit.
             if not 0 < len(people) <= 20_000:
                 raise Invalid("give 1 to 20,000 people (more in more calls)")
+            # An order answers with its place and some 120 bytes of numbers.
+            answer_fits(len(people), len(request.place.encode()) + 128, self.state.settings.max_message_bytes, "orders")
             rows = [
                 {
                     "person_id": p,
@@ -240,8 +248,8 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             raise PermissionDenied(f"{who.name} sees the line lists of {who.place!r} only: give it as place")
         if request.list not in (pb.LINE_LIST_NOT_REPORTED_TODAY, pb.LINE_LIST_WARNING_SIGNS):
             raise Invalid("list must be NOT_REPORTED_TODAY or WARNING_SIGNS")
-        if request.day:
-            self.state.check_time(request.day, "day")
+        if request.day and not MIN_TIME <= request.day < MAX_TIME:
+            raise Invalid(f"day {request.day} is not within 2000-01-01..2100-01-01")
         day = local_day(request.day or int(time.time()))
         day_end = (day + 1) * DAY - LOCAL
         o, r = db.quarantine_orders.c, db.health_reports.c
@@ -284,7 +292,6 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
 
         def publish() -> pb.PublishAlertsResponse:
             purpose_of(request.purpose)
-            # 5,000 alerts answer in well under the message limit.
             if not 0 < len(request.alerts) <= 5_000:
                 raise Invalid("give 1 to 5,000 alerts (more in more calls)")
             now = int(time.time())
@@ -307,6 +314,9 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 rows.append(
                     {"venue_id": venue.id, "start": a.start, "end": a.end, "level": a.level, "message": message, "published_by": who.id, "published_at": now, "expires_at": expires}
                 )
+            # An alert answers with its message, its venue's name and some 120 bytes of numbers.
+            largest = max(len(r["message"].encode()) + len(self.state.venue(r["venue_id"]).name.encode()) for r in rows)
+            answer_fits(len(rows), largest + 128, self.state.settings.max_message_bytes, "alerts")
             with self.state.db.begin() as conn:
                 made = conn.execute(db.alerts.insert().returning(*db.alerts.c, sort_by_parameter_order=True), rows).all()
             self.state.alerts_changed()
@@ -341,14 +351,16 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
     def ListVenueAlerts(self, request, context):  # noqa: N802, ANN001
         size, now = min(request.page_size or ALERTS_PAGE, ALERTS_PAGE), int(time.time())
         alerts = self.state.alerts()  # by id
-        page, more = [], False
+        response, budget = pb.ListVenueAlertsResponse(), ALERTS_PAGE_BYTES
         for row in itertools.islice(alerts, bisect.bisect_right(alerts, request.after_id, key=lambda r: r.id), None):
             if row.expires_at > now and row.published_at >= request.since:
-                if len(page) == size:
-                    more = True
+                alert = _alert(row, self.state)
+                budget -= alert.ByteSize() + 4
+                if len(response.alerts) == size or (budget < 0 and response.alerts):
+                    response.next_after_id = response.alerts[-1].id
                     break
-                page.append(row)
-        return pb.ListVenueAlertsResponse(alerts=[_alert(r, self.state) for r in page], next_after_id=page[-1].id if more else 0)
+                response.alerts.append(alert)
+        return response
 
 
 def checked_declaration(d: pb.Declaration) -> pb.Declaration:
