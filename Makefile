@@ -8,7 +8,7 @@ BENCH_DIR ?= /var/tmp
 BENCH_STAYS ?= 100000000
 LISTEN ?= 127.0.0.1:50051
 
-.PHONY: help setup build server serve protos test test-rust test-python bench bench-national bench-largest bench-load bench-report bench-store bench-service lint fmt
+.PHONY: help setup setup-test build server serve protos test test-rust test-python bench bench-national bench-largest bench-load bench-report bench-store bench-service lint fmt
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,14 +17,17 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-setup: $(PY)  ## create the venv and install the test and benchmark dependencies
-	$(PY) -m pip install -q "maturin>=1.7,<2" numpy pytest hypothesis pytest-benchmark pyarrow duckdb ncls superintervals
+setup: $(PY)  ## create the venv with what building the engine needs
+	$(PY) -m pip install -q "maturin>=1.7,<2" numpy
+
+setup-test: $(PY)  ## the test and benchmark dependencies (serving needs none of them)
+	$(PY) -m pip install -q pytest hypothesis pytest-benchmark pyarrow duckdb ncls superintervals "grpcio-tools==1.85.1"
 
 build: setup  ## build the extension (release) into the venv
 	$(VENV)/bin/maturin develop --release --quiet
 
 server: build  ## install the service (the `tokhai` command) into the venv
-	$(PY) -m pip install -q -e "server[dev]"
+	$(PY) -m pip install -q -e server
 
 serve: server  ## the main job: the national service on its embedded default (SQLite in DATA, gRPC on LISTEN)
 	$(VENV)/bin/tokhai serve --data-dir $(DATA) --listen $(LISTEN)
@@ -36,35 +39,35 @@ protos: setup  ## regenerate server/tokhai/v1 from protos/ (a test checks this c
 test-rust:  ## Rust unit, property and doc tests (engine core and workload model)
 	cargo test -p overlap -p workload --locked
 
-test-python: server  ## pytest (engine and service), against the release build
+test-python: server setup-test  ## pytest (engine and service), against the release build
 	$(PY) -m pytest -q
 
 test: test-rust test-python  ## everything CI runs
 
-bench: build  ## the region model (no geography): engine, DuckDB and ncls side by side on STAYS stays
+bench: build setup-test  ## the region model (no geography): engine, DuckDB and ncls side by side on STAYS stays
 	$(PY) bench/compare.py --stays $(STAYS)
 
-bench-national: build  ## the national side-by-side runs (10M and 100M stays, every peer; the peers' F2 at 100M for one case; skew at 10M), then docs/benchmarks.md; PostgreSQL when TOKHAI_BENCH_DATABASE_URL is set
+bench-national: build setup-test  ## the national side-by-side runs (10M and 100M stays, every peer; the peers' F2 at 100M for one case; skew at 10M), then docs/benchmarks.md; PostgreSQL when TOKHAI_BENCH_DATABASE_URL is set
 	$(PY) -m pip install -q "matplotlib>=3.8" "psycopg[binary]>=3.2"
 	$(PY) bench/national.py --sizes 10M --skew-size 0 --no-report
 	$(PY) bench/national.py --sizes 100M --f2-cases 1 --skew-size 0 --no-report
 	$(PY) bench/national.py --sizes "" --skew-size 10M
 
-bench-largest: build  ## the largest size: 1 billion stays, the nation over 10 days, into a durable store in BENCH_DIR (about 25 GB of disk); the engine alone
+bench-largest: build setup-test  ## the largest size: 1 billion stays, the nation over 10 days, into a durable store in BENCH_DIR (about 25 GB of disk); the engine alone
 	$(PY) -m pip install -q "matplotlib>=3.8"
 	$(PY) bench/national.py --sizes 1000M --days 10 --peers none --skew-size 0 --checkpoint-mib 8192 --dir $(BENCH_DIR)
 
-bench-load: server  ## the service under ingest and trace load on loopback, holding BENCH_STAYS stays of the national model (default 100M; 1000000000 is the largest size: about 30 minutes and 25 GB of disk)
+bench-load: server setup-test  ## the service under ingest and trace load on loopback, holding BENCH_STAYS stays of the national model (default 100M; 1000000000 is the largest size: about 30 minutes and 25 GB of disk)
 	$(PY) -m pip install -q "matplotlib>=3.8"
 	$(PY) bench/load.py --stays $(BENCH_STAYS) --dir $(BENCH_DIR)
 
 bench-report:  ## regenerate docs/benchmarks.md and its plots from the saved rows
 	$(PY) bench/report.py
 
-bench-store: build  ## durable ingest, close, reopen beside the in-memory build, on STAYS stays
+bench-store: build setup-test  ## durable ingest, close, reopen beside the in-memory build, on STAYS stays
 	$(PY) bench/store.py --stays $(STAYS)
 
-bench-service: server  ## the service under load on loopback (CheckIn, IngestCheckins, Trace, counts) with STAYS stays loaded
+bench-service: server setup-test  ## the service under load on loopback (CheckIn, IngestCheckins, Trace, counts) with STAYS stays loaded
 	$(PY) bench/service.py --stays $(STAYS)
 
 lint:  ## rustfmt, clippy
