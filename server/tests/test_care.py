@@ -481,3 +481,23 @@ def test_api_bounds_found_in_review(service, now):
         assert conn.execute(sa.select(sa.func.count()).select_from(db.quarantine_orders)).scalar_one() == 0
     # Line lists take any second of a day, today's last too.
     tracer.care.ListLineList(H.LineListRequest(list=H.LINE_LIST_WARNING_SIGNS, province_code="79", day=now + 80_000, purpose="giám sát"), metadata=tracer.md)
+
+
+def test_line_lists_come_a_page_at_a_time(service, now):
+    tracer = service.client("tracer", province="79")
+    people = [phone(n) for n in range(5)]
+    for start in (now - 600, now - 300):  # two orders each: still one entry a person
+        request = H.OrderQuarantineRequest(people=people, kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=start, planned_end=now + 9_999, purpose="F1 tại nhà")
+        tracer.care.OrderQuarantine(request, metadata=tracer.md)
+    seen, after, pages = [], 0, 0
+    while True:
+        request = H.LineListRequest(list=H.LINE_LIST_NOT_REPORTED_TODAY, province_code="79", day=now, purpose="giám sát", after_person_id=after, page_size=2)
+        page = tracer.care.ListLineList(request, metadata=tracer.md)
+        pages += 1
+        assert len(page.entries) <= 2
+        seen += [e.order.person.id for e in page.entries]
+        if not page.next_after_person_id:
+            break
+        after = page.next_after_person_id
+    ids = sorted(service.server.state.people.of_ref(p)[0] for p in people)
+    assert seen == ids and pages == 3

@@ -25,25 +25,25 @@ _sym_db = _symbol_database.Default()
 from tokhai.v1 import common_pb2 as tokhai_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14tokhai/v1/care.proto\x12\ttokhai.v1\x1a\x16tokhai/v1/common.proto\"\xfe\x01\n\x0b\x44\x65\x63laration\x12$\n\x08symptoms\x18\x01 \x03(\x0e\x32\x12.tokhai.v1.Symptom\x12,\n\x0c\x63\x61se_contact\x18\x02 \x01(\x0e\x32\x16.tokhai.v1.CaseContact\x12$\n\x1ctravelled_through_case_areas\x18\x03 \x01(\x08\x12\x1d\n\x15underlying_conditions\x18\x04 \x01(\x08\x12\x15\n\rvaccine_doses\x18\x05 \x01(\r\x12\x15\n\rprovince_code\x18\x06 \x01(\t\x12\x15\n\rdistrict_code\x18\x07 \x01(\t\x12\x11\n\tward_code\x18\x08 \x01(\t\"\xab\x01\n\x0e\x44\x65\x63lareRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x06person\x18\x02 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x0c\n\x04time\x18\x03 \x01(\x03\x12$\n\x06source\x18\x04 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12+\n\x0b\x64\x65\x63laration\x18\x05 \x01(\x0b\x32\x16.tokhai.v1.Declaration\"A\n\x0b\x45ntryAdvice\x12!\n\x06\x61\x64vice\x18\x01 \x01(\x0e\x32\x11.tokhai.v1.Advice\x12\x0f\n\x07reasons\x18\x02 \x03(\t\"Q\n\x0f\x44\x65\x63lareResponse\x12\x16\n\x0e\x64\x65\x63laration_id\x18\x01 \x01(\x04\x12&\n\x06\x61\x64vice\x18\x02 \x01(\x0b\x32\x16.tokhai.v1.EntryAdvice\"\xe9\x01\n\x0fQuarantineOrder\x12\n\n\x02id\x18\x01 \x01(\x04\x12!\n\x06person\x18\x02 \x01(\x0b\x32\x11.tokhai.v1.Person\x12\'\n\x04kind\x18\x03 \x01(\x0e\x32\x19.tokhai.v1.QuarantineKind\x12\x15\n\rprovince_code\x18\x04 \x01(\t\x12\r\n\x05place\x18\x05 \x01(\t\x12\r\n\x05start\x18\x06 \x01(\x03\x12\x13\n\x0bplanned_end\x18\x07 \x01(\x03\x12\x0e\n\x06\x61\x63tive\x18\x08 \x01(\x08\x12\x10\n\x08\x65nded_at\x18\t \x01(\x03\x12\x12\n\nend_reason\x18\n \x01(\t\"\xea\x01\n\x16OrderQuarantineRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x06people\x18\x02 \x03(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x12\n\nperson_ids\x18\x03 \x03(\x04\x12\'\n\x04kind\x18\x04 \x01(\x0e\x32\x19.tokhai.v1.QuarantineKind\x12\x15\n\rprovince_code\x18\x05 \x01(\t\x12\r\n\x05place\x18\x06 \x01(\t\x12\r\n\x05start\x18\x07 \x01(\x03\x12\x13\n\x0bplanned_end\x18\x08 \x01(\x03\x12\x0f\n\x07purpose\x18\t \x01(\t\"E\n\x17OrderQuarantineResponse\x12*\n\x06orders\x18\x01 \x03(\x0b\x32\x1a.tokhai.v1.QuarantineOrder\"F\n\x14\x45ndQuarantineRequest\x12\x10\n\x08order_id\x18\x01 \x01(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04time\x18\x03 \x01(\x03\"\x82\x02\n\x13ReportHealthRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x06person\x18\x02 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x0c\n\x04time\x18\x03 \x01(\x03\x12$\n\x06source\x18\x04 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12\x15\n\rtemperature_c\x18\x05 \x01(\x01\x12\x14\n\x0cspo2_percent\x18\x06 \x01(\x01\x12$\n\x08symptoms\x18\x07 \x03(\x0e\x32\x12.tokhai.v1.Symptom\x12\x1c\n\x14\x62reathing_difficulty\x18\x08 \x01(\x08\x12\x0c\n\x04note\x18\t \x01(\t\"S\n\x14ReportHealthResponse\x12\x18\n\x10under_quarantine\x18\x01 \x01(\x08\x12\x10\n\x08replaced\x18\x02 \x01(\x08\x12\x0f\n\x07warning\x18\x03 \x01(\x08\"x\n\x0fLineListRequest\x12!\n\x04list\x18\x01 \x01(\x0e\x32\x13.tokhai.v1.LineList\x12\x15\n\rprovince_code\x18\x02 \x01(\t\x12\r\n\x05place\x18\x03 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x04 \x01(\x03\x12\x0f\n\x07purpose\x18\x05 \x01(\t\"\xb1\x01\n\rLineListEntry\x12)\n\x05order\x18\x01 \x01(\x0b\x32\x1a.tokhai.v1.QuarantineOrder\x12\x15\n\rtemperature_c\x18\x02 \x01(\x01\x12\x14\n\x0cspo2_percent\x18\x03 \x01(\x01\x12\x1c\n\x14\x62reathing_difficulty\x18\x04 \x01(\x08\x12*\n\x07\x63ontact\x18\x05 \x01(\x0b\x32\x19.tokhai.v1.ContactDetails\"=\n\x10LineListResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.tokhai.v1.LineListEntry\"\xbb\x01\n\nVenueAlert\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\x12\x12\n\nvenue_name\x18\x03 \x01(\t\x12\r\n\x05start\x18\x04 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x05 \x01(\x03\x12$\n\x05level\x18\x06 \x01(\x0e\x32\x15.tokhai.v1.AlertLevel\x12\x0f\n\x07message\x18\x07 \x01(\t\x12\x14\n\x0cpublished_at\x18\x08 \x01(\x03\x12\x12\n\nexpires_at\x18\t \x01(\x03\"b\n\x14PublishAlertsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12%\n\x06\x61lerts\x18\x02 \x03(\x0b\x32\x15.tokhai.v1.VenueAlert\x12\x0f\n\x07purpose\x18\x03 \x01(\t\">\n\x15PublishAlertsResponse\x12%\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x15.tokhai.v1.VenueAlert\"\'\n\x13RetractAlertRequest\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\x04\"<\n\x14ListExposuresRequest\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\"L\n\x08\x45xposure\x12$\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x15.tokhai.v1.VenueAlert\x12\r\n\x05start\x18\x02 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x03\"?\n\x15ListExposuresResponse\x12&\n\texposures\x18\x01 \x03(\x0b\x32\x13.tokhai.v1.Exposure\"L\n\x16ListVenueAlertsRequest\x12\r\n\x05since\x18\x01 \x01(\x03\x12\x10\n\x08\x61\x66ter_id\x18\x02 \x01(\x04\x12\x11\n\tpage_size\x18\x03 \x01(\r\"W\n\x17ListVenueAlertsResponse\x12%\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x15.tokhai.v1.VenueAlert\x12\x15\n\rnext_after_id\x18\x02 \x01(\x04*\xce\x01\n\x07Symptom\x12\x17\n\x13SYMPTOM_UNSPECIFIED\x10\x00\x12\x11\n\rSYMPTOM_FEVER\x10\x01\x12\x11\n\rSYMPTOM_COUGH\x10\x02\x12\x1f\n\x1bSYMPTOM_SHORTNESS_OF_BREATH\x10\x03\x12\x17\n\x13SYMPTOM_SORE_THROAT\x10\x04\x12\"\n\x1eSYMPTOM_LOSS_OF_TASTE_OR_SMELL\x10\x05\x12\x13\n\x0fSYMPTOM_FATIGUE\x10\x06\x12\x11\n\rSYMPTOM_OTHER\x10\x07*\\\n\x0b\x43\x61seContact\x12\x15\n\x11\x43\x41SE_CONTACT_NONE\x10\x00\x12\x1a\n\x16\x43\x41SE_CONTACT_SUSPECTED\x10\x01\x12\x1a\n\x16\x43\x41SE_CONTACT_CONFIRMED\x10\x02*Q\n\x06\x41\x64vice\x12\x16\n\x12\x41\x44VICE_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x41\x44VICE_ALLOW\x10\x01\x12\x1d\n\x19\x41\x44VICE_REFER_TO_SCREENING\x10\x02*\x8c\x01\n\x0eQuarantineKind\x12\x1f\n\x1bQUARANTINE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18QUARANTINE_KIND_FACILITY\x10\x01\x12\x18\n\x14QUARANTINE_KIND_HOME\x10\x02\x12!\n\x1dQUARANTINE_KIND_LOCKDOWN_ZONE\x10\x03*d\n\x08LineList\x12\x19\n\x15LINE_LIST_UNSPECIFIED\x10\x00\x12 \n\x1cLINE_LIST_NOT_REPORTED_TODAY\x10\x01\x12\x1b\n\x17LINE_LIST_WARNING_SIGNS\x10\x02*^\n\nAlertLevel\x12\x1b\n\x17\x41LERT_LEVEL_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41LERT_LEVEL_MONITOR\x10\x01\x12\x1a\n\x16\x41LERT_LEVEL_GET_TESTED\x10\x02\x32\xda\x05\n\x0b\x43\x61reService\x12@\n\x07\x44\x65\x63lare\x12\x19.tokhai.v1.DeclareRequest\x1a\x1a.tokhai.v1.DeclareResponse\x12O\n\x0cReportHealth\x12\x1e.tokhai.v1.ReportHealthRequest\x1a\x1f.tokhai.v1.ReportHealthResponse\x12X\n\x0fOrderQuarantine\x12!.tokhai.v1.OrderQuarantineRequest\x1a\".tokhai.v1.OrderQuarantineResponse\x12L\n\rEndQuarantine\x12\x1f.tokhai.v1.EndQuarantineRequest\x1a\x1a.tokhai.v1.QuarantineOrder\x12G\n\x0cListLineList\x12\x1a.tokhai.v1.LineListRequest\x1a\x1b.tokhai.v1.LineListResponse\x12R\n\rPublishAlerts\x12\x1f.tokhai.v1.PublishAlertsRequest\x1a .tokhai.v1.PublishAlertsResponse\x12\x45\n\x0cRetractAlert\x12\x1e.tokhai.v1.RetractAlertRequest\x1a\x15.tokhai.v1.VenueAlert\x12R\n\rListExposures\x12\x1f.tokhai.v1.ListExposuresRequest\x1a .tokhai.v1.ListExposuresResponse\x12X\n\x0fListVenueAlerts\x12!.tokhai.v1.ListVenueAlertsRequest\x1a\".tokhai.v1.ListVenueAlertsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14tokhai/v1/care.proto\x12\ttokhai.v1\x1a\x16tokhai/v1/common.proto\"\xfe\x01\n\x0b\x44\x65\x63laration\x12$\n\x08symptoms\x18\x01 \x03(\x0e\x32\x12.tokhai.v1.Symptom\x12,\n\x0c\x63\x61se_contact\x18\x02 \x01(\x0e\x32\x16.tokhai.v1.CaseContact\x12$\n\x1ctravelled_through_case_areas\x18\x03 \x01(\x08\x12\x1d\n\x15underlying_conditions\x18\x04 \x01(\x08\x12\x15\n\rvaccine_doses\x18\x05 \x01(\r\x12\x15\n\rprovince_code\x18\x06 \x01(\t\x12\x15\n\rdistrict_code\x18\x07 \x01(\t\x12\x11\n\tward_code\x18\x08 \x01(\t\"\xab\x01\n\x0e\x44\x65\x63lareRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x06person\x18\x02 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x0c\n\x04time\x18\x03 \x01(\x03\x12$\n\x06source\x18\x04 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12+\n\x0b\x64\x65\x63laration\x18\x05 \x01(\x0b\x32\x16.tokhai.v1.Declaration\"A\n\x0b\x45ntryAdvice\x12!\n\x06\x61\x64vice\x18\x01 \x01(\x0e\x32\x11.tokhai.v1.Advice\x12\x0f\n\x07reasons\x18\x02 \x03(\t\"Q\n\x0f\x44\x65\x63lareResponse\x12\x16\n\x0e\x64\x65\x63laration_id\x18\x01 \x01(\x04\x12&\n\x06\x61\x64vice\x18\x02 \x01(\x0b\x32\x16.tokhai.v1.EntryAdvice\"\xe9\x01\n\x0fQuarantineOrder\x12\n\n\x02id\x18\x01 \x01(\x04\x12!\n\x06person\x18\x02 \x01(\x0b\x32\x11.tokhai.v1.Person\x12\'\n\x04kind\x18\x03 \x01(\x0e\x32\x19.tokhai.v1.QuarantineKind\x12\x15\n\rprovince_code\x18\x04 \x01(\t\x12\r\n\x05place\x18\x05 \x01(\t\x12\r\n\x05start\x18\x06 \x01(\x03\x12\x13\n\x0bplanned_end\x18\x07 \x01(\x03\x12\x0e\n\x06\x61\x63tive\x18\x08 \x01(\x08\x12\x10\n\x08\x65nded_at\x18\t \x01(\x03\x12\x12\n\nend_reason\x18\n \x01(\t\"\xea\x01\n\x16OrderQuarantineRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x06people\x18\x02 \x03(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x12\n\nperson_ids\x18\x03 \x03(\x04\x12\'\n\x04kind\x18\x04 \x01(\x0e\x32\x19.tokhai.v1.QuarantineKind\x12\x15\n\rprovince_code\x18\x05 \x01(\t\x12\r\n\x05place\x18\x06 \x01(\t\x12\r\n\x05start\x18\x07 \x01(\x03\x12\x13\n\x0bplanned_end\x18\x08 \x01(\x03\x12\x0f\n\x07purpose\x18\t \x01(\t\"E\n\x17OrderQuarantineResponse\x12*\n\x06orders\x18\x01 \x03(\x0b\x32\x1a.tokhai.v1.QuarantineOrder\"F\n\x14\x45ndQuarantineRequest\x12\x10\n\x08order_id\x18\x01 \x01(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04time\x18\x03 \x01(\x03\"\x82\x02\n\x13ReportHealthRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x06person\x18\x02 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x0c\n\x04time\x18\x03 \x01(\x03\x12$\n\x06source\x18\x04 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12\x15\n\rtemperature_c\x18\x05 \x01(\x01\x12\x14\n\x0cspo2_percent\x18\x06 \x01(\x01\x12$\n\x08symptoms\x18\x07 \x03(\x0e\x32\x12.tokhai.v1.Symptom\x12\x1c\n\x14\x62reathing_difficulty\x18\x08 \x01(\x08\x12\x0c\n\x04note\x18\t \x01(\t\"S\n\x14ReportHealthResponse\x12\x18\n\x10under_quarantine\x18\x01 \x01(\x08\x12\x10\n\x08replaced\x18\x02 \x01(\x08\x12\x0f\n\x07warning\x18\x03 \x01(\x08\"\xa4\x01\n\x0fLineListRequest\x12!\n\x04list\x18\x01 \x01(\x0e\x32\x13.tokhai.v1.LineList\x12\x15\n\rprovince_code\x18\x02 \x01(\t\x12\r\n\x05place\x18\x03 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x04 \x01(\x03\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x17\n\x0f\x61\x66ter_person_id\x18\x06 \x01(\x04\x12\x11\n\tpage_size\x18\x07 \x01(\r\"\xb1\x01\n\rLineListEntry\x12)\n\x05order\x18\x01 \x01(\x0b\x32\x1a.tokhai.v1.QuarantineOrder\x12\x15\n\rtemperature_c\x18\x02 \x01(\x01\x12\x14\n\x0cspo2_percent\x18\x03 \x01(\x01\x12\x1c\n\x14\x62reathing_difficulty\x18\x04 \x01(\x08\x12*\n\x07\x63ontact\x18\x05 \x01(\x0b\x32\x19.tokhai.v1.ContactDetails\"[\n\x10LineListResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.tokhai.v1.LineListEntry\x12\x1c\n\x14next_after_person_id\x18\x02 \x01(\x04\"\xbb\x01\n\nVenueAlert\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\x12\x12\n\nvenue_name\x18\x03 \x01(\t\x12\r\n\x05start\x18\x04 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x05 \x01(\x03\x12$\n\x05level\x18\x06 \x01(\x0e\x32\x15.tokhai.v1.AlertLevel\x12\x0f\n\x07message\x18\x07 \x01(\t\x12\x14\n\x0cpublished_at\x18\x08 \x01(\x03\x12\x12\n\nexpires_at\x18\t \x01(\x03\"b\n\x14PublishAlertsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12%\n\x06\x61lerts\x18\x02 \x03(\x0b\x32\x15.tokhai.v1.VenueAlert\x12\x0f\n\x07purpose\x18\x03 \x01(\t\">\n\x15PublishAlertsResponse\x12%\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x15.tokhai.v1.VenueAlert\"\'\n\x13RetractAlertRequest\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\x04\"<\n\x14ListExposuresRequest\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\"L\n\x08\x45xposure\x12$\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x15.tokhai.v1.VenueAlert\x12\r\n\x05start\x18\x02 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x03\"?\n\x15ListExposuresResponse\x12&\n\texposures\x18\x01 \x03(\x0b\x32\x13.tokhai.v1.Exposure\"L\n\x16ListVenueAlertsRequest\x12\r\n\x05since\x18\x01 \x01(\x03\x12\x10\n\x08\x61\x66ter_id\x18\x02 \x01(\x04\x12\x11\n\tpage_size\x18\x03 \x01(\r\"W\n\x17ListVenueAlertsResponse\x12%\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x15.tokhai.v1.VenueAlert\x12\x15\n\rnext_after_id\x18\x02 \x01(\x04*\xce\x01\n\x07Symptom\x12\x17\n\x13SYMPTOM_UNSPECIFIED\x10\x00\x12\x11\n\rSYMPTOM_FEVER\x10\x01\x12\x11\n\rSYMPTOM_COUGH\x10\x02\x12\x1f\n\x1bSYMPTOM_SHORTNESS_OF_BREATH\x10\x03\x12\x17\n\x13SYMPTOM_SORE_THROAT\x10\x04\x12\"\n\x1eSYMPTOM_LOSS_OF_TASTE_OR_SMELL\x10\x05\x12\x13\n\x0fSYMPTOM_FATIGUE\x10\x06\x12\x11\n\rSYMPTOM_OTHER\x10\x07*\\\n\x0b\x43\x61seContact\x12\x15\n\x11\x43\x41SE_CONTACT_NONE\x10\x00\x12\x1a\n\x16\x43\x41SE_CONTACT_SUSPECTED\x10\x01\x12\x1a\n\x16\x43\x41SE_CONTACT_CONFIRMED\x10\x02*Q\n\x06\x41\x64vice\x12\x16\n\x12\x41\x44VICE_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x41\x44VICE_ALLOW\x10\x01\x12\x1d\n\x19\x41\x44VICE_REFER_TO_SCREENING\x10\x02*\x8c\x01\n\x0eQuarantineKind\x12\x1f\n\x1bQUARANTINE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18QUARANTINE_KIND_FACILITY\x10\x01\x12\x18\n\x14QUARANTINE_KIND_HOME\x10\x02\x12!\n\x1dQUARANTINE_KIND_LOCKDOWN_ZONE\x10\x03*d\n\x08LineList\x12\x19\n\x15LINE_LIST_UNSPECIFIED\x10\x00\x12 \n\x1cLINE_LIST_NOT_REPORTED_TODAY\x10\x01\x12\x1b\n\x17LINE_LIST_WARNING_SIGNS\x10\x02*^\n\nAlertLevel\x12\x1b\n\x17\x41LERT_LEVEL_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41LERT_LEVEL_MONITOR\x10\x01\x12\x1a\n\x16\x41LERT_LEVEL_GET_TESTED\x10\x02\x32\xda\x05\n\x0b\x43\x61reService\x12@\n\x07\x44\x65\x63lare\x12\x19.tokhai.v1.DeclareRequest\x1a\x1a.tokhai.v1.DeclareResponse\x12O\n\x0cReportHealth\x12\x1e.tokhai.v1.ReportHealthRequest\x1a\x1f.tokhai.v1.ReportHealthResponse\x12X\n\x0fOrderQuarantine\x12!.tokhai.v1.OrderQuarantineRequest\x1a\".tokhai.v1.OrderQuarantineResponse\x12L\n\rEndQuarantine\x12\x1f.tokhai.v1.EndQuarantineRequest\x1a\x1a.tokhai.v1.QuarantineOrder\x12G\n\x0cListLineList\x12\x1a.tokhai.v1.LineListRequest\x1a\x1b.tokhai.v1.LineListResponse\x12R\n\rPublishAlerts\x12\x1f.tokhai.v1.PublishAlertsRequest\x1a .tokhai.v1.PublishAlertsResponse\x12\x45\n\x0cRetractAlert\x12\x1e.tokhai.v1.RetractAlertRequest\x1a\x15.tokhai.v1.VenueAlert\x12R\n\rListExposures\x12\x1f.tokhai.v1.ListExposuresRequest\x1a .tokhai.v1.ListExposuresResponse\x12X\n\x0fListVenueAlerts\x12!.tokhai.v1.ListVenueAlertsRequest\x1a\".tokhai.v1.ListVenueAlertsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tokhai.v1.care_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SYMPTOM']._serialized_start=2735
-  _globals['_SYMPTOM']._serialized_end=2941
-  _globals['_CASECONTACT']._serialized_start=2943
-  _globals['_CASECONTACT']._serialized_end=3035
-  _globals['_ADVICE']._serialized_start=3037
-  _globals['_ADVICE']._serialized_end=3118
-  _globals['_QUARANTINEKIND']._serialized_start=3121
-  _globals['_QUARANTINEKIND']._serialized_end=3261
-  _globals['_LINELIST']._serialized_start=3263
-  _globals['_LINELIST']._serialized_end=3363
-  _globals['_ALERTLEVEL']._serialized_start=3365
-  _globals['_ALERTLEVEL']._serialized_end=3459
+  _globals['_SYMPTOM']._serialized_start=2810
+  _globals['_SYMPTOM']._serialized_end=3016
+  _globals['_CASECONTACT']._serialized_start=3018
+  _globals['_CASECONTACT']._serialized_end=3110
+  _globals['_ADVICE']._serialized_start=3112
+  _globals['_ADVICE']._serialized_end=3193
+  _globals['_QUARANTINEKIND']._serialized_start=3196
+  _globals['_QUARANTINEKIND']._serialized_end=3336
+  _globals['_LINELIST']._serialized_start=3338
+  _globals['_LINELIST']._serialized_end=3438
+  _globals['_ALERTLEVEL']._serialized_start=3440
+  _globals['_ALERTLEVEL']._serialized_end=3534
   _globals['_DECLARATION']._serialized_start=60
   _globals['_DECLARATION']._serialized_end=314
   _globals['_DECLAREREQUEST']._serialized_start=317
@@ -64,30 +64,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPORTHEALTHREQUEST']._serialized_end=1515
   _globals['_REPORTHEALTHRESPONSE']._serialized_start=1517
   _globals['_REPORTHEALTHRESPONSE']._serialized_end=1600
-  _globals['_LINELISTREQUEST']._serialized_start=1602
-  _globals['_LINELISTREQUEST']._serialized_end=1722
-  _globals['_LINELISTENTRY']._serialized_start=1725
-  _globals['_LINELISTENTRY']._serialized_end=1902
-  _globals['_LINELISTRESPONSE']._serialized_start=1904
-  _globals['_LINELISTRESPONSE']._serialized_end=1965
-  _globals['_VENUEALERT']._serialized_start=1968
-  _globals['_VENUEALERT']._serialized_end=2155
-  _globals['_PUBLISHALERTSREQUEST']._serialized_start=2157
-  _globals['_PUBLISHALERTSREQUEST']._serialized_end=2255
-  _globals['_PUBLISHALERTSRESPONSE']._serialized_start=2257
-  _globals['_PUBLISHALERTSRESPONSE']._serialized_end=2319
-  _globals['_RETRACTALERTREQUEST']._serialized_start=2321
-  _globals['_RETRACTALERTREQUEST']._serialized_end=2360
-  _globals['_LISTEXPOSURESREQUEST']._serialized_start=2362
-  _globals['_LISTEXPOSURESREQUEST']._serialized_end=2422
-  _globals['_EXPOSURE']._serialized_start=2424
-  _globals['_EXPOSURE']._serialized_end=2500
-  _globals['_LISTEXPOSURESRESPONSE']._serialized_start=2502
-  _globals['_LISTEXPOSURESRESPONSE']._serialized_end=2565
-  _globals['_LISTVENUEALERTSREQUEST']._serialized_start=2567
-  _globals['_LISTVENUEALERTSREQUEST']._serialized_end=2643
-  _globals['_LISTVENUEALERTSRESPONSE']._serialized_start=2645
-  _globals['_LISTVENUEALERTSRESPONSE']._serialized_end=2732
-  _globals['_CARESERVICE']._serialized_start=3462
-  _globals['_CARESERVICE']._serialized_end=4192
+  _globals['_LINELISTREQUEST']._serialized_start=1603
+  _globals['_LINELISTREQUEST']._serialized_end=1767
+  _globals['_LINELISTENTRY']._serialized_start=1770
+  _globals['_LINELISTENTRY']._serialized_end=1947
+  _globals['_LINELISTRESPONSE']._serialized_start=1949
+  _globals['_LINELISTRESPONSE']._serialized_end=2040
+  _globals['_VENUEALERT']._serialized_start=2043
+  _globals['_VENUEALERT']._serialized_end=2230
+  _globals['_PUBLISHALERTSREQUEST']._serialized_start=2232
+  _globals['_PUBLISHALERTSREQUEST']._serialized_end=2330
+  _globals['_PUBLISHALERTSRESPONSE']._serialized_start=2332
+  _globals['_PUBLISHALERTSRESPONSE']._serialized_end=2394
+  _globals['_RETRACTALERTREQUEST']._serialized_start=2396
+  _globals['_RETRACTALERTREQUEST']._serialized_end=2435
+  _globals['_LISTEXPOSURESREQUEST']._serialized_start=2437
+  _globals['_LISTEXPOSURESREQUEST']._serialized_end=2497
+  _globals['_EXPOSURE']._serialized_start=2499
+  _globals['_EXPOSURE']._serialized_end=2575
+  _globals['_LISTEXPOSURESRESPONSE']._serialized_start=2577
+  _globals['_LISTEXPOSURESRESPONSE']._serialized_end=2640
+  _globals['_LISTVENUEALERTSREQUEST']._serialized_start=2642
+  _globals['_LISTVENUEALERTSREQUEST']._serialized_end=2718
+  _globals['_LISTVENUEALERTSRESPONSE']._serialized_start=2720
+  _globals['_LISTVENUEALERTSRESPONSE']._serialized_end=2807
+  _globals['_CARESERVICE']._serialized_start=3537
+  _globals['_CARESERVICE']._serialized_end=4267
 # @@protoc_insertion_point(module_scope)

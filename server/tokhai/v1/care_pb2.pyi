@@ -219,18 +219,22 @@ class ReportHealthResponse(_message.Message):
     def __init__(self, under_quarantine: _Optional[bool] = ..., replaced: _Optional[bool] = ..., warning: _Optional[bool] = ...) -> None: ...
 
 class LineListRequest(_message.Message):
-    __slots__ = ("list", "province_code", "place", "day", "purpose")
+    __slots__ = ("list", "province_code", "place", "day", "purpose", "after_person_id", "page_size")
     LIST_FIELD_NUMBER: _ClassVar[int]
     PROVINCE_CODE_FIELD_NUMBER: _ClassVar[int]
     PLACE_FIELD_NUMBER: _ClassVar[int]
     DAY_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     list: LineList
     province_code: str
     place: str
     day: int
     purpose: str
-    def __init__(self, list: _Optional[_Union[LineList, str]] = ..., province_code: _Optional[str] = ..., place: _Optional[str] = ..., day: _Optional[int] = ..., purpose: _Optional[str] = ...) -> None: ...
+    after_person_id: int
+    page_size: int
+    def __init__(self, list: _Optional[_Union[LineList, str]] = ..., province_code: _Optional[str] = ..., place: _Optional[str] = ..., day: _Optional[int] = ..., purpose: _Optional[str] = ..., after_person_id: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
 
 class LineListEntry(_message.Message):
     __slots__ = ("order", "temperature_c", "spo2_percent", "breathing_difficulty", "contact")
@@ -247,10 +251,12 @@ class LineListEntry(_message.Message):
     def __init__(self, order: _Optional[_Union[QuarantineOrder, _Mapping]] = ..., temperature_c: _Optional[float] = ..., spo2_percent: _Optional[float] = ..., breathing_difficulty: _Optional[bool] = ..., contact: _Optional[_Union[_common_pb2.ContactDetails, _Mapping]] = ...) -> None: ...
 
 class LineListResponse(_message.Message):
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "next_after_person_id")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_AFTER_PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[LineListEntry]
-    def __init__(self, entries: _Optional[_Iterable[_Union[LineListEntry, _Mapping]]] = ...) -> None: ...
+    next_after_person_id: int
+    def __init__(self, entries: _Optional[_Iterable[_Union[LineListEntry, _Mapping]]] = ..., next_after_person_id: _Optional[int] = ...) -> None: ...
 
 class VenueAlert(_message.Message):
     __slots__ = ("id", "venue_id", "venue_name", "start", "end", "level", "message", "published_at", "expires_at")

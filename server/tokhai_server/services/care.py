@@ -25,6 +25,8 @@ from .context import principal
 from .tracing import LOCAL, purpose_of, refuse_if_too_large
 
 DAY = 86_400
+#: People in a page of ListLineList: some 200 bytes each.
+LINE_LIST_PAGE = 10_000
 #: Alerts in a page of ListVenueAlerts, and its bytes: under gRPC's
 #: default limit on what a client receives (4 MiB).
 ALERTS_PAGE = 10_000
@@ -258,7 +260,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             .select_from(db.quarantine_orders.outerjoin(db.health_reports, (r.person_id == o.person_id) & (r.day == day)))
             # Orders in force by the end of that day, and not ended before it.
             .where(o.province == request.province_code, o.start < day_end, o.active.is_(True) | (o.ended_at >= day_end))
-            .order_by(o.id)
+            .where(o.person_id > text.id_(request.after_person_id, "after_person_id"))
         )
         if place:
             query = query.where(o.place == place)
@@ -266,15 +268,21 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             query = query.where(r.person_id.is_(None))
         else:
             query = query.where(r.warning.is_(True))
+        size = min(request.page_size or LINE_LIST_PAGE, LINE_LIST_PAGE)
         with self.state.db.connect() as conn:
-            # One entry a person, with their latest order, however many they are under.
-            rows = sorted({row.person_id: row for row in conn.execute(query)}.values(), key=lambda row: row.id)
+            # The page's people first, then their orders: one entry a person,
+            # with their latest order, however many they are under.
+            people = conn.execute(query.with_only_columns(o.person_id).distinct().order_by(o.person_id).limit(size + 1)).scalars().all()
+            more = len(people) > size
+            people = people[:size]
+            latest = {row.person_id: row for row in conn.execute(query.where(o.person_id.in_(people)).order_by(o.person_id, o.id))} if people else {}
+            rows = list(latest.values())
             c = db.contacts.c
             contacts = {
                 row.person_id: common_pb2.ContactDetails(name=row.name, phone=row.phone)
                 for row in conn.execute(sa.select(db.contacts).where(c.person_id.in_({x.person_id for x in rows})))
             } if rows else {}
-        response = pb.LineListResponse()
+        response = pb.LineListResponse(next_after_person_id=people[-1] if more else 0)
         for row in rows:
             entry = response.entries.add(order=_order(row))
             if row.temperature_c is not None:
