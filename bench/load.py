@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from national import parse_size  # noqa: E402
 from report import DOCS, size_name  # noqa: E402
-from service import in_processes, serve  # noqa: E402
+from service import collector_paused, in_processes, serve  # noqa: E402
 
 from tokhai.v1 import checkins_pb2 as C  # noqa: E402
 from tokhai.v1 import checkins_pb2_grpc  # noqa: E402
@@ -150,18 +150,19 @@ def tracer(port: int, key: str, cases: np.ndarray, start: int, end: int, rate: f
     stub = tracing_pb2_grpc.TracingServiceStub(channel)
     md = [("authorization", f"Bearer {key}")]
     latencies, found = [], []
-    t0 = time.perf_counter()
-    for k in range(calls or 10**9):
-        if rate:
-            due = t0 + k / rate
-            if due > t0 + seconds:
-                break
-            time.sleep(max(0.0, due - time.perf_counter()))
-        case = T.Case(person=K.PersonRef(citizen_id=citizen_id(int(cases[k % len(cases)]))), province_code="79", start=start, end=end)
-        t = time.perf_counter()
-        response = stub.Trace(T.TraceRequest(cases=[case], hops=1, min_overlap_seconds=900, purpose="national load run"), metadata=md, timeout=120)
-        latencies.append(time.perf_counter() - t)
-        found.append(len(response.people.person_id))
+    with collector_paused():
+        t0 = time.perf_counter()
+        for k in range(calls or 10**9):
+            if rate:
+                due = t0 + k / rate
+                if due > t0 + seconds:
+                    break
+                time.sleep(max(0.0, due - time.perf_counter()))
+            case = T.Case(person=K.PersonRef(citizen_id=citizen_id(int(cases[k % len(cases)]))), province_code="79", start=start, end=end)
+            t = time.perf_counter()
+            response = stub.Trace(T.TraceRequest(cases=[case], hops=1, min_overlap_seconds=900, purpose="national load run"), metadata=md, timeout=120)
+            latencies.append(time.perf_counter() - t)
+            found.append(len(response.people.person_id))
     return latencies, found
 
 

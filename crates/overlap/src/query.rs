@@ -582,14 +582,19 @@ impl State {
         if strategy == Hop::Cheaper && frontier.len() <= floor {
             return None;
         }
-        let mut people: Vec<u64> = segments().flat_map(|s| s.persons.iter().copied()).collect();
+        // Each segment's unreached, by one walk along its people and the
+        // reached in order: a hash lookup for each of the segments' people
+        // missed the caches, and most of them are reached.
+        let mut reached: Vec<u64> = reached.iter().copied().collect();
+        reached.par_sort_unstable();
+        let segments: Vec<&Segment> = segments().collect();
+        let mut people: Vec<u64> = segments
+            .par_iter()
+            .flat_map_iter(|s| s.persons_not_in(&reached))
+            .collect();
         // Sorted runs, one a segment: a merge sort takes them as they are.
         people.par_sort();
         people.dedup();
-        let people: Vec<u64> = people
-            .into_par_iter()
-            .filter(|p| !reached.contains(p))
-            .collect();
         (strategy == Hop::Pull || people.len() < frontier.len()).then_some(people)
     }
 

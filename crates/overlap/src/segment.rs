@@ -510,6 +510,17 @@ impl Segment {
         bits
     }
 
+    /// The entries of `persons` that are not in `sorted` (ascending), ascending.
+    pub fn persons_not_in(&self, sorted: &[u64]) -> Vec<u64> {
+        let listed = self.bits_of(sorted);
+        self.persons
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| listed[i / 64] >> (i % 64) & 1 == 0)
+            .map(|(_, &person)| person)
+            .collect()
+    }
+
     /// For each entry of `persons`, its place in `sorted` (ascending), or
     /// [`NOT_LISTED`].
     pub fn places_in(&self, sorted: &[u64]) -> Vec<u32> {
