@@ -178,6 +178,16 @@ def test_entry_advice_survives_a_restart(service, now, database_url):
         H.OrderQuarantineRequest(people=[phone(3)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 86_400, purpose="F1 ổ dịch"),
         metadata=tracer.md,
     )
+    # Alerts: one live where person 4 was, one retracted where person 5 was.
+    market, market_payload = service.venue(admin, name="Chợ đêm")
+    check_in(app, market_payload, phone(4), now - 3_000)
+    check_in(app, market_payload, phone(5), now - 9_000)
+    window = {"venue_id": market.id, "level": H.ALERT_LEVEL_MONITOR}
+    live, gone = tracer.care.PublishAlerts(
+        H.PublishAlertsRequest(alerts=[H.VenueAlert(start=now - 3_600, end=now - 1_800, **window), H.VenueAlert(start=now - 10_000, end=now - 8_000, **window)], purpose="ổ dịch"),
+        metadata=tracer.md,
+    ).alerts
+    tracer.care.RetractAlert(H.RetractAlertRequest(alert_id=gone.id), metadata=tracer.md)
     service.channel.close()
     service.server.stop(grace=1)
     again = start(service.data_dir, database_url)
@@ -186,6 +196,9 @@ def test_entry_advice_survives_a_restart(service, now, database_url):
         assert check_in(app2, payload, phone(1), now).advice.reasons == ["declared symptoms"]
         assert check_in(app2, payload, phone(2), now).advice.advice == H.ADVICE_ALLOW, "the later, clean declaration counts"
         assert check_in(app2, payload, phone(3), now).advice.reasons == ["under an active quarantine order"]
+        assert check_in(app2, payload, phone(4), now).advice.reasons == ["an exposure alert names a venue the person was at"]
+        assert check_in(app2, payload, phone(5), now).advice.advice == H.ADVICE_ALLOW, "a retracted alert stays retracted"
+        assert [e.alert.id for e in app2.care.ListExposures(H.ListExposuresRequest(person=phone(4)), metadata=app2.md).exposures] == [live.id]
     finally:
         again.channel.close()
         again.server.stop(grace=1)
@@ -456,6 +469,7 @@ def test_api_bounds_found_in_review(service, now):
             break
         after = page.next_after_id
     assert len(seen) == 2_000 and seen == sorted(set(seen))
+    assert app.care.ListVenueAlerts(H.ListVenueAlertsRequest(after_id=2**64 - 1), metadata=app.md).alerts == []
     # Long messages: a page stops at its byte budget, under a client's default 4 MiB.
     long = [H.VenueAlert(venue_id=other.id, start=now - 9_000 + k, end=now - 300, level=H.ALERT_LEVEL_MONITOR, message="ệ" * 1_000) for k in range(1_200)]
     tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=long, purpose="ổ dịch khác"), metadata=tracer.md)

@@ -43,7 +43,7 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
     with state.db.begin() as conn:
         for kind, statement in deletions.items():
             removed[kind] = conn.execute(statement).rowcount
-    state.alerts_changed()
+    state.live_alerts.prune(now)
     state.risk.forget_before(now - RISK_DAYS)
     state.forget_ended(now)
     if state.db.dialect.name == "postgresql":

@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 from tokhai_engine import Engine
 
 from . import db, text
+from .alerts import LiveAlerts
 from .audit import AuditLog
 from .auth import Keys, Principal
 from .codes import Codes
@@ -69,7 +70,7 @@ class State:
         self.people = Pseudonyms(secrets.pseudonym_key)
         self.audit = AuditLog(self.db)
         self._venues: dict[int, Venue] = {}
-        self._alerts: tuple[float, tuple[list[sa.Row], dict[int, list[sa.Row]]]] | None = None
+        self.live_alerts = LiveAlerts(self.db, int(time.time()))
         # One pool per kind of key: a call holds a request's lock while it
         # takes a person's, and one pool could hand it the same lock twice.
         self._locks = {kind: [threading.Lock() for _ in range(1024)] for kind in ("request", "person")}
@@ -138,37 +139,6 @@ class State:
             return self._venues.setdefault(venue.id, venue)
         self._venues[venue.id] = venue
         return venue
-
-    # --- alerts ------------------------------------------------------------
-
-    def alerts(self) -> list[sa.Row]:
-        """Alerts neither retracted nor expired (as of their loading), newest
-        last; every check-in's entry advice reads them, so they are held here
-        and reloaded when they change (and every few seconds, for changes
-        made by another process)."""
-        return self._live_alerts()[0]
-
-    def alerts_at(self) -> dict[int, list[sa.Row]]:
-        """`alerts()` by venue: a check-in looks up the few venues the person
-        was at, not every alert in the country."""
-        return self._live_alerts()[1]
-
-    def _live_alerts(self) -> tuple[list[sa.Row], dict[int, list[sa.Row]]]:
-        now = time.monotonic()
-        cached = self._alerts
-        if cached is None or now - cached[0] > 5:
-            a = db.alerts.c
-            with self.db.connect() as conn:
-                live = a.retracted_at.is_(None) & (a.expires_at > int(time.time()))
-                rows = conn.execute(sa.select(db.alerts).where(live).order_by(a.id)).all()
-            by_venue: dict[int, list[sa.Row]] = {}
-            for row in rows:
-                by_venue.setdefault(row.venue_id, []).append(row)
-            cached = self._alerts = (now, (rows, by_venue))
-        return cached[1]
-
-    def alerts_changed(self) -> None:
-        self._alerts = None
 
     # --- open stays --------------------------------------------------------
 

@@ -3,8 +3,6 @@ lists, exposure alerts; and the entry advice a check-in answers with."""
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 import time
 
@@ -63,19 +61,18 @@ def answer_fits(items: int, bytes_each: int, limit: int, what: str) -> None:
         raise Invalid(f"the answer would hold {items:,} {what} of up to {bytes_each:,} bytes, over the message limit: send at most {int(limit * 0.9) // bytes_each:,} a call")
 
 
-def exposures(state: State, person_id: int, now: int) -> list[tuple[sa.Row, int, int]]:
-    """(alert, start, end) for each live alert whose window meets one of the
-    person's stays at its venue, by alert: the person's few sites are looked
-    up among the alerts, not every alert among their sites."""
-    by_venue = state.alerts_at()
-    if not by_venue:
+def exposures(state: State, person_id: int, now: int) -> list[tuple[int, int, int]]:
+    """(alert id, start, end) for each live alert whose window meets one of
+    the person's stays at its venue, by alert: the person's few sites are
+    looked up among the alerts, not every alert among their sites."""
+    if not state.live_alerts:
         return []
     # Alerts are held for the retention period at most: so far back.
     sites = state.engine.exposure_sites([person_id], now - state.settings.retention_days * DAY, now + 1)
     out = []
     for venue, s, e in zip(sites.venue.tolist(), sites.start.tolist(), sites.end.tolist(), strict=True):
-        out.extend((alert, s, e) for alert in by_venue.get(venue, ()) if alert.expires_at > now and alert.start < e and alert.end > s)
-    return sorted(out, key=lambda x: (x[0].id, x[1]))
+        out.extend((alert_id, s, e) for start, end, _, alert_id in state.live_alerts.at(venue, now) if start < e and end > s)
+    return sorted(out)
 
 
 def _alert(row: sa.Row, state: State) -> pb.VenueAlert:
@@ -327,7 +324,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             answer_fits(len(rows), largest + 128, self.state.settings.max_message_bytes, "alerts")
             with self.state.db.begin() as conn:
                 made = conn.execute(db.alerts.insert().returning(*db.alerts.c, sort_by_parameter_order=True), rows).all()
-            self.state.alerts_changed()
+            self.state.live_alerts.published(made)
             return pb.PublishAlertsResponse(alerts=[_alert(r, self.state) for r in made])
 
         return self.state.once(who, request.request_id, "PublishAlerts", pb.PublishAlertsResponse, publish)
@@ -343,12 +340,18 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 raise NotFound(f"no alert {request.alert_id}")
             who.require_province(self.state.venue(row.venue_id).province, f"alert {row.id}")
             conn.execute(db.alerts.update().where(al.id == row.id, al.retracted_at.is_(None)).values(retracted_at=int(time.time())))
-        self.state.alerts_changed()
+        self.state.live_alerts.retracted(row.venue_id, row.id)
         return _alert(row, self.state)
 
     def ListExposures(self, request, context):  # noqa: N802, ANN001
         person_id, pseudonym = self.state.people.of_ref(request.person)
         found = exposures(self.state, person_id, int(time.time()))
+        if found:
+            al = db.alerts.c
+            with self.state.db.connect() as conn:
+                rows = {r.id: r for r in conn.execute(sa.select(db.alerts).where(al.id.in_(sorted({a for a, _, _ in found}))))}
+            # One deleted meanwhile (retention takes expired alerts) is not listed.
+            found = [(rows[a], s, e) for a, s, e in found if a in rows]
         # An answer with exposures tells where the person was: audited, as
         # every answer with a person's data. (Most checks find none; those
         # answers hold nothing of anyone's, and apps check often.)
@@ -358,16 +361,22 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
 
     def ListVenueAlerts(self, request, context):  # noqa: N802, ANN001
         size, now = min(request.page_size or ALERTS_PAGE, ALERTS_PAGE), int(time.time())
-        alerts = self.state.alerts()  # by id
+        al = db.alerts.c
+        # Ids past a BIGINT's reach name no alert.
+        after_id = min(request.after_id, (1 << 63) - 1)
+        live = al.retracted_at.is_(None) & (al.expires_at > now) & (al.published_at >= request.since)
+        # The page and one more, which tells whether there is a next page.
+        query = sa.select(db.alerts).where(al.id > after_id, live).order_by(al.id).limit(size + 1)
+        with self.state.db.connect() as conn:
+            rows = conn.execute(query).all()
         response, budget = pb.ListVenueAlertsResponse(), ALERTS_PAGE_BYTES
-        for row in itertools.islice(alerts, bisect.bisect_right(alerts, request.after_id, key=lambda r: r.id), None):
-            if row.expires_at > now and row.published_at >= request.since:
-                alert = _alert(row, self.state)
-                budget -= alert.ByteSize() + 4
-                if len(response.alerts) == size or (budget < 0 and response.alerts):
-                    response.next_after_id = response.alerts[-1].id
-                    break
-                response.alerts.append(alert)
+        for row in rows:
+            alert = _alert(row, self.state)
+            budget -= alert.ByteSize() + 4
+            if len(response.alerts) == size or (budget < 0 and response.alerts):
+                response.next_after_id = response.alerts[-1].id
+                break
+            response.alerts.append(alert)
         return response
 
 

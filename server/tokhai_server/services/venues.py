@@ -226,10 +226,11 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
         with self.state.db.connect() as conn:
             rows = conn.execute(query).all()
         now = int(time.time())
-        alerted = {r.venue_id for r in self.state.alerts() if r.expires_at > now}
+        alerts = self.state.live_alerts
         return pb.ListVenueSafetyResponse(
             venues=[
-                pb.VenueSafety(venue_id=r.id, venue_name=r.name, ward_code=r.ward, assessment=_assessment(r), under_alert=r.id in alerted) for r in rows
+                pb.VenueSafety(venue_id=r.id, venue_name=r.name, ward_code=r.ward, assessment=_assessment(r), under_alert=bool(alerts.at(r.id, now)))
+                for r in rows
             ]
         )
 

@@ -1,0 +1,50 @@
+"""The live alerts' index against a brute-force oracle: every alert ever
+stored, less the retracted and the expired."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokhai_server import db
+from tokhai_server.alerts import LiveAlerts
+
+VENUES = range(1, 5)
+# (venue, start, end, expires_at): few venues and times, so that alerts share them.
+alert = st.tuples(st.sampled_from(VENUES), st.integers(0, 20), st.integers(1, 20), st.integers(1, 30))
+step = st.one_of(
+    st.tuples(st.just("publish"), st.lists(alert, min_size=1, max_size=6)),
+    st.tuples(st.just("retract"), st.integers(0, 40)),
+    st.tuples(st.just("prune"), st.integers(0, 30)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(step, max_size=25), st.integers(0, 30))
+def test_the_index_holds_the_live_alerts(tmp_path_factory, steps, now):
+    database = db.connect(f"sqlite:///{tmp_path_factory.mktemp('alerts')}/a.db")
+    alerts, stored, retracted = LiveAlerts(database, 0), [], set()
+    for kind, arg in steps:
+        if kind == "publish":
+            rows = [dict(venue_id=v, start=s, end=s + d, level=1, message="", published_by=1, published_at=0, expires_at=x) for v, s, d, x in arg]
+            with database.begin() as conn:
+                made = conn.execute(db.alerts.insert().returning(*db.alerts.c, sort_by_parameter_order=True), rows).all()
+            alerts.published(made)
+            stored.extend(made)
+        elif kind == "retract" and stored:
+            row = stored[arg % len(stored)]
+            with database.begin() as conn:
+                conn.execute(db.alerts.update().where(db.alerts.c.id == row.id).values(retracted_at=1))
+            alerts.retracted(row.venue_id, row.id)
+            retracted.add(row.id)
+        elif kind == "prune":
+            alerts.prune(arg)
+            now = max(now, arg)  # pruned alerts are only those expired by then
+    loaded = LiveAlerts(database, now)  # as a restart finds them
+    for venue in VENUES:
+        want = [(r.start, r.end, r.expires_at, r.id) for r in stored if r.venue_id == venue and r.id not in retracted and r.expires_at > now]
+        assert alerts.at(venue, now) == want
+        assert loaded.at(venue, now) == want
+    assert bool(alerts) == bool(alerts._at)
+    database.dispose()
+
