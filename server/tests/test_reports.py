@@ -24,7 +24,7 @@ def export(who, **kw) -> bytes:
     return b"".join(c.data for c in who.reports.Export(R.ExportRequest(**kw), metadata=who.md, timeout=30))
 
 
-def test_counts_match_the_data_and_respect_scope(service, now):
+def test_counts_match_the_data_and_respect_scope(service, now, monkeypatch):
     admin = service.client("admin")
     app = service.client("app_backend", app=NCOVI)
     hcm = [service.venue(admin, name=f"HCM {i}", province="79") for i in range(3)]
@@ -44,6 +44,24 @@ def test_counts_match_the_data_and_respect_scope(service, now):
     window = R.CountsRequest(province_code="79", by=R.LEVEL_VENUE, start=day0, end=day0 + 2 * 86_400)
     got = analyst.reports.CheckinCounts(window, metadata=analyst.md).rows
     assert {(r.key, r.day): r.count for r in got} == expected, "per venue and day, Hà Nội's not among them"
+    # Exports are written a day at a time (a row group a day) and sent in
+    # pieces (small here, so that a file takes many): the same rows.
+    from tokhai_server.services import reports
+
+    monkeypatch.setattr(reports, "CHUNK", 100)
+    for fmt in (R.FORMAT_CSV, R.FORMAT_PARQUET):
+        nothing = export(analyst, dataset=R.DATASET_CHECKINS_PER_DAY, format=fmt, counts=R.CountsRequest(province_code="79", by=R.LEVEL_VENUE, start=day0 - 9 * 86_400, end=day0 - 8 * 86_400), purpose="báo cáo Sở")
+        assert nothing == b"key,day,checkins\r\n" if fmt == R.FORMAT_CSV else pq.read_table(io.BytesIO(nothing)).column_names == ["key", "day", "checkins"]
+        data = export(analyst, dataset=R.DATASET_CHECKINS_PER_DAY, format=fmt, counts=window, purpose="báo cáo Sở")
+        if fmt == R.FORMAT_CSV:
+            table = list(csv.reader(io.StringIO(data.decode())))
+            assert table[0] == ["key", "day", "checkins"]
+            rows = {(k, int(d)): int(n) for k, d, n in table[1:]}
+        else:
+            parquet = pq.ParquetFile(io.BytesIO(data))
+            assert parquet.metadata.num_row_groups == len({d for _, d in expected})
+            rows = {(k, d): n for k, d, n in zip(*parquet.read().to_pydict().values(), strict=True)}
+        assert rows == expected
     by_ward = analyst.reports.CheckinCounts(R.CountsRequest(province_code="79", by=R.LEVEL_WARD, start=day0, end=day0 + 2 * 86_400), metadata=analyst.md).rows
     assert {r.key for r in by_ward} == {"79-760-26740"} and sum(r.count for r in by_ward) == 60
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import sqlalchemy as sa
@@ -68,10 +69,14 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
 
     # --- aggregates -----------------------------------------------------------
 
-    def _checkin_rows(self, request: pb.CountsRequest) -> list[tuple[str, int, int]]:
+    def _checkin_days(self, request: pb.CountsRequest) -> Iterator[list[tuple[str, int, int]]]:
+        """The rows of each day in turn, the request checked first: a month
+        of a nation's venues is tens of millions of rows, which an export
+        writes a day at a time."""
         province = scope(principal(), request.province_code)
         if request.by not in (pb.LEVEL_PROVINCE, pb.LEVEL_DISTRICT, pb.LEVEL_WARD, pb.LEVEL_VENUE):
             raise Invalid("by must be PROVINCE, DISTRICT, WARD or VENUE")
+        covered = days(request)
         v = db.venues.c
         query = sa.select(v.id, v.province, v.district, v.ward).order_by(v.id)
         if province is not None:
@@ -81,20 +86,22 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         ids = np.array([r.id for r in venues], dtype=np.uint64)
         column = {pb.LEVEL_PROVINCE: 1, pb.LEVEL_DISTRICT: 2, pb.LEVEL_WARD: 3}.get(request.by)
         keys = np.array([str(r.id) if column is None else "-".join(r[1 : column + 1]) for r in venues], dtype=object)
-        rows = []
-        for day in days(request):
+
+        def of(day: int) -> list[tuple[str, int, int]]:
             venue, count = self.state.engine.checkins_per_venue(day, day + DAY)
             at = np.searchsorted(ids, venue).clip(max=max(len(ids) - 1, 0))
             mine = (ids[at] == venue) if len(ids) else np.zeros(len(venue), bool)
             if not mine.any():
-                continue
+                return []
             labels, where = np.unique(keys[at[mine]].astype(str), return_inverse=True)
             totals = np.bincount(where, weights=count[mine]).astype(np.int64)
-            rows.extend((str(k), day, int(n)) for k, n in zip(labels, totals, strict=True))
-        return rows
+            return [(str(k), day, int(n)) for k, n in zip(labels, totals, strict=True)]
+
+        return map(of, covered)
 
     def CheckinCounts(self, request, context):  # noqa: N802, ANN001
-        return pb.CountsResponse(rows=[pb.CountRow(key=k, day=d, count=n) for k, d, n in self._checkin_rows(request)])
+        rows = [pb.CountRow(key=k, day=d, count=n) for day in self._checkin_days(request) for k, d, n in day]
+        return pb.CountsResponse(rows=rows)
 
     def _symptom_rows(self, request: pb.CountsRequest) -> list[tuple[str, int, int]]:
         province = scope(principal(), request.province_code)
@@ -180,33 +187,75 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
             raise Invalid("format must be CSV or PARQUET")
         match request.dataset:
             case pb.DATASET_CHECKINS_PER_DAY:
-                header, rows = ("key", "day", "checkins"), self._checkin_rows(counts)
+                header, parts = ("key", "day", "checkins"), self._checkin_days(counts)
             case pb.DATASET_SYMPTOMS_PER_DAY:
-                header, rows = ("key", "day", "declarations_with_symptoms"), self._symptom_rows(counts)
+                header, parts = ("key", "day", "declarations_with_symptoms"), [self._symptom_rows(counts)]
             case pb.DATASET_VENUES:
-                header, rows = ("province", "kind", "safety_level", "venues"), self._venue_rows(counts.province_code)
+                header, parts = ("province", "kind", "safety_level", "venues"), [self._venue_rows(counts.province_code)]
             case pb.DATASET_QUARANTINE:
-                header, rows = ("province", "place", "active", "reported", "warning", "not_reported"), self._quarantine_rows(counts.province_code, counts.start)
+                header, parts = ("province", "place", "active", "reported", "warning", "not_reported"), [self._quarantine_rows(counts.province_code, counts.start)]
             case _:
                 raise Invalid("dataset is required")
-        if request.format == pb.FORMAT_CSV:
-            out = io.StringIO()
-            writer = csv.writer(out)
-            writer.writerow(header)
-            writer.writerows([escape(c) for c in row] for row in rows)
-            data = out.getvalue().encode()
-        elif request.format == pb.FORMAT_PARQUET:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(header)})
-            buffer = io.BytesIO()
-            pq.write_table(table, buffer, compression="zstd")
-            data = buffer.getvalue()
-        else:
-            raise Invalid("format must be CSV or PARQUET")
+        # Audited once the request is known to be good, before any of it is sent.
         self.state.audit.record(
-            who, "Export", purpose, 0, {"dataset": pb.Dataset.Name(request.dataset), "format": pb.Format.Name(request.format), "rows": len(rows), "province": counts.province_code}
+            who, "Export", purpose, 0, {"dataset": pb.Dataset.Name(request.dataset), "format": pb.Format.Name(request.format), "province": counts.province_code}
         )
-        for at in range(0, max(len(data), 1), CHUNK):
-            yield pb.ExportChunk(data=data[at : at + CHUNK])
+        write = _csv if request.format == pb.FORMAT_CSV else _parquet
+        for data in write(header, parts):
+            yield pb.ExportChunk(data=data)
+
+
+class _Pending(io.RawIOBase):
+    """A file that is written to and handed on in CHUNK-byte pieces."""
+
+    def __init__(self) -> None:
+        self.data, self.written = bytearray(), 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:  # noqa: ANN001 - bytes-like
+        self.data += b
+        self.written += len(b)
+        return len(b)
+
+    def tell(self) -> int:
+        return self.written
+
+    def take(self, everything: bool = False) -> Iterator[bytes]:
+        while len(self.data) >= CHUNK or (everything and self.data):
+            yield bytes(self.data[:CHUNK])
+            del self.data[:CHUNK]
+
+
+def _csv(header: tuple[str, ...], parts: Iterable[list[tuple]]) -> Iterator[bytes]:
+    """The CSV file of `parts`' rows, written a part (a day) at a time."""
+    out, text = _Pending(), io.StringIO()
+    csv.writer(text).writerow(header)
+    for rows in parts:
+        csv.writer(text).writerows([escape(c) for c in row] for row in rows)
+        out.write(text.getvalue().encode())
+        text.seek(0)
+        text.truncate()
+        yield from out.take()
+    out.write(text.getvalue().encode())
+    yield from out.take(everything=True)
+
+
+def _parquet(header: tuple[str, ...], parts: Iterable[list[tuple]]) -> Iterator[bytes]:
+    """The Parquet file of `parts`' rows, a row group a part (a day)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out, writer = _Pending(), None
+    for rows in parts:
+        if rows:
+            table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(header)})
+            writer = writer or pq.ParquetWriter(out, table.schema, compression="zstd")
+            writer.write_table(table)
+            yield from out.take()
+    if writer is None:  # no rows: the columns, empty
+        pq.write_table(pa.table({name: [] for name in header}), out, compression="zstd")
+    else:
+        writer.close()
+    yield from out.take(everything=True)
