@@ -515,3 +515,36 @@ def test_line_lists_come_a_page_at_a_time(service, now):
         after = page.next_after_person_id
     ids = sorted(service.server.state.people.of_ref(p)[0] for p in people)
     assert seen == ids and pages == 3
+
+
+def test_a_retraction_during_a_publish_is_kept(service, now, monkeypatch):
+    """A retraction of an alert whose publish has committed but not yet
+    reached the live index waits for it, then takes it out."""
+    import threading
+
+    from tokhai_server import alerts
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    tracer = service.client("tracer", province="79")
+    venue, payload = service.venue(admin, province="79")
+    check_in(app, payload, phone(1), now - 7_000)
+    committed, retracted = threading.Event(), threading.Event()
+    published = alerts.LiveAlerts.published
+
+    def slow(self, rows):  # noqa: ANN001
+        committed.set()
+        retracted.wait(1)  # a retraction, were it let in now
+        published(self, rows)
+
+    monkeypatch.setattr(alerts.LiveAlerts, "published", slow)
+    request = H.PublishAlertsRequest(alerts=[H.VenueAlert(venue_id=venue.id, start=now - 7_200, end=now - 3_600, level=H.ALERT_LEVEL_GET_TESTED)], purpose="ổ dịch")
+    publishing = threading.Thread(target=tracer.care.PublishAlerts, args=(request,), kwargs={"metadata": tracer.md, "timeout": 20})
+    publishing.start()
+    assert committed.wait(10)
+    [alert] = app.care.ListVenueAlerts(H.ListVenueAlertsRequest(), metadata=app.md).alerts  # in the database already
+    tracer.care.RetractAlert(H.RetractAlertRequest(alert_id=alert.id), metadata=tracer.md, timeout=20)
+    retracted.set()
+    publishing.join()
+    assert app.care.ListExposures(H.ListExposuresRequest(person=phone(1)), metadata=app.md).exposures == []
+    assert check_in(app, payload, phone(1), now).advice.advice == H.ADVICE_ALLOW

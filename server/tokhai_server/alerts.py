@@ -24,7 +24,8 @@ class LiveAlerts:
     and a national day of cases publishes hundreds of thousands.
 
     Readers take a venue's tuple, which is replaced, never changed, so they
-    need no lock; writers take turns."""
+    need no lock. Writers take turns, each holding `changing()` from its
+    change in the database to the index's."""
 
     def __init__(self, database: sa.Engine, now: int) -> None:
         a = db.alerts.c
@@ -34,7 +35,9 @@ class LiveAlerts:
             for venue, *window in conn.execute(sa.select(a.venue_id, a.start, a.end, a.expires_at, a.id).where(live).order_by(a.id)):
                 by_venue.setdefault(venue, []).append(tuple(window))
         self._at: dict[int, tuple[Window, ...]] = {venue: tuple(windows) for venue, windows in by_venue.items()}
-        self._writing = threading.Lock()
+        # Reentrant: a writer holds it across its transaction and the
+        # index's change, which takes it again.
+        self._writing = threading.RLock()
 
     def __bool__(self) -> bool:
         return bool(self._at)
@@ -42,6 +45,12 @@ class LiveAlerts:
     def at(self, venue: int, now: int) -> list[Window]:
         """The venue's alerts live at `now`, by id."""
         return [w for w in self._at.get(venue, ()) if w[2] > now]
+
+    def changing(self) -> threading.RLock:
+        """Held from a change in the database to the index's: a retraction
+        of an alert still being published would find it not yet here, and
+        the publish then add it back."""
+        return self._writing
 
     def published(self, rows: Iterable[sa.Row]) -> None:
         """Adds alerts just stored (rows of `db.alerts`, by id)."""

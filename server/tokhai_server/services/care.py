@@ -322,9 +322,10 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             # An alert answers with its message, its venue's name and some 120 bytes of numbers.
             largest = max(len(r["message"].encode()) + len(self.state.venue(r["venue_id"]).name.encode()) for r in rows)
             answer_fits(len(rows), largest + 128, self.state.settings.max_message_bytes, "alerts")
-            with self.state.db.begin() as conn:
-                made = conn.execute(db.alerts.insert().returning(*db.alerts.c, sort_by_parameter_order=True), rows).all()
-            self.state.live_alerts.published(made)
+            with self.state.live_alerts.changing():
+                with self.state.db.begin() as conn:
+                    made = conn.execute(db.alerts.insert().returning(*db.alerts.c, sort_by_parameter_order=True), rows).all()
+                self.state.live_alerts.published(made)
             return pb.PublishAlertsResponse(alerts=[_alert(r, self.state) for r in made])
 
         return self.state.once(who, request.request_id, "PublishAlerts", pb.PublishAlertsResponse, publish)
@@ -334,23 +335,26 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         al = db.alerts.c
         if request.alert_id >= 1 << 63:
             raise NotFound(f"no alert {request.alert_id}")
-        with self.state.db.begin() as conn:
-            row = conn.execute(sa.select(db.alerts).where(al.id == request.alert_id)).first()
-            if row is None:
-                raise NotFound(f"no alert {request.alert_id}")
-            who.require_province(self.state.venue(row.venue_id).province, f"alert {row.id}")
-            conn.execute(db.alerts.update().where(al.id == row.id, al.retracted_at.is_(None)).values(retracted_at=int(time.time())))
-        self.state.live_alerts.retracted(row.venue_id, row.id)
+        with self.state.live_alerts.changing():
+            with self.state.db.begin() as conn:
+                row = conn.execute(sa.select(db.alerts).where(al.id == request.alert_id)).first()
+                if row is None:
+                    raise NotFound(f"no alert {request.alert_id}")
+                who.require_province(self.state.venue(row.venue_id).province, f"alert {row.id}")
+                conn.execute(db.alerts.update().where(al.id == row.id, al.retracted_at.is_(None)).values(retracted_at=int(time.time())))
+            self.state.live_alerts.retracted(row.venue_id, row.id)
         return _alert(row, self.state)
 
     def ListExposures(self, request, context):  # noqa: N802, ANN001
         person_id, pseudonym = self.state.people.of_ref(request.person)
-        found = exposures(self.state, person_id, int(time.time()))
+        now = int(time.time())
+        found = exposures(self.state, person_id, now)
         if found:
             al = db.alerts.c
+            live = al.retracted_at.is_(None) & (al.expires_at > now)
             with self.state.db.connect() as conn:
-                rows = {r.id: r for r in conn.execute(sa.select(db.alerts).where(al.id.in_(sorted({a for a, _, _ in found}))))}
-            # One deleted meanwhile (retention takes expired alerts) is not listed.
+                rows = {r.id: r for r in conn.execute(sa.select(db.alerts).where(al.id.in_(sorted({a for a, _, _ in found})), live))}
+            # One retracted or deleted since the index was read is not listed.
             found = [(rows[a], s, e) for a, s, e in found if a in rows]
         # An answer with exposures tells where the person was: audited, as
         # every answer with a person's data. (Most checks find none; those
