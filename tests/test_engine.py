@@ -56,6 +56,10 @@ def test_checkout_changes_answers_and_expiry_forgets():
         (([1], [1], [float(T)], [T + 1]), DtypeError, "t_in must hold integers, got dtype float64"),
         (([True], [1], [T], [T + 1]), DtypeError, "dtype bool"),
         (([[1]], [1], [T], [T + 1]), InvalidInputError, "persons must be one-dimensional"),
+        (([[1], [2, 3]], [1, 1], [T, T], [T + 1, T + 1]), InvalidInputError, "persons must be a one-dimensional sequence of integers, got nested sequences"),
+        ((None, [1], [T], [T + 1]), DtypeError, "persons must be an array or sequence of integers, got NoneType"),
+        (([1], (v for v in [1]), [T], [T + 1]), DtypeError, "venues must be an array or sequence of integers, got generator"),
+        (([1], [1], "abc", [T + 1]), DtypeError, "t_in must be an array or sequence of integers, got str"),
         ((np.array([1], dtype=np.uint64), [1], np.array([2**63], dtype=np.uint64), [T]), InvalidInputError, "row 0: t_in is 9223372036854775808"),
     ],
 )

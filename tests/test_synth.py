@@ -95,3 +95,18 @@ def test_national_model_refuses_bad_parameters():
             synth.generate(1000, **bad)
     with pytest.raises(ValueError, match="contiguous"):
         next(synth.National(people=1000, checkins_per_day=100.0, days=3).chunks(days=range(2, 5)))
+    # Each named, as the error it should be.
+    small = synth.National(people=1000, checkins_per_day=100.0, days=3)
+    for call, error, message in (
+        (lambda: synth.generate(1000, days=1.5), TypeError, "days must be an integer, got float"),
+        (lambda: synth.generate(1000, people=10.7), TypeError, "people must be an integer, got float"),
+        (lambda: synth.generate(1000, seed=-1), ValueError, "seed must be >= 0"),
+        (lambda: synth.National(days=-1), ValueError, "days must be from 0"),
+        (lambda: synth.National(start=2**63), ValueError, "start must be from"),
+        (lambda: synth.National(people=1.5), TypeError, "people must be an integer"),
+        (lambda: next(small.chunks(days=[0, 1])), TypeError, "days must be a range, got list"),
+        (lambda: next(small.chunks(size=float("nan"))), TypeError, "size must be an integer"),
+        (lambda: synth.National.scaled(float("nan")), ValueError, "stays must be zero or more"),
+    ):
+        with pytest.raises(error, match=message):
+            call()

@@ -22,7 +22,12 @@ _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 def _array(name: str, values: Any) -> np.ndarray:
     if isinstance(values, np.ma.MaskedArray) and np.ma.is_masked(values):
         raise InvalidInputError(f"{name} has masked (missing) values")
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except ValueError:  # nested sequences of different lengths
+        raise InvalidInputError(f"{name} must be a one-dimensional sequence of integers, got nested sequences of different lengths") from None
+    if arr.ndim == 0 and arr.dtype.kind in "OUSV":  # None, a string, a set, a generator: no sequence NumPy can read
+        raise DtypeError(f"{name} must be an array or sequence of integers, got {type(values).__name__}")
     if arr.ndim != 1:
         raise InvalidInputError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.size == 0:
@@ -101,7 +106,8 @@ def _seconds_of(name: str, arr: np.ndarray) -> NDArray[np.int64]:
     return seconds.astype(np.int64)
 
 
-def _integer(name: str, value: Any) -> int:
+def integer(name: str, value: Any) -> int:
+    """One Python or NumPy integer (not a bool, float or datetime64)."""
     if isinstance(value, np.datetime64):
         raise DtypeError(f"{name} must be an integer, got a datetime64")
     if isinstance(value, bool):
@@ -114,7 +120,7 @@ def _integer(name: str, value: Any) -> int:
 
 def id_(name: str, value: Any) -> int:
     """One id."""
-    v = _integer(name, value)
+    v = integer(name, value)
     if not 0 <= v <= _U64_MAX:
         raise InvalidInputError(f"{name} is {v}, ids are integers from 0 to 2**64 - 1")
     return v
@@ -124,15 +130,23 @@ def time(name: str, value: Any) -> int:
     """One time in seconds since the Unix epoch (or a `datetime64`)."""
     if isinstance(value, np.datetime64):
         return int(_seconds_of(name, np.array([value]))[0])
-    v = _integer(name, value)
+    v = integer(name, value)
     if not _I64_MIN <= v <= _I64_MAX:
         raise InvalidInputError(f"{name} is {v}, beyond any representable time")
     return v
 
 
+def positive(name: str, value: Any) -> int:
+    """A positive size or count."""
+    v = integer(name, value)
+    if not 0 < v <= _I64_MAX:
+        raise InvalidInputError(f"{name} must be a positive int below 2**63, got {v}")
+    return v
+
+
 def seconds(name: str, value: Any) -> int:
     """A non-negative duration or count."""
-    v = _integer(name, value)
+    v = integer(name, value)
     if not 0 <= v <= _I64_MAX:
         raise InvalidInputError(f"{name} must be zero or positive, got {v}")
     return v

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _convert as convert
 from . import _engine
 
 if TYPE_CHECKING:
@@ -44,7 +46,10 @@ def export(engine: Engine, path: str | os.PathLike[str], start: int, end: int) -
     # Stays lie within [MIN_TIME, MAX_TIME]: the days past it hold none.
     days = range(max(start, _engine.MIN_TIME) // DAY, (min(end, _engine.MAX_TIME + 1) - 1) // DAY + 1)
     path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=os.path.basename(path) + ".", suffix=".tmp")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, "no such directory to export into", folder)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -86,6 +91,8 @@ def import_(engine: Engine, path: str | os.PathLike[str]) -> NDArray[np.uint64]:
             raise _engine.InvalidInputError(f"{name}: {column.null_count} missing values")
         # Timestamps of any unit or zone arrive as UTC datetime64, refused
         # by add_stays where they are not whole seconds.
-        columns.append(column.to_numpy())
+        values = column.to_numpy()
         del column
+        # Checked here, so that errors name the file's columns.
+        columns.append(convert.ids(name, values) if name in ("person", "venue") else convert.times(name, values))
     return engine.add_stays(*columns)

@@ -45,8 +45,7 @@ class Engine:
         ``CorruptStoreError`` (naming the file and byte offset) for damaged
         files and ``UnknownFormatError`` for files of another format version.
         """
-        if convert.seconds("checkpoint_bytes", checkpoint_bytes) < 1:
-            raise _engine.InvalidInputError(f"checkpoint_bytes must be a positive int, got {checkpoint_bytes!r}")
+        checkpoint_bytes = convert.positive("checkpoint_bytes", checkpoint_bytes)
         engine = cls.__new__(cls)
         engine._core = _engine.Engine.open(os.fspath(path), checkpoint_bytes)
         engine._path = os.fspath(path)
@@ -106,7 +105,7 @@ class Engine:
         except (_engine.InvalidInputError, _engine.DtypeError):
             # Columns of different lengths are the batch's first problem,
             # before any value in them.
-            lengths = {name: np.shape(values)[:1] for name, values in given.items()}
+            lengths = {name: _rows(values) for name, values in given.items()}
             for name, length in lengths.items():
                 if length and lengths["persons"] and length != lengths["persons"]:
                     raise _engine.InvalidInputError(f"column {name} has {length[0]} values, expected {lengths['persons'][0]} (one per row)") from None
@@ -257,3 +256,13 @@ class _Closed:
 def _cases(persons: ArrayLike, starts: Any, ends: Any) -> tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]:
     persons = convert.ids("persons", persons)
     return persons, convert.times("starts", starts, len(persons)), convert.times("ends", ends, len(persons))
+
+
+def _rows(column: object) -> tuple[int, ...]:
+    """(rows,) of a column given as a sequence or array; () of anything else."""
+    if isinstance(column, str | bytes):
+        return ()
+    try:
+        return (len(column),)  # type: ignore[arg-type]
+    except TypeError:  # a scalar, a 0-d array, a generator
+        return ()

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _convert as convert
 from ._engine import MAX_TIME, MIN_TIME, NationalModel
 
 #: 2021-08-01 00:00 in Vietnam (UTC+7), in seconds since the Unix epoch.
@@ -77,8 +78,11 @@ def generate(
     seed: int = 0,
 ) -> Checkins:
     """``n_stays`` synthetic stays over ``days`` days from ``start``, in random order."""
-    if n_stays < 0 or days < 1:
-        raise ValueError("n_stays must be >= 0 and days >= 1")
+    n_stays, days, start, seed = (convert.integer(k, v) for k, v in (("n_stays", n_stays), ("days", days), ("start", start), ("seed", seed)))
+    people = None if people is None else convert.integer("people", people)
+    venues = None if venues is None else convert.integer("venues", venues)
+    if n_stays < 0 or days < 1 or seed < 0:
+        raise ValueError("n_stays and seed must be >= 0, days >= 1")
     if (people is not None and people < 1) or (venues is not None and venues < 1):
         raise ValueError("people and venues are counts of at least 1 (or None: sized from n_stays)")
     if not (MIN_TIME <= start and start + (days + 1) * DAY <= MAX_TIME):
@@ -168,18 +172,21 @@ class National:
 
     def __post_init__(self) -> None:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-        try:
-            model = NationalModel(**fields)
-        except OverflowError as e:  # a negative count or seed
-            raise ValueError(f"national model: {e}") from None
-        object.__setattr__(self, "_model", model)
+        # The model's integers, each named when it is not one or out of reach.
+        for name, low, top in (("people", 0, 2**64 - 1), ("days", 0, 2**32 - 1), ("seed", 0, 2**64 - 1), ("start", MIN_TIME, MAX_TIME)):
+            fields[name] = convert.integer(name, fields[name])
+            if not low <= fields[name] <= top:
+                raise ValueError(f"national model: {name} must be from {low:,} to {top:,}, got {fields[name]}")
+        object.__setattr__(self, "_model", NationalModel(**fields))
 
     @classmethod
     def scaled(cls, stays: int, days: int = 14, **overrides) -> National:
         """A region with about ``stays`` stays over ``days`` days, keeping the
         nation's ratio of one check-in a day per inhabitant."""
-        if days < 1:
+        if convert.integer("days", days) < 1:
             raise ValueError("days must be at least 1")
+        if not stays >= 0:  # NaN too
+            raise ValueError(f"stays must be zero or more, got {stays}")
         per_day = stays / days / (1 + overrides.get("duplicates", _NATIONAL_DUPLICATES))
         return cls(people=max(63, round(per_day)), days=days, checkins_per_day=per_day, **overrides)
 
@@ -196,10 +203,11 @@ class National:
         """The stays of ``days`` (all by default), in chunks of about ``size``
         stays, day by day; each chunk is generated on every core."""
         days = range(self.days) if days is None else days
+        if not isinstance(days, range):
+            raise TypeError(f"days must be a range, got {type(days).__name__}")
         if days.step != 1 or not 0 <= days.start <= days.stop <= self.days:
             raise ValueError(f"days must be a contiguous range within 0..{self.days}")
-        if size < 1:
-            raise ValueError("size must be at least 1")
+        size = convert.positive("size", size)
         step = max(1, int(size / max(self._model.stays_per_person_day, 1e-9)))
         lo, hi = days.start * self.people, days.stop * self.people
         for at in range(lo, hi, step):
