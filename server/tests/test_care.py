@@ -164,6 +164,24 @@ def test_retention_deletes_old_data_from_the_store_and_the_database(service, now
         assert wal.stat().st_size == 0
 
 
+def test_retention_deletes_a_batch_at_a_time(service, now, monkeypatch):
+    """Exactly the rows past their time go, in batches, by single and by
+    composite primary keys."""
+    monkeypatch.setattr(retention, "BATCH", 3)
+    database = service.server.state.db
+    service.client("admin")  # a principal, whose kept answers these are
+    with database.begin() as conn:
+        principal = conn.execute(sa.select(db.principals.c.id)).scalars().first()
+        conn.execute(db.requests.insert(), [{"principal_id": principal, "request_id": f"r{k}", "method": "CheckIn", "response": b"", "created_at": now - k} for k in range(10)])
+        alerts = [{"venue_id": 1, "start": 0, "end": 1, "level": 1, "message": "", "published_by": 1, "published_at": 0, "expires_at": now - k} for k in range(8)]
+        conn.execute(db.alerts.insert(), alerts)
+    assert retention.delete_in_batches(database, db.requests, db.requests.c.created_at < now - 2) == 7
+    assert retention.delete_in_batches(database, db.alerts, db.alerts.c.expires_at <= now - 6) == 2
+    with database.connect() as conn:
+        assert sorted(conn.execute(sa.select(db.requests.c.request_id)).scalars()) == ["r0", "r1", "r2"]
+        assert sorted(conn.execute(sa.select(db.alerts.c.expires_at)).scalars()) == [now - k for k in range(5, -1, -1)]
+
+
 def test_entry_advice_survives_a_restart(service, now, database_url):
     from harness import Client, start
 

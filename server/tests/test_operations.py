@@ -316,3 +316,19 @@ def test_names_keep_emoji_and_joined_letters_but_not_hidden_characters():
     for hidden in ("\u200b", "a\u202eb", "\ufeffx", "x\x00"):
         with pytest.raises(Invalid, match="control or invisible"):
             text.clean(hidden, "name", 50, required=True)
+
+
+def test_indexes_added_since_a_database_was_made_are_created(tmp_path):
+    import sqlalchemy as sa
+
+    from tokhai_server import db
+
+    url = f"sqlite:///{tmp_path}/t.db"
+    db.connect(url).dispose()
+    made = sa.create_engine(url)
+    with made.begin() as conn:  # as a database made before the index was
+        conn.exec_driver_sql("DROP INDEX ix_alerts_expires_at")
+    made.dispose()
+    again = db.connect(url)
+    assert "ix_alerts_expires_at" in {index["name"] for index in sa.inspect(again).get_indexes("alerts")}
+    again.dispose()

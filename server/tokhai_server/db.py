@@ -67,7 +67,8 @@ contacts = sa.Table(
     sa.Column("person_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("phone", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # Retention deletes by it.
+    sa.Column("updated_at", sa.BigInteger, nullable=False, index=True),
 )
 
 # Answers to requests with a request id, so that retries get the same answer.
@@ -125,14 +126,17 @@ quarantine_orders = sa.Table(
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("person_id", sa.BigInteger, nullable=False, index=True),
     sa.Column("kind", sa.Integer, nullable=False),
-    sa.Column("province", sa.String(2), nullable=False, index=True),
+    sa.Column("province", sa.String(2), nullable=False),
     sa.Column("place", sa.Text, nullable=False),
     sa.Column("start", sa.BigInteger, nullable=False),
     sa.Column("planned_end", sa.BigInteger, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
-    sa.Column("ended_at", sa.BigInteger),
+    # Retention deletes by it.
+    sa.Column("ended_at", sa.BigInteger, index=True),
     sa.Column("end_reason", sa.Text),
     sa.Column("created_by", sa.BigInteger, nullable=False),
+    # A line list's page: a province's people from an id on, in order.
+    sa.Index("ix_quarantine_orders_province_person", "province", "person_id"),
 )
 
 health_reports = sa.Table(
@@ -161,7 +165,8 @@ alerts = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("published_by", sa.BigInteger, nullable=False),
     sa.Column("published_at", sa.BigInteger, nullable=False, index=True),
-    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    # Retention deletes by it.
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
     sa.Column("retracted_at", sa.BigInteger),
 )
 
@@ -205,4 +210,9 @@ def connect(url: str) -> sa.Engine:
     else:
         engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True, hide_parameters=True)
     metadata.create_all(engine)
+    # Indexes added since a database was made: create_all passes over tables
+    # that exist.
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
     return engine

@@ -21,6 +21,31 @@ JOB = Principal(0, "retention job", Role.ADMIN, None, None)
 log = logging.getLogger("tokhai")
 
 
+#: Rows deleted in one transaction.
+BATCH = 10_000
+
+
+def delete_in_batches(database: sa.Engine, table: sa.Table, condition: sa.ColumnElement[bool]) -> int:
+    """Deletes `table`'s rows that meet `condition`; returns how many. On
+    SQLite, whose writers take turns for the whole database, BATCH rows a
+    transaction: an hour's expired rows are millions at national scale
+    (kept answers, declarations), and in one transaction every check-in's
+    write waited for them. PostgreSQL's writers do not wait for a delete
+    of other rows."""
+    if database.dialect.name != "sqlite":
+        with database.begin() as conn:
+            return conn.execute(table.delete().where(condition)).rowcount
+    rowid = sa.literal_column("rowid")
+    statement = table.delete().where(rowid.in_(sa.select(rowid).select_from(table).where(condition).limit(BATCH)))
+    removed = 0
+    while True:
+        with database.begin() as conn:
+            n = conn.execute(statement).rowcount
+        removed += n
+        if n < BATCH:
+            return removed
+
+
 def run(state: State, now: int | None = None) -> dict[str, int]:
     """Deletes what is older than the retention period; returns counts by kind."""
     now = int(time.time()) if now is None else now
@@ -33,16 +58,15 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
         removed, store_failed = {"stays": 0}, e
     o = db.quarantine_orders.c
     deletions = {
-        "declarations": db.declarations.delete().where(db.declarations.c.at < cutoff),
-        "health_reports": db.health_reports.delete().where(db.health_reports.c.reported_at < cutoff),
-        "quarantine_orders": db.quarantine_orders.delete().where(o.active.is_(False), o.ended_at < cutoff),
-        "contacts": db.contacts.delete().where(db.contacts.c.updated_at < cutoff),
-        "alerts": db.alerts.delete().where(db.alerts.c.expires_at < cutoff),
-        "kept_answers": db.requests.delete().where(db.requests.c.created_at < now - state.settings.answers_kept_days * 86_400),
+        "declarations": (db.declarations, db.declarations.c.at < cutoff),
+        "health_reports": (db.health_reports, db.health_reports.c.reported_at < cutoff),
+        "quarantine_orders": (db.quarantine_orders, o.active.is_(False) & (o.ended_at < cutoff)),
+        "contacts": (db.contacts, db.contacts.c.updated_at < cutoff),
+        "alerts": (db.alerts, db.alerts.c.expires_at < cutoff),
+        "kept_answers": (db.requests, db.requests.c.created_at < now - state.settings.answers_kept_days * 86_400),
     }
-    with state.db.begin() as conn:
-        for kind, statement in deletions.items():
-            removed[kind] = conn.execute(statement).rowcount
+    for kind, (table, condition) in deletions.items():
+        removed[kind] = delete_in_batches(state.db, table, condition)
     state.live_alerts.prune(now)
     state.risk.forget_before(now - RISK_DAYS)
     state.forget_ended(now)
