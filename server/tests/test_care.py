@@ -163,10 +163,25 @@ def test_retention_deletes_old_data_from_the_store_and_the_database(service, now
     if state.db.dialect.name == "sqlite":  # the deleted rows' old pages are not left in SQLite's log
         assert wal.stat().st_size == 0
 
+    # Orders: one whose release was never recorded, and one under way.
+    tracer = service.client("tracer", province="79")
+    for person, planned_end in ((phone(3), now + 86_400), (phone(4), now + 40 * 86_400)):
+        order = H.OrderQuarantineRequest(people=[person], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=planned_end, purpose="F1 ổ dịch")
+        tracer.care.OrderQuarantine(order, metadata=tracer.md)
+    later = now + 30 * 86_400  # the first order's planned end is 29 days past
+    assert state.risk.reasons(state.people.of_ref(phone(3))[0], later) == ["under an active quarantine order"]
+    assert retention.run(state, now=later)["quarantine_orders_ended"] == 1
+    o = db.quarantine_orders.c
+    with state.db.connect() as conn:
+        assert conn.execute(sa.select(o.active, o.end_reason).order_by(o.id)).all() == [(False, retention.FORGOTTEN), (True, None)]
+    assert state.risk.reasons(state.people.of_ref(phone(3))[0], later) == []
+    assert state.risk.reasons(state.people.of_ref(phone(4))[0], later) == ["under an active quarantine order"]
+    assert retention.run(state, now=later + 29 * 86_400)["quarantine_orders"] == 1, "deleted a period after it was ended"
+
 
 def test_retention_deletes_a_batch_at_a_time(service, now, monkeypatch):
-    """Exactly the rows past their time go, in batches, by single and by
-    composite primary keys."""
+    """Exactly the rows past their time go, a batch at a time, from tables
+    keyed by one column and by two."""
     monkeypatch.setattr(retention, "BATCH", 3)
     database = service.server.state.db
     service.client("admin")  # a principal, whose kept answers these are

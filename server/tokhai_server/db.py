@@ -129,7 +129,8 @@ quarantine_orders = sa.Table(
     sa.Column("province", sa.String(2), nullable=False),
     sa.Column("place", sa.Text, nullable=False),
     sa.Column("start", sa.BigInteger, nullable=False),
-    sa.Column("planned_end", sa.BigInteger, nullable=False),
+    # Retention ends orders left in force long past it.
+    sa.Column("planned_end", sa.BigInteger, nullable=False, index=True),
     sa.Column("active", sa.Boolean, nullable=False),
     # Retention deletes by it.
     sa.Column("ended_at", sa.BigInteger, index=True),

@@ -46,6 +46,32 @@ def delete_in_batches(database: sa.Engine, table: sa.Table, condition: sa.Column
             return removed
 
 
+#: Why retention ended an order (`end_forgotten_orders`).
+FORGOTTEN = "never ended: a retention period past its planned end"
+
+
+def end_forgotten_orders(state: State, cutoff: int, now: int) -> int:
+    """Ends the orders still in force a retention period past their planned
+    end: their release was never recorded (an order is in force until a
+    call ends it). Left alone, they stayed on line lists, in the counts and
+    in memory, and their data was kept, for good; ended now, they are
+    deleted a period later like any ended order. Returns how many."""
+    o = db.quarantine_orders.c
+    forgotten = o.active.is_(True) & (o.planned_end < cutoff)
+    ended = 0
+    while True:
+        with state.db.begin() as conn:
+            ids = conn.execute(sa.select(o.id).where(forgotten).limit(BATCH)).scalars().all()
+            if not ids:
+                return ended
+            # An EndQuarantine meanwhile has flipped its order already: not counted twice.
+            end = db.quarantine_orders.update().where(o.id.in_(ids), o.active.is_(True))
+            people = conn.execute(end.values(active=False, ended_at=now, end_reason=FORGOTTEN).returning(o.person_id)).scalars().all()
+        for person in people:
+            state.risk.ordered(person, -1)
+        ended += len(people)
+
+
 def run(state: State, now: int | None = None) -> dict[str, int]:
     """Deletes what is older than the retention period; returns counts by kind."""
     now = int(time.time()) if now is None else now
@@ -65,6 +91,7 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
         "alerts": (db.alerts, db.alerts.c.expires_at < cutoff),
         "kept_answers": (db.requests, db.requests.c.created_at < now - state.settings.answers_kept_days * 86_400),
     }
+    removed["quarantine_orders_ended"] = end_forgotten_orders(state, cutoff, now)
     for kind, (table, condition) in deletions.items():
         removed[kind] = delete_in_batches(state.db, table, condition)
     state.live_alerts.prune(now)
