@@ -127,9 +127,11 @@ def ingest_stream(port: int, key: str, model_args: dict, stream: int, streams: i
             lo = (b * BATCH) % max(len(persons) - BATCH, 1)
             now = int(time.time())
             t_in = now - rng.integers(60, 3_600, BATCH)
+            t_out = t_in + dwell[lo : lo + BATCH]
+            t_out[t_out > now] = 0  # still inside: no check-out yet, as an app backend sends them
             sent[b] = time.perf_counter()
             yield C.IngestBatch(batch_id=b, source=NCOVI, person_refs=[f"cccd:{citizen_id(p)}" for p in persons[lo : lo + BATCH].tolist()],
-                                venue_ids=venues[lo : lo + BATCH].tolist(), t_in=t_in.tolist(), t_out=(t_in + dwell[lo : lo + BATCH]).tolist())  # fmt: skip
+                                venue_ids=venues[lo : lo + BATCH].tolist(), t_in=t_in.tolist(), t_out=t_out.tolist())  # fmt: skip
             b += 1
 
     channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)])

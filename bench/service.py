@@ -196,6 +196,7 @@ def ingest_worker(port: int, key: str, n_venues: int, batches: int, rows: int, s
     for b in range(batches):
         persons = rng.integers(10**11, 10**12, rows)
         t_in = now - rng.integers(60, 86_400, rows)
+        t_out = t_in + rng.integers(60, 7_200, rows)
         requests.append(
             C.IngestBatch(
                 batch_id=b,
@@ -203,7 +204,8 @@ def ingest_worker(port: int, key: str, n_venues: int, batches: int, rows: int, s
                 person_refs=[f"cccd:{p}" for p in persons.tolist()],
                 venue_ids=rng.integers(1, n_venues + 1, rows).tolist(),
                 t_in=t_in.tolist(),
-                t_out=(t_in + rng.integers(60, 7_200, rows)).tolist(),
+                # Those still inside have no check-out yet (0), as an app backend sends them.
+                t_out=np.where(t_out <= now, t_out, 0).tolist(),
             )
         )
     start = time.perf_counter()

@@ -524,3 +524,21 @@ def test_a_stay_is_open_until_its_provisional_end(service, now):
     check_in(app, payload, phone(3), now - 60)
     assert state.forget_ended(now) == 1, "those in a venue now are held, not everyone's latest stay"
     assert list(state.open_stays) == [state.people.of_ref(phone(3))[0]]
+
+
+def test_the_load_benchmarks_bulk_batches_are_taken(service):
+    """bench/service.py's ingest, small: its batches stay valid as the
+    service's rules change (a check-out ahead of the clock is refused)."""
+    import queue
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+    import service as load_bench
+
+    admin = service.client("admin")
+    venues = [service.venue(admin, name=f"Quán {n}")[0].id for n in range(3)]
+    app = service.client("app_backend", app=NCOVI)
+    done: queue.Queue = queue.Queue()
+    load_bench.ingest_worker(service.server.port, app.key, len(venues), 2, 500, 0, done)
+    assert done.get()[0] == 1_000 and venues == [1, 2, 3]
