@@ -105,6 +105,7 @@ def test_refused_checkout_changes_nothing():
         (lambda e: e.present_many([10, 10], [T, T], [T + 1, T - 5]), InvalidInputError, r"row 1: window \[\d+, \d+\) is empty"),
         (lambda e: e.present_many([10, 10], [T], T + 1), InvalidInputError, "column starts has 1 values, expected 2"),
         (lambda e: e.present_many([10.5], T, T + 1), DtypeError, "venues"),
+        (lambda e: e.exposure_sites([1, 2], [[T], [T, T]], T + 1), InvalidInputError, "starts must be a one-dimensional sequence of integers, got nested"),
     ],
 )
 def test_bad_queries_say_what_is_wrong(call, error, message):

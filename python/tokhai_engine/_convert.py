@@ -76,7 +76,7 @@ def ids(name: str, values: Any) -> NDArray[np.uint64]:
 def times(name: str, values: Any, length: int | None = None) -> NDArray[np.int64]:
     """A column of times in seconds since the Unix epoch (`datetime64` is
     accepted). A scalar is repeated `length` times when `length` is given."""
-    if length is not None and np.ndim(values) == 0:
+    if length is not None and _scalar(values):
         return np.full(length, time(name, values), dtype=np.int64)
     arr = _array(name, values)
     if arr.dtype.kind == "M":
@@ -87,6 +87,13 @@ def times(name: str, values: Any, length: int | None = None) -> NDArray[np.int64
             row = int(too_big[0])
             raise InvalidInputError(f"row {row}: {name} is {arr[row]}, beyond any representable time")
     return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _scalar(value: Any) -> bool:
+    try:
+        return np.ndim(value) == 0
+    except ValueError:  # nested sequences of different lengths: `_array` says so
+        return False
 
 
 def _seconds_of(name: str, arr: np.ndarray) -> NDArray[np.int64]:

@@ -90,7 +90,7 @@ def import_(engine: Engine, path: str | os.PathLike[str]) -> NDArray[np.uint64]:
         if column.null_count:
             raise _engine.InvalidInputError(f"{name}: {column.null_count} missing values")
         # Timestamps of any unit or zone arrive as UTC datetime64, refused
-        # by add_stays where they are not whole seconds.
+        # below where they are not whole seconds.
         values = column.to_numpy()
         del column
         # Checked here, so that errors name the file's columns.

@@ -45,6 +45,8 @@ def test_the_index_holds_the_live_alerts(tmp_path_factory, steps, now):
         want = [(r.start, r.end, r.expires_at, r.id) for r in stored if r.venue_id == venue and r.id not in retracted and r.expires_at > now]
         assert alerts.at(venue, now) == want
         assert loaded.at(venue, now) == want
-    assert bool(alerts) == bool(alerts._at)
+    assert alerts.any_live(now) or not any(r.id not in retracted and r.expires_at > now for r in stored), "never none while one is live"
+    if all(r.expires_at <= now for r in stored):
+        assert not alerts.any_live(now), "none once the last has expired, pruned or not"
     database.dispose()
 

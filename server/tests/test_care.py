@@ -3,6 +3,8 @@ from a trace, daily reports and line lists, exposure alerts, retention."""
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import sqlalchemy as sa
 
@@ -170,10 +172,12 @@ def test_retention_deletes_old_data_from_the_store_and_the_database(service, now
         tracer.care.OrderQuarantine(order, metadata=tracer.md)
     later = now + 30 * 86_400  # the first order's planned end is 29 days past
     assert state.risk.reasons(state.people.of_ref(phone(3))[0], later) == ["under an active quarantine order"]
-    assert retention.run(state, now=later)["quarantine_orders_ended"] == 1
+    removed = retention.run(state, now=later)
     o = db.quarantine_orders.c
     with state.db.connect() as conn:
         assert conn.execute(sa.select(o.active, o.end_reason).order_by(o.id)).all() == [(False, retention.FORGOTTEN), (True, None)]
+        last = conn.execute(sa.select(db.audit_log).order_by(db.audit_log.c.seq.desc())).first()
+    assert json.loads(last.detail)["orders_ended"] == 1 and last.people == sum(removed.values()), "ended, not counted as deleted"
     assert state.risk.reasons(state.people.of_ref(phone(3))[0], later) == []
     assert state.risk.reasons(state.people.of_ref(phone(4))[0], later) == ["under an active quarantine order"]
     assert retention.run(state, now=later + 29 * 86_400)["quarantine_orders"] == 1, "deleted a period after it was ended"

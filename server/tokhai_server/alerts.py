@@ -35,12 +35,17 @@ class LiveAlerts:
             for venue, *window in conn.execute(sa.select(a.venue_id, a.start, a.end, a.expires_at, a.id).where(live).order_by(a.id)):
                 by_venue.setdefault(venue, []).append(tuple(window))
         self._at: dict[int, tuple[Window, ...]] = {venue: tuple(windows) for venue, windows in by_venue.items()}
+        # The latest expiry held: once it has passed, no alert is live,
+        # whether or not retention has pruned them yet.
+        self._last_expiry = max((w[2] for windows in by_venue.values() for w in windows), default=0)
         # Reentrant: a writer holds it across its transaction and the
         # index's change, which takes it again.
         self._writing = threading.RLock()
 
-    def __bool__(self) -> bool:
-        return bool(self._at)
+    def any_live(self, now: int) -> bool:
+        """Whether an alert may be live at `now` (a check-in with none to
+        meet need not look up the person's sites)."""
+        return bool(self._at) and self._last_expiry > now
 
     def at(self, venue: int, now: int) -> list[Window]:
         """The venue's alerts live at `now`, by id."""
@@ -60,6 +65,7 @@ class LiveAlerts:
         with self._writing:
             for venue, windows in by_venue.items():
                 self._at[venue] = (*self._at.get(venue, ()), *windows)
+                self._last_expiry = max(self._last_expiry, *(w[2] for w in windows))
 
     def retracted(self, venue: int, alert_id: int) -> None:
         with self._writing:

@@ -126,7 +126,7 @@ quarantine_orders = sa.Table(
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("person_id", sa.BigInteger, nullable=False, index=True),
     sa.Column("kind", sa.Integer, nullable=False),
-    sa.Column("province", sa.String(2), nullable=False),
+    sa.Column("province", sa.String(2), nullable=False, index=True),
     sa.Column("place", sa.Text, nullable=False),
     sa.Column("start", sa.BigInteger, nullable=False),
     # Retention ends orders left in force long past it.

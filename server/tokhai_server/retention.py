@@ -91,7 +91,9 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
         "alerts": (db.alerts, db.alerts.c.expires_at < cutoff),
         "kept_answers": (db.requests, db.requests.c.created_at < now - state.settings.answers_kept_days * 86_400),
     }
-    removed["quarantine_orders_ended"] = end_forgotten_orders(state, cutoff, now)
+    ended = end_forgotten_orders(state, cutoff, now)
+    if ended:
+        log.info("retention: ended %d quarantine orders never released, %d days past their planned end", ended, state.settings.retention_days)
     for kind, (table, condition) in deletions.items():
         removed[kind] = delete_in_batches(state.db, table, condition)
     state.live_alerts.prune(now)
@@ -102,7 +104,7 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
         with state.db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in ("declarations", "health_reports", "quarantine_orders", "contacts", "alerts", "requests"):
                 conn.execute(sa.text(f"VACUUM {table}"))
-    state.audit.record(JOB, "Retention", f"retention period of {state.settings.retention_days} days", sum(removed.values()), removed | {"before": cutoff})
+    state.audit.record(JOB, "Retention", f"retention period of {state.settings.retention_days} days", sum(removed.values()), removed | {"orders_ended": ended, "before": cutoff})
     if state.db.dialect.name == "sqlite":
         # The write-ahead log still holds the pages as they were before the
         # deletes: copy it into the database (where secure_delete zeroed the

@@ -65,7 +65,7 @@ def exposures(state: State, person_id: int, now: int) -> list[tuple[int, int, in
     """(alert id, start, end) for each live alert whose window meets one of
     the person's stays at its venue, by alert: the person's few sites are
     looked up among the alerts, not every alert among their sites."""
-    if not state.live_alerts:
+    if not state.live_alerts.any_live(now):
         return []
     # Alerts are held for the retention period at most: so far back.
     sites = state.engine.exposure_sites([person_id], now - state.settings.retention_days * DAY, now + 1)
