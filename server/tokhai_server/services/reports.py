@@ -252,7 +252,7 @@ def _parquet(header: tuple[str, ...], parts: Iterable[list[tuple]]) -> Iterator[
         if rows:
             table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(header)})
             writer = writer or pq.ParquetWriter(out, table.schema, compression="zstd")
-            writer.write_table(table)
+            writer.write_table(table, row_group_size=len(rows))
             yield from out.take()
     if writer is None:  # no rows: the columns, empty
         pq.write_table(pa.table({name: [] for name in header}), out, compression="zstd")
