@@ -207,7 +207,11 @@ class _ArrayPeer(abc.ABC):
 
     def append(self, persons, venues, t_in, t_out) -> None:
         # An interval index is built once: more stays mean building it again.
-        self._load(*(np.concatenate(pair) for pair in zip((self.persons, self.venues, self.t_in, self.t_out), (persons, venues, t_in, t_out))))
+        # The old index goes first, as in a build from scratch: both at once
+        # passed 24 GiB at 100M stays.
+        columns = [np.concatenate(pair) for pair in zip((self.persons, self.venues, self.t_in, self.t_out), (persons, venues, t_in, t_out))]
+        self.__dict__.clear()
+        self._load(*columns)
 
     def _load(self, persons, venues, t_in, t_out):
         self.persons, self.venues, self.t_in, self.t_out = persons, venues, t_in, t_out
