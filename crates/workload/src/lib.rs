@@ -32,9 +32,9 @@
 // A statistical model: counts become rates and rates counts.
 #![allow(clippy::cast_precision_loss)]
 
+use alias::Alias;
 use rand::{RngExt, SeedableRng};
-use rand_distr::weighted::WeightedAliasIndex;
-use rand_distr::{Distribution, Exp, LogNormal, Poisson};
+use rand_distr::{Distribution, Exp, LogNormal};
 use rand_xoshiro::{SplitMix64, Xoshiro256PlusPlus};
 use rayon::prelude::*;
 use std::ops::Range;
@@ -254,21 +254,23 @@ impl Stays {
 struct Province {
     people: Range<u64>,
     venues: Range<u64>,
-    popularity: WeightedAliasIndex<f32>,
+    popularity: Alias,
 }
 
 /// The country built from [`Params`]: provinces, venues and their kinds.
 pub struct Model {
     params: Params,
     provinces: Vec<Province>,
-    destination: WeightedAliasIndex<f64>,
+    destination: Alias,
     kinds: Vec<Kind>,
-    /// Per kind, its dwell's quantiles: drawing one is a table lookup.
-    dwell: Vec<Vec<f32>>,
+    /// Each kind's dwell quantiles, one after another (`DWELL_POINTS` a
+    /// kind, in the order of `Kind`'s numbers): drawing one is a table lookup.
+    dwell: Vec<f32>,
     gap: Exp<f64>,
     stays_per_active: f64,
-    extra: Option<Poisson<f64>>,
-    first_hour: WeightedAliasIndex<f64>,
+    /// Check-ins after an active person-day's first.
+    extra: Alias,
+    first_hour: Alias,
     /// The pieces' buffers, kept from one [`Model::generate`] to the next:
     /// fresh ones would have every page faulted in again.
     spare: Mutex<Vec<Stays>>,
@@ -338,18 +340,13 @@ impl Model {
             provinces.push(Province {
                 people: person..person + people,
                 venues: venue..venue + n,
-                popularity: WeightedAliasIndex::new(
-                    capped_zipf(n as usize, p.zipf, p.mega)
-                        .into_iter()
-                        .map(|w| w as f32)
-                        .collect(),
-                )
-                .map_err(|e| ParamError(format!("venue popularity: {e}")))?,
+                popularity: Alias::new(&capped_zipf(n as usize, p.zipf, p.mega))
+                    .map_err(|e| ParamError(format!("venue popularity: {e}")))?,
             });
             person += people;
             venue += n;
         }
-        let mut dwell = vec![vec![DWELL_MIN as f32; QUANTILES + 1]; 13];
+        let mut dwell = vec![DWELL_MIN as f32; DWELL_POINTS * 13];
         let tables: Vec<_> = KINDS
             .par_iter()
             .map(|&(kind, _, minutes)| {
@@ -360,14 +357,14 @@ impl Model {
             })
             .collect();
         for (kind, table) in tables {
-            dwell[kind as usize] = table;
+            dwell[kind as usize * DWELL_POINTS..][..DWELL_POINTS].copy_from_slice(&table);
         }
         let mut model = Model {
-            destination: WeightedAliasIndex::new(weights).expect("census weights are positive"),
+            destination: Alias::new(&weights).expect("census weights are positive"),
             kinds,
             dwell,
-            extra: Poisson::new(p.per_active - 1.0).ok(),
-            first_hour: WeightedAliasIndex::new(FIRST_HOUR.to_vec()).expect("positive rhythm"),
+            extra: Alias::poisson(p.per_active - 1.0).expect("per_active checked"),
+            first_hour: Alias::new(&FIRST_HOUR).expect("positive rhythm"),
             gap: Exp::new(1.0 / MEAN_GAP).expect("positive rate"),
             stays_per_active: 0.0,
             provinces,
@@ -451,26 +448,46 @@ impl Model {
     /// The stays of the person-days `range` (day-major: person-day `i` is
     /// person `i % people + 1` on day `i / people`), using every core.
     pub fn generate(&self, range: Range<u64>) -> Stays {
+        let pieces = self.pieces(range);
+        let n = pieces.len();
+        let mut stays = Stays {
+            persons: vec![0; n],
+            venues: vec![0; n],
+            t_in: vec![0; n],
+            t_out: vec![0; n],
+        };
+        pieces.copy_to(
+            &mut stays.persons,
+            &mut stays.venues,
+            &mut stays.t_in,
+            &mut stays.t_out,
+        );
+        stays
+    }
+
+    /// The stays of [`Model::generate`], generated on every core but not yet
+    /// laid out: the caller copies them into columns of its own
+    /// ([`Pieces::copy_to`]), such as arrays on huge pages.
+    pub fn pieces(&self, range: Range<u64>) -> Pieces<'_> {
         const PIECE: u64 = 1 << 15;
         let end = range.end.min(self.person_days());
         let starts: Vec<u64> = (range.start..end).step_by(PIECE as usize).collect();
-        let spare = || self.spare.lock().unwrap_or_else(PoisonError::into_inner);
-        let pieces: Vec<Stays> = starts
+        let pieces = starts
             .into_par_iter()
             .map(|lo| {
-                let mut out = spare().pop().unwrap_or_default();
+                let mut out = self.spare().pop().unwrap_or_default();
                 self.generate_piece(lo..(lo + PIECE).min(end), &mut out);
                 out
             })
             .collect();
-        let stays = Stays {
-            persons: concat(pieces.iter().map(|s| &s.persons[..])),
-            venues: concat(pieces.iter().map(|s| &s.venues[..])),
-            t_in: concat(pieces.iter().map(|s| &s.t_in[..])),
-            t_out: concat(pieces.iter().map(|s| &s.t_out[..])),
-        };
-        spare().extend(pieces);
-        stays
+        Pieces {
+            model: self,
+            pieces,
+        }
+    }
+
+    fn spare(&self) -> std::sync::MutexGuard<'_, Vec<Stays>> {
+        self.spare.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The stays of `range` into `out`, emptied first.
@@ -510,7 +527,7 @@ impl Model {
         } else {
             &self.provinces[home]
         };
-        let visits = 1 + self.extra.map_or(0, |extra| extra.sample(rng) as u32);
+        let visits = 1 + self.extra.sample(rng);
         let midnight = p.start + day as i64 * DAY;
         let mut t =
             midnight + self.first_hour.sample(rng) as i64 * 3600 + rng.random_range(0..3600);
@@ -522,7 +539,8 @@ impl Model {
             }
             let venue = province.venues.start + province.popularity.sample(rng) as u64;
             let kind = self.kinds[(venue - 1) as usize];
-            let dwell = quantile(&self.dwell[kind as usize], rng.random()) as i64;
+            let table = &self.dwell[kind as usize * DWELL_POINTS..][..DWELL_POINTS];
+            let dwell = quantile(table, rng.random()) as i64;
             let t_out = t + dwell;
             made += 1;
             last = (out.len(), 1);
@@ -569,30 +587,76 @@ impl Stays {
     }
 }
 
-/// The parts one after another, copied in parallel: the copy and the page
-/// faults of fresh memory are a good part of generating.
-fn concat<'a, T: Copy + Default + Send + Sync + 'a>(
-    parts: impl Iterator<Item = &'a [T]>,
-) -> Vec<T> {
-    let parts: Vec<&[T]> = parts.collect();
-    let mut out = vec![T::default(); parts.iter().map(|p| p.len()).sum()];
-    let mut places = Vec::with_capacity(parts.len());
-    let mut rest = &mut out[..];
-    for part in &parts {
+/// Stays generated in pieces by [`Model::pieces`]; their buffers go back to
+/// the model, for the next call, when this is dropped.
+pub struct Pieces<'a> {
+    model: &'a Model,
+    pieces: Vec<Stays>,
+}
+
+impl Pieces<'_> {
+    /// Number of stays.
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(Stays::len).sum()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The stays, one piece after another, into four columns of
+    /// [`Pieces::len`] rows, copied on every core.
+    pub fn copy_to(
+        &self,
+        persons: &mut [u64],
+        venues: &mut [u64],
+        t_in: &mut [i64],
+        t_out: &mut [i64],
+    ) {
+        let parts = &self.pieces;
+        rayon::join(
+            || {
+                rayon::join(
+                    || lay(parts.iter().map(|s| &s.persons[..]), persons),
+                    || lay(parts.iter().map(|s| &s.venues[..]), venues),
+                )
+            },
+            || {
+                rayon::join(
+                    || lay(parts.iter().map(|s| &s.t_in[..]), t_in),
+                    || lay(parts.iter().map(|s| &s.t_out[..]), t_out),
+                )
+            },
+        );
+    }
+}
+
+impl Drop for Pieces<'_> {
+    fn drop(&mut self) {
+        self.model.spare().append(&mut self.pieces);
+    }
+}
+
+/// The parts one after another into `out`, which must hold exactly them.
+fn lay<'a, T: Copy + Send + Sync + 'a>(parts: impl Iterator<Item = &'a [T]>, out: &mut [T]) {
+    let mut places = Vec::new();
+    let mut rest = out;
+    for part in parts {
         let (place, after) = rest.split_at_mut(part.len());
-        places.push(place);
+        places.push((place, part));
         rest = after;
     }
+    assert!(rest.is_empty(), "the columns must hold exactly the stays");
     places
         .into_par_iter()
-        .zip(parts)
         .for_each(|(place, part)| place.copy_from_slice(part));
-    out
 }
 
 /// Points of a dwell table: 4 KiB a kind, so the tables stay in the L1 cache.
 const QUANTILE_BITS: u32 = 10;
 const QUANTILES: usize = 1 << QUANTILE_BITS;
+const DWELL_POINTS: usize = QUANTILES + 1;
 
 /// The dwell distribution of a kind as a table: log-normal around `median`
 /// seconds, clamped to [`DWELL_MIN`, `DWELL_MAX`], its quantiles at every
@@ -667,5 +731,6 @@ fn mix(seed: u64, i: u64) -> u64 {
     SplitMix64::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i).random()
 }
 
+mod alias;
 #[cfg(test)]
 mod tests;

@@ -132,7 +132,7 @@ fn provinces_and_kinds() {
 #[test]
 fn popularity_is_zipf_like_and_capped() {
     for s in [0.7_f64, 1.0] {
-        let popularity = WeightedAliasIndex::new(capped_zipf(10_000, s, 50.0)).unwrap();
+        let popularity = Alias::new(&capped_zipf(10_000, s, 50.0)).unwrap();
         let mut rng = SplitMix64::seed_from_u64(s.to_bits());
         let mut visits = vec![0u32; 10_000];
         for _ in 0..4_000_000 {
@@ -190,4 +190,59 @@ fn midnight_in_vietnam() {
         local_midnight(Params::default().start - 1),
         Params::default().start - DAY
     );
+}
+
+#[test]
+fn alias_draws_each_value_by_its_weight() {
+    // Zero weights, a dominant one, uneven ones, and a single value.
+    let cases: [&[f64]; 4] = [
+        &[0.0, 1.0, 0.0, 3.0],
+        &[1e6, 1.0, 1.0],
+        &[5.0, 0.5, 2.5, 1.0, 1.0],
+        &[2.0],
+    ];
+    let mut rng = SplitMix64::seed_from_u64(9);
+    for weights in cases {
+        let alias = Alias::new(weights).unwrap();
+        let mut seen = vec![0u32; weights.len()];
+        const N: u32 = 1_000_000;
+        for _ in 0..N {
+            seen[alias.sample(&mut rng)] += 1;
+        }
+        let sum: f64 = weights.iter().sum();
+        for (&w, &got) in weights.iter().zip(&seen) {
+            let p = w / sum;
+            let sd = (f64::from(N) * p * (1.0 - p)).sqrt();
+            assert!(
+                (f64::from(got) - f64::from(N) * p).abs() <= 5.0 * sd + 1.0,
+                "{weights:?}: {seen:?}"
+            );
+            assert_eq!(got == 0, w == 0.0, "{weights:?}: {seen:?}");
+        }
+    }
+    for bad in [
+        &[][..],
+        &[0.0, 0.0],
+        &[1.0, -1.0],
+        &[f64::NAN],
+        &[f64::INFINITY],
+    ] {
+        assert!(Alias::new(bad).is_err(), "{bad:?}");
+    }
+    // Poisson: the mean and variance of its draws, and a mean of zero.
+    for mean in [0.0, 2.0, 40.0] {
+        let poisson = Alias::poisson(mean).unwrap();
+        let draws: Vec<f64> = (0..400_000)
+            .map(|_| poisson.sample(&mut rng) as f64)
+            .collect();
+        let m = draws.iter().sum::<f64>() / draws.len() as f64;
+        let var = draws.iter().map(|d| (d - m).powi(2)).sum::<f64>() / draws.len() as f64;
+        // Within five standard errors.
+        let n = draws.len() as f64;
+        assert!((m - mean).abs() <= 5.0 * (mean / n).sqrt(), "{mean}: {m}");
+        assert!(
+            (var - mean).abs() <= 5.0 * ((2.0 * mean * mean + mean) / n).sqrt(),
+            "{mean}: {var}"
+        );
+    }
 }
