@@ -4,7 +4,13 @@
 //! and maps engine errors to Python exceptions. Checks of dtypes and Python
 //! scalars live in the pure-Python package, next to the public signatures.
 
+#[cfg(target_os = "linux")]
+mod huge;
 mod national;
+
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: huge::HugePages = huge::HugePages;
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use overlap::{ContactRules, TraceRules};
