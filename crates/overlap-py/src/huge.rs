@@ -6,14 +6,29 @@
 //! (`transparent_hugepage` in `madvise` mode, the usual default): blocks of
 //! 4 MiB and more ask, the size from which numpy does. Nothing else changes:
 //! the system allocator still allocates and frees.
+//!
+//! `TOKHAI_HUGEPAGES=0` stops the asking: on a host whose memory is badly
+//! fragmented, a fault in such memory may wait for the kernel to compact it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The system allocator, with huge pages asked for large blocks.
 pub struct HugePages;
 
 const LARGE: usize = 4 << 20;
 const PAGE: usize = 4096;
+
+static ASK: AtomicBool = AtomicBool::new(true);
+
+/// Reads `TOKHAI_HUGEPAGES` (when the module loads: reading it here would
+/// allocate).
+pub fn configure() {
+    ASK.store(
+        std::env::var_os("TOKHAI_HUGEPAGES").is_none_or(|v| v != "0"),
+        Ordering::Relaxed,
+    );
+}
 
 // SAFETY: every call is the system allocator's; the advice that follows
 // changes neither the block nor its contents.
@@ -43,14 +58,18 @@ unsafe impl GlobalAlloc for HugePages {
 
 /// Asks for huge pages for the whole pages of a large block.
 fn advise(block: *mut u8, size: usize) {
-    if block.is_null() || size < LARGE {
+    if block.is_null() || size < LARGE || !ASK.load(Ordering::Relaxed) {
         return;
     }
     let start = (block as usize).next_multiple_of(PAGE);
     let end = (block as usize + size) / PAGE * PAGE;
+    let errno = std::io::Error::last_os_error().raw_os_error();
     // SAFETY: the pages lie inside the block just allocated; MADV_HUGEPAGE
-    // is advice, and a refusal (a kernel without THP) changes nothing.
+    // is advice, and a refusal (a kernel without THP) changes nothing but
+    // errno, which an allocation must leave as it was.
     unsafe {
-        libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        if libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) != 0 {
+            *libc::__errno_location() = errno.unwrap_or(0);
+        }
     }
 }

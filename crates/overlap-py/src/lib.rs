@@ -300,6 +300,8 @@ impl Engine {
 
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    #[cfg(target_os = "linux")]
+    huge::configure();
     m.add_class::<Engine>()?;
     m.add_class::<national::NationalModel>()?;
     m.add("InvalidInputError", m.py().get_type::<InvalidInputError>())?;

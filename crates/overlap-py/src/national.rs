@@ -1,7 +1,7 @@
 //! `tokhai_engine._engine.NationalModel`: the `workload` crate's model of
 //! national traffic, generated in chunks without the GIL.
 
-use numpy::{IntoPyArray, PyArray1, PyArrayMethods};
+use numpy::IntoPyArray;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -67,33 +67,14 @@ impl NationalModel {
 
     /// The stays of person-days `[lo, hi)` as four numpy columns.
     fn generate<'py>(&self, py: Python<'py>, lo: u64, hi: u64) -> PyResult<Bound<'py, PyTuple>> {
-        let pieces = py.detach(|| self.inner.pieces(lo..hi));
-        // numpy's own arrays, not vectors handed over: numpy asks Linux for
-        // huge pages, and the page faults of fresh memory took a fifth of
-        // generating.
-        let n = pieces.len();
-        let persons = PyArray1::<u64>::zeros(py, n, false);
-        let venues = PyArray1::<u64>::zeros(py, n, false);
-        let t_in = PyArray1::<i64>::zeros(py, n, false);
-        let t_out = PyArray1::<i64>::zeros(py, n, false);
-        {
-            let (mut p, mut v) = (persons.readwrite(), venues.readwrite());
-            let (mut i, mut o) = (t_in.readwrite(), t_out.readwrite());
-            let columns = (
-                p.as_slice_mut()?,
-                v.as_slice_mut()?,
-                i.as_slice_mut()?,
-                o.as_slice_mut()?,
-            );
-            py.detach(|| pieces.copy_to(columns.0, columns.1, columns.2, columns.3));
-        }
+        let s = py.detach(|| self.inner.generate(lo..hi));
         PyTuple::new(
             py,
             [
-                persons.into_any(),
-                venues.into_any(),
-                t_in.into_any(),
-                t_out.into_any(),
+                s.persons.into_pyarray(py).into_any(),
+                s.venues.into_pyarray(py).into_any(),
+                s.t_in.into_pyarray(py).into_any(),
+                s.t_out.into_pyarray(py).into_any(),
             ],
         )
     }

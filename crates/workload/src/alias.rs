@@ -44,7 +44,8 @@ impl Alias {
         Ok(Alias { columns })
     }
 
-    /// The distribution of `Poisson(mean)` up to where its tail is below 1e-12.
+    /// The distribution of `Poisson(mean)` up to where its tail is below
+    /// 1e-12; fails past a mean of about 700, where `exp(-mean)` is 0.
     pub(crate) fn poisson(mean: f64) -> Result<Alias, &'static str> {
         let mut weights = vec![(-mean).exp()];
         let (mut k, mut below) = (0.0, weights[0]);

@@ -271,8 +271,9 @@ pub struct Model {
     /// Check-ins after an active person-day's first.
     extra: Alias,
     first_hour: Alias,
-    /// The pieces' buffers, kept from one [`Model::generate`] to the next:
-    /// fresh ones would have every page faulted in again.
+    /// The pieces' buffers, kept from one [`Model::generate`] to the next
+    /// (a [`Pieces`] gives them back when dropped): fresh ones would have
+    /// every page faulted in again.
     spare: Mutex<Vec<Stays>>,
 }
 
@@ -466,9 +467,8 @@ impl Model {
     }
 
     /// The stays of [`Model::generate`], generated on every core but not yet
-    /// laid out: the caller copies them into columns of its own
-    /// ([`Pieces::copy_to`]), such as arrays on huge pages.
-    pub fn pieces(&self, range: Range<u64>) -> Pieces<'_> {
+    /// laid out: [`Pieces::copy_to`] copies them into columns.
+    fn pieces(&self, range: Range<u64>) -> Pieces<'_> {
         const PIECE: u64 = 1 << 15;
         let end = range.end.min(self.person_days());
         let starts: Vec<u64> = (range.start..end).step_by(PIECE as usize).collect();
@@ -589,20 +589,14 @@ impl Stays {
 
 /// Stays generated in pieces by [`Model::pieces`]; their buffers go back to
 /// the model, for the next call, when this is dropped.
-pub struct Pieces<'a> {
+struct Pieces<'a> {
     model: &'a Model,
     pieces: Vec<Stays>,
 }
 
 impl Pieces<'_> {
-    /// Number of stays.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.pieces.iter().map(Stays::len).sum()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The stays, one piece after another, into four columns of
