@@ -194,6 +194,7 @@ fn midnight_in_vietnam() {
 
 #[test]
 fn alias_draws_each_value_by_its_weight() {
+    const N: u32 = 1_000_000;
     // Zero weights, a dominant one, uneven ones, and a single value.
     let cases: [&[f64]; 4] = [
         &[0.0, 1.0, 0.0, 3.0],
@@ -201,7 +202,6 @@ fn alias_draws_each_value_by_its_weight() {
         &[5.0, 0.5, 2.5, 1.0, 1.0],
         &[2.0],
     ];
-    const N: u32 = 1_000_000;
     let mut rng = SplitMix64::seed_from_u64(9);
     for weights in cases {
         let alias = Alias::new(weights).unwrap();
