@@ -4,6 +4,7 @@ from a trace, daily reports and line lists, exposure alerts, retention."""
 from __future__ import annotations
 
 import json
+import time
 
 import grpc
 import sqlalchemy as sa
@@ -110,6 +111,43 @@ def test_trace_to_quarantine_to_daily_reports_and_line_lists(service, now):
     assert [e.order.id for e in line_list(H.LINE_LIST_WARNING_SIGNS).entries] == []
     assert status(hanoi.care.EndQuarantine, H.EndQuarantineRequest(order_id=ordered.orders[1].id, reason="x"), metadata=hanoi.md) is grpc.StatusCode.PERMISSION_DENIED
     assert list(audit.verify(service.server.state.db)) == []
+
+
+def test_retention_wipes_audit_details_and_the_chain_still_holds(service, now):
+    from tokhai_server.auth import Principal, Role
+
+    state = service.server.state
+    tracer = Principal(7, "Tracer", Role.TRACER, "79", None)
+    for _ in range(2):
+        state.audit.record(tracer, "Trace", "ổ dịch chợ", 2, {"cases": ["bí-danh-1", "bí-danh-2"]})
+    # A record from before details were chained by their hash keeps its detail.
+    a = db.audit_log.c
+    with state.db.begin() as conn:
+        prev = conn.execute(sa.select(a.hash).order_by(a.seq.desc()).limit(1)).scalar()
+        legacy = {"at": int(time.time()), "principal_id": 7, "principal": "Tracer", "role": "tracer", "action": "VenueLog", "purpose": "x", "people": 1, "detail": "{}"}
+        conn.execute(db.audit_log.insert().values(**legacy, prev_hash=prev, hash=audit._digest(prev, legacy)))
+    assert list(audit.verify(state.db)) == []
+
+    retention.run(state, now=int(time.time()) + 29 * 86_400)  # every record so far is past the period
+    with state.db.connect() as conn:
+        rows = conn.execute(sa.select(db.audit_log).order_by(a.seq)).all()
+    traces = [r for r in rows if r.action == "Trace"]
+    assert len(traces) == 2 and all(r.detail == audit.WIPED and r.people == 2 and r.purpose == "ổ dịch chợ" for r in traces)
+    assert not any("bí-danh" in r.detail for r in rows), "the pseudonyms are gone"
+    assert next(r for r in rows if r.action == "VenueLog").detail == "{}", "a legacy record keeps its detail (its hash covers it)"
+    last = rows[-1]
+    assert last.action == "Retention" and json.loads(last.detail)["audit_details_wiped"] >= 2
+    assert list(audit.verify(state.db)) == []
+    assert {seq for seq, _ in audit.verify(state.db, wiped_before=0)} >= {r.seq for r in traces}, "wiped inside the period: flagged"
+
+    # The detail is still checked while it is held: by its own hash.
+    with state.db.begin() as conn:
+        conn.execute(db.audit_log.update().where(a.seq == last.seq).values(detail='{"orders_ended": 0}'))
+    assert [what for _, what in audit.verify(state.db)] == ["its detail was altered (it does not match its hash)"]
+    # ... and the chain covers that hash.
+    with state.db.begin() as conn:
+        conn.execute(db.audit_log.update().where(a.seq == last.seq).values(detail=last.detail, detail_hash="0" * 64))
+    assert [seq for seq, _ in audit.verify(state.db)] == [last.seq]
 
 
 def test_exposure_alerts_reach_the_people_who_were_there(service, now):

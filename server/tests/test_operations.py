@@ -318,7 +318,7 @@ def test_names_keep_emoji_and_joined_letters_but_not_hidden_characters():
             text.clean(hidden, "name", 50, required=True)
 
 
-def test_indexes_added_since_a_database_was_made_are_created(tmp_path):
+def test_columns_and_indexes_added_since_a_database_was_made_are_created(tmp_path):
     import sqlalchemy as sa
 
     from tokhai_server import db
@@ -326,9 +326,11 @@ def test_indexes_added_since_a_database_was_made_are_created(tmp_path):
     url = f"sqlite:///{tmp_path}/t.db"
     db.connect(url).dispose()
     made = sa.create_engine(url)
-    with made.begin() as conn:  # as a database made before the index was
+    with made.begin() as conn:  # as a database made before the index and the column were
         conn.exec_driver_sql("DROP INDEX ix_alerts_expires_at")
+        conn.exec_driver_sql("ALTER TABLE audit_log DROP COLUMN detail_hash")
     made.dispose()
     again = db.connect(url)
     assert "ix_alerts_expires_at" in {index["name"] for index in sa.inspect(again).get_indexes("alerts")}
+    assert "detail_hash" in {column["name"] for column in sa.inspect(again).get_columns("audit_log")}
     again.dispose()

@@ -2,6 +2,12 @@
 hashes so that an edited, removed or reordered record breaks the chain.
 
     hash = SHA-256(prev_hash + canonical JSON of the record's fields)
+
+The detail (which names pseudonyms, venues and places) is chained by its
+own hash, `detail_hash`, not by its text: retention wipes the details of
+records older than the retention period, and who read, what, when, why and
+how many people stay in the chain. Records written before `detail_hash`
+existed are chained by their detail, and keep it.
 """
 
 from __future__ import annotations
@@ -18,12 +24,20 @@ from . import db
 from .auth import Principal
 
 GENESIS = "0" * 64
-_FIELDS = ("at", "principal_id", "principal", "role", "action", "purpose", "people", "detail")
+#: The detail, once wiped.
+WIPED = ""
+_FIELDS = ("at", "principal_id", "principal", "role", "action", "purpose", "people", "detail_hash")
+_LEGACY_FIELDS = (*_FIELDS[:-1], "detail")
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _digest(prev_hash: str, record: dict) -> str:
-    body = json.dumps({k: record[k] for k in _FIELDS}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    fields = _FIELDS if record.get("detail_hash") is not None else _LEGACY_FIELDS
+    body = json.dumps({k: record[k] for k in fields}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _sha256(prev_hash + body)
 
 
 class AuditLog:
@@ -43,14 +57,17 @@ class AuditLog:
             "people": people,
             "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
         }
+        row["detail_hash"] = _sha256(row["detail"])
         with self._lock, self._engine.begin() as conn:
             last = conn.execute(sa.select(db.audit_log.c.hash).order_by(db.audit_log.c.seq.desc()).limit(1)).scalar()
             prev = last or GENESIS
             conn.execute(db.audit_log.insert().values(**row, prev_hash=prev, hash=_digest(prev, row)))
 
 
-def verify(engine: sa.Engine) -> Iterator[tuple[int, str]]:
-    """The records that break the chain, as (seq, what is wrong); none if intact."""
+def verify(engine: sa.Engine, wiped_before: int | None = None) -> Iterator[tuple[int, str]]:
+    """The records that break the chain, as (seq, what is wrong); none if
+    intact. With `wiped_before` (the retention period's start), a detail
+    wiped on a later record is wrong too."""
     prev = GENESIS
     with engine.connect() as conn:
         rows = conn.execution_options(yield_per=10_000).execute(sa.select(db.audit_log).order_by(db.audit_log.c.seq))
@@ -60,7 +77,19 @@ def verify(engine: sa.Engine) -> Iterator[tuple[int, str]]:
                 yield row.seq, "does not follow the record before it (one was removed or reordered)"
             elif _digest(prev, record) != record["hash"]:
                 yield row.seq, "was altered (its hash does not match its fields)"
+            elif record["detail_hash"] is not None and record["detail"] != WIPED and _sha256(record["detail"]) != record["detail_hash"]:
+                yield row.seq, "its detail was altered (it does not match its hash)"
+            elif record["detail"] == WIPED and wiped_before is not None and record["at"] >= wiped_before:
+                yield row.seq, "its detail was wiped inside the retention period"
             prev = record["hash"]
+
+
+def wipe_details(engine: sa.Engine, before: int) -> int:
+    """Wipes the details of the records made before `before`; returns how many."""
+    a = db.audit_log.c
+    with engine.begin() as conn:
+        wiped = conn.execute(db.audit_log.update().where((a.at < before) & a.detail_hash.is_not(None) & (a.detail != WIPED)).values(detail=WIPED))
+    return wiped.rowcount
 
 
 def count(engine: sa.Engine) -> int:

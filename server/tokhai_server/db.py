@@ -94,6 +94,8 @@ audit_log = sa.Table(
     sa.Column("purpose", sa.Text, nullable=False),
     sa.Column("people", sa.BigInteger, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
+    # Chained in place of the detail, which retention wipes (audit.py).
+    sa.Column("detail_hash", sa.String(64)),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
 )
@@ -211,9 +213,16 @@ def connect(url: str) -> sa.Engine:
     else:
         engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True, hide_parameters=True)
     metadata.create_all(engine)
-    # Indexes added since a database was made: create_all passes over tables
-    # that exist.
+    # Columns and indexes added since a database was made: create_all passes
+    # over tables that exist. (Such columns may be empty: old rows have none.)
+    inspector = sa.inspect(engine)
     for table in metadata.sorted_tables:
+        held = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in held:
+                assert column.nullable, f"{table.name}.{column.name}: a column added later must allow NULL"
+                with engine.begin() as conn:
+                    conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(engine.dialect)}"))
         for index in table.indexes:
             index.create(engine, checkfirst=True)
     return engine

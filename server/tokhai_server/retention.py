@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from tokhai_engine import StoreError
 
-from . import db
+from . import audit, db
 from .auth import Principal, Role
 from .risk import RECENT as RISK_DAYS
 from .state import State
@@ -99,12 +99,17 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
     state.live_alerts.prune(now)
     state.risk.forget_before(now - RISK_DAYS)
     state.forget_ended(now)
+    # The audit log keeps who read what and why; the details (pseudonyms,
+    # places) go with the data they were about.
+    wiped = audit.wipe_details(state.db, cutoff)
     if state.db.dialect.name == "postgresql":
         # Deleted rows linger as dead tuples until a vacuum reclaims them.
         with state.db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for table in ("declarations", "health_reports", "quarantine_orders", "contacts", "alerts", "requests"):
+            for table in ("declarations", "health_reports", "quarantine_orders", "contacts", "alerts", "requests", "audit_log"):
                 conn.execute(sa.text(f"VACUUM {table}"))
-    state.audit.record(JOB, "Retention", f"retention period of {state.settings.retention_days} days", sum(removed.values()), removed | {"orders_ended": ended, "before": cutoff})
+    state.audit.record(
+        JOB, "Retention", f"retention period of {state.settings.retention_days} days", sum(removed.values()), removed | {"orders_ended": ended, "audit_details_wiped": wiped, "before": cutoff}
+    )
     if state.db.dialect.name == "sqlite":
         # The write-ahead log still holds the pages as they were before the
         # deletes: copy it into the database (where secure_delete zeroed the
