@@ -4,9 +4,11 @@ hashes so that an edited, removed or reordered record breaks the chain.
     hash = SHA-256(prev_hash + canonical JSON of the record's fields)
 
 The detail (which names pseudonyms, venues and places) is chained by its
-own hash, `detail_hash`, not by its text: retention wipes the details of
-records older than the retention period, and who read, what, when, why and
-how many people stay in the chain. Records written before `detail_hash`
+own salted hash, `detail_hash = SHA-256(detail_salt + detail)`, not by its
+text: retention wipes the details of records older than the retention
+period, and their salts, and who read, what, when, why and how many people
+stay in the chain. (Without the salt, the hash of a short detail, a venue
+and a day, would give it away.) Records written before `detail_hash`
 existed are chained by their detail, and keep it.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -57,11 +60,12 @@ class AuditLog:
             "people": people,
             "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
         }
-        row["detail_hash"] = _sha256(row["detail"])
+        salt = secrets.token_hex(16)
+        row["detail_hash"] = _sha256(salt + row["detail"])
         with self._lock, self._engine.begin() as conn:
             last = conn.execute(sa.select(db.audit_log.c.hash).order_by(db.audit_log.c.seq.desc()).limit(1)).scalar()
             prev = last or GENESIS
-            conn.execute(db.audit_log.insert().values(**row, prev_hash=prev, hash=_digest(prev, row)))
+            conn.execute(db.audit_log.insert().values(**row, detail_salt=salt, prev_hash=prev, hash=_digest(prev, row)))
 
 
 def verify(engine: sa.Engine, wiped_before: int | None = None) -> Iterator[tuple[int, str]]:
@@ -77,7 +81,7 @@ def verify(engine: sa.Engine, wiped_before: int | None = None) -> Iterator[tuple
                 yield row.seq, "does not follow the record before it (one was removed or reordered)"
             elif _digest(prev, record) != record["hash"]:
                 yield row.seq, "was altered (its hash does not match its fields)"
-            elif record["detail_hash"] is not None and record["detail"] != WIPED and _sha256(record["detail"]) != record["detail_hash"]:
+            elif record["detail_hash"] is not None and record["detail"] != WIPED and _sha256((record["detail_salt"] or "") + record["detail"]) != record["detail_hash"]:
                 yield row.seq, "its detail was altered (it does not match its hash)"
             elif record["detail"] == WIPED and wiped_before is not None and record["at"] >= wiped_before:
                 yield row.seq, "its detail was wiped inside the retention period"
@@ -87,9 +91,10 @@ def verify(engine: sa.Engine, wiped_before: int | None = None) -> Iterator[tuple
 def wipe_details(engine: sa.Engine, before: int) -> int:
     """Wipes the details of the records made before `before`; returns how many."""
     a = db.audit_log.c
-    with engine.begin() as conn:
-        wiped = conn.execute(db.audit_log.update().where((a.at < before) & a.detail_hash.is_not(None) & (a.detail != WIPED)).values(detail=WIPED))
-    return wiped.rowcount
+    # The terms of the index of records not wiped yet, the empty string
+    # written out (a bound value could not be matched), so that it is used.
+    unwiped = a.detail_hash.is_not(None) & (a.detail != sa.literal(WIPED, literal_execute=True))
+    return db.in_batches(engine, db.audit_log.update().values(detail=WIPED, detail_salt=None), unwiped & (a.at < before))
 
 
 def count(engine: sa.Engine) -> int:

@@ -94,11 +94,17 @@ audit_log = sa.Table(
     sa.Column("purpose", sa.Text, nullable=False),
     sa.Column("people", sa.BigInteger, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
-    # Chained in place of the detail, which retention wipes (audit.py).
+    # Chained in place of the detail, which retention wipes with its salt
+    # (audit.py): without the salt, the hash of a short detail would give
+    # it away.
     sa.Column("detail_hash", sa.String(64)),
+    sa.Column("detail_salt", sa.String(32)),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
 )
+_UNWIPED = audit_log.c.detail_hash.is_not(None) & (audit_log.c.detail != "")
+# The records whose detail retention is still to wipe: not the whole log, every hour.
+sa.Index("ix_audit_log_unwiped", audit_log.c.at, sqlite_where=_UNWIPED, postgresql_where=_UNWIPED)
 
 
 # Personal health data: declarations, orders, daily reports. Kept for the
@@ -215,14 +221,47 @@ def connect(url: str) -> sa.Engine:
     metadata.create_all(engine)
     # Columns and indexes added since a database was made: create_all passes
     # over tables that exist. (Such columns may be empty: old rows have none.)
-    inspector = sa.inspect(engine)
+    quote = engine.dialect.identifier_preparer.quote
     for table in metadata.sorted_tables:
-        held = {c["name"] for c in inspector.get_columns(table.name)}
+        held = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
         for column in table.columns:
-            if column.name not in held:
-                assert column.nullable, f"{table.name}.{column.name}: a column added later must allow NULL"
+            if column.name in held:
+                continue
+            if not column.nullable:
+                raise RuntimeError(f"{table.name}.{column.name}: a column added to a table that exists must allow NULL")
+            try:
                 with engine.begin() as conn:
-                    conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(engine.dialect)}"))
+                    conn.execute(sa.text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {column.type.compile(engine.dialect)}"))
+            except sa.exc.DBAPIError:
+                # Another process starting at the same time added it first.
+                if column.name not in {c["name"] for c in sa.inspect(engine).get_columns(table.name)}:
+                    raise
         for index in table.indexes:
             index.create(engine, checkfirst=True)
     return engine
+
+
+#: Rows changed in one transaction on SQLite (`in_batches`).
+BATCH = 10_000
+
+
+def in_batches(database: sa.Engine, change: sa.Delete | sa.Update, condition: sa.ColumnElement[bool]) -> int:
+    """`change` (a DELETE, or an UPDATE after which `condition` no longer
+    holds) of the rows that meet `condition`; returns how many. On SQLite,
+    whose writers take turns for the whole database, BATCH rows a
+    transaction: an hour's expired rows are millions at national scale
+    (kept answers, declarations), and in one transaction every check-in's
+    write waited for them. PostgreSQL's writers do not wait for a change
+    of other rows: one statement."""
+    if database.dialect.name != "sqlite":
+        with database.begin() as conn:
+            return conn.execute(change.where(condition)).rowcount
+    table, rowid = change.table, sa.literal_column("rowid")
+    statement = change.where(rowid.in_(sa.select(rowid).select_from(table).where(condition).limit(BATCH)))
+    done = 0
+    while True:
+        with database.begin() as conn:
+            n = conn.execute(statement).rowcount
+        done += n
+        if n < BATCH:
+            return done

@@ -21,31 +21,6 @@ JOB = Principal(0, "retention job", Role.ADMIN, None, None)
 log = logging.getLogger("tokhai")
 
 
-#: Rows deleted in one transaction.
-BATCH = 10_000
-
-
-def delete_in_batches(database: sa.Engine, table: sa.Table, condition: sa.ColumnElement[bool]) -> int:
-    """Deletes `table`'s rows that meet `condition`; returns how many. On
-    SQLite, whose writers take turns for the whole database, BATCH rows a
-    transaction: an hour's expired rows are millions at national scale
-    (kept answers, declarations), and in one transaction every check-in's
-    write waited for them. PostgreSQL's writers do not wait for a delete
-    of other rows."""
-    if database.dialect.name != "sqlite":
-        with database.begin() as conn:
-            return conn.execute(table.delete().where(condition)).rowcount
-    rowid = sa.literal_column("rowid")
-    statement = table.delete().where(rowid.in_(sa.select(rowid).select_from(table).where(condition).limit(BATCH)))
-    removed = 0
-    while True:
-        with database.begin() as conn:
-            n = conn.execute(statement).rowcount
-        removed += n
-        if n < BATCH:
-            return removed
-
-
 #: Why retention ended an order (`end_forgotten_orders`).
 FORGOTTEN = "never ended: a retention period past its planned end"
 
@@ -61,7 +36,7 @@ def end_forgotten_orders(state: State, cutoff: int, now: int) -> int:
     ended = 0
     while True:
         with state.db.begin() as conn:
-            ids = conn.execute(sa.select(o.id).where(forgotten).limit(BATCH)).scalars().all()
+            ids = conn.execute(sa.select(o.id).where(forgotten).limit(db.BATCH)).scalars().all()
             if not ids:
                 return ended
             # An EndQuarantine meanwhile has flipped its order already: not counted twice.
@@ -95,7 +70,7 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
     if ended:
         log.info("retention: ended %d quarantine orders never released, %d days past their planned end", ended, state.settings.retention_days)
     for kind, (table, condition) in deletions.items():
-        removed[kind] = delete_in_batches(state.db, table, condition)
+        removed[kind] = db.in_batches(state.db, table.delete(), condition)
     state.live_alerts.prune(now)
     state.risk.forget_before(now - RISK_DAYS)
     state.forget_ended(now)
