@@ -27,8 +27,7 @@ from . import db
 from .auth import Principal
 
 GENESIS = "0" * 64
-#: The detail, once wiped.
-WIPED = ""
+WIPED = db.WIPED
 _FIELDS = ("at", "principal_id", "principal", "role", "action", "purpose", "people", "detail_hash")
 _LEGACY_FIELDS = (*_FIELDS[:-1], "detail")
 
@@ -90,11 +89,8 @@ def verify(engine: sa.Engine, wiped_before: int | None = None) -> Iterator[tuple
 
 def wipe_details(engine: sa.Engine, before: int) -> int:
     """Wipes the details of the records made before `before`; returns how many."""
-    a = db.audit_log.c
-    # The terms of the index of records not wiped yet, the empty string
-    # written out (a bound value could not be matched), so that it is used.
-    unwiped = a.detail_hash.is_not(None) & (a.detail != sa.literal(WIPED, literal_execute=True))
-    return db.in_batches(engine, db.audit_log.update().values(detail=WIPED, detail_salt=None), unwiped & (a.at < before))
+    wipe = db.audit_log.update().values(detail=WIPED, detail_salt=None)
+    return db.in_batches(engine, wipe, db.AUDIT_UNWIPED & (db.audit_log.c.at < before))
 
 
 def count(engine: sa.Engine) -> int:

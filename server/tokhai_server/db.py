@@ -102,9 +102,13 @@ audit_log = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
 )
-_UNWIPED = audit_log.c.detail_hash.is_not(None) & (audit_log.c.detail != "")
-# The records whose detail retention is still to wipe: not the whole log, every hour.
-sa.Index("ix_audit_log_unwiped", audit_log.c.at, sqlite_where=_UNWIPED, postgresql_where=_UNWIPED)
+#: An audit record's detail once wiped.
+WIPED = ""
+#: The audit records whose detail retention is still to wipe, indexed so
+#: that its hourly run does not read the whole log. (The empty string is
+#: written out in queries: a bound value could not be matched to the index.)
+AUDIT_UNWIPED = audit_log.c.detail_hash.is_not(None) & (audit_log.c.detail != sa.literal(WIPED, literal_execute=True))
+sa.Index("ix_audit_log_unwiped", audit_log.c.at, sqlite_where=AUDIT_UNWIPED, postgresql_where=AUDIT_UNWIPED)
 
 
 # Personal health data: declarations, orders, daily reports. Kept for the
