@@ -4,6 +4,7 @@ from a trace, daily reports and line lists, exposure alerts, retention."""
 from __future__ import annotations
 
 import json
+import random
 import time
 
 import grpc
@@ -305,6 +306,7 @@ def test_venue_safety_levels_history_and_alert_flags(service, now):
     tracer = service.client("tracer", province="79")
     listed = tracer.venues.ListVenueSafety(V.ListVenueSafetyRequest(province_code="79"), metadata=tracer.md).venues
     assert [(v.venue_id, v.assessment.level, v.under_alert) for v in listed] == [(venue.id, V.SAFETY_LEVEL_SAFE, False)]
+
     assert tracer.venues.ListVenueSafety(V.ListVenueSafetyRequest(province_code="79", level=V.SAFETY_LEVEL_RISK), metadata=tracer.md).venues == []
     tracer.care.PublishAlerts(
         H.PublishAlertsRequest(alerts=[H.VenueAlert(venue_id=venue.id, start=now - 600, end=now, level=H.ALERT_LEVEL_MONITOR)], purpose="ổ dịch"), metadata=tracer.md
@@ -315,6 +317,23 @@ def test_venue_safety_levels_history_and_alert_flags(service, now):
     stranger = service.client("venue_operator", name="stranger")
     request = V.SubmitSafetyAssessmentRequest(venue_id=venue.id, checklist=full)
     assert status(stranger.venues.SubmitSafetyAssessment, request, metadata=stranger.md) is grpc.StatusCode.PERMISSION_DENIED
+
+    # More venues, here and in another province, each assessed a few times:
+    # each of the province's venues with its latest, by level, then id.
+    rng = random.Random(5)
+    latest = {venue.id: V.SAFETY_LEVEL_SAFE}
+    names = [f.name for f in V.SafetyChecklist.DESCRIPTOR.fields]
+    for k in range(8):
+        province = "79" if k % 3 else "01"
+        owner = operator if province == "79" else service.client("venue_operator", province="01", name=f"op{k}")
+        other, _ = service.venue(owner, province=province)
+        for _ in range(rng.randint(1, 3)):
+            checklist = V.SafetyChecklist(**{n: rng.random() < 0.6 for n in names})
+            made = owner.venues.SubmitSafetyAssessment(V.SubmitSafetyAssessmentRequest(venue_id=other.id, checklist=checklist), metadata=owner.md)
+            if province == "79":
+                latest[other.id] = made.level
+    listed = tracer.venues.ListVenueSafety(V.ListVenueSafetyRequest(province_code="79"), metadata=tracer.md).venues
+    assert [(v.venue_id, v.assessment.level) for v in listed] == sorted(latest.items(), key=lambda item: (-item[1], item[0]))
 
 
 def test_the_demo_runs_the_whole_workflow(service, tmp_path):

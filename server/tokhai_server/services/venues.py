@@ -208,7 +208,10 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
             raise Invalid(f"province_code {request.province_code!r} is not an official province code")
         who.require_province(request.province_code, "the list")
         v, s = db.venues.c, db.safety_assessments.c
-        latest = sa.select(s.venue_id, sa.func.max(s.id).label("id")).group_by(s.venue_id).subquery()
+        # The latest assessment of each of the province's venues: grouping
+        # every venue's, nationally, read the whole table on every call.
+        theirs = sa.select(v.id).where(v.province == request.province_code)
+        latest = sa.select(s.venue_id, sa.func.max(s.id).label("id")).where(s.venue_id.in_(theirs)).group_by(s.venue_id).subquery()
         query = (
             sa.select(v.id, v.name, v.ward, db.safety_assessments)
             .select_from(db.venues.join(latest, latest.c.venue_id == v.id).join(db.safety_assessments, s.id == latest.c.id))
