@@ -271,9 +271,8 @@ pub struct Model {
     /// Check-ins after an active person-day's first.
     extra: Alias,
     first_hour: Alias,
-    /// The pieces' buffers, kept from one [`Model::generate`] to the next
-    /// (a [`Pieces`] gives them back when dropped): fresh ones would have
-    /// every page faulted in again.
+    /// The pieces' buffers, kept from one [`Model::generate`] to the next:
+    /// fresh ones would have every page faulted in again.
     spare: Mutex<Vec<Stays>>,
 }
 
@@ -449,45 +448,26 @@ impl Model {
     /// The stays of the person-days `range` (day-major: person-day `i` is
     /// person `i % people + 1` on day `i / people`), using every core.
     pub fn generate(&self, range: Range<u64>) -> Stays {
-        let pieces = self.pieces(range);
-        let n = pieces.len();
-        let mut stays = Stays {
-            persons: vec![0; n],
-            venues: vec![0; n],
-            t_in: vec![0; n],
-            t_out: vec![0; n],
-        };
-        pieces.copy_to(
-            &mut stays.persons,
-            &mut stays.venues,
-            &mut stays.t_in,
-            &mut stays.t_out,
-        );
-        stays
-    }
-
-    /// The stays of [`Model::generate`], generated on every core but not yet
-    /// laid out: [`Pieces::copy_to`] copies them into columns.
-    fn pieces(&self, range: Range<u64>) -> Pieces<'_> {
         const PIECE: u64 = 1 << 15;
         let end = range.end.min(self.person_days());
         let starts: Vec<u64> = (range.start..end).step_by(PIECE as usize).collect();
-        let pieces = starts
+        let spare = || self.spare.lock().unwrap_or_else(PoisonError::into_inner);
+        let pieces: Vec<Stays> = starts
             .into_par_iter()
             .map(|lo| {
-                let mut out = self.spare().pop().unwrap_or_default();
+                let mut out = spare().pop().unwrap_or_default();
                 self.generate_piece(lo..(lo + PIECE).min(end), &mut out);
                 out
             })
             .collect();
-        Pieces {
-            model: self,
-            pieces,
-        }
-    }
-
-    fn spare(&self) -> std::sync::MutexGuard<'_, Vec<Stays>> {
-        self.spare.lock().unwrap_or_else(PoisonError::into_inner)
+        let stays = Stays {
+            persons: concat(pieces.iter().map(|s| &s.persons[..])),
+            venues: concat(pieces.iter().map(|s| &s.venues[..])),
+            t_in: concat(pieces.iter().map(|s| &s.t_in[..])),
+            t_out: concat(pieces.iter().map(|s| &s.t_out[..])),
+        };
+        spare().extend(pieces);
+        stays
     }
 
     /// The stays of `range` into `out`, emptied first.
@@ -587,64 +567,25 @@ impl Stays {
     }
 }
 
-/// Stays generated in pieces by [`Model::pieces`]; their buffers go back to
-/// the model, for the next call, when this is dropped.
-struct Pieces<'a> {
-    model: &'a Model,
-    pieces: Vec<Stays>,
-}
-
-impl Pieces<'_> {
-    fn len(&self) -> usize {
-        self.pieces.iter().map(Stays::len).sum()
-    }
-
-    /// The stays, one piece after another, into four columns of
-    /// [`Pieces::len`] rows, copied on every core.
-    pub fn copy_to(
-        &self,
-        persons: &mut [u64],
-        venues: &mut [u64],
-        t_in: &mut [i64],
-        t_out: &mut [i64],
-    ) {
-        let parts = &self.pieces;
-        rayon::join(
-            || {
-                rayon::join(
-                    || lay(parts.iter().map(|s| &s.persons[..]), persons),
-                    || lay(parts.iter().map(|s| &s.venues[..]), venues),
-                )
-            },
-            || {
-                rayon::join(
-                    || lay(parts.iter().map(|s| &s.t_in[..]), t_in),
-                    || lay(parts.iter().map(|s| &s.t_out[..]), t_out),
-                )
-            },
-        );
-    }
-}
-
-impl Drop for Pieces<'_> {
-    fn drop(&mut self) {
-        self.model.spare().append(&mut self.pieces);
-    }
-}
-
-/// The parts one after another into `out`, which must hold exactly them.
-fn lay<'a, T: Copy + Send + Sync + 'a>(parts: impl Iterator<Item = &'a [T]>, out: &mut [T]) {
-    let mut places = Vec::new();
-    let mut rest = out;
-    for part in parts {
+/// The parts one after another, copied in parallel: the copy and the page
+/// faults of fresh memory are a good part of generating.
+fn concat<'a, T: Copy + Default + Send + Sync + 'a>(
+    parts: impl Iterator<Item = &'a [T]>,
+) -> Vec<T> {
+    let parts: Vec<&[T]> = parts.collect();
+    let mut out = vec![T::default(); parts.iter().map(|p| p.len()).sum()];
+    let mut places = Vec::with_capacity(parts.len());
+    let mut rest = &mut out[..];
+    for part in &parts {
         let (place, after) = rest.split_at_mut(part.len());
-        places.push((place, part));
+        places.push(place);
         rest = after;
     }
-    assert!(rest.is_empty(), "the columns must hold exactly the stays");
     places
         .into_par_iter()
+        .zip(parts)
         .for_each(|(place, part)| place.copy_from_slice(part));
+    out
 }
 
 /// Points of a dwell table: 4 KiB a kind, so the tables stay in the L1 cache.
