@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::interval::{intersect, unite, unite_into};
 use crate::par;
 use crate::partition::Partition;
-use crate::segment::{Segment, DAY, NOT_LISTED};
+use crate::segment::{Segment, DAY};
 
 /// Presence intervals of persons at one venue: `overlaps`' answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -476,7 +476,7 @@ const PASS_FROM: usize = if cfg!(test) { 4 } else { 256 };
 /// A hop takes this many people at a time (the frontier of a push, the
 /// unreached of a pull), so that their stays are not all held at once: a
 /// few hundred MB at a dozen stays a person.
-const BLOCK: usize = 1 << 19;
+const BLOCK: usize = 1 << 20;
 
 /// The stays of many people, as [`State::stays_of`] gathers them: those of
 /// the `i`th are `stays[starts[i]..starts[i + 1]]`, as (venue, `t_in`, `t_out`).
@@ -499,14 +499,47 @@ impl StaysOf {
 /// A frontier as the pull looks its members up: by their place in it
 /// (sorted by person, so that places order members as ids do), from every
 /// segment's person index.
-struct Members<'a> {
-    frontier: &'a [(u64, i64, i64)],
+struct Members {
     /// For each segment, by (partition day, `first_seq`), each of its
-    /// persons' place in the frontier, or [`NOT_LISTED`]: a dense array
-    /// read once a stay met, where a hash map of ids missed the caches
-    /// twice, after the read of the id.
-    places: FxHashMap<(i64, u32), Vec<u32>>,
+    /// persons' [`Place`]: a dense array read once a stay met, where a hash
+    /// map of ids missed the caches twice, after the read of the id.
+    places: FxHashMap<(i64, u32), Vec<Place>>,
 }
+
+/// A segment's person as the pull reads them: their place in the
+/// frontier, and their window `[from, to)` relative to the partition, in
+/// the same read (the frontier's entry, elsewhere, was one more cache miss
+/// a stay met).
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    member: u32,
+    from: u32,
+    to: u32,
+}
+
+impl Place {
+    /// Not in the frontier: a window no stay meets.
+    const OUTSIDE: Place = Place {
+        member: u32::MAX,
+        from: u32::MAX,
+        to: 0,
+    };
+
+    /// The `member`'s window relative to `base`, clamped to u32: exact
+    /// against the partition's stays, whose relative times are u32.
+    fn of(member: usize, (_, start, end): (u64, i64, i64), base: i64) -> Place {
+        let relative = |t: i64| t.saturating_sub(base).clamp(0, u32::MAX.into()) as u32;
+        Place {
+            member: member as u32,
+            from: relative(start),
+            to: relative(end),
+        }
+    }
+}
+
+/// Stays met by a venue scan, read a batch at a time: their places are
+/// random reads, cache misses that a loop of reads alone overlaps.
+const SCAN_BATCH: usize = 32;
 
 /// What the scan of a pulled person's presence finds, members by place.
 enum Pulled {
@@ -729,21 +762,28 @@ impl State {
 
     /// `frontier` (sorted by person) as [`Members`], for the segments that
     /// may hold stays meeting `[lo, hi)`.
-    fn members<'a>(&self, frontier: &'a [(u64, i64, i64)], lo: i64, hi: i64) -> Members<'a> {
+    fn members(&self, frontier: &[(u64, i64, i64)], lo: i64, hi: i64) -> Members {
         let ids: Vec<u64> = frontier.iter().map(|m| m.0).collect();
-        let segments: Vec<(i64, &Segment)> = self
+        let segments: Vec<(&Partition, &Segment)> = self
             .partitions_meeting(lo, hi)
-            .flat_map(|p| p.segments.iter().map(move |s| (p.day, s)))
+            .flat_map(|p| p.segments.iter().map(move |s| (p, s)))
             .collect();
         let places = segments
             .par_iter()
-            .map(|&(day, seg)| ((day, seg.first_seq), seg.places_in(&ids)))
+            .map(|&(p, seg)| {
+                let place = |m: usize| Place::of(m, frontier[m], p.start());
+                (
+                    (p.day, seg.first_seq),
+                    seg.places_in(&ids, Place::OUTSIDE, place),
+                )
+            })
             .collect();
-        Members { frontier, places }
+        Members { places }
     }
 
-    /// Calls `f(member, t_in, t_out)` for each stay of a member of `members`
-    /// at `venue` meeting `[start, end)`.
+    /// Calls `f(member, start, end)` for each stay of a member of `members`
+    /// at `venue` meeting `[start, end)`, clipped to the member's window,
+    /// where anything is left.
     fn each_member_stay(
         &self,
         members: &Members,
@@ -761,17 +801,35 @@ impl State {
                 let Some(places) = members.places.get(&(p.day, seg.first_seq)) else {
                     continue;
                 };
+                let mut batch = [(0, 0, 0); SCAN_BATCH];
+                let mut len = 0;
+                let mut emit = |batch: &[(u32, u32, u32)]| {
+                    let read: [Place; SCAN_BATCH] = std::array::from_fn(|k| {
+                        batch
+                            .get(k)
+                            .map_or(Place::OUTSIDE, |s| places[s.0 as usize])
+                    });
+                    for (&(_, a, b), place) in batch.iter().zip(read) {
+                        let (x, y) = (a.max(place.from), b.min(place.to));
+                        if x < y {
+                            f(place.member, base + i64::from(x), base + i64::from(y));
+                        }
+                    }
+                };
                 seg.scan_venue_indexes(
                     venue,
                     start.saturating_sub(base),
                     end.saturating_sub(base),
                     |index, a, b| {
-                        let member = places[index as usize];
-                        if member != NOT_LISTED {
-                            f(member, base + i64::from(a), base + i64::from(b));
+                        batch[len] = (index, a, b);
+                        len += 1;
+                        if len == SCAN_BATCH {
+                            emit(&batch);
+                            len = 0;
                         }
                     },
                 );
+                emit(&batch[..len]);
             }
         }
     }
@@ -820,13 +878,7 @@ impl State {
                 venue,
                 a.saturating_sub(rules.linger),
                 b,
-                |q, t_in, t_out| {
-                    let (_, window_start, window_end) = members.frontier[q as usize];
-                    let (x, y) = (t_in.max(window_start), t_out.min(window_end));
-                    if x < y {
-                        pieces.push((q, x, y.saturating_add(rules.linger)));
-                    }
-                },
+                |q, x, y| pieces.push((q, x, y.saturating_add(rules.linger))),
             );
             pieces.sort_unstable();
             for member in pieces.chunk_by(|a, b| a.0 == b.0) {

@@ -24,9 +24,6 @@ const DUR_BITS: u32 = 15;
 /// out of the per-venue duration bound keeps window scans short.
 const LONG: u32 = (1 << DUR_BITS) - 1;
 
-/// [`Segment::places_in`] of a person not listed.
-pub const NOT_LISTED: u32 = u32::MAX;
-
 /// `row_of_seq` entry of a stay that has expired.
 const NO_ROW: u32 = u32::MAX;
 
@@ -521,11 +518,16 @@ impl Segment {
             .collect()
     }
 
-    /// For each entry of `persons`, its place in `sorted` (ascending), or
-    /// [`NOT_LISTED`].
-    pub fn places_in(&self, sorted: &[u64]) -> Vec<u32> {
-        let mut places = vec![NOT_LISTED; self.persons.len()];
-        self.each_person_in(sorted, |i, rank| places[i] = rank as u32);
+    /// For each entry of `persons`, `place(rank)` of its place in `sorted`
+    /// (ascending), or `absent`.
+    pub fn places_in<T: Copy>(
+        &self,
+        sorted: &[u64],
+        absent: T,
+        place: impl Fn(usize) -> T,
+    ) -> Vec<T> {
+        let mut places = vec![absent; self.persons.len()];
+        self.each_person_in(sorted, |i, rank| places[i] = place(rank));
         places
     }
 
