@@ -731,6 +731,15 @@ impl State {
             undecided.dedup();
             let ids: Vec<u64> = undecided.iter().map(|&m| frontier[m as usize].0).collect();
             let theirs = self.stays_of(&ids, lo, hi);
+            // Once each: a member is asked about by several people.
+            let presences: Vec<Vec<Presence>> = (0..undecided.len())
+                .into_par_iter()
+                .map(|k| {
+                    let (_, s, e) = frontier[undecided[k] as usize];
+                    theirs.presence(k, (s, e), rules.linger)
+                })
+                .collect();
+            drop(theirs);
             reached.par_extend(
                 pulled
                     .into_par_iter()
@@ -743,9 +752,7 @@ impl State {
                                 scratch.presence_of(own.of(i));
                                 let whole = |m: u32| {
                                     let k = undecided.binary_search(&m).expect("gathered above");
-                                    let (_, s, e) = frontier[m as usize];
-                                    let presence = theirs.presence(k, (s, e), rules.linger);
-                                    exposure_between(&presence, &scratch.venues, &scratch.mine)
+                                    exposure_between(&presences[k], &scratch.venues, &scratch.mine)
                                 };
                                 first_qualifying(candidates, whole, rules.min_overlap)
                             }
