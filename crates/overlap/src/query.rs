@@ -788,9 +788,9 @@ impl State {
         Members { places }
     }
 
-    /// Calls `f(member, start, end)` for each stay of a member of `members`
-    /// at `venue` meeting `[start, end)`, clipped to the member's window,
-    /// where anything is left.
+    /// Calls `f(member, x, y)` for each stay of a member of `members` at
+    /// `venue` meeting `[start, end)`, clipped to the member's window as
+    /// `[x, y)`, where anything is left.
     fn each_member_stay(
         &self,
         members: &Members,
