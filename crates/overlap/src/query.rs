@@ -499,42 +499,39 @@ impl StaysOf {
 /// A frontier as the pull looks its members up: by their place in it
 /// (sorted by person, so that places order members as ids do), from every
 /// segment's person index.
-struct Members {
+struct Members<'a> {
+    frontier: &'a [(u64, i64, i64)],
     /// For each segment, by (partition day, `first_seq`), each of its
     /// persons' [`Place`]: a dense array read once a stay met, where a hash
     /// map of ids missed the caches twice, after the read of the id.
     places: FxHashMap<(i64, u32), Vec<Place>>,
+    /// The end of every member's window, when they all end alike (as past
+    /// the first hop, at `until`); otherwise each is read from the frontier.
+    end: Option<i64>,
 }
 
 /// A segment's person as the pull reads them: their place in the
-/// frontier, and their window `[from, to)` relative to the partition, in
+/// frontier, and the start of their window relative to the partition, in
 /// the same read (the frontier's entry, elsewhere, was one more cache miss
 /// a stay met).
 #[derive(Debug, Clone, Copy)]
 struct Place {
     member: u32,
     from: u32,
-    to: u32,
 }
 
 impl Place {
-    /// Not in the frontier: a window no stay meets.
+    /// Not in the frontier: a window that begins after every stay.
     const OUTSIDE: Place = Place {
         member: u32::MAX,
         from: u32::MAX,
-        to: 0,
     };
+}
 
-    /// The `member`'s window relative to `base`, clamped to u32: exact
-    /// against the partition's stays, whose relative times are u32.
-    fn of(member: usize, (_, start, end): (u64, i64, i64), base: i64) -> Place {
-        let relative = |t: i64| t.saturating_sub(base).clamp(0, u32::MAX.into()) as u32;
-        Place {
-            member: member as u32,
-            from: relative(start),
-            to: relative(end),
-        }
-    }
+/// `t` relative to `base`, clamped to u32: exact in comparisons with the
+/// partition's stays, whose relative times are u32.
+fn relative(t: i64, base: i64) -> u32 {
+    t.saturating_sub(base).clamp(0, u32::MAX.into()) as u32
 }
 
 /// Stays met by a venue scan, read a batch at a time: their places are
@@ -769,7 +766,7 @@ impl State {
 
     /// `frontier` (sorted by person) as [`Members`], for the segments that
     /// may hold stays meeting `[lo, hi)`.
-    fn members(&self, frontier: &[(u64, i64, i64)], lo: i64, hi: i64) -> Members {
+    fn members<'a>(&self, frontier: &'a [(u64, i64, i64)], lo: i64, hi: i64) -> Members<'a> {
         let ids: Vec<u64> = frontier.iter().map(|m| m.0).collect();
         let segments: Vec<(&Partition, &Segment)> = self
             .partitions_meeting(lo, hi)
@@ -778,14 +775,23 @@ impl State {
         let places = segments
             .par_iter()
             .map(|&(p, seg)| {
-                let place = |m: usize| Place::of(m, frontier[m], p.start());
+                let place = |m: usize| Place {
+                    member: m as u32,
+                    from: relative(frontier[m].1, p.start()),
+                };
                 (
                     (p.day, seg.first_seq),
                     seg.places_in(&ids, Place::OUTSIDE, place),
                 )
             })
             .collect();
-        Members { places }
+        let end = frontier.first().map(|m| m.2);
+        let end = end.filter(|&e| frontier.iter().all(|m| m.2 == e));
+        Members {
+            frontier,
+            places,
+            end,
+        }
     }
 
     /// Calls `f(member, x, y)` for each stay of a member of `members` at
@@ -808,6 +814,7 @@ impl State {
                 let Some(places) = members.places.get(&(p.day, seg.first_seq)) else {
                     continue;
                 };
+                let to = members.end.map(|end| relative(end, base));
                 let mut batch = [(0, 0, 0); SCAN_BATCH];
                 let mut len = 0;
                 let mut emit = |batch: &[(u32, u32, u32)]| {
@@ -817,7 +824,15 @@ impl State {
                             .map_or(Place::OUTSIDE, |s| places[s.0 as usize])
                     });
                     for (&(_, a, b), place) in batch.iter().zip(read) {
-                        let (x, y) = (a.max(place.from), b.min(place.to));
+                        let x = a.max(place.from);
+                        // Before the window (or outside the frontier).
+                        if x >= b {
+                            continue;
+                        }
+                        let to = to.unwrap_or_else(|| {
+                            relative(members.frontier[place.member as usize].2, base)
+                        });
+                        let y = b.min(to);
                         if x < y {
                             f(place.member, base + i64::from(x), base + i64::from(y));
                         }
