@@ -136,8 +136,10 @@ def test_oversized_messages_are_refused(tmp_path):
         address = V.Address(province_code="79", district_code="760", ward_code="26740")
         venue = admin.venues.RegisterVenue(V.RegisterVenueRequest(name="Chợ", kind=V.VENUE_KIND_SUPERMARKET, address=address), metadata=admin.md, timeout=10).id
         now = int(time.time())
-        t = now - 3_600 + np.arange(5_000)
-        server.state.engine.add_stays(np.arange(1, 5_001, dtype=np.uint64), np.full(5_000, venue, dtype=np.uint64), t, t + 1_800)
+        # 8,000 contacts of the case, at least 11 bytes each in the answer
+        # (whatever the case's random pseudonym id): over the limit.
+        n = 8_000
+        server.state.engine.add_stays(np.arange(1, n + 1, dtype=np.uint64), np.full(n, venue, dtype=np.uint64), np.full(n, now - 3_600), np.full(n, now))
         tracer = Client(channel, auth.create_key(server.state.db, name="tracer", role="tracer"))
         case_id = server.state.people.of_ref(K.PersonRef(phone="0900000001"))[0]
         server.state.engine.add_stays([case_id], [venue], [now - 3_600], [now])
