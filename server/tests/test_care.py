@@ -319,7 +319,7 @@ def test_venue_safety_levels_history_and_alert_flags(service, now):
     assert status(stranger.venues.SubmitSafetyAssessment, request, metadata=stranger.md) is grpc.StatusCode.PERMISSION_DENIED
 
     # More venues, here and in another province, each assessed a few times:
-    # each of the province's venues with its latest, by level, then id.
+    # each of the province's venues with its latest, by id.
     rng = random.Random(5)
     latest = {venue.id: V.SAFETY_LEVEL_SAFE}
     names = [f.name for f in V.SafetyChecklist.DESCRIPTOR.fields]
@@ -332,8 +332,23 @@ def test_venue_safety_levels_history_and_alert_flags(service, now):
             made = owner.venues.SubmitSafetyAssessment(V.SubmitSafetyAssessmentRequest(venue_id=other.id, checklist=checklist), metadata=owner.md)
             if province == "79":
                 latest[other.id] = made.level
-    listed = tracer.venues.ListVenueSafety(V.ListVenueSafetyRequest(province_code="79"), metadata=tracer.md).venues
-    assert [(v.venue_id, v.assessment.level) for v in listed] == sorted(latest.items(), key=lambda item: (-item[1], item[0]))
+    whole = tracer.venues.ListVenueSafety(V.ListVenueSafetyRequest(province_code="79"), metadata=tracer.md)
+    assert [(v.venue_id, v.assessment.level) for v in whole.venues] == sorted(latest.items()) and whole.next_after_venue_id == 0
+    # A page at a time: the same venues, each once, in the same order.
+    pages, after = [], 0
+    while True:
+        page = tracer.venues.ListVenueSafety(V.ListVenueSafetyRequest(province_code="79", after_venue_id=after, page_size=2), metadata=tracer.md)
+        pages.append([v.venue_id for v in page.venues])
+        if not page.next_after_venue_id:
+            break
+        assert page.next_after_venue_id == page.venues[-1].venue_id
+        after = page.next_after_venue_id
+    assert [v for p in pages for v in p] == sorted(latest) and [len(p) for p in pages] == [2, 2, 2]
+    high = [v for v, level in sorted(latest.items()) if level == V.SAFETY_LEVEL_HIGH_RISK]
+    by_level = tracer.venues.ListVenueSafety(V.ListVenueSafetyRequest(province_code="79", level=V.SAFETY_LEVEL_HIGH_RISK, page_size=1), metadata=tracer.md)
+    assert [v.venue_id for v in by_level.venues] == high[:1] and by_level.next_after_venue_id == (high[0] if len(high) > 1 else 0)
+    past = V.ListVenueSafetyRequest(province_code="79", after_venue_id=2**63)
+    assert status(tracer.venues.ListVenueSafety, past, metadata=tracer.md) is grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_the_demo_runs_the_whole_workflow(service, tmp_path):

@@ -226,14 +226,18 @@ class SubmitSafetyAssessmentRequest(_message.Message):
     def __init__(self, venue_id: _Optional[int] = ..., checklist: _Optional[_Union[SafetyChecklist, _Mapping]] = ...) -> None: ...
 
 class ListVenueSafetyRequest(_message.Message):
-    __slots__ = ("province_code", "ward_code", "level")
+    __slots__ = ("province_code", "ward_code", "level", "after_venue_id", "page_size")
     PROVINCE_CODE_FIELD_NUMBER: _ClassVar[int]
     WARD_CODE_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
+    AFTER_VENUE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     province_code: str
     ward_code: str
     level: SafetyLevel
-    def __init__(self, province_code: _Optional[str] = ..., ward_code: _Optional[str] = ..., level: _Optional[_Union[SafetyLevel, str]] = ...) -> None: ...
+    after_venue_id: int
+    page_size: int
+    def __init__(self, province_code: _Optional[str] = ..., ward_code: _Optional[str] = ..., level: _Optional[_Union[SafetyLevel, str]] = ..., after_venue_id: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
 
 class VenueSafety(_message.Message):
     __slots__ = ("venue_id", "venue_name", "ward_code", "assessment", "under_alert")
@@ -250,10 +254,12 @@ class VenueSafety(_message.Message):
     def __init__(self, venue_id: _Optional[int] = ..., venue_name: _Optional[str] = ..., ward_code: _Optional[str] = ..., assessment: _Optional[_Union[SafetyAssessment, _Mapping]] = ..., under_alert: _Optional[bool] = ...) -> None: ...
 
 class ListVenueSafetyResponse(_message.Message):
-    __slots__ = ("venues",)
+    __slots__ = ("venues", "next_after_venue_id")
     VENUES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_AFTER_VENUE_ID_FIELD_NUMBER: _ClassVar[int]
     venues: _containers.RepeatedCompositeFieldContainer[VenueSafety]
-    def __init__(self, venues: _Optional[_Iterable[_Union[VenueSafety, _Mapping]]] = ...) -> None: ...
+    next_after_venue_id: int
+    def __init__(self, venues: _Optional[_Iterable[_Union[VenueSafety, _Mapping]]] = ..., next_after_venue_id: _Optional[int] = ...) -> None: ...
 
 class SafetyHistoryRequest(_message.Message):
     __slots__ = ("venue_id",)

@@ -82,6 +82,8 @@ def _fields(request, partial: bool) -> dict:  # noqa: ANN001 - Register or Updat
         out["dwell_seconds"] = request.dwell_seconds
     return out
 
+#: Venues in a page of ListVenueSafety: about 1 MB.
+SAFETY_PAGE = 10_000
 
 #: Points of each checklist item (out of 100): what stops spread weighs most.
 SAFETY_POINTS = {
@@ -208,15 +210,19 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
             raise Invalid(f"province_code {request.province_code!r} is not an official province code")
         who.require_province(request.province_code, "the list")
         v, s = db.venues.c, db.safety_assessments.c
-        # The latest assessment of each of the province's venues: grouping
-        # every venue's, nationally, read the whole table on every call.
-        theirs = sa.select(v.id).where(v.province == request.province_code)
+        after = text.id_(request.after_venue_id, "after_venue_id")
+        size = min(request.page_size or SAFETY_PAGE, SAFETY_PAGE)
+        # The latest assessment of each of the province's venues past the
+        # page's start: grouping every venue's, nationally, read the whole
+        # table on every call.
+        theirs = sa.select(v.id).where(v.province == request.province_code, v.id > after)
         latest = sa.select(s.venue_id, sa.func.max(s.id).label("id")).where(s.venue_id.in_(theirs)).group_by(s.venue_id).subquery()
         query = (
             sa.select(v.id, v.name, v.ward, db.safety_assessments)
             .select_from(db.venues.join(latest, latest.c.venue_id == v.id).join(db.safety_assessments, s.id == latest.c.id))
-            .where(v.province == request.province_code, v.active.is_(True))
-            .order_by(s.level.desc(), v.id)
+            .where(v.province == request.province_code, v.active.is_(True), v.id > after)
+            .order_by(v.id)
+            .limit(size + 1)  # the page and one more, which tells whether there is a next page
         )
         if request.ward_code:
             if not re.fullmatch(r"[0-9]{5}", request.ward_code):
@@ -228,13 +234,16 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
             query = query.where(s.level == request.level)
         with self.state.db.connect() as conn:
             rows = conn.execute(query).all()
+        more = len(rows) > size
+        rows = rows[:size]
         now = int(time.time())
         alerts = self.state.live_alerts
         return pb.ListVenueSafetyResponse(
             venues=[
                 pb.VenueSafety(venue_id=r.id, venue_name=r.name, ward_code=r.ward, assessment=_assessment(r), under_alert=bool(alerts.at(r.id, now)))
                 for r in rows
-            ]
+            ],
+            next_after_venue_id=rows[-1].id if more else 0,
         )
 
     def ListSigningKeys(self, request, context):  # noqa: N802, ANN001
