@@ -665,3 +665,55 @@ def test_a_retraction_during_a_publish_is_kept(service, now, monkeypatch):
     publishing.join()
     assert app.care.ListExposures(H.ListExposuresRequest(person=phone(1)), metadata=app.md).exposures == []
     assert check_in(app, payload, phone(1), now).advice.advice == H.ADVICE_ALLOW
+
+
+def test_findings_of_the_fourth_review(service, now, monkeypatch):
+    from tokhai.v1 import reports_pb2 as R
+
+    app = service.client("app_backend", app=NCOVI)
+    tracer = service.client("tracer", province="79")
+    operator = service.client("venue_operator", province="79")
+    admin = service.client("admin")
+    mine, _ = service.venue(operator)
+    theirs, _ = service.venue(admin, name="Chợ khác")
+
+    # A venue operator lists the alerts at their own venues; an app, all.
+    alerts = [H.VenueAlert(venue_id=v.id, start=now - 900, end=now - 300, level=H.ALERT_LEVEL_MONITOR) for v in (mine, theirs)]
+    tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=alerts, purpose="ổ dịch"), metadata=tracer.md)
+    listed = lambda who: [a.venue_id for a in who.care.ListVenueAlerts(H.ListVenueAlertsRequest(), metadata=who.md).alerts]  # noqa: E731
+    assert listed(operator) == [mine.id] and sorted(listed(app)) == sorted([mine.id, theirs.id])
+
+    # Counts of quarantine for a past day: the orders in force that day, as its line list has them.
+    def order(n: int, place: str, start: int) -> H.QuarantineOrder:
+        request = H.OrderQuarantineRequest(people=[phone(n)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place=place, start=start, planned_end=start + 14 * 86_400, purpose="F1 của ổ dịch")
+        return tracer.care.OrderQuarantine(request, metadata=tracer.md).orders[0]
+
+    ended = order(1, "26740", now - 2 * 86_400)
+    tracer.care.EndQuarantine(H.EndQuarantineRequest(order_id=ended.id, reason="chuyển viện", time=now), metadata=tracer.md)
+    order(2, "26741", now)
+    analyst = service.client("analyst")
+    yesterday = analyst.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now - 86_400), metadata=analyst.md).rows
+    assert [(r.place, r.active) for r in yesterday] == [("26740", 1)]
+    today = analyst.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now), metadata=analyst.md).rows
+    assert [(r.place, r.active) for r in today] == [("26741", 1)]
+
+    # Orders and their audit record are stored together or not at all.
+    def broken(conn, row, salt):  # noqa: ANN001
+        raise RuntimeError("the audit log is unavailable")
+
+    before = audit.count(service.server.state.db)
+    with monkeypatch.context() as m:
+        m.setattr(audit.AuditLog, "_append", staticmethod(broken))
+        request = H.OrderQuarantineRequest(people=[phone(3)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 86_400, purpose="F1 của ổ dịch")
+        assert status(tracer.care.OrderQuarantine, request, metadata=tracer.md) is grpc.StatusCode.INTERNAL
+    with service.server.state.db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.quarantine_orders)).scalar_one() == 2
+    assert audit.count(service.server.state.db) == before
+
+    # A reference sent the wrong way round: the error does not repeat the number.
+    batch = C.IngestBatch(batch_id=1, source=NCOVI, person_refs=["0912345678:phone"], venue_ids=[mine.id], t_in=[now - 60], t_out=[0])
+    try:
+        list(app.checkins.IngestCheckins(iter([batch]), metadata=app.md, timeout=10))
+        raise AssertionError("the batch was taken")
+    except grpc.RpcError as e:
+        assert e.code() is grpc.StatusCode.INVALID_ARGUMENT and "0912345678" not in e.details()

@@ -149,6 +149,9 @@ def test_oversized_messages_are_refused(tmp_path):
         with pytest.raises(grpc.RpcError) as info:
             tracer.tracing.Trace(request, metadata=tracer.md, timeout=30)
         assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and "ask for less in each call" in info.value.details()
+        with pytest.raises(grpc.RpcError) as info:
+            tracer.tracing.VenueLog(T.VenueLogRequest(venue_id=venue, day=now, purpose="ổ dịch"), metadata=tracer.md, timeout=30)
+        assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert audit.count(server.state.db) == before
         channel.close()
     finally:

@@ -82,8 +82,15 @@ def test_venues_register_update_deactivate(service):
     elsewhere = V.RegisterVenueRequest(name="A", kind=V.VENUE_KIND_CAFE, address=V.Address(province_code="01", district_code="001", ward_code="00001"))
     assert status(operator.venues.RegisterVenue, elsewhere, metadata=operator.md)[0] is grpc.StatusCode.PERMISSION_DENIED
 
+    # A new kind brings its default dwell, unless the venue has its own.
+    hotel = operator.venues.UpdateVenue(V.UpdateVenueRequest(venue_id=venue.id, kind=V.VENUE_KIND_HOTEL), metadata=operator.md)
+    assert (hotel.kind, hotel.dwell_seconds) == (V.VENUE_KIND_HOTEL, 43_200)
     updated = operator.venues.UpdateVenue(V.UpdateVenueRequest(venue_id=venue.id, dwell_seconds=1_800), metadata=operator.md)
     assert updated.dwell_seconds == 1_800 and updated.name == venue.name
+    cafe = operator.venues.UpdateVenue(V.UpdateVenueRequest(venue_id=venue.id, kind=V.VENUE_KIND_CAFE), metadata=operator.md)
+    assert (cafe.kind, cafe.dwell_seconds) == (V.VENUE_KIND_CAFE, 1_800)
+    both = operator.venues.UpdateVenue(V.UpdateVenueRequest(venue_id=venue.id, kind=V.VENUE_KIND_RESTAURANT, dwell_seconds=600), metadata=operator.md)
+    assert (both.kind, both.dwell_seconds) == (V.VENUE_KIND_RESTAURANT, 600)
     other = service.client("venue_operator", name="other operator")
     code, _ = status(other.venues.UpdateVenue, V.UpdateVenueRequest(venue_id=venue.id, dwell_seconds=60), metadata=other.md)
     assert code is grpc.StatusCode.PERMISSION_DENIED
@@ -335,6 +342,8 @@ def test_trace_equals_the_engine_and_is_audited(service, now):
         (T.TraceRequest(cases=[T.Case(person=cases[0].person, province_code="01", start=now - 99, end=now)], hops=1, purpose="x-check"), "PERMISSION_DENIED"),
         (T.TraceRequest(cases=[T.Case(person=cases[0].person, province_code="79", start=now, end=now)], hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
         (T.TraceRequest(cases=[cases[0], cases[0]], hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
+        (T.TraceRequest(cases=[T.Case(person=cases[0].person, province_code="79", start=-(2**63), end=now)], hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
+        (T.TraceRequest(cases=[T.Case(person=cases[0].person, province_code="79", start=now, end=now + 86_400)], hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
         (T.TraceRequest(cases=cases, hops=9, purpose="x-check"), "INVALID_ARGUMENT"),
         (T.TraceRequest(hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
     ]:
@@ -386,6 +395,50 @@ def test_stays_survive_a_restart(service, now, tmp_path, database_url):
         again.channel.close()
         again.server.stop(grace=1)
     service.server = again.server  # the fixture's teardown stops it again, harmlessly
+
+
+def test_ingested_stays_still_open_are_open_stays_before_and_after_a_restart(service, now, database_url):
+    from harness import start
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    x, x_payload = service.venue(admin)
+    y, _ = service.venue(admin)
+
+    def at_x_then_ingested_at_y(n):
+        """Checked in at X, then a stay at Y forwarded in bulk, still open."""
+        check_in(app, x_payload, phone(n), now - 600)
+        batch = C.IngestBatch(batch_id=n, source=NCOVI, person_refs=[f"phone:09{n:08d}"], venue_ids=[y.id], t_in=[now - 300], t_out=[0])
+        return list(app.checkins.IngestCheckins(iter([batch]), metadata=app.md, timeout=10))[0].stay_ids[0]
+
+    def moves_on(client, state, n, at_y):
+        """A check-in at X now is a new stay, and closes the one at Y."""
+        again_at_x = check_in(client, x_payload, phone(n), now - 60)
+        stays = state.engine.stays_between(now - 86_400, now + 86_400)
+        return not again_at_x.repeated and stays.t_out[stays.stay_id == at_y].tolist() == [now - 60]
+
+    assert moves_on(app, service.server.state, 1, at_x_then_ingested_at_y(1))
+    at_y = at_x_then_ingested_at_y(2)
+    service.channel.close()
+    service.server.stop(grace=1)
+    again = start(service.data_dir, database_url)
+    try:
+        assert moves_on(type(app)(again.channel, app.key), again.server.state, 2, at_y), "alike after a restart"
+    finally:
+        again.channel.close()
+        again.server.stop(grace=1)
+    service.server = again.server
+
+
+def test_a_check_in_elsewhere_in_the_same_second_ends_the_open_stay(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    _, here = service.venue(admin)
+    _, there = service.venue(admin)
+    first = check_in(app, here, phone(1), now - 60)
+    check_in(app, there, phone(1), now - 60)
+    stays = service.server.state.engine.stays_between(now - 3_600, now + 86_400)
+    assert stays.t_out[stays.stay_id == first.stay_id].tolist() == [now - 59]
 
 
 def test_a_request_lock_and_a_person_lock_never_collide(service):

@@ -14,6 +14,7 @@ existed are chained by their detail, and keep it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -48,7 +49,18 @@ class AuditLog:
         # The chain has one head: appends take turns (one server process).
         self._lock = threading.Lock()
 
-    def record(self, principal: Principal, action: str, purpose: str, people: int, detail: dict) -> None:
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A transaction whose changes and audit record (`record(...,
+        conn=conn)`) commit together or not at all. The chain's turn is
+        taken first: a call holding a write transaction while it waits for
+        the turn could wait on one that holds the turn and waits for the
+        database."""
+        with self._lock, self._engine.begin() as conn:
+            yield conn
+
+    def record(self, principal: Principal, action: str, purpose: str, people: int, detail: dict, conn: sa.Connection | None = None) -> None:
+        """Appends a record; in `conn`, a connection of `transaction()`, if given."""
         row = {
             "at": int(time.time()),
             "principal_id": principal.id,
@@ -61,10 +73,17 @@ class AuditLog:
         }
         salt = secrets.token_hex(16)
         row["detail_hash"] = _sha256(salt + row["detail"])
-        with self._lock, self._engine.begin() as conn:
-            last = conn.execute(sa.select(db.audit_log.c.hash).order_by(db.audit_log.c.seq.desc()).limit(1)).scalar()
-            prev = last or GENESIS
-            conn.execute(db.audit_log.insert().values(**row, detail_salt=salt, prev_hash=prev, hash=_digest(prev, row)))
+        if conn is not None:
+            self._append(conn, row, salt)
+            return
+        with self.transaction() as conn:
+            self._append(conn, row, salt)
+
+    @staticmethod
+    def _append(conn: sa.Connection, row: dict, salt: str) -> None:
+        last = conn.execute(sa.select(db.audit_log.c.hash).order_by(db.audit_log.c.seq.desc()).limit(1)).scalar()
+        prev = last or GENESIS
+        conn.execute(db.audit_log.insert().values(**row, detail_salt=salt, prev_hash=prev, hash=_digest(prev, row)))
 
 
 def verify(engine: sa.Engine, wiped_before: int | None = None) -> Iterator[tuple[int, str]]:

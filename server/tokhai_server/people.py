@@ -26,7 +26,9 @@ def normalize(kind: str, value: str) -> str:
         if not m:
             raise Invalid(f"phone is not a Vietnamese number: 0 or +84, then 9 digits (a {len(value)}-character value)")
         return f"phone:+84{m.group(1)}"
-    raise Invalid(f"person reference kind {kind!r} is neither citizen_id nor phone")
+    # Not repeated either: a reference sent the wrong way round puts the
+    # number where the kind goes.
+    raise Invalid(f"the person reference's kind (a {len(kind)}-character value) is neither citizen_id nor phone")
 
 
 class Pseudonyms:

@@ -90,6 +90,9 @@ class State:
         return self._locks[kind][self._slot(kind, key)]
 
     def _slot(self, kind: str, key: tuple) -> int:
+        if kind == "person":
+            # A person id is a keyed hash already: its low bits are spread.
+            return key[0] % len(self._locks[kind])
         return zlib.crc32(repr(key).encode()) % len(self._locks[kind])
 
     # --- times -------------------------------------------------------------
@@ -160,6 +163,25 @@ class State:
             self.open_stay_person.pop(old.stay_id, None)
         self.open_stays[person_id] = stay
         self.open_stay_person[stay.stay_id] = person_id
+
+    def note_open(self, stays: tuple[np.ndarray, ...], now: int) -> None:
+        """Stays just ingested, as columns (person, stay id, venue, t_in,
+        t_out): each person's latest still open at `now` becomes their open
+        stay where it began no earlier than the one held, as a restart
+        rebuilds them from the store (`_open_stays`). Ingest closes nothing:
+        app backends forward their check-outs."""
+        person, stay_id, venue, t_in, t_out = (c[stays[4] > now] for c in stays)
+        if not len(person):
+            return
+        # By person, then t_in, the later row last on ties: each person's last row.
+        order = np.lexsort((t_in, person))
+        last = order[np.r_[person[order][1:] != person[order][:-1], True]]
+        picked = [c[last].tolist() for c in (person, stay_id, venue, t_in, t_out)]
+        with self.people_locked(picked[0]):
+            for p, s, v, a, b in zip(*picked, strict=True):
+                held = self.open_stays.get(p)
+                if held is None or held.until <= now or a >= held.t_in:
+                    self.set_open(p, OpenStay(s, v, a, b))
 
     def forget_open(self, person_id: int, stay_id: int) -> None:
         """Call holding the person's lock: their open stay is no longer open

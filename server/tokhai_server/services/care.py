@@ -14,7 +14,7 @@ from tokhai.v1 import care_pb2 as pb
 from tokhai.v1 import care_pb2_grpc, common_pb2
 
 from .. import db, text
-from ..auth import Principal
+from ..auth import Principal, Role
 from ..errors import FailedPrecondition, Invalid, NotFound, PermissionDenied
 from ..provinces import PROVINCES
 from ..risk import reasons_of
@@ -36,6 +36,14 @@ MAX_ORDER_DAYS = 90
 def local_day(t: int) -> int:
     """Days since the Unix epoch, in Vietnam's time."""
     return (t + LOCAL) // DAY
+
+
+def in_force_on(day: int) -> sa.ColumnElement[bool]:
+    """Quarantine orders in force on a day (from `local_day`): begun by its
+    end and not ended before it. Line lists and counts of a day cover their
+    people."""
+    o, day_end = db.quarantine_orders.c, (day + 1) * DAY - LOCAL
+    return (o.start < day_end) & (o.active.is_(True) | (o.ended_at >= day_end))
 
 
 def _symptoms(values) -> str:  # noqa: ANN001 - a repeated Symptom field
@@ -197,11 +205,13 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 }
                 for p in dict.fromkeys(people)
             ]
-            with self.state.db.begin() as conn:
+            # The orders and their audit record, together or not at all.
+            with self.state.audit.transaction() as conn:
                 made = conn.execute(db.quarantine_orders.insert().returning(*db.quarantine_orders.c, sort_by_parameter_order=True), rows).all()
+                detail = {"province": request.province_code, "place": rows[0]["place"], "at": now}
+                self.state.audit.record(who, "OrderQuarantine", purpose, len(made), detail, conn=conn)
             for row in made:
                 self.state.risk.ordered(row.person_id, +1)
-            self.state.audit.record(who, "OrderQuarantine", purpose, len(made), {"province": request.province_code, "place": request.place, "at": now})
             return pb.OrderQuarantineResponse(orders=[_order(r) for r in made])
 
         return self.state.once(who, request.request_id, "OrderQuarantine", pb.OrderQuarantineResponse, order)
@@ -213,7 +223,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         order_id = request.order_id
         if order_id >= 1 << 63:
             raise NotFound(f"no quarantine order {order_id}")
-        with self.state.db.begin() as conn:
+        with self.state.audit.transaction() as conn:
             row = conn.execute(sa.select(db.quarantine_orders).where(o.id == order_id)).first()
             if row is None:
                 raise NotFound(f"no quarantine order {order_id}")
@@ -232,8 +242,8 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             if ended != 1:
                 raise FailedPrecondition(f"order {row.id} already ended at {row.ended_at}")
             row = conn.execute(sa.select(db.quarantine_orders).where(o.id == row.id)).one()
+            self.state.audit.record(who, "EndQuarantine", reason, 1, {"order": row.id}, conn=conn)
         self.state.risk.ordered(row.person_id, -1)
-        self.state.audit.record(who, "EndQuarantine", reason, 1, {"order": row.id})
         return _order(row)
 
     def ListLineList(self, request, context):  # noqa: N802, ANN001
@@ -250,13 +260,11 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         if request.day and not MIN_TIME <= request.day < MAX_TIME:
             raise Invalid(f"day {request.day} is not within 2000-01-01..2100-01-01")
         day = local_day(request.day or int(time.time()))
-        day_end = (day + 1) * DAY - LOCAL
         o, r = db.quarantine_orders.c, db.health_reports.c
         query = (
             sa.select(db.quarantine_orders, r.temperature_c, r.spo2_percent, r.breathing_difficulty, r.warning)
             .select_from(db.quarantine_orders.outerjoin(db.health_reports, (r.person_id == o.person_id) & (r.day == day)))
-            # Orders in force by the end of that day, and not ended before it.
-            .where(o.province == request.province_code, o.start < day_end, o.active.is_(True) | (o.ended_at >= day_end))
+            .where(o.province == request.province_code, in_force_on(day))
             .where(o.person_id > text.id_(request.after_person_id, "after_person_id"))
         )
         if place:
@@ -287,7 +295,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             if row.person_id in contacts:
                 entry.contact.CopyFrom(contacts[row.person_id])
         refuse_if_too_large(response, self.state.settings.max_message_bytes)
-        self.state.audit.record(who, "ListLineList", purpose, len({r.person_id for r in rows}), {"list": pb.LineList.Name(request.list), "province": request.province_code, "place": request.place, "day": day})
+        self.state.audit.record(who, "ListLineList", purpose, len({r.person_id for r in rows}), {"list": pb.LineList.Name(request.list), "province": request.province_code, "place": place, "day": day})
         return response
 
     # --- alerts ----------------------------------------------------------------
@@ -369,6 +377,12 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         # Ids past a BIGINT's reach name no alert.
         after_id = min(request.after_id, (1 << 63) - 1)
         live = al.retracted_at.is_(None) & (al.expires_at > now) & (al.published_at >= request.since)
+        who = principal()
+        if who.role is Role.VENUE_OPERATOR:
+            # An operator sees the alerts at their own venues; app backends
+            # see all, to match them against their users' stays.
+            v = db.venues.c
+            live &= al.venue_id.in_(sa.select(v.id).where(v.owner_id == who.id))
         # The page and one more, which tells whether there is a next page.
         query = sa.select(db.alerts).where(al.id > after_id, live).order_by(al.id).limit(size + 1)
         with self.state.db.connect() as conn:

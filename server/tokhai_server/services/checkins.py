@@ -45,8 +45,10 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                     return pb.CheckInResponse(
                         stay_id=open_.stay_id, venue_id=venue_id, venue_name=venue.name, t_in=open_.t_in, provisional_t_out=open_.until, repeated=True
                     )
-                if t > open_.t_in:
-                    state.engine.set_checkout([open_.stay_id], t)
+                if t >= open_.t_in:
+                    # A scan elsewhere in the same second leaves the shortest
+                    # stay the store holds, not one open until its provisional end.
+                    state.engine.set_checkout([open_.stay_id], max(t, open_.t_in + 1))
             until = t + venue.dwell_seconds
             # A scan that arrives late (from an app that was offline) is an
             # earlier stay, over when the open one began; that one stays open.
@@ -174,6 +176,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 dwell[i] = venue.dwell_seconds
             t_out = np.where(t_out == 0, t_in + dwell[where], t_out)
             ids = self.state.engine.add_stays(persons, venues, t_in, t_out)
+            self.state.note_open((persons, ids, venues, t_in, t_out), int(time.time()))
         except (Invalid, InvalidInputError) as e:
             raise Invalid(f"batch {batch.batch_id}: {e}") from None
         except NotFound as e:

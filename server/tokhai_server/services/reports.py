@@ -21,6 +21,7 @@ from ..auth import Principal
 from ..errors import Invalid, PermissionDenied
 from ..provinces import PROVINCES
 from ..state import State
+from .care import in_force_on, local_day
 from .context import principal
 from .tracing import LOCAL, purpose_of
 
@@ -151,7 +152,7 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         province = scope(principal(), province_code)
         if t and not MIN_TIME <= t < MAX_TIME:
             raise Invalid(f"day {t} is not within 2000-01-01..2100-01-01")
-        day = ((t or int(time.time())) + LOCAL) // DAY
+        day = local_day(t or int(time.time()))
         o, r = db.quarantine_orders.c, db.health_reports.c
         query = (
             sa.select(
@@ -162,7 +163,7 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
                 sa.func.count(sa.distinct(sa.case((r.warning.is_(True), r.person_id)))).label("warning"),
             )
             .select_from(db.quarantine_orders.outerjoin(db.health_reports, (r.person_id == o.person_id) & (r.day == day)))
-            .where(o.active.is_(True))
+            .where(in_force_on(day))
             .group_by(o.province, o.place)
             .order_by(o.province, o.place)
         )

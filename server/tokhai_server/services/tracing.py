@@ -88,6 +88,8 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
             who.require_province(case.province_code, f"cases[{i}]")
             if case.end <= case.start:
                 raise Invalid(f"cases[{i}]: window [{case.start}, {case.end}) is empty")
+            state.check_time(case.start, f"cases[{i}].start")
+            state.check_time(case.end, f"cases[{i}].end")
             try:
                 person_id, pseudonym = state.people.of_ref(case.person)
             except Invalid as e:
@@ -169,6 +171,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         for p, a, b in zip(stays.person.tolist(), stays.t_in.tolist(), stays.t_out.tolist(), strict=True):
             entry = response.entries.add(entered_at=a, left_at=b)
             entry.person.id = p
+        refuse_if_too_large(response, state.settings.max_message_bytes)
         people = len(set(stays.person.tolist()))
         state.audit.record(who, "VenueLog", purpose, people, {"venue": venue.id, "day": day_start})
         return response

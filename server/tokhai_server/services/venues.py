@@ -150,6 +150,11 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
         if "province" in values:
             who.require_province(values["province"], "the venue")
         with self.state.db.begin() as conn:
+            if "kind" in values and "dwell_seconds" not in values:
+                # A new kind brings its default dwell, unless the venue's was set apart from its kind's.
+                old = conn.execute(sa.select(db.venues.c.kind, db.venues.c.dwell_seconds).where(db.venues.c.id == request.venue_id)).one()
+                if old.dwell_seconds == DEFAULT_DWELL.get(old.kind):
+                    values["dwell_seconds"] = DEFAULT_DWELL[values["kind"]]
             if values:
                 conn.execute(db.venues.update().where(db.venues.c.id == request.venue_id).values(**values))
             row = conn.execute(sa.select(db.venues).where(db.venues.c.id == request.venue_id)).one()
