@@ -51,6 +51,14 @@ class OpenStay:
     until: int
 
 
+#: Locks of each kind: calls take turns only when their keys share one.
+LOCKS = 1024
+
+
+def _person_slot(person_id: int) -> int:
+    # A person id is a keyed hash already: its low bits are spread.
+    return person_id % LOCKS
+
 # Statements on every retried-call path, built once: building one costs
 # more than running it.
 _KEPT_ANSWER = sa.select(db.requests.c.method, db.requests.c.response).where(
@@ -73,7 +81,7 @@ class State:
         self.live_alerts = LiveAlerts(self.db, int(time.time()))
         # One pool per kind of key: a call holds a request's lock while it
         # takes a person's, and one pool could hand it the same lock twice.
-        self._locks = {kind: [threading.Lock() for _ in range(1024)] for kind in ("request", "person")}
+        self._locks = {kind: [threading.Lock() for _ in range(LOCKS)] for kind in ("request", "person")}
         self.open_stays = self._open_stays(int(time.time()))
         #: Whose open stay each open stay id is: check-outs by stay id find it.
         self.open_stay_person = {o.stay_id: p for p, o in self.open_stays.items()}
@@ -91,9 +99,8 @@ class State:
 
     def _slot(self, kind: str, key: tuple) -> int:
         if kind == "person":
-            # A person id is a keyed hash already: its low bits are spread.
-            return key[0] % len(self._locks[kind])
-        return zlib.crc32(repr(key).encode()) % len(self._locks[kind])
+            return _person_slot(key[0])
+        return zlib.crc32(repr(key).encode()) % LOCKS
 
     # --- times -------------------------------------------------------------
 
@@ -218,7 +225,7 @@ class State:
         pool), so that two callers never wait for each other."""
         pool = self._locks["person"]
         with contextlib.ExitStack() as stack:
-            for slot in sorted({self._slot("person", (p,)) for p in person_ids}):
+            for slot in sorted(set(map(_person_slot, person_ids))):
                 stack.enter_context(pool[slot])
             yield
 
