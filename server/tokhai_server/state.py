@@ -59,6 +59,7 @@ def _person_slot(person_id: int) -> int:
     # A person id is a keyed hash already: its low bits are spread.
     return person_id % LOCKS
 
+
 # Statements on every retried-call path, built once: building one costs
 # more than running it.
 _KEPT_ANSWER = sa.select(db.requests.c.method, db.requests.c.response).where(
