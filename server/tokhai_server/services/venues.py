@@ -82,6 +82,7 @@ def _fields(request, partial: bool) -> dict:  # noqa: ANN001 - Register or Updat
         out["dwell_seconds"] = request.dwell_seconds
     return out
 
+
 #: Venues in a page of ListVenueSafety: about 1 MB.
 SAFETY_PAGE = 10_000
 
