@@ -680,7 +680,9 @@ def test_findings_of_the_fourth_review(service, now, monkeypatch):
     # A venue operator lists the alerts at their own venues; an app, all.
     alerts = [H.VenueAlert(venue_id=v.id, start=now - 900, end=now - 300, level=H.ALERT_LEVEL_MONITOR) for v in (mine, theirs)]
     tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=alerts, purpose="ổ dịch"), metadata=tracer.md)
-    listed = lambda who: [a.venue_id for a in who.care.ListVenueAlerts(H.ListVenueAlertsRequest(), metadata=who.md).alerts]  # noqa: E731
+    def listed(who) -> list[int]:  # noqa: ANN001 - a harness Client
+        return [a.venue_id for a in who.care.ListVenueAlerts(H.ListVenueAlertsRequest(), metadata=who.md).alerts]
+
     assert listed(operator) == [mine.id] and sorted(listed(app)) == sorted([mine.id, theirs.id])
 
     # Counts of quarantine for a past day: the orders in force that day, as its line list has them.
