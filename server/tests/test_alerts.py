@@ -1,5 +1,5 @@
 """The live alerts' index against a brute-force oracle: every alert ever
-stored, less the retracted and the expired."""
+stored, less the retracted, the expired and those retention deleted."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ alert = st.tuples(st.sampled_from(VENUES), st.integers(0, 20), st.integers(1, 20
 step = st.one_of(
     st.tuples(st.just("publish"), st.lists(alert, min_size=1, max_size=6)),
     st.tuples(st.just("retract"), st.integers(0, 40)),
-    st.tuples(st.just("prune"), st.integers(0, 30)),
+    st.tuples(st.just("prune"), st.tuples(st.integers(0, 30), st.integers(0, 25))),
 )
 
 
@@ -23,7 +23,7 @@ step = st.one_of(
 @given(st.lists(step, max_size=25), st.integers(0, 30))
 def test_the_index_holds_the_live_alerts(tmp_path_factory, steps, now):
     database = db.connect(f"sqlite:///{tmp_path_factory.mktemp('alerts')}/a.db")
-    alerts, stored, retracted = LiveAlerts(database, 0), [], set()
+    alerts, stored, retracted, deleted = LiveAlerts(database, 0), [], set(), set()
     for kind, arg in steps:
         if kind == "publish":
             rows = [dict(venue_id=v, start=s, end=s + d, level=1, message="", published_by=1, published_at=0, expires_at=x) for v, s, d, x in arg]
@@ -38,14 +38,20 @@ def test_the_index_holds_the_live_alerts(tmp_path_factory, steps, now):
             alerts.retracted(row.venue_id, row.id)
             retracted.add(row.id)
         elif kind == "prune":
-            alerts.prune(arg)
-            now = max(now, arg)  # pruned alerts are only those expired by then
+            # As retention does: the alerts whose window ended before the
+            # period go from the database too.
+            expired_by, before = arg
+            with database.begin() as conn:
+                gone = conn.execute(db.alerts.delete().where(db.alerts.c.end < before).returning(db.alerts.c.id)).scalars().all()
+            deleted.update(gone)
+            alerts.prune(expired_by, before)
+            now = max(now, expired_by)  # pruned alerts are only those expired by then
     loaded = LiveAlerts(database, now)  # as a restart finds them
     for venue in VENUES:
-        want = [(r.start, r.end, r.expires_at, r.id) for r in stored if r.venue_id == venue and r.id not in retracted and r.expires_at > now]
+        want = [(r.start, r.end, r.expires_at, r.id) for r in stored if r.venue_id == venue and r.id not in retracted | deleted and r.expires_at > now]
         assert alerts.at(venue, now) == want
         assert loaded.at(venue, now) == want
-    assert alerts.any_live(now) or not any(r.id not in retracted and r.expires_at > now for r in stored), "never none while one is live"
+    assert alerts.any_live(now) or not any(r.id not in retracted | deleted and r.expires_at > now for r in stored), "never none while one is live"
     if all(r.expires_at <= now for r in stored):
         assert not alerts.any_live(now), "none once the last has expired, pruned or not"
     database.dispose()

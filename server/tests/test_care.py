@@ -228,6 +228,29 @@ def test_retention_deletes_old_data_from_the_store_and_the_database(service, now
     assert retention.run(state, now=later + 29 * 86_400)["quarantine_orders"] == 1, "deleted a period after it was ended"
 
 
+def test_retention_deletes_alerts_nobody_is_shown_and_those_past_the_period(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    tracer = service.client("tracer", province="79")
+    venue, _ = service.venue(admin, province="79")
+    state = service.server.state
+
+    def publish(start: int, expires_at: int = 0) -> int:
+        alert = H.VenueAlert(venue_id=venue.id, start=start, end=start + 3_600, level=H.ALERT_LEVEL_MONITOR, expires_at=expires_at)
+        return tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=[alert], purpose="ổ dịch"), metadata=tracer.md).alerts[0].id
+
+    publish(now - 27 * 86_400, expires_at=now + 20 * 86_400)  # live for weeks, its window past the period in two days
+    retracted = publish(now - 7_200)
+    publish(now - 7_200, expires_at=now + 86_400)  # expired in two days
+    kept = publish(now - 7_200)
+    tracer.care.RetractAlert(H.RetractAlertRequest(alert_id=retracted), metadata=tracer.md)
+    removed = retention.run(state, now=now + 2 * 86_400)
+    assert removed["alerts"] == 3
+    with state.db.connect() as conn:
+        assert conn.execute(sa.select(db.alerts.c.id)).scalars().all() == [kept]
+    assert [a.id for a in app.care.ListVenueAlerts(H.ListVenueAlertsRequest(), metadata=app.md).alerts] == [kept], "nor held in memory"
+
+
 def test_retention_deletes_a_batch_at_a_time(service, now, monkeypatch):
     """Exactly the rows past their time go (or change), a batch at a time,
     from tables keyed by one column and by two."""

@@ -57,13 +57,15 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
         removed, store_failed = {"stays": state.engine.expire_before(cutoff)}, None
     except StoreError as e:
         removed, store_failed = {"stays": 0}, e
-    o = db.quarantine_orders.c
+    o, a = db.quarantine_orders.c, db.alerts.c
     deletions = {
         "declarations": (db.declarations, db.declarations.c.at < cutoff),
         "health_reports": (db.health_reports, db.health_reports.c.reported_at < cutoff),
         "quarantine_orders": (db.quarantine_orders, o.active.is_(False) & (o.ended_at < cutoff)),
         "contacts": (db.contacts, db.contacts.c.updated_at < cutoff),
-        "alerts": (db.alerts, db.alerts.c.expires_at < cutoff),
+        # Alerts as soon as nobody is shown them (expired, retracted), and
+        # any whose window is past the period, as the stays it met are.
+        "alerts": (db.alerts, (a.expires_at <= now) | a.retracted_at.is_not(None) | (a.end < cutoff)),
         "kept_answers": (db.requests, db.requests.c.created_at < now - state.settings.answers_kept_days * 86_400),
     }
     ended = end_forgotten_orders(state, cutoff, now)
@@ -71,7 +73,7 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
         log.info("retention: ended %d quarantine orders never released, %d days past their planned end", ended, state.settings.retention_days)
     for kind, (table, condition) in deletions.items():
         removed[kind] = db.in_batches(state.db, table.delete(), condition)
-    state.live_alerts.prune(now)
+    state.live_alerts.prune(now, cutoff)
     state.risk.forget_before(now - RISK_DAYS)
     state.forget_ended(now)
     # The audit log keeps who read what and why; the details (pseudonyms,
