@@ -53,6 +53,9 @@ def test_declarations_give_entry_advice(service, now):
     bad = H.Declaration(symptoms=[42])
     assert status(app.care.Declare, H.DeclareRequest(person=phone(4), time=now, source=NCOVI, declaration=bad), metadata=app.md) is grpc.StatusCode.INVALID_ARGUMENT
     assert status(app.care.Declare, H.DeclareRequest(person=phone(4), time=now, source=K.SOURCE_APP_BLUEZONE), metadata=app.md) is grpc.StatusCode.PERMISSION_DENIED
+    # No declaration at all is not an all-clear: refused, and the fever stands.
+    assert status(app.care.Declare, H.DeclareRequest(person=phone(2), time=now + 1, source=NCOVI), metadata=app.md) is grpc.StatusCode.INVALID_ARGUMENT
+    assert check_in(app, payload, phone(2), now + 2).advice.advice == H.ADVICE_REFER_TO_SCREENING
 
 
 def test_trace_to_quarantine_to_daily_reports_and_line_lists(service, now):

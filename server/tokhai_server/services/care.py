@@ -118,6 +118,9 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         who.require_app(request.source)
 
         def declare() -> pb.DeclareResponse:
+            if not request.HasField("declaration"):
+                # Stored, its absence would read as an all-clear nobody declared.
+                raise Invalid("declaration is required (an empty one declares no symptoms, contact or travel)")
             self.state.check_time(request.time, "time")
             person_id, _ = self.state.people.of_ref(request.person)
             declaration_id = store_declaration(self.state, person_id, request.time, request.source, request.declaration)
