@@ -586,6 +586,32 @@ def test_care_findings_of_the_third_review(service, now):
     assert check_in(app, payload, phone(2), now).advice.reasons == []
 
 
+def test_declarations_at_once_leave_the_advice_on_the_latest(service, now, monkeypatch):
+    """A late risky declaration and a newer clean one, at once: the risky
+    one is held up between reading itself as the latest and the advice
+    taking it; the clean one must not overtake it."""
+    import threading
+
+    app = service.client("app_backend", app=NCOVI)
+    risk = service.server.state.risk
+    declared = risk.declared
+
+    def slow(person, at, reasons):  # noqa: ANN001
+        if reasons:
+            time.sleep(0.3)
+        declared(person, at, reasons)
+
+    monkeypatch.setattr(risk, "declared", slow)
+    late = H.DeclareRequest(person=phone(5), time=now - 3_600, source=NCOVI, declaration=H.Declaration(symptoms=[H.SYMPTOM_COUGH]))
+    clean = H.DeclareRequest(person=phone(5), time=now, source=NCOVI, declaration=H.Declaration())
+    first = threading.Thread(target=app.care.Declare, args=(late,), kwargs={"metadata": app.md, "timeout": 10})
+    first.start()
+    time.sleep(0.1)
+    app.care.Declare(clean, metadata=app.md, timeout=10)
+    first.join()
+    assert risk.reasons(service.server.state.people.of_ref(phone(5))[0], now) == []
+
+
 def test_api_bounds_found_in_review(service, now):
     from tokhai.v1 import reports_pb2 as R
     from tokhai.v1 import venues_pb2 as V

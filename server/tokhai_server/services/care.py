@@ -420,7 +420,9 @@ def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.D
     if d.province_code:
         where = (d.province_code, d.district_code, d.ward_code)
     symptoms = _symptoms(d.symptoms)
-    with state.db.begin() as conn:
+    # Under the person's lock until the advice has it: two declarations at
+    # once could otherwise leave the advice on the one that is not the latest.
+    with state.lock("person", person_id), state.db.begin() as conn:
         declaration_id = conn.execute(
             db.declarations.insert().values(
                 person_id=person_id,
@@ -442,7 +444,7 @@ def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.D
         latest = conn.execute(
             sa.select(dc.at, dc.symptoms, dc.case_contact, dc.travelled).where(dc.person_id == person_id).order_by(dc.at.desc(), dc.id.desc()).limit(1)
         ).one()
-    state.risk.declared(person_id, latest.at, reasons_of(latest.symptoms, latest.case_contact, latest.travelled))
+        state.risk.declared(person_id, latest.at, reasons_of(latest.symptoms, latest.case_contact, latest.travelled))
     return declaration_id
 
 
