@@ -103,6 +103,36 @@ def test_venues_register_update_deactivate(service):
     assert code is grpc.StatusCode.FAILED_PRECONDITION and "deactivated" in detail
 
 
+def test_an_update_at_the_time_of_a_deactivation_leaves_the_venue_deactivated(service, monkeypatch):
+    """The update commits first but reaches the venue cache last: it must
+    not put back the active venue the deactivation just replaced."""
+    import threading
+    import time
+
+    operator = service.client("venue_operator", province="79")
+    venue, payload = service.venue(operator)
+    state = service.server.state
+    cache_venue = state.cache_venue
+
+    def slow(row, *, read=False):  # noqa: ANN001
+        if row.active and not read:
+            time.sleep(0.3)
+        return cache_venue(row, read=read)
+
+    monkeypatch.setattr(state, "cache_venue", slow)
+    update = threading.Thread(
+        target=operator.venues.UpdateVenue, args=(V.UpdateVenueRequest(venue_id=venue.id, name="Quán mới"),), kwargs={"metadata": operator.md, "timeout": 10}
+    )
+    update.start()
+    time.sleep(0.1)
+    operator.venues.DeactivateVenue(V.DeactivateVenueRequest(venue_id=venue.id), metadata=operator.md, timeout=10)
+    update.join()
+    assert not operator.venues.GetVenue(V.GetVenueRequest(venue_id=venue.id), metadata=operator.md).active
+    app = service.client("app_backend", app=NCOVI)
+    code, _ = status(app.checkins.CheckIn, C.CheckInRequest(person=phone(3), venue_payload=payload, time=service_now(), source=NCOVI), metadata=app.md)
+    assert code is grpc.StatusCode.FAILED_PRECONDITION
+
+
 def service_now() -> int:
     import time
 

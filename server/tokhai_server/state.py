@@ -82,7 +82,7 @@ class State:
         self.live_alerts = LiveAlerts(self.db, int(time.time()))
         # One pool per kind of key: a call holds a request's lock while it
         # takes a person's, and one pool could hand it the same lock twice.
-        self._locks = {kind: [threading.Lock() for _ in range(LOCKS)] for kind in ("request", "person")}
+        self._locks = {kind: [threading.Lock() for _ in range(LOCKS)] for kind in ("request", "person", "venue")}
         self.open_stays = self._open_stays(int(time.time()))
         #: Whose open stay each open stay id is: check-outs by stay id find it.
         self.open_stay_person = {o.stay_id: p for p, o in self.open_stays.items()}
@@ -93,14 +93,16 @@ class State:
         self.db.dispose()
 
     def lock(self, kind: str, *key: object) -> threading.Lock:
-        """One of a fixed set of locks of `kind` ("request" or "person"), by
-        key: calls about one person (or one request id) take turns, others
-        run side by side."""
+        """One of a fixed set of locks of `kind` ("request", "person" or
+        "venue"), by key: calls about one person (one venue, one request id)
+        take turns, others run side by side."""
         return self._locks[kind][self._slot(kind, key)]
 
     def _slot(self, kind: str, key: tuple) -> int:
         if kind == "person":
             return _person_slot(key[0])
+        if kind == "venue":
+            return key[0] % LOCKS
         return zlib.crc32(repr(key).encode()) % LOCKS
 
     # --- times -------------------------------------------------------------
