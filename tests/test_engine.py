@@ -55,6 +55,8 @@ def test_checkout_changes_answers_and_expiry_forgets():
         (([1.5], [1], [T], [T + 1]), DtypeError, "persons must hold integers, got dtype float64"),
         (([1], [1], [float(T)], [T + 1]), DtypeError, "t_in must hold integers, got dtype float64"),
         (([True], [1], [T], [T + 1]), DtypeError, "dtype bool"),
+        (([True, 7], [1, 1], [T, T], [T + 1, T + 1]), DtypeError, "persons must hold integers, got a boolean"),
+        (([1, 2], [1, 1], (T, np.True_), [T + 1, T + 1]), DtypeError, "t_in must hold integers, got a boolean"),
         (([[1]], [1], [T], [T + 1]), InvalidInputError, "persons must be one-dimensional"),
         (([[1], [2, 3]], [1, 1], [T, T], [T + 1, T + 1]), InvalidInputError, "persons must be a one-dimensional sequence of integers, got nested sequences"),
         ((None, [1], [T], [T + 1]), DtypeError, "persons must be an array or sequence of integers, got NoneType"),

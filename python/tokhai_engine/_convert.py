@@ -1,7 +1,9 @@
 """Inputs to engine types: the one place dtypes and Python scalars are checked.
 
 Arrays that already have the engine's dtype and are contiguous go to Rust as
-they are (no copy); other integer dtypes are converted when every value fits.
+they are (no conversion; writes copy them there, so that no other thread can
+change a batch once it is checked); other integer dtypes are converted when
+every value fits.
 Floats, booleans and objects are refused rather than silently truncated.
 """
 
@@ -38,6 +40,9 @@ def _array(name: str, values: Any) -> np.ndarray:
         arr = _exact(name, values, arr.dtype)
     if arr.dtype.kind not in "iuM":
         raise DtypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if isinstance(values, list | tuple) and any(isinstance(v, bool | np.bool_) for v in values):
+        # NumPy reads [True, 2] as integers: a flag where an id or a time goes.
+        raise DtypeError(f"{name} must hold integers, got a boolean")
     if not arr.dtype.isnative or not arr.flags.aligned:
         arr = arr.astype(arr.dtype.newbyteorder("="))  # a copy, aligned and in this machine's order
     return arr

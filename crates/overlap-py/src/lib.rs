@@ -161,18 +161,23 @@ impl Engine {
         t_in: I64s<'py>,
         t_out: I64s<'py>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        // Copies, taken while no Python thread runs: the engine reads a
+        // batch more than once (checks it, splits it by day, logs it), and a
+        // thread changing the caller's arrays in between would have it store
+        // rows it never checked, or log others than it indexed.
         let (p, v, a, b) = (
-            persons.as_slice()?,
-            venues.as_slice()?,
-            t_in.as_slice()?,
-            t_out.as_slice()?,
+            persons.as_slice()?.to_vec(),
+            venues.as_slice()?.to_vec(),
+            t_in.as_slice()?.to_vec(),
+            t_out.as_slice()?.to_vec(),
         );
-        Ok(detached(py, || self.inner.add_stays(p, v, a, b))?.into_pyarray(py))
+        Ok(detached(py, || self.inner.add_stays(&p, &v, &a, &b))?.into_pyarray(py))
     }
 
     fn set_checkout(&self, py: Python<'_>, stay_ids: U64s<'_>, t_out: I64s<'_>) -> PyResult<()> {
-        let (ids, t) = (stay_ids.as_slice()?, t_out.as_slice()?);
-        detached(py, || self.inner.set_checkout(ids, t))
+        // Copies, as for `add_stays`: checked, applied and logged alike.
+        let (ids, t) = (stay_ids.as_slice()?.to_vec(), t_out.as_slice()?.to_vec());
+        detached(py, || self.inner.set_checkout(&ids, &t))
     }
 
     fn expire_before(&self, py: Python<'_>, t: i64) -> PyResult<usize> {
