@@ -612,6 +612,55 @@ def test_declarations_at_once_leave_the_advice_on_the_latest(service, now, monke
     assert risk.reasons(service.server.state.people.of_ref(phone(5))[0], now) == []
 
 
+def test_a_retry_after_the_answer_failed_to_keep_stores_nothing_twice(service, now, monkeypatch):
+    """The changes and the answer kept for retries commit together: when
+    keeping the answer fails, nothing is stored, and the retry stores it once."""
+    from tokhai.v1 import venues_pb2 as V
+    from tokhai_server import state as state_module
+
+    operator = service.client("venue_operator", province="79")
+    tracer = service.client("tracer", province="79")
+    venue, _ = service.venue(operator)
+    database = service.server.state.db
+    calls = [
+        (
+            operator.venues.RegisterVenue,
+            V.RegisterVenueRequest(request_id="v-1", name="Quán mới", kind=V.VENUE_KIND_CAFE, address=V.Address(province_code="79", district_code="760", ward_code="26740")),
+            operator.md,
+            db.venues,
+        ),
+        (
+            tracer.care.OrderQuarantine,
+            H.OrderQuarantineRequest(
+                request_id="o-1", people=[phone(1)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 86_400, purpose="F1 ổ dịch"
+            ),
+            tracer.md,
+            db.quarantine_orders,
+        ),
+        (
+            tracer.care.PublishAlerts,
+            H.PublishAlertsRequest(request_id="a-1", alerts=[H.VenueAlert(venue_id=venue.id, start=now - 600, end=now, level=H.ALERT_LEVEL_MONITOR)], purpose="ổ dịch"),
+            tracer.md,
+            db.alerts,
+        ),
+    ]
+
+    def rows(table) -> int:  # noqa: ANN001
+        with database.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+    for call, request, md, table in calls:
+        before, records = rows(table), audit.count(database)
+        with monkeypatch.context() as m:
+            m.setattr(state_module, "_KEEP_ANSWER", sa.text("INSERT INTO no_such_table VALUES (1)"))
+            status(call, request, metadata=md)  # fails
+        assert (rows(table), audit.count(database)) == (before, records), f"{table.name}: nothing stored, nothing audited"
+        first = call(request, metadata=md, timeout=10)
+        assert call(request, metadata=md, timeout=10) == first
+        assert rows(table) == before + 1, f"{table.name}: stored once"
+    assert not list(audit.verify(database))
+
+
 def test_api_bounds_found_in_review(service, now):
     from tokhai.v1 import reports_pb2 as R
     from tokhai.v1 import venues_pb2 as V

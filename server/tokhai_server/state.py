@@ -28,6 +28,8 @@ from .people import Pseudonyms
 from .risk import Risk
 
 M = TypeVar("M", bound=Message)
+#: Keeps a call's answer for its retries, in the given transaction (`State.once_stored`).
+Keep = Callable[[sa.Connection, Message], None]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -41,6 +43,11 @@ class Venue:
     dwell_seconds: int
     active: bool
     owner_id: int | None
+
+    @classmethod
+    def of(cls, row: sa.Row) -> Venue:
+        """The venue of a row of `db.venues`."""
+        return cls(row.id, row.name, row.kind, row.province, row.district, row.ward, row.dwell_seconds, row.active, row.owner_id)
 
 
 @dataclasses.dataclass(slots=True)
@@ -147,7 +154,7 @@ class State:
         """Holds the venue of `row`: one just written, or (`read`) one just
         read, which never replaces what a write put here meanwhile (a read
         from before a deactivation must not bring the venue back)."""
-        venue = Venue(row.id, row.name, row.kind, row.province, row.district, row.ward, row.dwell_seconds, row.active, row.owner_id)
+        venue = Venue.of(row)
         if read:
             return self._venues.setdefault(venue.id, venue)
         self._venues[venue.id] = venue
@@ -236,9 +243,20 @@ class State:
 
     def once(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[], M]) -> M:
         """`compute()`, or the answer it gave the first time this principal
-        sent `request_id`."""
+        sent `request_id`. For calls whose changes are not in the database
+        (a check-in again at the same venue is the same stay); those whose
+        changes are take `once_stored`."""
+        return self.once_stored(principal, request_id, method, kind, lambda keep: compute())
+
+    def once_stored(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[Keep], M]) -> M:
+        """`once` for calls whose changes are in the database: `compute(keep)`
+        calls `keep(conn, answer)` in the transaction that stores them, so
+        that they and the answer kept for retries commit together. (Kept
+        apart, a failure between the two commits had a retry store it all
+        again: a second quarantine order that nobody knew of.) An answer
+        `compute` did not keep (it stored nothing) is kept after it."""
         if not request_id:
-            return compute()
+            return compute(lambda conn, response: None)
         if len(request_id) > 128:
             raise Invalid("request_id is longer than 128 characters")
         text.plain(request_id, "request_id")
@@ -250,10 +268,18 @@ class State:
                 if row.method != method:
                     raise Invalid(f"request_id {request_id!r} was already used for {row.method}")
                 return kind.FromString(row.response)
-            response = compute()
-            with self.db.begin() as conn:
+            kept = False
+
+            def keep(conn: sa.Connection, response: Message) -> None:
+                nonlocal kept
                 conn.execute(
                     _KEEP_ANSWER,
                     {"principal_id": principal.id, "request_id": request_id, "method": method, "response": response.SerializeToString(), "created_at": int(time.time())},
                 )
+                kept = True
+
+            response = compute(keep)
+            if not kept:
+                with self.db.begin() as conn:
+                    keep(conn, response)
             return response

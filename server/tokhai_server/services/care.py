@@ -18,7 +18,7 @@ from ..auth import Principal, Role
 from ..errors import FailedPrecondition, Invalid, NotFound, PermissionDenied
 from ..provinces import PROVINCES
 from ..risk import reasons_of
-from ..state import State
+from ..state import Keep, State
 from .context import principal
 from .tracing import LOCAL, purpose_of, refuse_if_too_large
 
@@ -183,7 +183,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
     def OrderQuarantine(self, request, context):  # noqa: N802, ANN001
         who = principal()
 
-        def order() -> pb.OrderQuarantineResponse:
+        def order(keep: Keep) -> pb.OrderQuarantineResponse:
             purpose = purpose_of(request.purpose)
             _check_place(who, request.province_code, request.kind, request.place)
             now = int(time.time())
@@ -209,16 +209,19 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 }
                 for p in dict.fromkeys(people)
             ]
-            # The orders and their audit record, together or not at all.
+            # The orders, their audit record and the answer kept for retries,
+            # together or not at all.
             with self.state.audit.transaction() as conn:
                 made = conn.execute(db.quarantine_orders.insert().returning(*db.quarantine_orders.c, sort_by_parameter_order=True), rows).all()
                 detail = {"province": request.province_code, "place": rows[0]["place"], "at": now}
                 self.state.audit.record(who, "OrderQuarantine", purpose, len(made), detail, conn=conn)
+                response = pb.OrderQuarantineResponse(orders=[_order(r) for r in made])
+                keep(conn, response)
             for row in made:
                 self.state.risk.ordered(row.person_id, +1)
-            return pb.OrderQuarantineResponse(orders=[_order(r) for r in made])
+            return response
 
-        return self.state.once(who, request.request_id, "OrderQuarantine", pb.OrderQuarantineResponse, order)
+        return self.state.once_stored(who, request.request_id, "OrderQuarantine", pb.OrderQuarantineResponse, order)
 
     def EndQuarantine(self, request, context):  # noqa: N802, ANN001
         who = principal()
@@ -307,7 +310,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
     def PublishAlerts(self, request, context):  # noqa: N802, ANN001
         who = principal()
 
-        def publish() -> pb.PublishAlertsResponse:
+        def publish(keep: Keep) -> pb.PublishAlertsResponse:
             purpose_of(request.purpose)
             if not 0 < len(request.alerts) <= 5_000:
                 raise Invalid("give 1 to 5,000 alerts (more in more calls)")
@@ -337,10 +340,12 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             with self.state.live_alerts.changing():
                 with self.state.db.begin() as conn:
                     made = conn.execute(db.alerts.insert().returning(*db.alerts.c, sort_by_parameter_order=True), rows).all()
+                    response = pb.PublishAlertsResponse(alerts=[_alert(r, self.state) for r in made])
+                    keep(conn, response)
                 self.state.live_alerts.published(made)
-            return pb.PublishAlertsResponse(alerts=[_alert(r, self.state) for r in made])
+            return response
 
-        return self.state.once(who, request.request_id, "PublishAlerts", pb.PublishAlertsResponse, publish)
+        return self.state.once_stored(who, request.request_id, "PublishAlerts", pb.PublishAlertsResponse, publish)
 
     def RetractAlert(self, request, context):  # noqa: N802, ANN001
         who = principal()
@@ -423,28 +428,29 @@ def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.D
     symptoms = _symptoms(d.symptoms)
     # Under the person's lock until the advice has it: two declarations at
     # once could otherwise leave the advice on the one that is not the latest.
-    with state.lock("person", person_id), state.db.begin() as conn:
-        declaration_id = conn.execute(
-            db.declarations.insert().values(
-                person_id=person_id,
-                at=t,
-                source=source,
-                symptoms=symptoms,
-                case_contact=d.case_contact,
-                travelled=d.travelled_through_case_areas,
-                underlying_conditions=d.underlying_conditions,
-                vaccine_doses=d.vaccine_doses,
-                province=where[0],
-                district=where[1],
-                ward=where[2],
-            )
-        ).inserted_primary_key[0]
-        # The advice follows the person's latest declaration, which a late
-        # one (an app that was offline) is not.
-        dc = db.declarations.c
-        latest = conn.execute(
-            sa.select(dc.at, dc.symptoms, dc.case_contact, dc.travelled).where(dc.person_id == person_id).order_by(dc.at.desc(), dc.id.desc()).limit(1)
-        ).one()
+    with state.lock("person", person_id):
+        with state.db.begin() as conn:
+            declaration_id = conn.execute(
+                db.declarations.insert().values(
+                    person_id=person_id,
+                    at=t,
+                    source=source,
+                    symptoms=symptoms,
+                    case_contact=d.case_contact,
+                    travelled=d.travelled_through_case_areas,
+                    underlying_conditions=d.underlying_conditions,
+                    vaccine_doses=d.vaccine_doses,
+                    province=where[0],
+                    district=where[1],
+                    ward=where[2],
+                )
+            ).inserted_primary_key[0]
+            # The advice follows the person's latest declaration, which a late
+            # one (an app that was offline) is not.
+            dc = db.declarations.c
+            latest = conn.execute(
+                sa.select(dc.at, dc.symptoms, dc.case_contact, dc.travelled).where(dc.person_id == person_id).order_by(dc.at.desc(), dc.id.desc()).limit(1)
+            ).one()
         state.risk.declared(person_id, latest.at, reasons_of(latest.symptoms, latest.case_contact, latest.travelled))
     return declaration_id
 

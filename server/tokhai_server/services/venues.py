@@ -16,7 +16,7 @@ from .. import codes, db, text
 from ..auth import Principal, Role
 from ..errors import FailedPrecondition, Invalid, PermissionDenied
 from ..provinces import PROVINCES
-from ..state import State, Venue
+from ..state import Keep, State, Venue
 from .context import principal
 
 #: Provisional stay length by kind, in seconds, until a check-out arrives.
@@ -132,7 +132,7 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
     def RegisterVenue(self, request, context):  # noqa: N802, ANN001
         who = principal()
 
-        def register() -> pb.Venue:
+        def register(keep: Keep) -> pb.Venue:
             values = _fields(request, partial=False)
             who.require_province(values["province"], "the venue")
             values.setdefault("dwell_seconds", DEFAULT_DWELL[values["kind"]])
@@ -140,9 +140,12 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
             with self.state.db.begin() as conn:
                 venue_id = conn.execute(db.venues.insert().values(**values)).inserted_primary_key[0]
                 row = conn.execute(sa.select(db.venues).where(db.venues.c.id == venue_id)).one()
-            return to_message(self.state.cache_venue(row), row)
+                response = to_message(Venue.of(row), row)
+                keep(conn, response)
+            self.state.cache_venue(row)  # once it is stored
+            return response
 
-        return self.state.once(who, request.request_id, "RegisterVenue", pb.Venue, register)
+        return self.state.once_stored(who, request.request_id, "RegisterVenue", pb.Venue, register)
 
     def UpdateVenue(self, request, context):  # noqa: N802, ANN001
         who = principal()
