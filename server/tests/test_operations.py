@@ -152,6 +152,14 @@ def test_oversized_messages_are_refused(tmp_path):
         with pytest.raises(grpc.RpcError) as info:
             tracer.tracing.VenueLog(T.VenueLogRequest(venue_id=venue, day=now, purpose="ổ dịch"), metadata=tracer.md, timeout=30)
         assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        from tokhai.v1 import care_pb2 as H
+
+        alert = H.VenueAlert(venue_id=venue, start=now - 3_600, end=now, level=H.ALERT_LEVEL_MONITOR, message="Liên hệ trạm y tế phường. " * 38)
+        for _ in range(2):  # 70 alerts of about a kilobyte, where the case was
+            tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=[alert] * 35, purpose="ổ dịch"), metadata=tracer.md, timeout=30)
+        with pytest.raises(grpc.RpcError) as info:
+            app.care.ListExposures(H.ListExposuresRequest(person=K.PersonRef(phone="0900000001")), metadata=app.md, timeout=30)
+        assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert audit.count(server.state.db) == before
         channel.close()
     finally:

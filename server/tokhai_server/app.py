@@ -49,7 +49,7 @@ SERVICES = (
 )
 
 #: Methods whose handlers refuse an answer too large before they audit it.
-SIZED_BY_HANDLER = frozenset({"Trace", "ListLineList", "VenueLog"})
+SIZED_BY_HANDLER = frozenset({"Trace", "ListLineList", "VenueLog", "ListExposures"})
 
 CALLS = Counter("tokhai_calls_total", "Calls handled, by method and status code.", ["method", "code"])
 LATENCY = Histogram(

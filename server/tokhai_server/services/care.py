@@ -373,12 +373,15 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 rows = {r.id: r for r in conn.execute(sa.select(db.alerts).where(al.id.in_(sorted({a for a, _, _ in found})), live))}
             # One retracted or deleted since the index was read is not listed.
             found = [(rows[a], s, e) for a, s, e in found if a in rows]
+        response = pb.ListExposuresResponse(exposures=[pb.Exposure(alert=_alert(a, self.state), start=s, end=e) for a, s, e in found])
         # An answer with exposures tells where the person was: audited, as
-        # every answer with a person's data. (Most checks find none; those
-        # answers hold nothing of anyone's, and apps check often.)
+        # every answer with a person's data, once it is sure to be sent.
+        # (Most checks find none; those answers hold nothing of anyone's,
+        # and apps check often.)
         if found:
+            refuse_if_too_large(response, self.state.settings.max_message_bytes)
             self.state.audit.record(principal(), "ListExposures", "the person's own exposure check", 1, {"person": pseudonym, "exposures": len(found)})
-        return pb.ListExposuresResponse(exposures=[pb.Exposure(alert=_alert(a, self.state), start=s, end=e) for a, s, e in found])
+        return response
 
     def ListVenueAlerts(self, request, context):  # noqa: N802, ANN001
         size, now = min(request.page_size or ALERTS_PAGE, ALERTS_PAGE), int(time.time())
