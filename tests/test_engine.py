@@ -41,6 +41,9 @@ def test_checkout_changes_answers_and_expiry_forgets():
     assert len(engine) == 1
     with pytest.raises(UnknownStayError, match="unknown stay id"):
         engine.set_checkout(ids[:1], T + 999)
+    # A batch's first bad row is named, whichever check finds it.
+    with pytest.raises(InvalidInputError, match="row 0: t_in .* before"):
+        engine.add_stays([1, 2], [1, 1], [T - 10, T + 5], [T + 10, T + 5])
 
 
 @pytest.mark.parametrize(

@@ -149,7 +149,13 @@ impl Engine {
         t_in: &[i64],
         t_out: &[i64],
     ) -> Result<Vec<u64>> {
-        check_stays(persons, venues, t_in, t_out)?;
+        if let Err(e) = check_stays(persons, venues, t_in, t_out) {
+            // A row before the bad one may be expired: the batch's first problem.
+            if let Error::InvalidStay { row, .. } = e {
+                check_not_expired(&t_in[..row], self.writer.lock().files.expired_before)?;
+            }
+            return Err(e);
+        }
         let (by_day, ids, ticket) = {
             let mut w = self.writer.lock();
             self.writable(&mut w)?;
