@@ -116,7 +116,11 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         # Cancelled or past its deadline: no more work, and nothing to audit.
         if gone():
             return pb.TraceResponse()
+        # Database reads (contact details, the sites' venues) run while the
+        # sites and the answer are worked out.
+        contacts = state.lookups.submit(self._contacts, traced.person.tolist())
         sites = state.engine.exposure_sites(persons, starts, ends, linger=request.linger_seconds)
+        venues = state.lookups.submit(state.venues, sites.venue.tolist())
         # F1 people at each site while the case was there.
         f1 = traced.person[traced.hop == 1]  # sorted: a trace lists a hop's people by id
         exposed = np.zeros(len(sites), dtype=np.int64)
@@ -129,8 +133,6 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
             exposed[lo:hi] = np.bincount(present.window[met].astype(np.intp), minlength=hi - lo)
         if gone():
             return pb.TraceResponse()
-        venues = state.venues(sites.venue.tolist())
-        contacts = self._contacts(traced.person.tolist())
         response = pb.TraceResponse()
         people = response.people
         people.person_id.extend(traced.person.tolist())
@@ -138,6 +140,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         people.exposed_at.extend(traced.exposed_at.tolist())
         people.source_person_id.extend(traced.source.tolist())
         people.exposure_seconds.extend(traced.exposure.tolist())
+        contacts, venues = contacts.result(), venues.result()
         for p in sorted(contacts):
             response.contacts.add(person_id=p, contact=contacts[p])
         for (case, venue_id, start, end), exposed_there in zip(zip(*(c.tolist() for c in sites.columns().values())), exposed.tolist(), strict=True):
