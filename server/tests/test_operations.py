@@ -37,9 +37,24 @@ def test_the_generated_code_is_what_the_protos_make(tmp_path):
     assert not mismatch and not errors, f"stale generated code: {mismatch + errors}; run `make protos`"
 
 
+class _WithKey(grpc.StreamStreamClientInterceptor):
+    """What a generic client's header option does (`grpcurl -H`): the key on every call."""
+
+    def __init__(self, md: list[tuple[str, str]]) -> None:
+        self.md = md
+
+    def intercept_stream_stream(self, continuation, details, requests):  # noqa: ANN001
+        return continuation(details._replace(metadata=[*(details.metadata or []), *self.md]), requests)
+
+
 def test_a_generic_reflection_client_lists_and_calls_the_services(service):
     admin = service.client("admin")
-    database = ProtoReflectionDescriptorDatabase(service.channel)
+    # Reflection needs a key, as every call but health checks: an open
+    # reflection stream holds a worker thread.
+    with pytest.raises(grpc.RpcError) as info:
+        ProtoReflectionDescriptorDatabase(service.channel).get_services()
+    assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    database = ProtoReflectionDescriptorDatabase(grpc.intercept_channel(service.channel, _WithKey(admin.md)))
     names = set(database.get_services())
     assert {"tokhai.v1.VenueService", "tokhai.v1.CheckinService", "tokhai.v1.TracingService", "grpc.health.v1.Health"} <= names
     # Call a method knowing nothing but what reflection said.
@@ -59,7 +74,10 @@ def test_health_turns_not_serving_and_calls_in_flight_finish(tmp_path):
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     health = health_pb2_grpc.HealthStub(channel)
     assert health.Check(health_pb2.HealthCheckRequest(service="tokhai.v1.CheckinService"), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
-    watch = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
+    from tokhai_server import auth
+
+    key = auth.create_key(server.state.db, name="monitor", role="analyst")
+    watch = health.Watch(health_pb2.HealthCheckRequest(service=""), metadata=[("authorization", f"Bearer {key}")], timeout=10)
     assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
     import threading
 

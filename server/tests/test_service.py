@@ -324,6 +324,32 @@ def test_bulk_ingest_acknowledges_whole_batches(service, now):
     assert len(engine) == 3 * n
 
 
+def test_a_key_revoked_while_its_stream_is_open_stops_the_stream(service, now):
+    import queue
+
+    from tokhai_server import auth
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    venue, _ = service.venue(admin)
+    batches: queue.Queue = queue.Queue()
+
+    def batch(i: int) -> C.IngestBatch:
+        return C.IngestBatch(batch_id=i, source=NCOVI, person_refs=[f"cccd:{i:012d}"], venue_ids=[venue.id], t_in=[now - 600], t_out=[now - 60])
+
+    stream = app.checkins.IngestCheckins(iter(batches.get, None), metadata=app.md, timeout=30)
+    batches.put(batch(1))
+    assert next(stream).batch_id == 1
+    assert auth.revoke_key(service.server.state.db, app.key.split("_")[1])
+    service.server.state.keys._cache.clear()  # noqa: SLF001 - as the cache's few seconds passing
+    batches.put(batch(2))
+    with pytest.raises(grpc.RpcError) as info:
+        next(stream)
+    assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    batches.put(None)
+    assert len(service.server.state.engine) == 1, "the batch after the revocation is not stored"
+
+
 def test_trace_equals_the_engine_and_is_audited(service, now):
     from tokhai_engine import Engine, synth
 

@@ -58,13 +58,13 @@ LATENCY = Histogram(
 
 
 class Guard(grpc.ServerInterceptor):
-    """Authenticates every call to our services, checks its role may call
-    the method, and turns whatever escapes a handler into a status: domain
-    errors into their own codes, anything else into a generic INTERNAL.
-    Streams get `streams` of the worker threads at most: a stream holds its
-    thread while it waits for its client (an app backend's long-lived
-    ingest stream, idle between batches), and the rest must stay free for
-    the other calls and the health checks."""
+    """Authenticates every call but health checks (reflection's too), checks
+    its role may call the method, and turns whatever escapes a handler into
+    a status: domain errors into their own codes, anything else into a
+    generic INTERNAL. Streams get `streams` of the worker threads at most: a
+    stream holds its thread while it waits for its client (an app backend's
+    long-lived ingest stream, idle between batches, or a reflection client),
+    and the rest must stay free for the other calls and the health checks."""
 
     def __init__(self, keys: auth.Keys, streams: int, max_bytes: int) -> None:
         self.keys = keys
@@ -83,7 +83,7 @@ class Guard(grpc.ServerInterceptor):
         guarded = self._handlers.get(method)
         if guarded is None:
             handler = continuation(details)
-            if handler is None or method not in auth.PERMISSIONS:
+            if handler is None or method in auth.OPEN:
                 return handler
             guarded = self._handlers.setdefault(method, self._guard(method, handler))
         return guarded

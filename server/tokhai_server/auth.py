@@ -97,10 +97,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 }
 
 
+#: Calls that need no key: a load balancer's or orchestrator's health checks.
+OPEN = frozenset({"/grpc.health.v1.Health/Check"})
+
+
 def allowed(principal: Principal, method: str) -> None:
     roles = PERMISSIONS.get(method)
     if roles is None:
-        return  # not ours: health and reflection are open
+        return  # not ours (reflection, health's Watch): any key
     if principal.role is not Role.ADMIN and principal.role not in roles:
         raise PermissionDenied(f"role {principal.role} may not call {method.rsplit('/', 1)[-1]}")
 

@@ -139,11 +139,14 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         return self.state.once(who, request.request_id, "CheckOut", pb.CheckOutResponse, check_out)
 
     def IngestCheckins(self, request_iterator, context):  # noqa: N802, ANN001
-        who = principal()
+        # The key is checked again for each batch: a stream stays open for
+        # hours, and a key revoked meanwhile must stop it (within the key
+        # cache's seconds, as any call).
+        authorization = dict(context.invocation_metadata()).get("authorization")
         for batch in request_iterator:
             if not context.is_active():
                 return
-            yield self._ingest(who, batch)
+            yield self._ingest(self.state.keys.authenticate(authorization), batch)
 
     def _ingest(self, who: Principal, batch: pb.IngestBatch) -> pb.IngestAck:
         who.require_app(batch.source)
