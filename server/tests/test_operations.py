@@ -232,6 +232,11 @@ def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
             serve.kill()
     verified = tokhai("audit", "verify", "--data-dir", str(data))
     assert verified.returncode == 0 and "intact" in verified.stderr
+    # A mistyped directory is not taken for a new, empty service.
+    for command in (("audit", "verify"), ("retention", "run"), ("keys", "revoke", key)):
+        typo = tokhai(*command, "--data-dir", str(tmp_path / "dta"))
+        assert typo.returncode == 1 and "is not a Tokhai data directory" in typo.stderr, typo.stderr
+    assert not (tmp_path / "dta").exists()
 
 
 def test_a_killed_server_loses_no_acknowledged_check_in(tmp_path):
@@ -301,6 +306,30 @@ def test_a_killed_server_loses_no_acknowledged_check_in(tmp_path):
     assert len(acknowledged) > 20
 
 
+def test_lost_or_mismatched_secrets_are_refused_not_made_again(tmp_path):
+    """New secrets beside old data would file everyone under new pseudonyms
+    and leave the signing keys unreadable: the service refuses to start."""
+    from tokhai_server.config import SetupError
+    from tokhai_server.state import State
+
+    data = tmp_path / "data"
+    State(Settings(data_dir=data, retention_every=0)).close()
+    (data / "secrets" / "pseudonym.key").unlink()
+    with pytest.raises(SetupError, match="pseudonym.key is missing: restore it"):
+        State(Settings(data_dir=data, retention_every=0))
+    for name in ("pseudonym.key", "master.key"):
+        (data / "secrets" / name).unlink(missing_ok=True)
+    (data / "secrets").rmdir()
+    with pytest.raises(SetupError, match="holds data but no secrets/"):
+        State(Settings(data_dir=data, retention_every=0))
+    # A new data directory beside a database made with other secrets (a
+    # database URL given, as for PostgreSQL).
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    State(Settings(data_dir=tmp_path / "first", database_url=shared, retention_every=0)).close()
+    with pytest.raises(SetupError, match="not the one this database was made with"):
+        State(Settings(data_dir=tmp_path / "second", database_url=shared, retention_every=0))
+
+
 def test_every_rpc_of_the_protos_has_a_handler():
     """The generated base classes answer UNIMPLEMENTED (NotImplementedError);
     none of our methods may fall through to them."""
@@ -331,6 +360,10 @@ def test_keys_are_made_as_calls_will_check_them_and_the_data_is_private(tmp_path
     data_dir = tmp_path / "new" / "data"
     prepare(data_dir)
     assert data_dir.stat().st_mode & 0o077 == 0, "people's data is the service user's alone"
+    made_before = tmp_path / "made-before"
+    made_before.mkdir(mode=0o755)
+    prepare(made_before)
+    assert made_before.stat().st_mode & 0o077 == 0, "also in a directory made beforehand"
     engine = db.connect(db.default_url(data_dir))
     auth.create_key(engine, name="Trạm y tế", role="health_staff", province="79", place=" Phường 9 ")
     with engine.connect() as conn:

@@ -162,6 +162,43 @@ def test_venue_codes_verify_offline_rotate_and_revoke(service, now):
     assert status(app.venues.RotateSigningKey, V.RotateSigningKeyRequest(), metadata=app.md)[0] is grpc.StatusCode.PERMISSION_DENIED
 
 
+def test_revoked_signing_keys_stay_revoked_across_reloads_and_restarts(tmp_path):
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from tokhai_server import db
+    from tokhai_server.codes import Codes
+    from tokhai_server.errors import FailedPrecondition, Invalid
+
+    engine = db.connect(f"sqlite:///{tmp_path / 'codes.db'}")
+    codes = Codes(engine, bytes(32))
+    old = codes.venue_code(1)
+    # A rotation reads the keys, then a revocation commits and reloads,
+    # then the rotation publishes what it read: it must not win.
+    aead, read = codes._aead, threading.Event()  # noqa: SLF001
+
+    def decrypt(*args):  # noqa: ANN002
+        if threading.current_thread().name == "rotating":
+            read.set()
+            time.sleep(0.3)
+        return aead.decrypt(*args)
+
+    codes._aead = SimpleNamespace(decrypt=decrypt, encrypt=aead.encrypt)  # noqa: SLF001
+    rotating = threading.Thread(target=codes.rotate, name="rotating")
+    rotating.start()
+    assert read.wait(10)
+    codes.revoke(1)
+    rotating.join()
+    with pytest.raises(Invalid, match="revoked"):
+        codes.verify_venue(old)
+    codes.revoke(2)
+    # A restart does not make a key of its own: an admin rotates.
+    with pytest.raises(FailedPrecondition, match="every signing key is revoked"):
+        Codes(engine, bytes(32)).venue_code(1)
+    engine.dispose()
+
+
 def test_check_in_rules_and_refusals_store_nothing(service, now):
     admin = service.client("admin")
     app = service.client("app_backend", app=NCOVI)

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from . import audit, auth, db
-from .config import Settings, prepare
+from .config import Settings, SetupError, prepare
 from .errors import ServiceError
 
 app = typer.Typer(help="Tokhai: national check-in and contact-tracing service.", no_args_is_help=True)
@@ -31,8 +31,19 @@ DatabaseUrl = Annotated[
 ]
 
 
-def _database(data_dir: Path, database_url: str | None):  # noqa: ANN202
-    prepare(data_dir)
+def _set_up(data_dir: Path, *, create: bool = False) -> None:
+    """Commands that read or delete act on a data directory set up already:
+    on a mistyped path they would make a new, empty one and report on it
+    (`audit verify`: intact, 0 records). `serve` and `keys create` set one up."""
+    try:
+        prepare(data_dir, create=create)
+    except SetupError as e:
+        console.print(f"[red]{e}[/]", soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _database(data_dir: Path, database_url: str | None, *, create: bool = False):  # noqa: ANN202
+    _set_up(data_dir, create=create)
     return db.connect(database_url or db.default_url(data_dir))
 
 
@@ -60,7 +71,11 @@ def serve(
         raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
     tls = None if tls_cert is None else (tls_key.read_bytes(), tls_cert.read_bytes())
     settings = Settings(data_dir=data_dir, database_url=database_url)
-    server = Server(settings, listen, tls=tls).start()
+    try:
+        server = Server(settings, listen, tls=tls).start()
+    except SetupError as e:
+        console.print(f"[red]{e}[/]", soft_wrap=True)
+        raise typer.Exit(1) from None
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
@@ -93,7 +108,7 @@ def keys_create(
 ) -> None:
     """Create a key; it is printed once, as the last line, and stored hashed."""
     try:
-        key = auth.create_key(_database(data_dir, database_url), name=name, role=role, province=province, app=app_id, place=place)
+        key = auth.create_key(_database(data_dir, database_url, create=True), name=name, role=role, province=province, app=app_id, place=place)
     except ServiceError as e:
         raise typer.BadParameter(str(e)) from None
     console.print(f"Created {'an' if role[0] in 'aeiou' else 'a'} {role} key for {name}{f' (province {province})' if province else ''}. It is shown only now:")
@@ -122,6 +137,7 @@ def retention_run(data_dir: DataDir = Path("tokhai-data"), database_url: Databas
     from . import retention
     from .state import State
 
+    _set_up(data_dir)
     state = State(Settings(data_dir=data_dir, database_url=database_url))
     try:
         removed = retention.run(state)

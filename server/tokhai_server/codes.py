@@ -65,25 +65,31 @@ class Codes:
     def __init__(self, engine: sa.Engine, master_key: bytes) -> None:
         self._engine, self._aead = engine, AESGCM(master_key)
         self._lock = threading.Lock()
+        # Reloads take turns from their read to their publish: one that read
+        # before a revocation must not publish after the revocation's own.
+        self._reloading = threading.Lock()
         self._signer: tuple[int, Ed25519PrivateKey] | None = None
         #: Verified codes by (prefix, payload): a check-in finds its code here.
         self._verified: dict[tuple[str, str], tuple[list[int], int]] = {}
         self.reload()
-        if not any(k.revoked_at is None for k in self.keys):
+        # The first key, on first start. Every key revoked stays so, across
+        # restarts too, until an admin rotates.
+        if not self.keys:
             self.rotate()
 
     def reload(self) -> None:
-        with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(db.signing_keys).order_by(db.signing_keys.c.id.desc())).all()
-        keys = [SigningKey(r.id, Ed25519PublicKey.from_public_bytes(r.public_key), r.public_key, r.created_at, r.revoked_at) for r in rows]
-        current = next((r for r in rows if r.revoked_at is None), None)
-        signer = None
-        if current is not None:
-            raw = self._aead.decrypt(current.private_key[:12], current.private_key[12:], b"tokhai signing key %d" % current.id)
-            signer = (current.id, Ed25519PrivateKey.from_private_bytes(raw))
-        with self._lock:
-            self.keys, self._by_id, self._signer = keys, {k.id: k for k in keys}, signer
-            self._verified.clear()
+        with self._reloading:
+            with self._engine.connect() as conn:
+                rows = conn.execute(sa.select(db.signing_keys).order_by(db.signing_keys.c.id.desc())).all()
+            keys = [SigningKey(r.id, Ed25519PublicKey.from_public_bytes(r.public_key), r.public_key, r.created_at, r.revoked_at) for r in rows]
+            current = next((r for r in rows if r.revoked_at is None), None)
+            signer = None
+            if current is not None:
+                raw = self._aead.decrypt(current.private_key[:12], current.private_key[12:], b"tokhai signing key %d" % current.id)
+                signer = (current.id, Ed25519PrivateKey.from_private_bytes(raw))
+            with self._lock:
+                self.keys, self._by_id, self._signer = keys, {k.id: k for k in keys}, signer
+                self._verified.clear()
 
     def rotate(self) -> SigningKey:
         private = Ed25519PrivateKey.generate()

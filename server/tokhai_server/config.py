@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from . import db
 
@@ -54,26 +58,60 @@ class Secrets:
     master_key: bytes
 
 
-def prepare(data_dir: Path) -> tuple[Secrets, bool]:
-    """Creates the data directory and its secrets on first use; returns the
-    secrets and whether this was the first use."""
-    # People's data lives here: readable by the service's user alone.
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+class SetupError(RuntimeError):
+    """The data directory or its secrets cannot be used: the message says why
+    and what to do."""
+
+
+def prepare(data_dir: Path, *, create: bool = True) -> tuple[Secrets, bool]:
+    """The data directory's secrets, and whether this is its first use. With
+    `create`, a directory not set up yet is (its secrets made); without, it
+    must be set up already (admin commands: a mistyped path must not give a
+    new, empty service). Secrets are never made again beside data: new keys
+    would make everyone recorded a stranger."""
     folder = data_dir / "secrets"
     first = not folder.exists()
+    if first and not create:
+        raise SetupError(f"{data_dir} is not a Tokhai data directory (it has no secrets/): `tokhai serve --data-dir {data_dir}` sets one up")
+    if first and ((data_dir / "tokhai.db").exists() or (data_dir / "stays").exists()):
+        raise SetupError(f"{data_dir} holds data but no secrets/: restore secrets/ from its backup")
+    # People's data lives here: readable by the service's user alone, also
+    # when the directory was made beforehand.
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
     folder.mkdir(mode=0o700, exist_ok=True)
 
     def key(name: str) -> bytes:
         path = folder / name
-        if not path.exists():
+        if first:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(secrets.token_bytes(32))
                 f.flush()
                 os.fsync(f.fileno())
+        elif not path.exists():
+            raise SetupError(f"{path} is missing: restore it from the backup of {folder}")
         raw = path.read_bytes()
         if len(raw) != 32:
-            raise ValueError(f"{path} should hold 32 bytes, holds {len(raw)}")
+            raise SetupError(f"{path} should hold 32 bytes, holds {len(raw)}")
         return raw
 
     return Secrets(key("pseudonym.key"), key("master.key")), first
+
+
+def check_secrets(engine: sa.Engine, keys: Secrets) -> None:
+    """Records in the database which secrets its people and signing keys
+    were made with (a keyed fingerprint, not the keys), and refuses others:
+    a data directory that lost its secrets, or one new beside a database of
+    old, would file everyone under new pseudonyms."""
+    fingerprints = {
+        "pseudonym_key": hmac.new(keys.pseudonym_key, b"tokhai: pseudonym key", hashlib.sha256).hexdigest(),
+        "master_key": hmac.new(keys.master_key, b"tokhai: master key", hashlib.sha256).hexdigest(),
+    }
+    with engine.begin() as conn:
+        held = {row.name: row.value for row in conn.execute(sa.select(db.meta).where(db.meta.c.name.in_(list(fingerprints))))}
+        for name, value in fingerprints.items():
+            if name not in held:
+                conn.execute(db.meta.insert().values(name=name, value=value))
+            elif held[name] != value:
+                raise SetupError(f"secrets/{name.replace('_', '.')} is not the one this database was made with: restore the data directory's secrets/ from its backup")

@@ -197,6 +197,15 @@ safety_assessments = sa.Table(
 )
 
 
+#: Facts about the deployment itself: which secrets its people and keys were made with.
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
+)
+
+
 def default_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'tokhai.db'}"
 

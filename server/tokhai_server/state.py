@@ -23,7 +23,7 @@ from .alerts import LiveAlerts
 from .audit import AuditLog
 from .auth import Keys, Principal
 from .codes import Codes
-from .config import Settings, prepare
+from .config import Settings, check_secrets, prepare
 from .errors import Invalid, NotFound
 from .people import Pseudonyms
 from .risk import Risk
@@ -84,6 +84,7 @@ class State:
         self.settings = settings
         secrets, self.first_start = prepare(settings.data_dir)
         self.db = db.connect(settings.url)
+        check_secrets(self.db, secrets)
         self.engine = Engine.open(settings.data_dir / "stays", checkpoint_bytes=settings.checkpoint_bytes)
         self.keys = Keys(self.db)
         self.codes = Codes(self.db, secrets.master_key)
