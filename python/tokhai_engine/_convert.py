@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from ._engine import DtypeError, InvalidInputError
 
 _U64_MAX = 2**64 - 1
+_BOOLS = (bool, np.bool_)
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 
@@ -40,7 +41,7 @@ def _array(name: str, values: Any) -> np.ndarray:
         arr = _exact(name, values, arr.dtype)
     if arr.dtype.kind not in "iuM":
         raise DtypeError(f"{name} must hold integers, got dtype {arr.dtype}")
-    if isinstance(values, list | tuple) and any(isinstance(v, bool | np.bool_) for v in values):
+    if isinstance(values, list | tuple) and any(isinstance(v, _BOOLS) for v in values):
         # NumPy reads [True, 2] as integers: a flag where an id or a time goes.
         raise DtypeError(f"{name} must hold integers, got a boolean")
     if not arr.dtype.isnative or not arr.flags.aligned:

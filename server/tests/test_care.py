@@ -242,12 +242,13 @@ def test_retention_deletes_alerts_nobody_is_shown_and_those_past_the_period(serv
         alert = H.VenueAlert(venue_id=venue.id, start=start, end=start + 3_600, level=H.ALERT_LEVEL_MONITOR, expires_at=expires_at)
         return tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=[alert], purpose="ổ dịch"), metadata=tracer.md).alerts[0].id
 
-    publish(now - 27 * 86_400, expires_at=now + 20 * 86_400)  # live for weeks, its window past the period in two days
+    publish(now - 27 * 86_400, expires_at=now + 20 * 86_400)  # live for weeks, its window past the period in three days
     retracted = publish(now - 7_200)
-    publish(now - 7_200, expires_at=now + 86_400)  # expired in two days
+    publish(now - 7_200, expires_at=now + 2 * 86_400)  # expired in three days
     kept = publish(now - 7_200)
     tracer.care.RetractAlert(H.RetractAlertRequest(alert_id=retracted), metadata=tracer.md)
-    removed = retention.run(state, now=now + 2 * 86_400)
+    assert retention.run(state, now=now + 86_400)["alerts"] == 0, "a retraction is answered again for two days"
+    removed = retention.run(state, now=now + 3 * 86_400)
     assert removed["alerts"] == 3
     with state.db.connect() as conn:
         assert conn.execute(sa.select(db.alerts.c.id)).scalars().all() == [kept]
@@ -594,10 +595,11 @@ def test_declarations_at_once_leave_the_advice_on_the_latest(service, now, monke
 
     app = service.client("app_backend", app=NCOVI)
     risk = service.server.state.risk
-    declared = risk.declared
+    declared, held_up = risk.declared, threading.Event()
 
     def slow(person, at, reasons):  # noqa: ANN001
         if reasons:
+            held_up.set()
             time.sleep(0.3)
         declared(person, at, reasons)
 
@@ -606,7 +608,7 @@ def test_declarations_at_once_leave_the_advice_on_the_latest(service, now, monke
     clean = H.DeclareRequest(person=phone(5), time=now, source=NCOVI, declaration=H.Declaration())
     first = threading.Thread(target=app.care.Declare, args=(late,), kwargs={"metadata": app.md, "timeout": 10})
     first.start()
-    time.sleep(0.1)
+    assert held_up.wait(10)
     app.care.Declare(clean, metadata=app.md, timeout=10)
     first.join()
     assert risk.reasons(service.server.state.people.of_ref(phone(5))[0], now) == []

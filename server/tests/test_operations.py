@@ -237,6 +237,11 @@ def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
         typo = tokhai(*command, "--data-dir", str(tmp_path / "dta"))
         assert typo.returncode == 1 and "is not a Tokhai data directory" in typo.stderr, typo.stderr
     assert not (tmp_path / "dta").exists()
+    # Keys and the audit log need no data directory when the database is given.
+    from tokhai_server import db
+
+    elsewhere = tokhai("audit", "verify", "--data-dir", str(tmp_path / "none"), "--database-url", db.default_url(data))
+    assert elsewhere.returncode == 0 and "intact" in elsewhere.stderr, elsewhere.stderr
 
 
 def test_a_killed_server_loses_no_acknowledged_check_in(tmp_path):
@@ -328,6 +333,28 @@ def test_lost_or_mismatched_secrets_are_refused_not_made_again(tmp_path):
     State(Settings(data_dir=tmp_path / "first", database_url=shared, retention_every=0)).close()
     with pytest.raises(SetupError, match="not the one this database was made with"):
         State(Settings(data_dir=tmp_path / "second", database_url=shared, retention_every=0))
+    # A database from before the fingerprints: its signing keys tell, and
+    # nothing is recorded for secrets that are not its own.
+    import sqlalchemy as sa
+
+    from tokhai_server import db
+
+    engine = db.connect(shared)
+    with engine.begin() as conn:
+        conn.execute(db.meta.delete())
+    with pytest.raises(SetupError, match="does not open this database's signing keys"):
+        State(Settings(data_dir=tmp_path / "second", database_url=shared, retention_every=0))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.meta)).scalar_one() == 0
+    State(Settings(data_dir=tmp_path / "first", database_url=shared, retention_every=0)).close()
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.meta)).scalar_one() == 2, "its own secrets: recorded"
+    engine.dispose()
+    # A setup cut short leaves no half-made secrets/ behind.
+    (tmp_path / "cut" / "secrets.new").mkdir(parents=True)
+    (tmp_path / "cut" / "secrets.new" / "pseudonym.key").write_bytes(b"x")
+    State(Settings(data_dir=tmp_path / "cut", retention_every=0)).close()
+    assert not (tmp_path / "cut" / "secrets.new").exists() and len((tmp_path / "cut" / "secrets" / "pseudonym.key").read_bytes()) == 32
 
 
 def test_every_rpc_of_the_protos_has_a_handler():

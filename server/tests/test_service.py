@@ -112,10 +112,11 @@ def test_an_update_at_the_time_of_a_deactivation_leaves_the_venue_deactivated(se
     operator = service.client("venue_operator", province="79")
     venue, payload = service.venue(operator)
     state = service.server.state
-    cache_venue = state.cache_venue
+    cache_venue, held_up = state.cache_venue, threading.Event()
 
     def slow(row, *, read=False):  # noqa: ANN001
         if row.active and not read:
+            held_up.set()
             time.sleep(0.3)
         return cache_venue(row, read=read)
 
@@ -124,7 +125,7 @@ def test_an_update_at_the_time_of_a_deactivation_leaves_the_venue_deactivated(se
         target=operator.venues.UpdateVenue, args=(V.UpdateVenueRequest(venue_id=venue.id, name="Quán mới"),), kwargs={"metadata": operator.md, "timeout": 10}
     )
     update.start()
-    time.sleep(0.1)
+    assert held_up.wait(10)
     operator.venues.DeactivateVenue(V.DeactivateVenueRequest(venue_id=venue.id), metadata=operator.md, timeout=10)
     update.join()
     assert not operator.venues.GetVenue(V.GetVenueRequest(venue_id=venue.id), metadata=operator.md).active

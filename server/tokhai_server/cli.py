@@ -43,8 +43,10 @@ def _set_up(data_dir: Path, *, create: bool = False) -> None:
 
 
 def _database(data_dir: Path, database_url: str | None, *, create: bool = False):  # noqa: ANN202
+    if database_url:
+        return db.connect(database_url)  # keys and the audit log need nothing of the data directory
     _set_up(data_dir, create=create)
-    return db.connect(database_url or db.default_url(data_dir))
+    return db.connect(db.default_url(data_dir))
 
 
 def _this_command() -> str:
@@ -138,7 +140,11 @@ def retention_run(data_dir: DataDir = Path("tokhai-data"), database_url: Databas
     from .state import State
 
     _set_up(data_dir)
-    state = State(Settings(data_dir=data_dir, database_url=database_url))
+    try:
+        state = State(Settings(data_dir=data_dir, database_url=database_url))
+    except SetupError as e:
+        console.print(f"[red]{e}[/]", soft_wrap=True)
+        raise typer.Exit(1) from None
     try:
         removed = retention.run(state)
     finally:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import segno
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
@@ -33,6 +33,21 @@ from . import db
 from .errors import FailedPrecondition, Invalid, NotFound
 
 VENUE, PERSON = "TKH1", "TKP1"
+
+
+def _sealed_for(key_id: int) -> bytes:
+    """What a signing key's sealing is bound to: its id, so that no key's
+    sealed bytes pass for another's."""
+    return b"tokhai signing key %d" % key_id
+
+
+def opens(master_key: bytes, key_id: int, sealed: bytes) -> bool:
+    """Whether `master_key` opens a signing key sealed as the database holds it."""
+    try:
+        AESGCM(master_key).decrypt(sealed[:12], sealed[12:], _sealed_for(key_id))
+    except InvalidTag:
+        return False
+    return True
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -85,7 +100,7 @@ class Codes:
             current = next((r for r in rows if r.revoked_at is None), None)
             signer = None
             if current is not None:
-                raw = self._aead.decrypt(current.private_key[:12], current.private_key[12:], b"tokhai signing key %d" % current.id)
+                raw = self._aead.decrypt(current.private_key[:12], current.private_key[12:], _sealed_for(current.id))
                 signer = (current.id, Ed25519PrivateKey.from_private_bytes(raw))
             with self._lock:
                 self.keys, self._by_id, self._signer = keys, {k.id: k for k in keys}, signer
@@ -100,7 +115,7 @@ class Codes:
                 db.signing_keys.insert().values(public_key=public, private_key=b"", created_at=int(time.time()))
             ).inserted_primary_key[0]
             nonce = os.urandom(12)
-            sealed = nonce + self._aead.encrypt(nonce, raw, b"tokhai signing key %d" % key_id)
+            sealed = nonce + self._aead.encrypt(nonce, raw, _sealed_for(key_id))
             conn.execute(db.signing_keys.update().where(db.signing_keys.c.id == key_id).values(private_key=sealed))
         self.reload()
         return self._by_id[key_id]

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -75,21 +76,34 @@ def prepare(data_dir: Path, *, create: bool = True) -> tuple[Secrets, bool]:
         raise SetupError(f"{data_dir} is not a Tokhai data directory (it has no secrets/): `tokhai serve --data-dir {data_dir}` sets one up")
     if first and ((data_dir / "tokhai.db").exists() or (data_dir / "stays").exists()):
         raise SetupError(f"{data_dir} holds data but no secrets/: restore secrets/ from its backup")
-    # People's data lives here: readable by the service's user alone, also
-    # when the directory was made beforehand.
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
-    folder.mkdir(mode=0o700, exist_ok=True)
-
-    def key(name: str) -> bytes:
-        path = folder / name
-        if first:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    if create:
+        # People's data lives here: readable by the service's user alone,
+        # also when the user made the directory beforehand.
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if data_dir.stat().st_uid == os.getuid():
+            os.chmod(data_dir, 0o700)
+    if first:
+        # Made whole or not at all: both keys in a folder of their own,
+        # which then takes the name (one left by a setup cut short goes).
+        making = data_dir / "secrets.new"
+        shutil.rmtree(making, ignore_errors=True)
+        making.mkdir(mode=0o700)
+        for name in ("pseudonym.key", "master.key"):
+            fd = os.open(making / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(secrets.token_bytes(32))
                 f.flush()
                 os.fsync(f.fileno())
-        elif not path.exists():
+        making.rename(folder)
+        fd = os.open(data_dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def key(name: str) -> bytes:
+        path = folder / name
+        if not path.exists():
             raise SetupError(f"{path} is missing: restore it from the backup of {folder}")
         raw = path.read_bytes()
         if len(raw) != 32:
@@ -108,10 +122,18 @@ def check_secrets(engine: sa.Engine, keys: Secrets) -> None:
         "pseudonym_key": hmac.new(keys.pseudonym_key, b"tokhai: pseudonym key", hashlib.sha256).hexdigest(),
         "master_key": hmac.new(keys.master_key, b"tokhai: master key", hashlib.sha256).hexdigest(),
     }
+    from .codes import opens  # the sealing of signing keys is decided there
+
+    restore = "restore the data directory's secrets/ from its backup"
     with engine.begin() as conn:
         held = {row.name: row.value for row in conn.execute(sa.select(db.meta).where(db.meta.c.name.in_(list(fingerprints))))}
         for name, value in fingerprints.items():
-            if name not in held:
-                conn.execute(db.meta.insert().values(name=name, value=value))
-            elif held[name] != value:
-                raise SetupError(f"secrets/{name.replace('_', '.')} is not the one this database was made with: restore the data directory's secrets/ from its backup")
+            if name in held and held[name] != value:
+                raise SetupError(f"secrets/{name.replace('_', '.')} is not the one this database was made with: {restore}")
+        if len(held) < len(fingerprints):
+            # A database from before the fingerprints: its signing keys say
+            # whether these secrets are its own before they are recorded.
+            sealed = conn.execute(sa.select(db.signing_keys.c.id, db.signing_keys.c.private_key).order_by(db.signing_keys.c.id.desc()).limit(1)).first()
+            if sealed is not None and not opens(keys.master_key, sealed.id, sealed.private_key):
+                raise SetupError(f"secrets/master.key does not open this database's signing keys: {restore}")
+            conn.execute(db.meta.insert(), [{"name": n, "value": v} for n, v in fingerprints.items() if n not in held])

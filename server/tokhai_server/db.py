@@ -173,14 +173,14 @@ alerts = sa.Table(
     sa.Column("id", Id, primary_key=True, autoincrement=True),
     sa.Column("venue_id", sa.BigInteger, nullable=False, index=True),
     sa.Column("start", sa.BigInteger, nullable=False),
-    sa.Column("end", sa.BigInteger, nullable=False),
+    # Retention deletes by it, by the expiry and by the retraction.
+    sa.Column("end", sa.BigInteger, nullable=False, index=True),
     sa.Column("level", sa.Integer, nullable=False),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("published_by", sa.BigInteger, nullable=False),
     sa.Column("published_at", sa.BigInteger, nullable=False, index=True),
-    # Retention deletes by it.
     sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
-    sa.Column("retracted_at", sa.BigInteger),
+    sa.Column("retracted_at", sa.BigInteger, index=True),
 )
 
 

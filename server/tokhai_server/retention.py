@@ -63,16 +63,21 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
         "health_reports": (db.health_reports, db.health_reports.c.reported_at < cutoff),
         "quarantine_orders": (db.quarantine_orders, o.active.is_(False) & (o.ended_at < cutoff)),
         "contacts": (db.contacts, db.contacts.c.updated_at < cutoff),
-        # Alerts as soon as nobody is shown them (expired, retracted), and
-        # any whose window is past the period, as the stays it met are.
-        "alerts": (db.alerts, (a.expires_at <= now) | a.retracted_at.is_not(None) | (a.end < cutoff)),
+        # Alerts once nobody is shown them (expired; retracted, after the
+        # days a retried retraction is answered), and any whose window is
+        # past the period, as the stays it met are. One condition a
+        # deletion, each on its own index.
+        "alerts": (db.alerts, a.expires_at <= now),
+        "alerts retracted": (db.alerts, a.retracted_at < now - state.settings.answers_kept_days * 86_400),
+        "alerts past the period": (db.alerts, a.end < cutoff),
         "kept_answers": (db.requests, db.requests.c.created_at < now - state.settings.answers_kept_days * 86_400),
     }
     ended = end_forgotten_orders(state, cutoff, now)
     if ended:
         log.info("retention: ended %d quarantine orders never released, %d days past their planned end", ended, state.settings.retention_days)
     for kind, (table, condition) in deletions.items():
-        removed[kind] = db.in_batches(state.db, table.delete(), condition)
+        kind = kind.split()[0]  # "alerts retracted" counts as alerts
+        removed[kind] = removed.get(kind, 0) + db.in_batches(state.db, table.delete(), condition)
     state.live_alerts.prune(now, cutoff)
     state.risk.forget_before(now - RISK_DAYS)
     state.forget_ended(now)

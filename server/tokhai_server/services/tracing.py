@@ -117,43 +117,50 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         if gone():
             return pb.TraceResponse()
         # Database reads (contact details, the sites' venues) run while the
-        # sites and the answer are worked out.
-        contacts = state.lookups.submit(self._contacts, traced.person.tolist())
-        sites = state.engine.exposure_sites(persons, starts, ends, linger=request.linger_seconds)
-        venues = state.lookups.submit(state.venues, sites.venue.tolist())
-        # F1 people at each site while the case was there.
-        f1 = traced.person[traced.hop == 1]  # sorted: a trace lists a hop's people by id
-        exposed = np.zeros(len(sites), dtype=np.int64)
-        for lo in range(0, len(sites), SITES_AT_ONCE):
+        # sites and the answer are worked out; a call that ends early calls
+        # off those not begun.
+        contacts_read = state.lookups.submit(self._contacts, traced.person.tolist())
+        venues_read = None
+        try:
+            sites = state.engine.exposure_sites(persons, starts, ends, linger=request.linger_seconds)
+            venues_read = state.lookups.submit(state.venues, sites.venue.tolist())
+            # F1 people at each site while the case was there.
+            f1 = traced.person[traced.hop == 1]  # sorted: a trace lists a hop's people by id
+            exposed = np.zeros(len(sites), dtype=np.int64)
+            for lo in range(0, len(sites), SITES_AT_ONCE):
+                if gone():
+                    return pb.TraceResponse()
+                hi = min(lo + SITES_AT_ONCE, len(sites))
+                present = state.engine.present_many(sites.venue[lo:hi], sites.start[lo:hi], sites.end[lo:hi])
+                met = in_sorted(present.person, f1)
+                exposed[lo:hi] = np.bincount(present.window[met].astype(np.intp), minlength=hi - lo)
             if gone():
                 return pb.TraceResponse()
-            hi = min(lo + SITES_AT_ONCE, len(sites))
-            present = state.engine.present_many(sites.venue[lo:hi], sites.start[lo:hi], sites.end[lo:hi])
-            met = in_sorted(present.person, f1)
-            exposed[lo:hi] = np.bincount(present.window[met].astype(np.intp), minlength=hi - lo)
-        if gone():
-            return pb.TraceResponse()
-        response = pb.TraceResponse()
-        people = response.people
-        people.person_id.extend(traced.person.tolist())
-        people.hop.extend(traced.hop.tolist())
-        people.exposed_at.extend(traced.exposed_at.tolist())
-        people.source_person_id.extend(traced.source.tolist())
-        people.exposure_seconds.extend(traced.exposure.tolist())
-        contacts, venues = contacts.result(), venues.result()
-        for p in sorted(contacts):
-            response.contacts.add(person_id=p, contact=contacts[p])
-        for (case, venue_id, start, end), exposed_there in zip(zip(*(c.tolist() for c in sites.columns().values())), exposed.tolist(), strict=True):
-            venue = venues[venue_id]
-            response.sites.add(
-                venue_id=venue_id,
-                venue_name=venue.name,
-                province_code=venue.province,
-                start=start,
-                end=end,
-                case_person_id=case,
-                people_exposed=exposed_there,
-            )
+            response = pb.TraceResponse()
+            people = response.people
+            people.person_id.extend(traced.person.tolist())
+            people.hop.extend(traced.hop.tolist())
+            people.exposed_at.extend(traced.exposed_at.tolist())
+            people.source_person_id.extend(traced.source.tolist())
+            people.exposure_seconds.extend(traced.exposure.tolist())
+            contacts, venues = contacts_read.result(), venues_read.result()
+            for p in sorted(contacts):
+                response.contacts.add(person_id=p, contact=contacts[p])
+            for (case, venue_id, start, end), exposed_there in zip(zip(*(c.tolist() for c in sites.columns().values())), exposed.tolist(), strict=True):
+                venue = venues[venue_id]
+                response.sites.add(
+                    venue_id=venue_id,
+                    venue_name=venue.name,
+                    province_code=venue.province,
+                    start=start,
+                    end=end,
+                    case_person_id=case,
+                    people_exposed=exposed_there,
+                )
+        finally:
+            for read in (contacts_read, venues_read):
+                if read is not None:
+                    read.cancel()
         refuse_if_too_large(response, state.settings.max_message_bytes)
         if gone():
             return pb.TraceResponse()

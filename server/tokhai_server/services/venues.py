@@ -153,17 +153,19 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
         values = _fields(request, partial=True)
         if "province" in values:
             who.require_province(values["province"], "the venue")
-        # The venue's lock until the cache has the change: a deactivation
-        # committed meanwhile must not be cached over by this older row.
-        with self.state.lock("venue", request.venue_id), self.state.db.begin() as conn:
-            if "kind" in values and "dwell_seconds" not in values:
-                # A new kind brings its default dwell, unless the venue's was set apart from its kind's.
-                old = conn.execute(sa.select(db.venues.c.kind, db.venues.c.dwell_seconds).where(db.venues.c.id == request.venue_id)).one()
-                if old.dwell_seconds == DEFAULT_DWELL.get(old.kind):
-                    values["dwell_seconds"] = DEFAULT_DWELL[values["kind"]]
-            if values:
-                conn.execute(db.venues.update().where(db.venues.c.id == request.venue_id).values(**values))
-            row = conn.execute(sa.select(db.venues).where(db.venues.c.id == request.venue_id)).one()
+        # The venue's lock until the cache has the change, once committed: a
+        # deactivation committed meanwhile must not be cached over by this
+        # older row.
+        with self.state.lock("venue", request.venue_id):
+            with self.state.db.begin() as conn:
+                if "kind" in values and "dwell_seconds" not in values:
+                    # A new kind brings its default dwell, unless the venue's was set apart from its kind's.
+                    old = conn.execute(sa.select(db.venues.c.kind, db.venues.c.dwell_seconds).where(db.venues.c.id == request.venue_id)).one()
+                    if old.dwell_seconds == DEFAULT_DWELL.get(old.kind):
+                        values["dwell_seconds"] = DEFAULT_DWELL[values["kind"]]
+                if values:
+                    conn.execute(db.venues.update().where(db.venues.c.id == request.venue_id).values(**values))
+                row = conn.execute(sa.select(db.venues).where(db.venues.c.id == request.venue_id)).one()
             venue = self.state.cache_venue(row)
         return to_message(venue, row)
 
@@ -173,9 +175,10 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
 
     def DeactivateVenue(self, request, context):  # noqa: N802, ANN001
         self._owned(principal(), request.venue_id)
-        with self.state.lock("venue", request.venue_id), self.state.db.begin() as conn:
-            conn.execute(db.venues.update().where(db.venues.c.id == request.venue_id).values(active=False))
-            row = conn.execute(sa.select(db.venues).where(db.venues.c.id == request.venue_id)).one()
+        with self.state.lock("venue", request.venue_id):
+            with self.state.db.begin() as conn:
+                conn.execute(db.venues.update().where(db.venues.c.id == request.venue_id).values(active=False))
+                row = conn.execute(sa.select(db.venues).where(db.venues.c.id == request.venue_id)).one()
             venue = self.state.cache_venue(row)
         return to_message(venue, row)
 
