@@ -95,6 +95,15 @@ fn detached<T: Send>(
 type U64s<'py> = PyReadonlyArray1<'py, u64>;
 type I64s<'py> = PyReadonlyArray1<'py, i64>;
 
+/// A column copied while the GIL is held. The engine reads its inputs after
+/// letting the GIL go, and more than once (a write checks a batch, splits it
+/// by day and logs it): another thread changing the caller's array in
+/// between would have it store rows it never checked, log others than it
+/// indexed, or index out of bounds.
+fn owned<T: numpy::Element + Copy>(column: &PyReadonlyArray1<'_, T>) -> PyResult<Vec<T>> {
+    Ok(column.as_slice()?.to_vec())
+}
+
 /// Numpy columns, moved out of Rust vectors without copying.
 macro_rules! columns {
     ($py:expr; $($column:expr),+) => {
@@ -161,22 +170,17 @@ impl Engine {
         t_in: I64s<'py>,
         t_out: I64s<'py>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
-        // Copies, taken while no Python thread runs: the engine reads a
-        // batch more than once (checks it, splits it by day, logs it), and a
-        // thread changing the caller's arrays in between would have it store
-        // rows it never checked, or log others than it indexed.
         let (p, v, a, b) = (
-            persons.as_slice()?.to_vec(),
-            venues.as_slice()?.to_vec(),
-            t_in.as_slice()?.to_vec(),
-            t_out.as_slice()?.to_vec(),
+            owned(&persons)?,
+            owned(&venues)?,
+            owned(&t_in)?,
+            owned(&t_out)?,
         );
         Ok(detached(py, || self.inner.add_stays(&p, &v, &a, &b))?.into_pyarray(py))
     }
 
     fn set_checkout(&self, py: Python<'_>, stay_ids: U64s<'_>, t_out: I64s<'_>) -> PyResult<()> {
-        // Copies, as for `add_stays`: checked, applied and logged alike.
-        let (ids, t) = (stay_ids.as_slice()?.to_vec(), t_out.as_slice()?.to_vec());
+        let (ids, t) = (owned(&stay_ids)?, owned(&t_out)?);
         detached(py, || self.inner.set_checkout(&ids, &t))
     }
 
@@ -222,8 +226,8 @@ impl Engine {
         starts: I64s<'py>,
         ends: I64s<'py>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let (venues, starts, ends) = (venues.as_slice()?, starts.as_slice()?, ends.as_slice()?);
-        let (window, person) = detached(py, || self.inner.present_many(venues, starts, ends))?;
+        let (venues, starts, ends) = (owned(&venues)?, owned(&starts)?, owned(&ends)?);
+        let (window, person) = detached(py, || self.inner.present_many(&venues, &starts, &ends))?;
         columns!(py; window, person)
     }
 
@@ -253,12 +257,12 @@ impl Engine {
         min_overlap: i64,
         linger: i64,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let (p, s, e) = (persons.as_slice()?, starts.as_slice()?, ends.as_slice()?);
+        let (p, s, e) = (owned(&persons)?, owned(&starts)?, owned(&ends)?);
         let rules = ContactRules {
             min_overlap,
             linger,
         };
-        let c = detached(py, || self.inner.contacts_many(p, s, e, rules))?;
+        let c = detached(py, || self.inner.contacts_many(&p, &s, &e, rules))?;
         columns!(py; c.case, c.person, c.exposure, c.first_contact)
     }
 
@@ -270,8 +274,8 @@ impl Engine {
         ends: I64s<'py>,
         linger: i64,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let (p, s, e) = (persons.as_slice()?, starts.as_slice()?, ends.as_slice()?);
-        let sites = detached(py, || self.inner.exposure_sites(p, s, e, linger))?;
+        let (p, s, e) = (owned(&persons)?, owned(&starts)?, owned(&ends)?);
+        let sites = detached(py, || self.inner.exposure_sites(&p, &s, &e, linger))?;
         columns!(py; sites.case, sites.venue, sites.start, sites.end)
     }
 
@@ -288,7 +292,7 @@ impl Engine {
         latency: i64,
         until: Option<i64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let (p, s, e) = (persons.as_slice()?, starts.as_slice()?, ends.as_slice()?);
+        let (p, s, e) = (owned(&persons)?, owned(&starts)?, owned(&ends)?);
         let rules = TraceRules {
             hops,
             contact: ContactRules {
@@ -298,7 +302,7 @@ impl Engine {
             latency,
             until,
         };
-        let t = detached(py, || self.inner.trace(p, s, e, rules))?;
+        let t = detached(py, || self.inner.trace(&p, &s, &e, rules))?;
         columns!(py; t.person, t.hop, t.exposed_at, t.source, t.exposure)
     }
 }
