@@ -1,9 +1,9 @@
 """Inputs to engine types: the one place dtypes and Python scalars are checked.
 
 Arrays that already have the engine's dtype and are contiguous go to Rust as
-they are (no conversion; writes copy them there, so that no other thread can
-change a batch once it is checked); other integer dtypes are converted when
-every value fits.
+they are (no conversion; the bindings copy them before they let the GIL go,
+so that no other thread can change a batch once it is checked); other
+integer dtypes are converted when every value fits.
 Floats, booleans and objects are refused rather than silently truncated.
 """
 
