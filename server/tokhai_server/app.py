@@ -58,8 +58,8 @@ LATENCY = Histogram(
 
 
 class Guard(grpc.ServerInterceptor):
-    """Authenticates every call but health checks (reflection's too), checks
-    its role may call the method, and turns whatever escapes a handler into
+    """Authenticates every call, reflection's too, but health's `Check`
+    (a load balancer's probe), checks its role may call the method, and turns whatever escapes a handler into
     a status: domain errors into their own codes, anything else into a
     generic INTERNAL. Streams get `streams` of the worker threads at most: a
     stream holds its thread while it waits for its client (an app backend's
