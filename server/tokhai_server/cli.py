@@ -25,7 +25,9 @@ app.add_typer(keys, name="keys")
 app.add_typer(audit_app, name="audit")
 console = Console(stderr=True)
 
-DataDir = Annotated[Path, typer.Option("--data-dir", help="Where the service keeps its data (created on first use).")]
+DataDir = Annotated[
+    Path, typer.Option("--data-dir", help="Where the service keeps its data (serve and keys create set it up; other commands need it set up).")
+]
 DatabaseUrl = Annotated[
     str | None, typer.Option("--database-url", envvar="TOKHAI_DATABASE_URL", help="SQLAlchemy URL; default: SQLite in the data directory.")
 ]

@@ -34,7 +34,8 @@ class Settings:
     #: Threads that run calls. Python runs one at a time, so a few more than
     #: the cores keep the cores busy while some wait on disk or the engine;
     #: dozens only take turns (on 2 cores, 32 gave 10-20% fewer check-ins/s).
-    #: Streams (bulk ingest, exports) may hold all but two of them.
+    #: Streams (bulk ingest, exports, reflection, health's Watch) may hold
+    #: all but two of them.
     workers: int = 8
     #: Checkpoint the stays' log at this size (see docs/storage.md).
     checkpoint_bytes: int = 256 << 20

@@ -251,9 +251,9 @@ class State:
 
     def once(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[], M]) -> M:
         """`compute()`, or the answer it gave the first time this principal
-        sent `request_id`. For calls whose changes are not in the database
-        (a check-in again at the same venue is the same stay); those whose
-        changes are take `once_stored`."""
+        sent `request_id`. For calls whose changes a second run repeats
+        harmlessly (a check-in again at the same venue is the same stay, a
+        day's health report replaces itself); others take `once_stored`."""
         return self.once_stored(principal, request_id, method, kind, lambda keep: compute())
 
     def once_stored(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[Keep], M]) -> M:

@@ -87,7 +87,10 @@ class CheckinServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def IngestCheckins(self, request_iterator, context):
-        """Bulk forwarding: one acknowledgement per batch, in order.
+        """Bulk forwarding: one acknowledgement per batch, in order. The key is
+        checked again at each batch: a revoked key ends the stream with
+        UNAUTHENTICATED at its next batch (within about 10 s); batches already
+        acknowledged stay stored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
