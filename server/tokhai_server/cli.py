@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -33,15 +35,22 @@ DatabaseUrl = Annotated[
 ]
 
 
+@contextlib.contextmanager
+def _refused_setup() -> Iterator[None]:
+    """A data directory or secrets that cannot be used: the reason, and exit 1."""
+    try:
+        yield
+    except SetupError as e:
+        console.print(f"[red]{e}[/]", soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 def _set_up(data_dir: Path, *, create: bool = False) -> None:
     """Commands that read or delete act on a data directory set up already:
     on a mistyped path they would make a new, empty one and report on it
     (`audit verify`: intact, 0 records). `serve` and `keys create` set one up."""
-    try:
+    with _refused_setup():
         prepare(data_dir, create=create)
-    except SetupError as e:
-        console.print(f"[red]{e}[/]", soft_wrap=True)
-        raise typer.Exit(1) from None
 
 
 def _database(data_dir: Path, database_url: str | None, *, create: bool = False):  # noqa: ANN202
@@ -75,11 +84,8 @@ def serve(
         raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
     tls = None if tls_cert is None else (tls_key.read_bytes(), tls_cert.read_bytes())
     settings = Settings(data_dir=data_dir, database_url=database_url)
-    try:
+    with _refused_setup():
         server = Server(settings, listen, tls=tls).start()
-    except SetupError as e:
-        console.print(f"[red]{e}[/]", soft_wrap=True)
-        raise typer.Exit(1) from None
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
@@ -142,11 +148,8 @@ def retention_run(data_dir: DataDir = Path("tokhai-data"), database_url: Databas
     from .state import State
 
     _set_up(data_dir)
-    try:
+    with _refused_setup():
         state = State(Settings(data_dir=data_dir, database_url=database_url))
-    except SetupError as e:
-        console.print(f"[red]{e}[/]", soft_wrap=True)
-        raise typer.Exit(1) from None
     try:
         removed = retention.run(state)
     finally:
