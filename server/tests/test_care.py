@@ -111,6 +111,10 @@ def test_trace_to_quarantine_to_daily_reports_and_line_lists(service, now):
     order_1 = next(o for o in ordered.orders if o.person.id == service.server.state.people.of_ref(phone(1))[0])
     ended = tracer.care.EndQuarantine(H.EndQuarantineRequest(order_id=order_1.id, reason="hết 14 ngày, xét nghiệm âm tính"), metadata=tracer.md)
     assert not ended.active and ended.end_reason.startswith("hết")
+    with service.server.state.db.connect() as conn:
+        record = conn.execute(sa.select(db.audit_log).order_by(db.audit_log.c.seq.desc())).first()
+    assert record.action == "EndQuarantine" and "âm tính" not in record.purpose, "a health outcome is no purpose kept for good"
+    assert json.loads(record.detail)["reason"] == ended.end_reason, "it is in the detail, which retention wipes"
     assert not app.care.ReportHealth(report, metadata=app.md).under_quarantine
     assert [e.order.id for e in line_list(H.LINE_LIST_WARNING_SIGNS).entries] == []
     assert status(hanoi.care.EndQuarantine, H.EndQuarantineRequest(order_id=ordered.orders[1].id, reason="x"), metadata=hanoi.md) is grpc.StatusCode.PERMISSION_DENIED

@@ -249,7 +249,10 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             if ended != 1:
                 raise FailedPrecondition(f"order {row.id} already ended at {row.ended_at}")
             row = conn.execute(sa.select(db.quarantine_orders).where(o.id == row.id)).one()
-            self.state.audit.record(who, "EndQuarantine", reason, 1, {"order": row.id}, conn=conn)
+            # The reason is often the person's health (tested negative,
+            # moved to hospital): in the detail, which retention wipes, not
+            # as the purpose, which the chain keeps for good.
+            self.state.audit.record(who, "EndQuarantine", "release from a quarantine order", 1, {"order": row.id, "reason": reason}, conn=conn)
         self.state.risk.ordered(row.person_id, -1)
         return _order(row)
 
