@@ -33,10 +33,11 @@ class Settings:
     max_concurrent_rpcs: int = 1_000
     #: Threads that run calls. Python runs one at a time, so a few more than
     #: the cores keep the cores busy while some wait on disk or the engine;
-    #: dozens only take turns (on 2 cores, 32 gave 10-20% fewer check-ins/s).
-    #: Streams (bulk ingest, exports, reflection, health's Watch) may hold
-    #: all but two of them.
-    workers: int = 8
+    #: more only take turns, and handing the interpreter between them costs
+    #: (on 2 cores, CheckIn: 6 threads about a fifth more calls/s than 8,
+    #: 32 fewer still; docs/service.md). Streams (bulk ingest, exports,
+    #: reflection, health's Watch) may hold all but two of them.
+    workers: int = 6
     #: Checkpoint the stays' log at this size (see docs/storage.md).
     checkpoint_bytes: int = 256 << 20
     #: Warning signs in a daily report: SpO2 below, temperature at or above.
