@@ -58,13 +58,14 @@ LATENCY = Histogram(
 
 
 class Guard(grpc.ServerInterceptor):
-    """Authenticates every call, reflection's too, but health's `Check`
-    (a load balancer's probe), checks its role may call the method, and turns whatever escapes a handler into
-    a status: domain errors into their own codes, anything else into a
-    generic INTERNAL. Streams get `streams` of the worker threads at most: a
-    stream holds its thread while it waits for its client (an app backend's
-    long-lived ingest stream, idle between batches, or a reflection client),
-    and the rest must stay free for the other calls and the health checks."""
+    """Authenticates every call, reflection's too, but health's `Check` (a
+    load balancer's probe), checks its role may call the method, and turns
+    whatever escapes a handler into a status: domain errors into their own
+    codes, anything else into a generic INTERNAL. Streams get `streams` of
+    the worker threads at most: a stream holds its thread while it waits for
+    its client (an app backend's long-lived ingest stream, idle between
+    batches, or a reflection client), and the rest must stay free for the
+    other calls and the health checks."""
 
     def __init__(self, keys: auth.Keys, streams: int, max_bytes: int) -> None:
         self.keys = keys

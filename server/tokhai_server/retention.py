@@ -58,25 +58,24 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
     except StoreError as e:
         removed, store_failed = {"stays": 0}, e
     o, a = db.quarantine_orders.c, db.alerts.c
-    deletions = {
-        "declarations": (db.declarations, db.declarations.c.at < cutoff),
-        "health_reports": (db.health_reports, db.health_reports.c.reported_at < cutoff),
-        "quarantine_orders": (db.quarantine_orders, o.active.is_(False) & (o.ended_at < cutoff)),
-        "contacts": (db.contacts, db.contacts.c.updated_at < cutoff),
+    deletions = [
+        ("declarations", db.declarations, db.declarations.c.at < cutoff),
+        ("health_reports", db.health_reports, db.health_reports.c.reported_at < cutoff),
+        ("quarantine_orders", db.quarantine_orders, o.active.is_(False) & (o.ended_at < cutoff)),
+        ("contacts", db.contacts, db.contacts.c.updated_at < cutoff),
         # Alerts once nobody is shown them (expired; retracted, after the
         # days a retried retraction is answered), and any whose window is
         # past the period, as the stays it met are. One condition a
         # deletion, each on its own index.
-        "alerts": (db.alerts, a.expires_at <= now),
-        "alerts retracted": (db.alerts, a.retracted_at < now - state.settings.answers_kept_days * 86_400),
-        "alerts past the period": (db.alerts, a.end < cutoff),
-        "kept_answers": (db.requests, db.requests.c.created_at < now - state.settings.answers_kept_days * 86_400),
-    }
+        ("alerts", db.alerts, a.expires_at <= now),
+        ("alerts", db.alerts, a.retracted_at < now - state.settings.answers_kept_days * 86_400),
+        ("alerts", db.alerts, a.end < cutoff),
+        ("kept_answers", db.requests, db.requests.c.created_at < now - state.settings.answers_kept_days * 86_400),
+    ]
     ended = end_forgotten_orders(state, cutoff, now)
     if ended:
         log.info("retention: ended %d quarantine orders never released, %d days past their planned end", ended, state.settings.retention_days)
-    for kind, (table, condition) in deletions.items():
-        kind = kind.split()[0]  # "alerts retracted" counts as alerts
+    for kind, table, condition in deletions:
         removed[kind] = removed.get(kind, 0) + db.in_batches(state.db, table.delete(), condition)
     state.live_alerts.prune(now, cutoff)
     state.risk.forget_before(now - RISK_DAYS)
