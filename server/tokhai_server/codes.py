@@ -41,10 +41,15 @@ def _sealed_for(key_id: int) -> bytes:
     return b"tokhai signing key %d" % key_id
 
 
+def _unseal(aead: AESGCM, key_id: int, sealed: bytes) -> bytes:
+    """A signing key's private bytes, as the database holds them: nonce, then ciphertext."""
+    return aead.decrypt(sealed[:12], sealed[12:], _sealed_for(key_id))
+
+
 def opens(master_key: bytes, key_id: int, sealed: bytes) -> bool:
     """Whether `master_key` opens a signing key sealed as the database holds it."""
     try:
-        AESGCM(master_key).decrypt(sealed[:12], sealed[12:], _sealed_for(key_id))
+        _unseal(AESGCM(master_key), key_id, sealed)
     except InvalidTag:
         return False
     return True
@@ -100,7 +105,7 @@ class Codes:
             current = next((r for r in rows if r.revoked_at is None), None)
             signer = None
             if current is not None:
-                raw = self._aead.decrypt(current.private_key[:12], current.private_key[12:], _sealed_for(current.id))
+                raw = _unseal(self._aead, current.id, current.private_key)
                 signer = (current.id, Ed25519PrivateKey.from_private_bytes(raw))
             with self._lock:
                 self.keys, self._by_id, self._signer = keys, {k.id: k for k in keys}, signer
