@@ -626,9 +626,18 @@ def test_a_retry_after_the_answer_failed_to_keep_stores_nothing_twice(service, n
 
     operator = service.client("venue_operator", province="79")
     tracer = service.client("tracer", province="79")
-    venue, _ = service.venue(operator)
+    app = service.client("app_backend", app=NCOVI)
+    venue, payload = service.venue(operator)
     database = service.server.state.db
+    risky = H.Declaration(travelled_through_case_areas=True)
     calls = [
+        (app.care.Declare, H.DeclareRequest(request_id="d-1", person=phone(2), time=now - 60, source=NCOVI, declaration=risky), app.md, db.declarations),
+        (
+            app.checkins.CheckIn,
+            C.CheckInRequest(request_id="c-1", person=phone(3), venue_payload=payload, time=now - 60, source=NCOVI, declaration=risky),
+            app.md,
+            db.declarations,
+        ),
         (
             operator.venues.RegisterVenue,
             V.RegisterVenueRequest(request_id="v-1", name="Quán mới", kind=V.VENUE_KIND_CAFE, address=V.Address(province_code="79", district_code="760", ward_code="26740")),
@@ -664,6 +673,8 @@ def test_a_retry_after_the_answer_failed_to_keep_stores_nothing_twice(service, n
         first = call(request, metadata=md, timeout=10)
         assert call(request, metadata=md, timeout=10) == first
         assert rows(table) == before + 1, f"{table.name}: stored once"
+        if table is db.declarations:
+            assert first.advice.advice == H.ADVICE_REFER_TO_SCREENING, "the answer kept has the advice of the declaration it stored"
     assert not list(audit.verify(database))
 
 

@@ -26,13 +26,17 @@ def reasons_of(symptoms: str, case_contact: int, travelled: bool) -> tuple[str, 
     return tuple(out)
 
 
+#: A person's latest declaration: its time, and the reasons it gives.
+Declared = tuple[int, tuple[str, ...]]
+
+
 class Risk:
     def __init__(self, engine: sa.Engine, now: int) -> None:
         self._lock = threading.Lock()
         # Person -> (time, reasons) of their latest declaration, kept only for
         # people who declared a risk in the last 14 days; a later clean
         # declaration replaces it with no reasons.
-        self._declared: dict[int, tuple[int, tuple[str, ...]]] = {}
+        self._declared: dict[int, Declared] = {}
         self._orders: Counter[int] = Counter()
         d, o = db.declarations.c, db.quarantine_orders.c
         since = now - RECENT
@@ -62,9 +66,13 @@ class Risk:
             if self._orders[person] <= 0:
                 del self._orders[person]
 
-    def reasons(self, person: int, now: int) -> list[str]:
+    def reasons(self, person: int, now: int, latest: Declared | None = None) -> list[str]:
+        """Why `person` is sent to screening; `latest`, their latest
+        declaration as a transaction not yet committed stores it, stands in
+        for the one held."""
         with self._lock:
-            latest = self._declared.get(person)
+            if latest is None:
+                latest = self._declared.get(person)
             out = list(latest[1]) if latest is not None and latest[0] >= now - RECENT else []
             if self._orders.get(person):
                 out.append("under an active quarantine order")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -17,7 +18,7 @@ from .. import db, text
 from ..auth import Principal, Role
 from ..errors import FailedPrecondition, Invalid, NotFound, PermissionDenied
 from ..provinces import PROVINCES
-from ..risk import reasons_of
+from ..risk import Declared, reasons_of
 from ..state import Keep, State
 from .context import principal
 from .tracing import LOCAL, purpose_of, refuse_if_too_large
@@ -52,11 +53,12 @@ def _symptoms(values) -> str:  # noqa: ANN001 - a repeated Symptom field
     return ",".join(str(v) for v in sorted(set(values)))
 
 
-def advice(state: State, person_id: int, now: int) -> pb.EntryAdvice:
+def advice(state: State, person_id: int, now: int, latest: Declared | None = None) -> pb.EntryAdvice:
     """ALLOW, or REFER_TO_SCREENING when the person's latest declaration
     (14 days) shows symptoms or exposure, when they are under an active
-    quarantine order, or when an exposure alert names a venue they were at."""
-    reasons = state.risk.reasons(person_id, now)
+    quarantine order, or when an exposure alert names a venue they were at.
+    `latest`: their latest declaration, where it is not yet committed."""
+    reasons = state.risk.reasons(person_id, now, latest)
     if exposures(state, person_id, now):
         reasons.append("an exposure alert names a venue the person was at")
     return pb.EntryAdvice(advice=pb.ADVICE_REFER_TO_SCREENING if reasons else pb.ADVICE_ALLOW, reasons=reasons)
@@ -117,16 +119,23 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         who = principal()
         who.require_app(request.source)
 
-        def declare() -> pb.DeclareResponse:
+        def declare(keep: Keep) -> pb.DeclareResponse:
             if not request.HasField("declaration"):
                 # Stored, its absence would read as an all-clear nobody declared.
                 raise Invalid("declaration is required (an empty one declares no symptoms, contact or travel)")
             self.state.check_time(request.time, "time")
             person_id, _ = self.state.people.of_ref(request.person)
-            declaration_id = store_declaration(self.state, person_id, request.time, request.source, request.declaration)
-            return pb.DeclareResponse(declaration_id=declaration_id, advice=advice(self.state, person_id, int(time.time())))
+            response = pb.DeclareResponse()
 
-        return self.state.once(who, request.request_id, "Declare", pb.DeclareResponse, declare)
+            def answer(conn: sa.Connection, declaration_id: int, latest: Declared) -> None:
+                response.declaration_id = declaration_id
+                response.advice.CopyFrom(advice(self.state, person_id, int(time.time()), latest))
+                keep(conn, response)
+
+            store_declaration(self.state, person_id, request.time, request.source, request.declaration, then=answer)
+            return response
+
+        return self.state.once_stored(who, request.request_id, "Declare", pb.DeclareResponse, declare)
 
     def ReportHealth(self, request, context):  # noqa: N802, ANN001
         who = principal()
@@ -425,9 +434,20 @@ def checked_declaration(d: pb.Declaration) -> pb.Declaration:
     return d
 
 
-def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.Declaration, where: tuple[str, str, str] = ("", "", "")) -> int:
+def store_declaration(
+    state: State,
+    person_id: int,
+    t: int,
+    source: int,
+    d: pb.Declaration,
+    where: tuple[str, str, str] = ("", "", ""),
+    then: Callable[[sa.Connection, int, Declared], None] | None = None,
+) -> int:
     """Stores a declaration; `where` (province, district, ward) stands in for
-    a residence the declaration does not give."""
+    a residence the declaration does not give. `then(conn, declaration_id,
+    latest)` runs in the transaction that stores it, `latest` being the
+    person's latest declaration: so a call keeps its answer for a retry
+    with the declaration, and a retry never stores it twice."""
     checked_declaration(d)
     if d.province_code:
         where = (d.province_code, d.district_code, d.ward_code)
@@ -454,10 +474,13 @@ def store_declaration(state: State, person_id: int, t: int, source: int, d: pb.D
             # The advice follows the person's latest declaration, which a late
             # one (an app that was offline) is not.
             dc = db.declarations.c
-            latest = conn.execute(
+            row = conn.execute(
                 sa.select(dc.at, dc.symptoms, dc.case_contact, dc.travelled).where(dc.person_id == person_id).order_by(dc.at.desc(), dc.id.desc()).limit(1)
             ).one()
-        state.risk.declared(person_id, latest.at, reasons_of(latest.symptoms, latest.case_contact, latest.travelled))
+            latest = (row.at, reasons_of(row.symptoms, row.case_contact, row.travelled))
+            if then is not None:
+                then(conn, declaration_id, latest)
+        state.risk.declared(person_id, *latest)
     return declaration_id
 
 

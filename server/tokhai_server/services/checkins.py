@@ -6,6 +6,7 @@ import contextlib
 import time
 
 import numpy as np
+import sqlalchemy as sa
 
 from tokhai_engine import InvalidInputError, UnknownStayError
 
@@ -15,7 +16,8 @@ from tokhai.v1 import checkins_pb2_grpc
 from .. import codes, db, text
 from ..auth import Principal, Role
 from ..errors import FailedPrecondition, Invalid, NotFound, PermissionDenied
-from ..state import OpenStay, State
+from ..risk import Declared
+from ..state import Keep, OpenStay, State
 from . import care
 from .context import principal
 
@@ -64,7 +66,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         who = principal()
         who.require_app(request.source)
 
-        def check_in() -> pb.CheckInResponse:
+        def check_in(keep: Keep) -> pb.CheckInResponse:
             # Everything is checked before anything is stored.
             self.state.check_time(request.time, "time")
             venue = self.state.venue(self.state.codes.verify_venue(request.venue_payload))
@@ -73,15 +75,24 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             person_id, _ = self.state.people.of_ref(request.person)
             contact = _contact(request.contact) if request.HasField("contact") else None
             declaration = care.checked_declaration(request.declaration) if request.HasField("declaration") else None
+            # A retry repeats the check-in (the same stay, the same contact
+            # details) but not the declaration, which keeps the answer.
             response = self._check_in(person_id, venue.id, request.time)
             if contact is not None:
                 self._keep_contact(person_id, contact)
-            if declaration is not None:
-                care.store_declaration(self.state, person_id, request.time, request.source, declaration, (venue.province, venue.district, venue.ward))
-            response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time())))
+            if declaration is None:
+                response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time())))
+                return response
+
+            def answer(conn: sa.Connection, _: int, latest: Declared) -> None:
+                response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time()), latest))
+                keep(conn, response)
+
+            where = (venue.province, venue.district, venue.ward)
+            care.store_declaration(self.state, person_id, request.time, request.source, declaration, where, then=answer)
             return response
 
-        return self.state.once(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in)
+        return self.state.once_stored(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in)
 
     def _keep_contact(self, person_id: int, contact: tuple[str, str]) -> None:
         values = {"name": contact[0], "phone": contact[1], "updated_at": int(time.time())}
