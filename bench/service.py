@@ -5,7 +5,7 @@ clients in others, one run.
    signed venue code and a citizen id, for D seconds: calls/s, p50 and p99
    latency; and the same clients against an empty gRPC server, the floor.
 2. IngestCheckins: S streams of 10,000-row batches: check-ins/s.
-3. Trace of one case over 14 days (hops 2, 15 minutes) with N stays loaded:
+3. Trace of one case over 14 days (F1: one hop, 15 minutes) with N stays loaded:
    p50 and p99 latency.
 
     python bench/service.py --stays 20000000 [--json out.json]

@@ -424,11 +424,25 @@ def test_trace_equals_the_engine_and_is_audited(service, now):
     sites = reference.exposure_sites(ids[:2], now - 3 * 86_400, now)
     assert [(s.venue_id, s.start, s.end) for s in got.sites] == list(zip(sites.venue.tolist(), sites.start.tolist(), sites.end.tolist(), strict=True))
     assert [(c.person_id, c.contact.phone) for c in got.contacts] == [(int(ids[1]), "0911111111")]
-    f1 = want.person[want.hop == 1]
-    for site in got.sites:  # F1 present at the site during its window, by brute force
+    for site in got.sites:  # the case's contacts present at the site during its window, by brute force
+        case = int(site.case_person_id)
+        contacts = reference.contacts(case, now - 3 * 86_400, now, min_overlap=900).person
         there = reference.overlaps(site.venue_id, site.start, site.end).person
-        assert site.people_exposed == len(np.intersect1d(there, f1))
+        assert site.people_exposed == len(np.setdiff1d(np.intersect1d(there, contacts), ids[:2]))
     assert sum(s.people_exposed for s in got.sites) > 0
+    one = tracer.tracing.Trace(T.TraceRequest(cases=cases[:1], hops=1, min_overlap_seconds=900, purpose="ổ dịch 42"), metadata=tracer.md, timeout=60)
+    contacts = reference.contacts(ids[0], now - 3 * 86_400, now, min_overlap=900).person
+    for site in one.sites:  # one case: its contacts are the first hop
+        there = reference.overlaps(site.venue_id, site.start, site.end).person
+        assert site.people_exposed == len(np.intersect1d(there, contacts))
+
+    # A case whose window ended two days ago: its contacts' windows still
+    # run until now, whatever other cases share the call.
+    early = T.Case(person=cases[0].person, province_code="79", start=now - 3 * 86_400, end=now - 2 * 86_400)
+    alone = tracer.tracing.Trace(T.TraceRequest(cases=[early], hops=2, min_overlap_seconds=900, latency_seconds=3_600, purpose="ổ dịch 42"), metadata=tracer.md, timeout=60)
+    want = reference.trace(ids[:1], now - 3 * 86_400, now - 2 * 86_400, hops=2, min_overlap=900, latency=3_600, until=now + 86_400)
+    assert list(alone.people.person_id) == want.person.tolist() and list(alone.people.exposed_at) == want.exposed_at.tolist()
+    assert (want.hop == 2).any() and len(want) > len(reference.trace(ids[:1], now - 3 * 86_400, now - 2 * 86_400, hops=2, min_overlap=900, latency=3_600))
 
     # Refusals: no purpose, another province's case, bad windows, repeated cases.
     for request, want_code in [
@@ -444,12 +458,42 @@ def test_trace_equals_the_engine_and_is_audited(service, now):
         assert status(tracer.tracing.Trace, request, metadata=tracer.md)[0].name == want_code
 
     state = service.server.state
-    assert audit.count(state.db) == 1 and list(audit.verify(state.db)) == []
+    assert audit.count(state.db) == 3 and list(audit.verify(state.db)) == []
     with state.db.begin() as conn:
         from tokhai_server import db
 
         conn.execute(db.audit_log.update().values(people=0))
-    assert [seq for seq, _ in audit.verify(state.db)] == [1], "an altered record breaks the chain"
+    assert [seq for seq, _ in audit.verify(state.db)] == [1, 2, 3], "altered records break the chain"
+
+
+def test_a_provincial_tracer_traces_only_cases_its_province_has_a_claim_on(service, now):
+    """The case's province is the caller's word: the server checks it
+    against the stays, declarations and orders it holds."""
+    from tokhai.v1 import care_pb2 as H
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    _, in_hcmc = service.venue(admin, province="79")
+    _, in_hanoi = service.venue(admin, province="01", name="Hồ Gươm")
+    for n in (1, 2):  # 1 and 2 met in Ho Chi Minh City, 3 and 4 in Hanoi
+        check_in(app, in_hcmc, phone(n), now - 7_200)
+    for n in (3, 4):
+        check_in(app, in_hanoi, phone(n), now - 7_200)
+    hanoi = service.client("tracer", province="01")
+
+    def trace(n: int) -> T.TraceRequest:
+        return T.TraceRequest(cases=[T.Case(person=phone(n), province_code="01", start=now - 86_400, end=now)], hops=1, purpose="ổ dịch")
+
+    code, message = status(hanoi.tracing.Trace, trace(1), metadata=hanoi.md)
+    assert code is grpc.StatusCode.PERMISSION_DENIED and "cases[0]" in message
+    assert status(hanoi.tracing.Trace, trace(9), metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED, "nor anyone it holds nothing of"
+    assert audit.count(service.server.state.db) == 0, "nothing was read"
+    assert len(hanoi.tracing.Trace(trace(3), metadata=hanoi.md).people.person_id) == 2, "a case at one of its venues"
+    # A declared residence in Hanoi links case 1 to it: its contacts are followed wherever they are.
+    app.care.Declare(H.DeclareRequest(person=phone(1), time=now - 60, source=NCOVI, declaration=H.Declaration(province_code="01", district_code="001", ward_code="00001")), metadata=app.md)
+    assert len(hanoi.tracing.Trace(trace(1), metadata=hanoi.md).people.person_id) == 2
+    national = service.client("tracer")
+    assert len(national.tracing.Trace(trace(2), metadata=national.md).people.person_id) == 2
 
 
 def test_venue_log_for_the_operator_and_the_provinces_tracer(service, now):

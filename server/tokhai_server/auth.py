@@ -53,9 +53,14 @@ class Principal:
         if self.role is Role.APP_BACKEND and self.app != source:
             raise PermissionDenied(f"{self.name} acts for app {self.app} only, not for app {source}")
 
+    @property
+    def provincial(self) -> bool:
+        """Whether the principal acts for one province only."""
+        return self.role is not Role.ADMIN and self.province is not None
+
     def require_province(self, province: str, what: str) -> None:
         """Provincial principals act only on their own province."""
-        if self.role is not Role.ADMIN and self.province is not None and self.province != province:
+        if self.provincial and self.province != province:
             raise PermissionDenied(f"{what} is in province {province}; {self.name} acts for province {self.province} only")
 
 

@@ -79,7 +79,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             # details) but not the declaration, which keeps the answer.
             response = self._check_in(person_id, venue.id, request.time)
             if contact is not None:
-                self._keep_contact(person_id, contact)
+                self._keep_contact(person_id, contact, request.time)
             if declaration is None:
                 response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time())))
                 return response
@@ -94,12 +94,18 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
 
         return self.state.once_stored(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in)
 
-    def _keep_contact(self, person_id: int, contact: tuple[str, str]) -> None:
-        values = {"name": contact[0], "phone": contact[1], "updated_at": int(time.time())}
+    def _keep_contact(self, person_id: int, contact: tuple[str, str], t: int) -> None:
+        """Keeps the contact details sent with a check-in at `t`. They are
+        kept as long as the latest check-in they came with (retention goes by
+        `updated_at`): one sent with a late check-in from an offline app goes
+        with that stay, not a full period after it arrived."""
+        c = db.contacts.c
+        values = {"name": contact[0], "phone": contact[1]}
         # The person's lock makes update-or-insert safe on every database.
         with self.state.lock("person", person_id), self.state.db.begin() as conn:
-            if conn.execute(db.contacts.update().where(db.contacts.c.person_id == person_id).values(**values)).rowcount == 0:
-                conn.execute(db.contacts.insert().values(person_id=person_id, **values))
+            updated = db.contacts.update().where(c.person_id == person_id).values(**values, updated_at=sa.case((c.updated_at > t, c.updated_at), else_=t))
+            if conn.execute(updated).rowcount == 0:
+                conn.execute(db.contacts.insert().values(person_id=person_id, **values, updated_at=t))
 
     def ScanPerson(self, request, context):  # noqa: N802, ANN001
         who = principal()

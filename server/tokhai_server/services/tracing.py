@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import sqlalchemy as sa
 from google.protobuf.message import Message
 from sqlalchemy.dialects import postgresql
 
+from tokhai_engine import Sites, Trace
+
 from tokhai.v1 import common_pb2, tracing_pb2 as pb
 from tokhai.v1 import tracing_pb2_grpc
 
 from .. import db, text
-from ..auth import Role
+from ..auth import Principal, Role
 from ..errors import Exhausted, Invalid, PermissionDenied
 from ..provinces import PROVINCES
-from ..state import State
+from ..state import State, Venue
 from .context import principal
 
 MAX_CASES = 20_000
@@ -72,6 +75,58 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         with self.state.db.connect() as conn:
             return {row.person_id: common_pb2.ContactDetails(name=row.name, phone=row.phone) for row in conn.execute(query)}
 
+    def _require_theirs(self, who: Principal, persons: list[int], sites: Sites, venues: dict[int, Venue]) -> None:
+        """A provincial tracer traces the cases its province has a claim on:
+        each was at one of its venues during the window, or declared a
+        residence there, or is under one of its quarantine orders. (A case's
+        province_code is the caller's word; this is what the server holds.)"""
+        mine = np.array([v for v, venue in venues.items() if venue.province == who.province], dtype=np.uint64)
+        linked = set(sites.case[np.isin(sites.venue, mine)].tolist())
+        rest = [p for p in persons if p not in linked]
+        d, o = db.declarations.c, db.quarantine_orders.c
+        with self.state.db.connect() as conn:
+            for lo in range(0, len(rest), 1_000):
+                some = rest[lo : lo + 1_000]
+                linked.update(conn.execute(sa.select(d.person_id).where(d.person_id.in_(some), d.province == who.province)).scalars())
+                linked.update(conn.execute(sa.select(o.person_id).where(o.person_id.in_(some), o.province == who.province)).scalars())
+        for i, person in enumerate(persons):
+            if person not in linked:
+                raise PermissionDenied(
+                    f"cases[{i}] was at no venue of province {who.province} in its window and has no declaration or quarantine order there; "
+                    f"{who.name} acts for province {who.province} only"
+                )
+
+    def _exposed_at_sites(self, traced: Trace, sites: Sites, persons: list[int], starts: list[int], ends: list[int], request, gone) -> np.ndarray | None:  # noqa: ANN001
+        """For each site, how many contacts of its case (exposure to that
+        case of at least min_overlap; other cases left out) were at the
+        venue while the case was. None when the call ended meanwhile."""
+        state = self.state
+        cases = np.unique(np.array(persons, dtype=np.uint64))
+        if len(persons) == 1:
+            # One case: its contacts are the trace's first hop, sorted by id.
+            pair_person = traced.person[traced.hop == 1]
+            pair_case = np.full(len(pair_person), persons[0], dtype=np.uint64)
+        else:
+            pairs = state.engine.contacts_many(persons, starts, ends, min_overlap=request.min_overlap_seconds, linger=request.linger_seconds)
+            keep = ~in_sorted(pairs.person, cases)
+            pair_case, pair_person = pairs.case[keep], pairs.person[keep]
+        # (case, contact) as one sortable number: the case's rank among the
+        # cases, then the contact's among all contacts (pairs come sorted so).
+        contacts = np.unique(pair_person)
+        pair_key = np.searchsorted(cases, pair_case).astype(np.int64) * len(contacts) + np.searchsorted(contacts, pair_person)
+        exposed = np.zeros(len(sites), dtype=np.int64)
+        for lo in range(0, len(sites), SITES_AT_ONCE):
+            if gone():
+                return None
+            hi = min(lo + SITES_AT_ONCE, len(sites))
+            present = state.engine.present_many(sites.venue[lo:hi], sites.start[lo:hi], sites.end[lo:hi])
+            window = present.window.astype(np.intp)
+            rank = np.searchsorted(contacts, present.person).clip(max=max(len(contacts) - 1, 0))
+            key = np.searchsorted(cases, sites.case[lo:hi][window]).astype(np.int64) * len(contacts) + rank
+            met = in_sorted(present.person, contacts) & in_sorted(key, pair_key)
+            exposed[lo:hi] = np.bincount(window[met], minlength=hi - lo)
+        return exposed
+
     def Trace(self, request, context):  # noqa: N802, ANN001
         who, state = principal(), self.state
         purpose = purpose_of(request.purpose)
@@ -101,40 +156,37 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         if len(set(persons)) != len(persons):
             raise Invalid("the same person is given as a case twice")
 
-        traced = state.engine.trace(
-            persons,
-            starts,
-            ends,
-            hops=request.hops,
-            min_overlap=request.min_overlap_seconds,
-            linger=request.linger_seconds,
-            latency=request.latency_seconds,
-        )
         def gone() -> bool:
             return context is not None and not context.is_active()
 
-        # Cancelled or past its deadline: no more work, and nothing to audit.
-        if gone():
-            return pb.TraceResponse()
-        # Database reads (contact details, the sites' venues) run while the
-        # sites and the answer are worked out; a call that ends early calls
-        # off those not begun.
-        contacts_read = state.lookups.submit(self._contacts, traced.person.tolist())
-        venues_read = None
+        # Database reads (the sites' venues, contact details) run while the
+        # engine works; a call that ends early calls off those not begun.
+        sites = state.engine.exposure_sites(persons, starts, ends, linger=request.linger_seconds)
+        venues_read = state.lookups.submit(state.venues, sites.venue.tolist())
+        contacts_read = None
         try:
-            sites = state.engine.exposure_sites(persons, starts, ends, linger=request.linger_seconds)
-            venues_read = state.lookups.submit(state.venues, sites.venue.tolist())
-            # F1 people at each site while the case was there.
-            f1 = traced.person[traced.hop == 1]  # sorted: a trace lists a hop's people by id
-            exposed = np.zeros(len(sites), dtype=np.int64)
-            for lo in range(0, len(sites), SITES_AT_ONCE):
-                if gone():
-                    return pb.TraceResponse()
-                hi = min(lo + SITES_AT_ONCE, len(sites))
-                present = state.engine.present_many(sites.venue[lo:hi], sites.start[lo:hi], sites.end[lo:hi])
-                met = in_sorted(present.person, f1)
-                exposed[lo:hi] = np.bincount(present.window[met].astype(np.intp), minlength=hi - lo)
+            if who.provincial:
+                self._require_theirs(who, persons, sites, venues_read.result())
+            # Each reached person's window runs until now, whatever the other
+            # cases of the call: the engine's default, the latest case end,
+            # would make who is reached depend on how cases are batched.
+            until = max(int(time.time()), max(ends))
+            traced = state.engine.trace(
+                persons,
+                starts,
+                ends,
+                hops=request.hops,
+                min_overlap=request.min_overlap_seconds,
+                linger=request.linger_seconds,
+                latency=request.latency_seconds,
+                until=until,
+            )
+            # Cancelled or past its deadline: no more work, and nothing to audit.
             if gone():
+                return pb.TraceResponse()
+            contacts_read = state.lookups.submit(self._contacts, traced.person.tolist())
+            exposed = self._exposed_at_sites(traced, sites, persons, starts, ends, request, gone)
+            if exposed is None:
                 return pb.TraceResponse()
             response = pb.TraceResponse()
             people = response.people
