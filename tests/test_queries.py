@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import Oracle
 
-from tokhai_engine import Engine
+from tokhai_engine import MAX_TIME, MIN_TIME, Engine
 
 MIDNIGHT = 1_627_776_000  # 2021-08-01T00:00:00Z, a partition boundary
+DAY = 86_400
 
 durations = st.one_of(
     st.integers(1, 3),
@@ -100,3 +101,78 @@ def test_queries_match_oracle(data, batches, checkouts, expire, venue, window, c
     got = engine.trace(persons, starts, ends, hops=hops, min_overlap=min_overlap, linger=linger, latency=latency, until=until)
     rows = list(zip(got.hop.tolist(), got.person.tolist(), got.exposed_at.tolist(), got.source.tolist(), got.exposure.tolist()))
     assert rows == oracle.trace(many, hops, min_overlap, linger, latency, until)
+
+
+# Crowds, extreme ids and times, and changes in any order. Forty people, so
+# that a trace's hops push from their frontier as well as pull to the
+# people not yet reached (it pulls when those are fewer than six a member).
+ID_BASES = (0, 2**63 - 20, 2**64 - 41)
+TIME_BASES = (MIDNIGHT, MIN_TIME + 2 * DAY, MAX_TIME - 3 * DAY)  # all midnights
+crowd_stays = st.tuples(
+    st.integers(0, 39),
+    st.integers(0, 3),
+    st.integers(-100_000, 100_000).map(lambda a: a // 300 * 300),
+    durations,
+)
+crowd = st.lists(crowd_stays, min_size=30, max_size=80)
+operations = st.tuples(
+    crowd,
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), crowd),
+            st.tuples(st.just("checkout"), st.integers(1, 4)),
+            st.tuples(st.just("expire"), st.sampled_from(["midnight", "t_in", "t_in+1"])),
+        ),
+        max_size=5,
+    ),
+).map(lambda o: [("add", o[0]), *o[1]])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), ops=operations, id_base=st.sampled_from(ID_BASES), base=st.sampled_from(TIME_BASES), linger=seconds, latency=seconds, hops=st.integers(1, 3))
+def test_queries_match_oracle_over_crowds_extremes_and_changes(data, ops, id_base, base, linger, latency, hops):
+    engine, oracle = Engine(), Oracle()
+    expired = MIN_TIME  # stays beginning before it are refused from then on
+    for op, arg in ops:
+        if op == "add":
+            rows = [(id_base + p, id_base + v, base + a, base + a + d) for p, v, a, d in arg if base + a >= expired]
+            cols = [np.array(c, dtype=np.uint64 if k < 2 else np.int64) for k, c in enumerate(zip(*rows))] if rows else [np.array([], dtype=np.int64)] * 4
+            oracle.add(engine.add_stays(*cols), *cols)
+        elif op == "checkout" and oracle.stays:
+            known = sorted(oracle.stays)
+            picks = [known[data.draw(st.integers(0, len(known) - 1))] for _ in range(arg)]
+            t_out = [oracle.stays[i][2] + data.draw(durations) for i in picks]
+            engine.set_checkout(np.array(picks, dtype=np.uint64), np.array(t_out))
+            oracle.set_checkout(picks, t_out)
+        elif op == "expire":
+            # On a partition boundary, or on a stay's check-in or just after.
+            t_ins = sorted(s[2] for s in oracle.stays.values()) or [base]
+            t = data.draw(st.sampled_from(t_ins))
+            t = t // DAY * DAY if arg == "midnight" else t + (arg == "t_in+1")
+            assert engine.expire_before(t) == oracle.expire_before(t)
+            expired = max(expired, t)
+        assert len(engine) == len(oracle.stays)
+        venue = id_base + data.draw(st.integers(0, 5))
+        start = base + data.draw(st.integers(-120_000, 120_000))
+        got = engine.overlaps(venue, start, start + 7_200)
+        assert list(zip(*(c.tolist() for c in got.columns().values()))) == oracle.overlaps(venue, start, start + 7_200)
+
+    window = (base - 120_000, base + 200_000)
+    got = engine.stays_between(*window)
+    want = sorted((i, *s) for i, s in oracle.stays.items() if s[2] < window[1] and s[3] > window[0])
+    assert sorted(zip(*(c.tolist() for c in got.columns().values()))) == want
+    people = sorted({s[0] for s in oracle.stays.values()}) or [id_base]
+    many = [(p, base - 100_000, base + 150_000) for p in data.draw(st.lists(st.sampled_from(people), min_size=1, max_size=3, unique=True))]
+    # A threshold equal to an exposure found: the contact is kept, exactly.
+    exposures = sorted({x for c, s, e in many for _, x, _ in oracle.contacts(c, s, e, 0, linger)})
+    min_overlap = data.draw(st.sampled_from([0, *exposures]))
+    persons = np.array([c for c, _, _ in many], dtype=np.uint64)  # not through floats: ids pass 2**63
+    starts, ends = (np.array(c) for c in list(zip(*many))[1:])
+    got = engine.contacts_many(persons, starts, ends, min_overlap=min_overlap, linger=linger)
+    want = [(c, *row) for c, s, e in sorted(many) for row in oracle.contacts(c, s, e, min_overlap, linger)]
+    assert list(zip(*(c.tolist() for c in got.columns().values()))) == want
+    got = engine.exposure_sites(persons, starts, ends, linger=linger)
+    assert list(zip(*(c.tolist() for c in got.columns().values()))) == oracle.sites(many, linger)
+    got = engine.trace(persons, starts, ends, hops=hops, min_overlap=min_overlap, linger=linger, latency=latency)
+    rows = list(zip(got.hop.tolist(), got.person.tolist(), got.exposed_at.tolist(), got.source.tolist(), got.exposure.tolist()))
+    assert rows == oracle.trace(many, hops, min_overlap, linger, latency, None)
