@@ -44,6 +44,8 @@ def test_checkout_changes_answers_and_expiry_forgets():
     # A batch's first bad row is named, whichever check finds it.
     with pytest.raises(InvalidInputError, match="row 0: t_in .* before"):
         engine.add_stays([1, 2], [1, 1], [T - 10, T + 5], [T + 10, T + 5])
+    with pytest.raises(InvalidInputError, match="row 0: t_in .* before"):
+        engine.add_stays([1, -2], [1, 1], [T - 10, T + 5], [T + 10, T + 9])  # before a value refused in Python
 
 
 @pytest.mark.parametrize(
@@ -66,6 +68,12 @@ def test_checkout_changes_answers_and_expiry_forgets():
         (([1], (v for v in [1]), [T], [T + 1]), DtypeError, "venues must be an array or sequence of integers, got generator"),
         (([1], [1], "abc", [T + 1]), DtypeError, "t_in must be an array or sequence of integers, got str"),
         ((np.array([1], dtype=np.uint64), [1], np.array([2**63], dtype=np.uint64), [T]), InvalidInputError, "row 0: t_in is 9223372036854775808"),
+        # The first bad row, whichever column and whichever check finds it.
+        (([1, -1], [1, 1], [900_000_000, T], [T, T + 1]), InvalidInputError, "row 0: t_in 900000000 is outside"),
+        (([1, -1], [-2, 1], [T, T], [T + 1, T + 1]), InvalidInputError, "row 0: venues is -2"),
+        (([1, -1], [1, 1], np.array([2**63, T], dtype=np.uint64), [T, T + 1]), InvalidInputError, "row 0: t_in is 9223372036854775808"),
+        (([1, 2], [1, -1], [T, T], [T, T + 1]), InvalidInputError, "row 0: t_out .* not after"),
+        (([1, 2, 3], [1, 1, 1], [T, T, T], [T + 1, T + 1, -1]), InvalidInputError, "row 2: t_out"),
     ],
 )
 def test_bad_batches_raise_and_store_nothing(columns, error, message):

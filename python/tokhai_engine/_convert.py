@@ -22,6 +22,14 @@ _BOOLS = (bool, np.bool_)
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 
+def bad_row(row: int, problem: str) -> InvalidInputError:
+    """The error for one row's value; its `row` lets a batch's columns,
+    converted one by one, name the first bad row of all."""
+    error = InvalidInputError(f"row {row}: {problem}")
+    error.row = row
+    return error
+
+
 def _array(name: str, values: Any) -> np.ndarray:
     if isinstance(values, np.ma.MaskedArray) and np.ma.is_masked(values):
         raise InvalidInputError(f"{name} has masked (missing) values")
@@ -59,9 +67,9 @@ def _exact(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
         return np.array(exact, dtype=np.uint64)
     for row, v in enumerate(exact):
         if not _I64_MIN <= v <= _U64_MAX:
-            raise InvalidInputError(f"row {row}: {name} is {v}, beyond any 64-bit integer")
+            raise bad_row(row, f"{name} is {v}, beyond any 64-bit integer")
     row = next(row for row, v in enumerate(exact) if v < 0)
-    raise InvalidInputError(f"row {row}: {name} is {exact[row]}, negative beside numbers of 2**63 or more: no 64-bit column holds both")
+    raise bad_row(row, f"{name} is {exact[row]}, negative beside numbers of 2**63 or more: no 64-bit column holds both")
 
 
 def ids(name: str, values: Any) -> NDArray[np.uint64]:
@@ -73,7 +81,7 @@ def ids(name: str, values: Any) -> NDArray[np.uint64]:
         negative = np.flatnonzero(arr < 0)
         if negative.size:
             row = int(negative[0])
-            raise InvalidInputError(f"row {row}: {name} is {arr[row]}, ids are never negative")
+            raise bad_row(row, f"{name} is {arr[row]}, ids are never negative")
         if arr.dtype == np.int64:
             return np.ascontiguousarray(arr).view(np.uint64)
     return np.ascontiguousarray(arr, dtype=np.uint64)
@@ -91,7 +99,7 @@ def times(name: str, values: Any, length: int | None = None) -> NDArray[np.int64
         too_big = np.flatnonzero(arr > _I64_MAX)
         if too_big.size:
             row = int(too_big[0])
-            raise InvalidInputError(f"row {row}: {name} is {arr[row]}, beyond any representable time")
+            raise bad_row(row, f"{name} is {arr[row]}, beyond any representable time")
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
@@ -107,7 +115,7 @@ def _seconds_of(name: str, arr: np.ndarray) -> NDArray[np.int64]:
     a fraction of a second, overflow, or stand for no time at all (NaT)."""
     missing = np.flatnonzero(np.isnat(arr))
     if missing.size:
-        raise InvalidInputError(f"row {int(missing[0])}: {name} is NaT (no time)")
+        raise bad_row(int(missing[0]), f"{name} is NaT (no time)")
     try:
         seconds = arr.astype("datetime64[s]")
         lost = np.flatnonzero(seconds.astype(arr.dtype) != arr)
@@ -115,7 +123,7 @@ def _seconds_of(name: str, arr: np.ndarray) -> NDArray[np.int64]:
         raise InvalidInputError(f"{name} is in {arr.dtype}, too fine a unit for times from 2000 to 2100") from None
     if lost.size:
         row = int(lost[0])
-        raise InvalidInputError(f"row {row}: {name} is {arr[row]}, not a whole second this engine can hold")
+        raise bad_row(row, f"{name} is {arr[row]}, not a whole second this engine can hold")
     return seconds.astype(np.int64)
 
 

@@ -100,17 +100,31 @@ class Engine:
         outside 2000..2100, a negative id) raises and stores nothing.
         """
         given = {"persons": persons, "venues": venues, "t_in": t_in, "t_out": t_out}
-        try:
-            columns = [convert.ids(n, given[n]) for n in ("persons", "venues")] + [convert.times(n, given[n]) for n in ("t_in", "t_out")]
-        except (_engine.InvalidInputError, _engine.DtypeError):
-            # Columns of different lengths are the batch's first problem,
-            # before any value in them.
-            lengths = {name: _rows(values) for name, values in given.items()}
-            for name, length in lengths.items():
-                if length and lengths["persons"] and length != lengths["persons"]:
-                    raise _engine.InvalidInputError(f"column {name} has {length[0]} values, expected {lengths['persons'][0]} (one per row)") from None
-            raise
-        return self._core.add_stays(*columns)
+        kinds = {"persons": convert.ids, "venues": convert.ids, "t_in": convert.times, "t_out": convert.times}
+        columns, refused = [], []
+        for name, values in given.items():
+            try:
+                columns.append(kinds[name](name, values))
+            except (_engine.InvalidInputError, _engine.DtypeError) as e:
+                refused.append(e)
+        if not refused:
+            return self._core.add_stays(*columns)
+        # Columns of different lengths are the batch's first problem,
+        # before any value in them.
+        lengths = {name: _rows(values) for name, values in given.items()}
+        for name, length in lengths.items():
+            if length and lengths["persons"] and length != lengths["persons"]:
+                raise _engine.InvalidInputError(f"column {name} has {length[0]} values, expected {lengths['persons'][0]} (one per row)") from None
+        # A column refused whole (its dtype, its shape) comes next; then the
+        # first bad row, which may be before the first value refused here,
+        # bad in a way only the engine checks (a time out of range, a
+        # check-out not after its check-in, an expired check-in).
+        whole = [e for e in refused if getattr(e, "row", None) is None]
+        if whole:
+            raise whole[0]
+        first = min(refused, key=lambda e: e.row)
+        self._core.check_stays(*(kinds[name](name, values[: first.row]) for name, values in given.items()))
+        raise first
 
     def set_checkout(self, stay_ids: ArrayLike, t_out: ArrayLike | int) -> None:
         """Set the check-out time of stored stays (``t_out`` may be one time for all).

@@ -179,6 +179,26 @@ impl Engine {
         Ok(detached(py, || self.inner.add_stays(&p, &v, &a, &b))?.into_pyarray(py))
     }
 
+    /// `add_stays`'s checks, storing nothing: for the rows before a value
+    /// the Python side refused, so that the batch's first bad row is named.
+    /// The GIL stays held: an error's path, read where the caller's arrays are.
+    fn check_stays(
+        &self,
+        persons: U64s<'_>,
+        venues: U64s<'_>,
+        t_in: I64s<'_>,
+        t_out: I64s<'_>,
+    ) -> PyResult<()> {
+        self.inner
+            .check_stays(
+                persons.as_slice()?,
+                venues.as_slice()?,
+                t_in.as_slice()?,
+                t_out.as_slice()?,
+            )
+            .map_err(to_py)
+    }
+
     fn set_checkout(&self, py: Python<'_>, stay_ids: U64s<'_>, t_out: I64s<'_>) -> PyResult<()> {
         let (ids, t) = (owned(&stay_ids)?, owned(&t_out)?);
         detached(py, || self.inner.set_checkout(&ids, &t))

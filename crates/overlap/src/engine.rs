@@ -140,6 +140,26 @@ impl Engine {
             .sum()
     }
 
+    /// What [`Engine::add_stays`] would refuse in a batch, storing nothing:
+    /// its first bad row, an expired one included (as things stand now).
+    pub fn check_stays(
+        &self,
+        persons: &[u64],
+        venues: &[u64],
+        t_in: &[i64],
+        t_out: &[i64],
+    ) -> Result<()> {
+        let expired_before = self.writer.lock().files.expired_before;
+        if let Err(e) = check_stays(persons, venues, t_in, t_out) {
+            // A row before the bad one may be expired: the batch's first problem.
+            if let Error::InvalidStay { row, .. } = e {
+                check_not_expired(&t_in[..row], expired_before)?;
+            }
+            return Err(e);
+        }
+        check_not_expired(t_in, expired_before)
+    }
+
     /// Adds a batch of stays `[t_in, t_out)` and returns their stay ids, one
     /// per row, in order. A batch with any bad row stores nothing.
     pub fn add_stays(
@@ -149,13 +169,7 @@ impl Engine {
         t_in: &[i64],
         t_out: &[i64],
     ) -> Result<Vec<u64>> {
-        if let Err(e) = check_stays(persons, venues, t_in, t_out) {
-            // A row before the bad one may be expired: the batch's first problem.
-            if let Error::InvalidStay { row, .. } = e {
-                check_not_expired(&t_in[..row], self.writer.lock().files.expired_before)?;
-            }
-            return Err(e);
-        }
+        self.check_stays(persons, venues, t_in, t_out)?;
         let (by_day, ids, ticket) = {
             let mut w = self.writer.lock();
             self.writable(&mut w)?;
