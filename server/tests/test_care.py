@@ -203,14 +203,14 @@ def test_retention_deletes_old_data_from_the_store_and_the_database(service, now
     # Sent late, by an app that was offline: its contact details go with it.
     check_in(app, payload, phone(1), old, declaration=H.Declaration(symptoms=[H.SYMPTOM_COUGH]), contact=K.ContactDetails(name="A", phone="0900000001"))
     check_in(app, payload, phone(2), now - 60, contact=K.ContactDetails(name="B", phone="0900000002"))
-    check_in(app, payload, phone(2), old, contact=K.ContactDetails(name="B", phone="0900000002"))  # an older one keeps the later time
+    check_in(app, payload, phone(2), old, contact=K.ContactDetails(name="B cũ", phone="0900000009"))  # older details change nothing
     assert len(state.engine) == 3
     removed = retention.run(state, now=now + 2 * 86_400)  # two days on, the first check-ins are past 28 days
     assert removed["stays"] == 2 and removed["declarations"] == 1 and removed["contacts"] == 1
     assert len(state.engine) == 1
     with state.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(db.declarations)).scalar_one() == 0
-        assert conn.execute(sa.select(db.contacts.c.person_id)).scalars().all() == [state.people.of_ref(phone(2))[0]]
+        assert conn.execute(sa.select(db.contacts.c.person_id, db.contacts.c.phone)).all() == [(state.people.of_ref(phone(2))[0], "0900000002")]
         last = conn.execute(sa.select(db.audit_log).order_by(db.audit_log.c.seq.desc())).first()
     assert last.action == "Retention" and last.people == sum(removed.values())
     stays_dir = service.data_dir / "stays"

@@ -4,6 +4,7 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import base64
+import json
 import unicodedata
 
 import grpc
@@ -443,6 +444,12 @@ def test_trace_equals_the_engine_and_is_audited(service, now):
     want = reference.trace(ids[:1], now - 3 * 86_400, now - 2 * 86_400, hops=2, min_overlap=900, latency=3_600, until=now + 86_400)
     assert list(alone.people.person_id) == want.person.tolist() and list(alone.people.exposed_at) == want.exposed_at.tolist()
     assert (want.hop == 2).any() and len(want) > len(reference.trace(ids[:1], now - 3 * 86_400, now - 2 * 86_400, hops=2, min_overlap=900, latency=3_600))
+    until = now - 36 * 3_600  # or as the tracer says
+    bounded = tracer.tracing.Trace(
+        T.TraceRequest(cases=[early], hops=2, min_overlap_seconds=900, latency_seconds=3_600, until=until, purpose="ổ dịch 42"), metadata=tracer.md, timeout=60
+    )
+    want = reference.trace(ids[:1], now - 3 * 86_400, now - 2 * 86_400, hops=2, min_overlap=900, latency=3_600, until=until)
+    assert list(bounded.people.person_id) == want.person.tolist() and list(bounded.people.exposed_at) == want.exposed_at.tolist()
 
     # Refusals: no purpose, another province's case, bad windows, repeated cases.
     for request, want_code in [
@@ -458,12 +465,12 @@ def test_trace_equals_the_engine_and_is_audited(service, now):
         assert status(tracer.tracing.Trace, request, metadata=tracer.md)[0].name == want_code
 
     state = service.server.state
-    assert audit.count(state.db) == 3 and list(audit.verify(state.db)) == []
+    assert audit.count(state.db) == 4 and list(audit.verify(state.db)) == []
     with state.db.begin() as conn:
         from tokhai_server import db
 
         conn.execute(db.audit_log.update().values(people=0))
-    assert [seq for seq, _ in audit.verify(state.db)] == [1, 2, 3], "altered records break the chain"
+    assert [seq for seq, _ in audit.verify(state.db)] == [1, 2, 3, 4], "altered records break the chain"
 
 
 def test_a_provincial_tracer_traces_only_cases_its_province_has_a_claim_on(service, now):
@@ -487,13 +494,28 @@ def test_a_provincial_tracer_traces_only_cases_its_province_has_a_claim_on(servi
     code, message = status(hanoi.tracing.Trace, trace(1), metadata=hanoi.md)
     assert code is grpc.StatusCode.PERMISSION_DENIED and "cases[0]" in message
     assert status(hanoi.tracing.Trace, trace(9), metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED, "nor anyone it holds nothing of"
-    assert audit.count(service.server.state.db) == 0, "nothing was read"
+    both = T.TraceRequest(cases=[trace(3).cases[0], trace(2).cases[0]], hops=1, purpose="ổ dịch")
+    code, message = status(hanoi.tracing.Trace, both, metadata=hanoi.md)
+    assert code is grpc.StatusCode.PERMISSION_DENIED and "cases[1]" in message, "the case not linked is named"
+    # A refusal tells whether someone was in the province: audited, with no one read.
+    from tokhai_server import db
+
+    with service.server.state.db.connect() as conn:
+        records = conn.execute(db.audit_log.select().order_by(db.audit_log.c.seq)).all()
+    assert [(r.action, r.people, json.loads(r.detail)["refused"]) for r in records] == [("Trace", 0, "cases[0]"), ("Trace", 0, "cases[0]"), ("Trace", 0, "cases[1]")]
     assert len(hanoi.tracing.Trace(trace(3), metadata=hanoi.md).people.person_id) == 2, "a case at one of its venues"
+    outside = T.TraceRequest(cases=[T.Case(person=phone(3), province_code="01", start=now - 3_600, end=now)], hops=1, purpose="ổ dịch")
+    assert status(hanoi.tracing.Trace, outside, metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED, "a stay outside the window links nothing"
     # A declared residence in Hanoi links case 1 to it: its contacts are followed wherever they are.
     app.care.Declare(H.DeclareRequest(person=phone(1), time=now - 60, source=NCOVI, declaration=H.Declaration(province_code="01", district_code="001", ward_code="00001")), metadata=app.md)
     assert len(hanoi.tracing.Trace(trace(1), metadata=hanoi.md).people.person_id) == 2
+    # So does one of its quarantine orders in force during the window.
+    assert status(hanoi.tracing.Trace, trace(2), metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED
+    order = H.OrderQuarantineRequest(people=[phone(2)], kind=H.QUARANTINE_KIND_HOME, province_code="01", place="00001", start=now - 600, planned_end=now + 86_400, purpose="F1 ổ dịch")
+    hanoi.care.OrderQuarantine(order, metadata=hanoi.md)
+    assert len(hanoi.tracing.Trace(trace(2), metadata=hanoi.md).people.person_id) == 2
     national = service.client("tracer")
-    assert len(national.tracing.Trace(trace(2), metadata=national.md).people.person_id) == 2
+    assert len(national.tracing.Trace(trace(4), metadata=national.md).people.person_id) == 2
 
 
 def test_venue_log_for_the_operator_and_the_provinces_tracer(service, now):

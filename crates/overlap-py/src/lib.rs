@@ -181,22 +181,22 @@ impl Engine {
 
     /// `add_stays`'s checks, storing nothing: for the rows before a value
     /// the Python side refused, so that the batch's first bad row is named.
-    /// The GIL stays held: an error's path, read where the caller's arrays are.
     fn check_stays(
         &self,
+        py: Python<'_>,
         persons: U64s<'_>,
         venues: U64s<'_>,
         t_in: I64s<'_>,
         t_out: I64s<'_>,
     ) -> PyResult<()> {
-        self.inner
-            .check_stays(
-                persons.as_slice()?,
-                venues.as_slice()?,
-                t_in.as_slice()?,
-                t_out.as_slice()?,
-            )
-            .map_err(to_py)
+        let (p, v, a, b) = (
+            owned(&persons)?,
+            owned(&venues)?,
+            owned(&t_in)?,
+            owned(&t_out)?,
+        );
+        // Without the GIL: an expiry may hold the writer's lock for seconds.
+        detached(py, || self.inner.check_stays(&p, &v, &a, &b))
     }
 
     fn set_checkout(&self, py: Python<'_>, stay_ids: U64s<'_>, t_out: I64s<'_>) -> PyResult<()> {

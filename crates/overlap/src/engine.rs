@@ -149,15 +149,27 @@ impl Engine {
         t_in: &[i64],
         t_out: &[i64],
     ) -> Result<()> {
-        let expired_before = self.writer.lock().files.expired_before;
+        self.check_rows(persons, venues, t_in, t_out)?;
+        check_not_expired(t_in, self.writer.lock().files.expired_before)
+    }
+
+    /// The checks of each row on its own; expiry only for rows before a bad
+    /// one (the rest is checked under the writer's lock, by the caller).
+    fn check_rows(
+        &self,
+        persons: &[u64],
+        venues: &[u64],
+        t_in: &[i64],
+        t_out: &[i64],
+    ) -> Result<()> {
         if let Err(e) = check_stays(persons, venues, t_in, t_out) {
             // A row before the bad one may be expired: the batch's first problem.
             if let Error::InvalidStay { row, .. } = e {
-                check_not_expired(&t_in[..row], expired_before)?;
+                check_not_expired(&t_in[..row], self.writer.lock().files.expired_before)?;
             }
             return Err(e);
         }
-        check_not_expired(t_in, expired_before)
+        Ok(())
     }
 
     /// Adds a batch of stays `[t_in, t_out)` and returns their stay ids, one
@@ -169,7 +181,7 @@ impl Engine {
         t_in: &[i64],
         t_out: &[i64],
     ) -> Result<Vec<u64>> {
-        self.check_stays(persons, venues, t_in, t_out)?;
+        self.check_rows(persons, venues, t_in, t_out)?;
         let (by_day, ids, ticket) = {
             let mut w = self.writer.lock();
             self.writable(&mut w)?;

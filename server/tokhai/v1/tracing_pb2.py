@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from tokhai.v1 import common_pb2 as tokhai_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tokhai/v1/tracing.proto\x12\ttokhai.v1\x1a\x16tokhai/v1/common.proto\"_\n\x04\x43\x61se\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x15\n\rprovince_code\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x03\"\x9b\x01\n\x0cTraceRequest\x12\x1e\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x0f.tokhai.v1.Case\x12\x0c\n\x04hops\x18\x02 \x01(\r\x12\x1b\n\x13min_overlap_seconds\x18\x03 \x01(\x03\x12\x16\n\x0elinger_seconds\x18\x04 \x01(\x03\x12\x17\n\x0flatency_seconds\x18\x05 \x01(\x03\x12\x0f\n\x07purpose\x18\x06 \x01(\t\"v\n\x0cTracedPeople\x12\x11\n\tperson_id\x18\x01 \x03(\x04\x12\x0b\n\x03hop\x18\x02 \x03(\r\x12\x12\n\nexposed_at\x18\x03 \x03(\x03\x12\x18\n\x10source_person_id\x18\x04 \x03(\x04\x12\x18\n\x10\x65xposure_seconds\x18\x05 \x03(\x03\"N\n\rTracedContact\x12\x11\n\tperson_id\x18\x01 \x01(\x04\x12*\n\x07\x63ontact\x18\x02 \x01(\x0b\x32\x19.tokhai.v1.ContactDetails\"\x97\x01\n\x0c\x45xposureSite\x12\x10\n\x08venue_id\x18\x01 \x01(\x04\x12\x12\n\nvenue_name\x18\x02 \x01(\t\x12\x15\n\rprovince_code\x18\x03 \x01(\t\x12\r\n\x05start\x18\x04 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x05 \x01(\x03\x12\x16\n\x0e\x63\x61se_person_id\x18\x06 \x01(\x04\x12\x16\n\x0epeople_exposed\x18\x07 \x01(\r\"\x92\x01\n\rTraceResponse\x12\'\n\x06people\x18\x03 \x01(\x0b\x32\x17.tokhai.v1.TracedPeople\x12&\n\x05sites\x18\x02 \x03(\x0b\x32\x17.tokhai.v1.ExposureSite\x12*\n\x08\x63ontacts\x18\x04 \x03(\x0b\x32\x18.tokhai.v1.TracedContactJ\x04\x08\x01\x10\x02\"A\n\x0fVenueLogRequest\x12\x10\n\x08venue_id\x18\x01 \x01(\x04\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\x03\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"W\n\rVenueLogEntry\x12!\n\x06person\x18\x01 \x01(\x0b\x32\x11.tokhai.v1.Person\x12\x12\n\nentered_at\x18\x02 \x01(\x03\x12\x0f\n\x07left_at\x18\x03 \x01(\x03\"=\n\x10VenueLogResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.tokhai.v1.VenueLogEntry2\x91\x01\n\x0eTracingService\x12:\n\x05Trace\x12\x17.tokhai.v1.TraceRequest\x1a\x18.tokhai.v1.TraceResponse\x12\x43\n\x08VenueLog\x12\x1a.tokhai.v1.VenueLogRequest\x1a\x1b.tokhai.v1.VenueLogResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tokhai/v1/tracing.proto\x12\ttokhai.v1\x1a\x16tokhai/v1/common.proto\"_\n\x04\x43\x61se\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x15\n\rprovince_code\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x03\"\xaa\x01\n\x0cTraceRequest\x12\x1e\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x0f.tokhai.v1.Case\x12\x0c\n\x04hops\x18\x02 \x01(\r\x12\x1b\n\x13min_overlap_seconds\x18\x03 \x01(\x03\x12\x16\n\x0elinger_seconds\x18\x04 \x01(\x03\x12\x17\n\x0flatency_seconds\x18\x05 \x01(\x03\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\r\n\x05until\x18\x07 \x01(\x03\"v\n\x0cTracedPeople\x12\x11\n\tperson_id\x18\x01 \x03(\x04\x12\x0b\n\x03hop\x18\x02 \x03(\r\x12\x12\n\nexposed_at\x18\x03 \x03(\x03\x12\x18\n\x10source_person_id\x18\x04 \x03(\x04\x12\x18\n\x10\x65xposure_seconds\x18\x05 \x03(\x03\"N\n\rTracedContact\x12\x11\n\tperson_id\x18\x01 \x01(\x04\x12*\n\x07\x63ontact\x18\x02 \x01(\x0b\x32\x19.tokhai.v1.ContactDetails\"\x97\x01\n\x0c\x45xposureSite\x12\x10\n\x08venue_id\x18\x01 \x01(\x04\x12\x12\n\nvenue_name\x18\x02 \x01(\t\x12\x15\n\rprovince_code\x18\x03 \x01(\t\x12\r\n\x05start\x18\x04 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x05 \x01(\x03\x12\x16\n\x0e\x63\x61se_person_id\x18\x06 \x01(\x04\x12\x16\n\x0epeople_exposed\x18\x07 \x01(\r\"\x92\x01\n\rTraceResponse\x12\'\n\x06people\x18\x03 \x01(\x0b\x32\x17.tokhai.v1.TracedPeople\x12&\n\x05sites\x18\x02 \x03(\x0b\x32\x17.tokhai.v1.ExposureSite\x12*\n\x08\x63ontacts\x18\x04 \x03(\x0b\x32\x18.tokhai.v1.TracedContactJ\x04\x08\x01\x10\x02\"A\n\x0fVenueLogRequest\x12\x10\n\x08venue_id\x18\x01 \x01(\x04\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\x03\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"W\n\rVenueLogEntry\x12!\n\x06person\x18\x01 \x01(\x0b\x32\x11.tokhai.v1.Person\x12\x12\n\nentered_at\x18\x02 \x01(\x03\x12\x0f\n\x07left_at\x18\x03 \x01(\x03\"=\n\x10VenueLogResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.tokhai.v1.VenueLogEntry2\x91\x01\n\x0eTracingService\x12:\n\x05Trace\x12\x17.tokhai.v1.TraceRequest\x1a\x18.tokhai.v1.TraceResponse\x12\x43\n\x08VenueLog\x12\x1a.tokhai.v1.VenueLogRequest\x1a\x1b.tokhai.v1.VenueLogResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,21 +35,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CASE']._serialized_start=62
   _globals['_CASE']._serialized_end=157
   _globals['_TRACEREQUEST']._serialized_start=160
-  _globals['_TRACEREQUEST']._serialized_end=315
-  _globals['_TRACEDPEOPLE']._serialized_start=317
-  _globals['_TRACEDPEOPLE']._serialized_end=435
-  _globals['_TRACEDCONTACT']._serialized_start=437
-  _globals['_TRACEDCONTACT']._serialized_end=515
-  _globals['_EXPOSURESITE']._serialized_start=518
-  _globals['_EXPOSURESITE']._serialized_end=669
-  _globals['_TRACERESPONSE']._serialized_start=672
-  _globals['_TRACERESPONSE']._serialized_end=818
-  _globals['_VENUELOGREQUEST']._serialized_start=820
-  _globals['_VENUELOGREQUEST']._serialized_end=885
-  _globals['_VENUELOGENTRY']._serialized_start=887
-  _globals['_VENUELOGENTRY']._serialized_end=974
-  _globals['_VENUELOGRESPONSE']._serialized_start=976
-  _globals['_VENUELOGRESPONSE']._serialized_end=1037
-  _globals['_TRACINGSERVICE']._serialized_start=1040
-  _globals['_TRACINGSERVICE']._serialized_end=1185
+  _globals['_TRACEREQUEST']._serialized_end=330
+  _globals['_TRACEDPEOPLE']._serialized_start=332
+  _globals['_TRACEDPEOPLE']._serialized_end=450
+  _globals['_TRACEDCONTACT']._serialized_start=452
+  _globals['_TRACEDCONTACT']._serialized_end=530
+  _globals['_EXPOSURESITE']._serialized_start=533
+  _globals['_EXPOSURESITE']._serialized_end=684
+  _globals['_TRACERESPONSE']._serialized_start=687
+  _globals['_TRACERESPONSE']._serialized_end=833
+  _globals['_VENUELOGREQUEST']._serialized_start=835
+  _globals['_VENUELOGREQUEST']._serialized_end=900
+  _globals['_VENUELOGENTRY']._serialized_start=902
+  _globals['_VENUELOGENTRY']._serialized_end=989
+  _globals['_VENUELOGRESPONSE']._serialized_start=991
+  _globals['_VENUELOGRESPONSE']._serialized_end=1052
+  _globals['_TRACINGSERVICE']._serialized_start=1055
+  _globals['_TRACINGSERVICE']._serialized_end=1200
 # @@protoc_insertion_point(module_scope)

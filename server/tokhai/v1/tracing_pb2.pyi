@@ -20,20 +20,22 @@ class Case(_message.Message):
     def __init__(self, person: _Optional[_Union[_common_pb2.PersonRef, _Mapping]] = ..., province_code: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
 
 class TraceRequest(_message.Message):
-    __slots__ = ("cases", "hops", "min_overlap_seconds", "linger_seconds", "latency_seconds", "purpose")
+    __slots__ = ("cases", "hops", "min_overlap_seconds", "linger_seconds", "latency_seconds", "purpose", "until")
     CASES_FIELD_NUMBER: _ClassVar[int]
     HOPS_FIELD_NUMBER: _ClassVar[int]
     MIN_OVERLAP_SECONDS_FIELD_NUMBER: _ClassVar[int]
     LINGER_SECONDS_FIELD_NUMBER: _ClassVar[int]
     LATENCY_SECONDS_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
     cases: _containers.RepeatedCompositeFieldContainer[Case]
     hops: int
     min_overlap_seconds: int
     linger_seconds: int
     latency_seconds: int
     purpose: str
-    def __init__(self, cases: _Optional[_Iterable[_Union[Case, _Mapping]]] = ..., hops: _Optional[int] = ..., min_overlap_seconds: _Optional[int] = ..., linger_seconds: _Optional[int] = ..., latency_seconds: _Optional[int] = ..., purpose: _Optional[str] = ...) -> None: ...
+    until: int
+    def __init__(self, cases: _Optional[_Iterable[_Union[Case, _Mapping]]] = ..., hops: _Optional[int] = ..., min_overlap_seconds: _Optional[int] = ..., linger_seconds: _Optional[int] = ..., latency_seconds: _Optional[int] = ..., purpose: _Optional[str] = ..., until: _Optional[int] = ...) -> None: ...
 
 class TracedPeople(_message.Message):
     __slots__ = ("person_id", "hop", "exposed_at", "source_person_id", "exposure_seconds")

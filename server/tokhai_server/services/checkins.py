@@ -95,17 +95,22 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         return self.state.once_stored(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in)
 
     def _keep_contact(self, person_id: int, contact: tuple[str, str], t: int) -> None:
-        """Keeps the contact details sent with a check-in at `t`. They are
-        kept as long as the latest check-in they came with (retention goes by
-        `updated_at`): one sent with a late check-in from an offline app goes
-        with that stay, not a full period after it arrived."""
+        """Keeps the contact details sent with a check-in at `t`, unless those
+        held came with a later one. They are kept as long as the latest
+        check-in that carried them (retention goes by `updated_at`): those
+        sent with a late check-in from an offline app go with that stay, not
+        a full period after they arrived."""
         c = db.contacts.c
-        values = {"name": contact[0], "phone": contact[1]}
+        name, phone = contact
+        # Details that came with an older check-in than those held are
+        # older too: they change nothing.
+        newer = c.updated_at <= t
         # The person's lock makes update-or-insert safe on every database.
         with self.state.lock("person", person_id), self.state.db.begin() as conn:
-            updated = db.contacts.update().where(c.person_id == person_id).values(**values, updated_at=sa.case((c.updated_at > t, c.updated_at), else_=t))
+            updated = db.contacts.update().where(c.person_id == person_id)
+            updated = updated.values(name=sa.case((newer, name), else_=c.name), phone=sa.case((newer, phone), else_=c.phone), updated_at=sa.case((newer, t), else_=c.updated_at))
             if conn.execute(updated).rowcount == 0:
-                conn.execute(db.contacts.insert().values(person_id=person_id, **values, updated_at=t))
+                conn.execute(db.contacts.insert().values(person_id=person_id, name=name, phone=phone, updated_at=t))
 
     def ScanPerson(self, request, context):  # noqa: N802, ANN001
         who = principal()

@@ -16,16 +16,18 @@ from tokhai.v1 import common_pb2, tracing_pb2 as pb
 from tokhai.v1 import tracing_pb2_grpc
 
 from .. import db, text
-from ..auth import Principal, Role
+from ..auth import Role
 from ..errors import Exhausted, Invalid, PermissionDenied
 from ..provinces import PROVINCES
-from ..state import State, Venue
+from ..state import State
 from .context import principal
 
 MAX_CASES = 20_000
 #: Exposure sites whose people present are gathered at a time: those of
 #: thousands of cases at busy venues would be tens of millions of rows.
 SITES_AT_ONCE = 512
+#: Cases whose contacts are held at a time, to count those at their sites.
+CASES_AT_ONCE = 256
 LOCAL = 7 * 3_600  # Vietnam's days run on UTC+7
 
 
@@ -75,56 +77,66 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         with self.state.db.connect() as conn:
             return {row.person_id: common_pb2.ContactDetails(name=row.name, phone=row.phone) for row in conn.execute(query)}
 
-    def _require_theirs(self, who: Principal, persons: list[int], sites: Sites, venues: dict[int, Venue]) -> None:
-        """A provincial tracer traces the cases its province has a claim on:
-        each was at one of its venues during the window, or declared a
-        residence there, or is under one of its quarantine orders. (A case's
-        province_code is the caller's word; this is what the server holds.)"""
-        mine = np.array([v for v, venue in venues.items() if venue.province == who.province], dtype=np.uint64)
+    def _unlinked(self, province: str, windows: dict[int, tuple[int, int]], sites: Sites) -> int | None:
+        """The first case (by its place in `windows`) that `province` has no
+        claim on, or None. A province may trace a case that was at one of its
+        venues during the window, that declared itself there (a residence, or
+        a check-in at one of its venues, carrying a declaration) before the
+        window ended, or that was under one of its quarantine orders during
+        the window. (A case's province_code is the caller's word; this is
+        what the server holds.)"""
+        venues = self.state.venues(sites.venue.tolist())  # held already, mostly
+        mine = np.array([v for v, venue in venues.items() if venue.province == province], dtype=np.uint64)
         linked = set(sites.case[np.isin(sites.venue, mine)].tolist())
-        rest = [p for p in persons if p not in linked]
+        rest = [p for p in windows if p not in linked]
         d, o = db.declarations.c, db.quarantine_orders.c
         with self.state.db.connect() as conn:
             for lo in range(0, len(rest), 1_000):
                 some = rest[lo : lo + 1_000]
-                linked.update(conn.execute(sa.select(d.person_id).where(d.person_id.in_(some), d.province == who.province)).scalars())
-                linked.update(conn.execute(sa.select(o.person_id).where(o.person_id.in_(some), o.province == who.province)).scalars())
-        for i, person in enumerate(persons):
-            if person not in linked:
-                raise PermissionDenied(
-                    f"cases[{i}] was at no venue of province {who.province} in its window and has no declaration or quarantine order there; "
-                    f"{who.name} acts for province {who.province} only"
-                )
+                declared = conn.execute(sa.select(d.person_id, d.at).where(d.person_id.in_(some), d.province == province))
+                linked.update(p for p, at in declared if at < windows[p][1])
+                ordered = conn.execute(sa.select(o.person_id, o.start, o.active, o.ended_at).where(o.person_id.in_(some), o.province == province))
+                linked.update(p for p, start, active, ended in ordered if start < windows[p][1] and (active or ended > windows[p][0]))
+        return next((i for i, p in enumerate(windows) if p not in linked), None)
 
-    def _exposed_at_sites(self, traced: Trace, sites: Sites, persons: list[int], starts: list[int], ends: list[int], request, gone) -> np.ndarray | None:  # noqa: ANN001
+    def _exposed_at_sites(self, traced: Trace, sites: Sites, windows: dict[int, tuple[int, int]], request, gone) -> np.ndarray | None:  # noqa: ANN001
         """For each site, how many contacts of its case (exposure to that
         case of at least min_overlap; other cases left out) were at the
-        venue while the case was. None when the call ended meanwhile."""
+        venue while the case was. None when the call ended meanwhile.
+
+        One case's contacts are the trace's first hop; several cases' are
+        worked out again (the trace keeps only each person's earliest
+        source), a few hundred cases at a time, so that their pairs are
+        never all held at once."""
         state = self.state
-        cases = np.unique(np.array(persons, dtype=np.uint64))
-        if len(persons) == 1:
-            # One case: its contacts are the trace's first hop, sorted by id.
-            pair_person = traced.person[traced.hop == 1]
-            pair_case = np.full(len(pair_person), persons[0], dtype=np.uint64)
-        else:
-            pairs = state.engine.contacts_many(persons, starts, ends, min_overlap=request.min_overlap_seconds, linger=request.linger_seconds)
-            keep = ~in_sorted(pairs.person, cases)
-            pair_case, pair_person = pairs.case[keep], pairs.person[keep]
-        # (case, contact) as one sortable number: the case's rank among the
-        # cases, then the contact's among all contacts (pairs come sorted so).
-        contacts = np.unique(pair_person)
-        pair_key = np.searchsorted(cases, pair_case).astype(np.int64) * len(contacts) + np.searchsorted(contacts, pair_person)
+        all_cases = np.array(sorted(windows), dtype=np.uint64)
         exposed = np.zeros(len(sites), dtype=np.int64)
-        for lo in range(0, len(sites), SITES_AT_ONCE):
-            if gone():
-                return None
-            hi = min(lo + SITES_AT_ONCE, len(sites))
-            present = state.engine.present_many(sites.venue[lo:hi], sites.start[lo:hi], sites.end[lo:hi])
-            window = present.window.astype(np.intp)
-            rank = np.searchsorted(contacts, present.person).clip(max=max(len(contacts) - 1, 0))
-            key = np.searchsorted(cases, sites.case[lo:hi][window]).astype(np.int64) * len(contacts) + rank
-            met = in_sorted(present.person, contacts) & in_sorted(key, pair_key)
-            exposed[lo:hi] = np.bincount(window[met], minlength=hi - lo)
+        cases = np.unique(sites.case)  # those with sites, as sites are ordered
+        for k in range(0, len(cases), CASES_AT_ONCE):
+            some = cases[k : k + CASES_AT_ONCE]
+            if len(windows) == 1:
+                pair_person = traced.person[traced.hop == 1]  # sorted by id
+                pair_case = np.full(len(pair_person), some[0], dtype=np.uint64)
+            else:
+                starts, ends = zip(*(windows[c] for c in some.tolist()), strict=True)
+                pairs = state.engine.contacts_many(some, starts, ends, min_overlap=request.min_overlap_seconds, linger=request.linger_seconds)
+                keep = ~in_sorted(pairs.person, all_cases)
+                pair_case, pair_person = pairs.case[keep], pairs.person[keep]
+            # (case, contact) as one sortable number: the case's rank, then the
+            # contact's among all contacts (pairs come sorted by both).
+            contacts = np.unique(pair_person)
+            pair_key = np.searchsorted(some, pair_case).astype(np.int64) * len(contacts) + np.searchsorted(contacts, pair_person)
+            first, last = int(np.searchsorted(sites.case, some[0])), int(np.searchsorted(sites.case, some[-1], side="right"))
+            for lo in range(first, last, SITES_AT_ONCE):
+                if gone():
+                    return None
+                hi = min(lo + SITES_AT_ONCE, last)
+                present = state.engine.present_many(sites.venue[lo:hi], sites.start[lo:hi], sites.end[lo:hi])
+                window = present.window.astype(np.intp)
+                rank = np.searchsorted(contacts, present.person).clip(max=max(len(contacts) - 1, 0))
+                key = np.searchsorted(some, sites.case[lo:hi][window]).astype(np.int64) * len(contacts) + rank
+                met = in_sorted(present.person, contacts) & in_sorted(key, pair_key)
+                exposed[lo:hi] = np.bincount(window[met], minlength=hi - lo)
         return exposed
 
     def Trace(self, request, context):  # noqa: N802, ANN001
@@ -161,16 +173,23 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
 
         # Database reads (the sites' venues, contact details) run while the
         # engine works; a call that ends early calls off those not begun.
+        windows = dict(zip(persons, zip(starts, ends, strict=True), strict=True))
         sites = state.engine.exposure_sites(persons, starts, ends, linger=request.linger_seconds)
+        if who.provincial and (refused := self._unlinked(who.province, windows, sites)) is not None:
+            # The refusal tells whether the person was in the province: a read, audited.
+            state.audit.record(who, "Trace", purpose, 0, {"cases": sorted(pseudonyms.values()), "refused": f"cases[{refused}]"})
+            raise PermissionDenied(
+                f"cases[{refused}] was at no venue of province {who.province} in its window, and neither declared itself there nor was under one of its orders; "
+                f"{who.name} acts for province {who.province} only"
+            )
         venues_read = state.lookups.submit(state.venues, sites.venue.tolist())
         contacts_read = None
         try:
-            if who.provincial:
-                self._require_theirs(who, persons, sites, venues_read.result())
-            # Each reached person's window runs until now, whatever the other
-            # cases of the call: the engine's default, the latest case end,
-            # would make who is reached depend on how cases are batched.
-            until = max(int(time.time()), max(ends))
+            # Each reached person's window runs until `until`, by default the
+            # time of the call (or the latest case end, if later): the
+            # engine's default, the latest case end, would make who is reached
+            # depend on which cases share a call.
+            until = request.until or max(int(time.time()), max(ends))
             traced = state.engine.trace(
                 persons,
                 starts,
@@ -185,7 +204,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
             if gone():
                 return pb.TraceResponse()
             contacts_read = state.lookups.submit(self._contacts, traced.person.tolist())
-            exposed = self._exposed_at_sites(traced, sites, persons, starts, ends, request, gone)
+            exposed = self._exposed_at_sites(traced, sites, windows, request, gone)
             if exposed is None:
                 return pb.TraceResponse()
             response = pb.TraceResponse()
