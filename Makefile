@@ -39,8 +39,8 @@ protos: setup  ## regenerate server/tokhai/v1 from protos/ (a test checks this c
 test-rust:  ## Rust unit, property and doc tests (engine core and workload model)
 	cargo test -p overlap -p workload --locked
 
-test-python: server setup-test  ## pytest (engine and service), against the release build
-	$(PY) -m pytest -q
+test-python: server setup-test  ## pytest (engine and service, the service on SQLite and on a throwaway PostgreSQL), against the release build
+	bash .ci/with-postgres $(PY) -m pytest -q
 
 test: test-rust test-python  ## everything CI runs
 
@@ -61,7 +61,8 @@ bench-load: server setup-test  ## the service under ingest and trace load on loo
 	$(PY) -m pip install -q "matplotlib>=3.8"
 	$(PY) bench/load.py --stays $(BENCH_STAYS) --dir $(BENCH_DIR)
 
-bench-report:  ## regenerate docs/benchmarks.md and its plots from the saved rows
+bench-report: setup  ## regenerate docs/benchmarks.md and its plots from the saved rows
+	$(PY) -m pip install -q "matplotlib>=3.8"
 	$(PY) bench/report.py
 
 bench-store: build setup-test  ## durable ingest, close, reopen beside the in-memory build, on STAYS stays
@@ -69,6 +70,9 @@ bench-store: build setup-test  ## durable ingest, close, reopen beside the in-me
 
 bench-service: server setup-test  ## the service under load on loopback (CheckIn, IngestCheckins, Trace, counts) with STAYS stays loaded
 	$(PY) bench/service.py --stays $(STAYS)
+
+fmt:  ## format the Rust code
+	cargo fmt --all
 
 lint:  ## rustfmt, clippy
 	cargo fmt --all -- --check

@@ -111,9 +111,9 @@ def keys_create(
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(r.value for r in auth.Role)}.")],
     name: Annotated[str, typer.Option(help="Who holds the key (an app, a venue, a person).")],
     data_dir: DataDir = Path("tokhai-data"),
-    province: Annotated[str | None, typer.Option(help="Two-digit province code: limits a tracer or operator to it.")] = None,
-    app_id: Annotated[int | None, typer.Option("--app", help="App backends: 1 Tờ khai y tế, 2 NCOVI, 3 Bluezone.")] = None,
-    place: Annotated[str | None, typer.Option(help="Health staff: the facility name or ward code they look after.")] = None,
+    province: Annotated[str | None, typer.Option(help="Two-digit province code: limits a tracer, analyst or operator to it; required for health staff.")] = None,
+    app_id: Annotated[int | None, typer.Option("--app", help="Required for app backends: 1 Tờ khai y tế, 2 NCOVI, 3 Bluezone.")] = None,
+    place: Annotated[str | None, typer.Option(help="Required for health staff: the facility name or ward code they look after.")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a key; it is printed once, as the last line, and stored hashed."""
