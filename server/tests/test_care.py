@@ -814,10 +814,9 @@ def test_findings_of_the_fourth_review(service, now, monkeypatch):
     ended = order(1, "26740", now - 2 * 86_400)
     tracer.care.EndQuarantine(H.EndQuarantineRequest(order_id=ended.id, reason="chuyển viện", time=now), metadata=tracer.md)
     order(2, "26741", now)
-    analyst = service.client("analyst")
-    yesterday = analyst.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now - 86_400), metadata=analyst.md).rows
+    yesterday = tracer.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now - 86_400), metadata=tracer.md).rows
     assert [(r.place, r.active) for r in yesterday] == [("26740", 1)]
-    today = analyst.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now), metadata=analyst.md).rows
+    today = tracer.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now), metadata=tracer.md).rows
     assert [(r.place, r.active) for r in today] == [("26741", 1)]
 
     # Orders and their audit record are stored together or not at all.

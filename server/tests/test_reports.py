@@ -96,13 +96,21 @@ def test_symptoms_venues_and_quarantine_counts(service, now):
         metadata=app.md,
     )
     analyst = service.client("analyst", province="79")
-    rows = analyst.reports.SymptomCounts(R.CountsRequest(province_code="79", by=R.LEVEL_WARD, start=now - 60, end=now + 60), metadata=analyst.md).rows
-    assert {r.key: r.count for r in rows} == {"79-761-26800": 3, "79-760-26740": 1}
+    tracer = service.client("tracer", province="79")
+    wards = R.CountsRequest(province_code="79", by=R.LEVEL_WARD, start=now - 60, end=now + 60)
+    rows = tracer.reports.SymptomCounts(wards, metadata=tracer.md).rows
+    assert {r.key: (r.count, r.withheld) for r in rows} == {"79-761-26800": (3, False), "79-760-26740": (1, False)}
+    # So few people in a ward could be told apart: analysts see that there were some.
+    rows = analyst.reports.SymptomCounts(wards, metadata=analyst.md).rows
+    assert {r.key: (r.count, r.withheld) for r in rows} == {"79-761-26800": (0, True), "79-760-26740": (0, True)}
+    for n in range(3, 5):
+        app.care.Declare(H.DeclareRequest(person=K.PersonRef(phone=f"09{n:08d}"), time=now, source=NCOVI, declaration=fever), metadata=app.md)
+    rows = analyst.reports.SymptomCounts(wards, metadata=analyst.md).rows
+    assert {r.key: (r.count, r.withheld) for r in rows} == {"79-761-26800": (5, False), "79-760-26740": (0, True)}
 
     venues = analyst.reports.VenueCounts(R.VenueCountsRequest(province_code="79"), metadata=analyst.md).rows
     assert {(r.kind, r.safety_level): r.count for r in venues} == {(V.VENUE_KIND_CAFE, V.SAFETY_LEVEL_HIGH_RISK): 1, (V.VENUE_KIND_CAFE, 0): 1}
 
-    tracer = service.client("tracer", province="79")
     facility = "=HYPERLINK(\"http://evil\",\"Khu cách ly A\")"
     tracer.care.OrderQuarantine(
         H.OrderQuarantineRequest(
@@ -112,18 +120,33 @@ def test_symptoms_venues_and_quarantine_counts(service, now):
         metadata=tracer.md,
     )
     app.care.ReportHealth(H.ReportHealthRequest(person=K.PersonRef(phone="0900000000"), time=now, source=NCOVI, temperature_c=39.0), metadata=app.md)
+    q = tracer.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now), metadata=tracer.md).rows
+    assert [(r.place, r.active, r.reported, r.warning, r.not_reported, list(r.withheld)) for r in q] == [(facility, 3, 1, 1, 2, [])]
     q = analyst.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now), metadata=analyst.md).rows
-    assert [(r.place, r.active, r.reported, r.warning, r.not_reported) for r in q] == [(facility, 3, 1, 1, 2)]
+    assert [(r.place, r.active, list(r.withheld)) for r in q] == [(facility, 0, ["active", "reported", "warning", "not_reported"])], "three people: all withheld"
+    tracer.care.OrderQuarantine(
+        H.OrderQuarantineRequest(
+            people=[K.PersonRef(phone=f"08{n:08d}") for n in range(4)], kind=H.QUARANTINE_KIND_FACILITY, province_code="79", place=facility,
+            start=now, planned_end=now + 86_400, purpose="F1 cách ly",
+        ),
+        metadata=tracer.md,
+    )
+    q = analyst.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now), metadata=analyst.md).rows
+    assert [(r.active, r.reported, r.warning, r.not_reported, list(r.withheld)) for r in q] == [(7, 0, 0, 0, ["reported", "warning", "not_reported"])], (
+        "one reported (so six did not): both withheld, as each gives the other"
+    )
 
-    # Exports: formulas cannot run in a spreadsheet; Parquet reads back; both audited.
+    # Exports: formulas cannot run in a spreadsheet; withheld counts are empty; Parquet reads back; all audited.
     before = audit.count(service.server.state.db)
     text = export(analyst, dataset=R.DATASET_QUARANTINE, format=R.FORMAT_CSV, counts=R.CountsRequest(province_code="79", start=now), purpose="báo cáo Sở").decode()
     table = list(csv.reader(io.StringIO(text)))
     assert table[0] == ["province", "place", "active", "reported", "warning", "not_reported"]
-    assert table[1][1] == "'" + facility and table[1][2:] == ["3", "1", "1", "2"]
+    assert table[1][1] == "'" + facility and table[1][2:] == ["7", "", "", ""]
+    text = export(tracer, dataset=R.DATASET_QUARANTINE, format=R.FORMAT_CSV, counts=R.CountsRequest(province_code="79", start=now), purpose="báo cáo Sở").decode()
+    assert list(csv.reader(io.StringIO(text)))[1][2:] == ["7", "1", "1", "6"]
     parquet = export(analyst, dataset=R.DATASET_VENUES, format=R.FORMAT_PARQUET, counts=R.CountsRequest(province_code="79"), purpose="báo cáo Sở")
     assert pq.read_table(io.BytesIO(parquet)).column("venues").to_pylist() == [1, 1]
-    assert audit.count(service.server.state.db) == before + 2
+    assert audit.count(service.server.state.db) == before + 3
     try:
         export(analyst, dataset=R.DATASET_VENUES, format=R.FORMAT_CSV, counts=R.CountsRequest(province_code="79"))
         raise AssertionError("an export without a purpose was answered")

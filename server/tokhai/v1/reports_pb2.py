@@ -24,41 +24,41 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tokhai/v1/reports.proto\x12\ttokhai.v1\"`\n\rCountsRequest\x12\x15\n\rprovince_code\x18\x01 \x01(\t\x12\x1c\n\x02\x62y\x18\x02 \x01(\x0e\x32\x10.tokhai.v1.Level\x12\r\n\x05start\x18\x03 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x03\"3\n\x08\x43ountRow\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\x03\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\"3\n\x0e\x43ountsResponse\x12!\n\x04rows\x18\x01 \x03(\x0b\x32\x13.tokhai.v1.CountRow\"+\n\x12VenueCountsRequest\x12\x15\n\rprovince_code\x18\x01 \x01(\t\"Y\n\rVenueCountRow\x12\x15\n\rprovince_code\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\x05\x12\x14\n\x0csafety_level\x18\x03 \x01(\x05\x12\r\n\x05\x63ount\x18\x04 \x01(\x04\"=\n\x13VenueCountsResponse\x12&\n\x04rows\x18\x01 \x03(\x0b\x32\x18.tokhai.v1.VenueCountRow\"=\n\x17QuarantineCountsRequest\x12\x15\n\rprovince_code\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\x03\"\x83\x01\n\x12QuarantineCountRow\x12\x15\n\rprovince_code\x18\x01 \x01(\t\x12\r\n\x05place\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x04\x12\x10\n\x08reported\x18\x04 \x01(\x04\x12\x0f\n\x07warning\x18\x05 \x01(\x04\x12\x14\n\x0cnot_reported\x18\x06 \x01(\x04\"G\n\x18QuarantineCountsResponse\x12+\n\x04rows\x18\x01 \x03(\x0b\x32\x1d.tokhai.v1.QuarantineCountRow\"\x92\x01\n\rExportRequest\x12#\n\x07\x64\x61taset\x18\x01 \x01(\x0e\x32\x12.tokhai.v1.Dataset\x12!\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x11.tokhai.v1.Format\x12(\n\x06\x63ounts\x18\x03 \x01(\x0b\x32\x18.tokhai.v1.CountsRequest\x12\x0f\n\x07purpose\x18\x04 \x01(\t\"\x1b\n\x0b\x45xportChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c*g\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x12\n\x0eLEVEL_PROVINCE\x10\x01\x12\x12\n\x0eLEVEL_DISTRICT\x10\x02\x12\x0e\n\nLEVEL_WARD\x10\x03\x12\x0f\n\x0bLEVEL_VENUE\x10\x04*\x8a\x01\n\x07\x44\x61taset\x12\x17\n\x13\x44\x41TASET_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44\x41TASET_CHECKINS_PER_DAY\x10\x01\x12\x1c\n\x18\x44\x41TASET_SYMPTOMS_PER_DAY\x10\x02\x12\x12\n\x0e\x44\x41TASET_VENUES\x10\x03\x12\x16\n\x12\x44\x41TASET_QUARANTINE\x10\x04*D\n\x06\x46ormat\x12\x16\n\x12\x46ORMAT_UNSPECIFIED\x10\x00\x12\x0e\n\nFORMAT_CSV\x10\x01\x12\x12\n\x0e\x46ORMAT_PARQUET\x10\x02\x32\x84\x03\n\rReportService\x12\x44\n\rCheckinCounts\x12\x18.tokhai.v1.CountsRequest\x1a\x19.tokhai.v1.CountsResponse\x12\x44\n\rSymptomCounts\x12\x18.tokhai.v1.CountsRequest\x1a\x19.tokhai.v1.CountsResponse\x12L\n\x0bVenueCounts\x12\x1d.tokhai.v1.VenueCountsRequest\x1a\x1e.tokhai.v1.VenueCountsResponse\x12[\n\x10QuarantineCounts\x12\".tokhai.v1.QuarantineCountsRequest\x1a#.tokhai.v1.QuarantineCountsResponse\x12<\n\x06\x45xport\x12\x18.tokhai.v1.ExportRequest\x1a\x16.tokhai.v1.ExportChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17tokhai/v1/reports.proto\x12\ttokhai.v1\"`\n\rCountsRequest\x12\x15\n\rprovince_code\x18\x01 \x01(\t\x12\x1c\n\x02\x62y\x18\x02 \x01(\x0e\x32\x10.tokhai.v1.Level\x12\r\n\x05start\x18\x03 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x03\"E\n\x08\x43ountRow\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\x03\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\x12\x10\n\x08withheld\x18\x04 \x01(\x08\"3\n\x0e\x43ountsResponse\x12!\n\x04rows\x18\x01 \x03(\x0b\x32\x13.tokhai.v1.CountRow\"+\n\x12VenueCountsRequest\x12\x15\n\rprovince_code\x18\x01 \x01(\t\"Y\n\rVenueCountRow\x12\x15\n\rprovince_code\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\x05\x12\x14\n\x0csafety_level\x18\x03 \x01(\x05\x12\r\n\x05\x63ount\x18\x04 \x01(\x04\"=\n\x13VenueCountsResponse\x12&\n\x04rows\x18\x01 \x03(\x0b\x32\x18.tokhai.v1.VenueCountRow\"=\n\x17QuarantineCountsRequest\x12\x15\n\rprovince_code\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\x03\"\x95\x01\n\x12QuarantineCountRow\x12\x15\n\rprovince_code\x18\x01 \x01(\t\x12\r\n\x05place\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x04\x12\x10\n\x08reported\x18\x04 \x01(\x04\x12\x0f\n\x07warning\x18\x05 \x01(\x04\x12\x14\n\x0cnot_reported\x18\x06 \x01(\x04\x12\x10\n\x08withheld\x18\x07 \x03(\t\"G\n\x18QuarantineCountsResponse\x12+\n\x04rows\x18\x01 \x03(\x0b\x32\x1d.tokhai.v1.QuarantineCountRow\"\x92\x01\n\rExportRequest\x12#\n\x07\x64\x61taset\x18\x01 \x01(\x0e\x32\x12.tokhai.v1.Dataset\x12!\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x11.tokhai.v1.Format\x12(\n\x06\x63ounts\x18\x03 \x01(\x0b\x32\x18.tokhai.v1.CountsRequest\x12\x0f\n\x07purpose\x18\x04 \x01(\t\"\x1b\n\x0b\x45xportChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c*g\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x12\n\x0eLEVEL_PROVINCE\x10\x01\x12\x12\n\x0eLEVEL_DISTRICT\x10\x02\x12\x0e\n\nLEVEL_WARD\x10\x03\x12\x0f\n\x0bLEVEL_VENUE\x10\x04*\x8a\x01\n\x07\x44\x61taset\x12\x17\n\x13\x44\x41TASET_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44\x41TASET_CHECKINS_PER_DAY\x10\x01\x12\x1c\n\x18\x44\x41TASET_SYMPTOMS_PER_DAY\x10\x02\x12\x12\n\x0e\x44\x41TASET_VENUES\x10\x03\x12\x16\n\x12\x44\x41TASET_QUARANTINE\x10\x04*D\n\x06\x46ormat\x12\x16\n\x12\x46ORMAT_UNSPECIFIED\x10\x00\x12\x0e\n\nFORMAT_CSV\x10\x01\x12\x12\n\x0e\x46ORMAT_PARQUET\x10\x02\x32\x84\x03\n\rReportService\x12\x44\n\rCheckinCounts\x12\x18.tokhai.v1.CountsRequest\x1a\x19.tokhai.v1.CountsResponse\x12\x44\n\rSymptomCounts\x12\x18.tokhai.v1.CountsRequest\x1a\x19.tokhai.v1.CountsResponse\x12L\n\x0bVenueCounts\x12\x1d.tokhai.v1.VenueCountsRequest\x1a\x1e.tokhai.v1.VenueCountsResponse\x12[\n\x10QuarantineCounts\x12\".tokhai.v1.QuarantineCountsRequest\x1a#.tokhai.v1.QuarantineCountsResponse\x12<\n\x06\x45xport\x12\x18.tokhai.v1.ExportRequest\x1a\x16.tokhai.v1.ExportChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tokhai.v1.reports_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEVEL']._serialized_start=889
-  _globals['_LEVEL']._serialized_end=992
-  _globals['_DATASET']._serialized_start=995
-  _globals['_DATASET']._serialized_end=1133
-  _globals['_FORMAT']._serialized_start=1135
-  _globals['_FORMAT']._serialized_end=1203
+  _globals['_LEVEL']._serialized_start=925
+  _globals['_LEVEL']._serialized_end=1028
+  _globals['_DATASET']._serialized_start=1031
+  _globals['_DATASET']._serialized_end=1169
+  _globals['_FORMAT']._serialized_start=1171
+  _globals['_FORMAT']._serialized_end=1239
   _globals['_COUNTSREQUEST']._serialized_start=38
   _globals['_COUNTSREQUEST']._serialized_end=134
   _globals['_COUNTROW']._serialized_start=136
-  _globals['_COUNTROW']._serialized_end=187
-  _globals['_COUNTSRESPONSE']._serialized_start=189
-  _globals['_COUNTSRESPONSE']._serialized_end=240
-  _globals['_VENUECOUNTSREQUEST']._serialized_start=242
-  _globals['_VENUECOUNTSREQUEST']._serialized_end=285
-  _globals['_VENUECOUNTROW']._serialized_start=287
-  _globals['_VENUECOUNTROW']._serialized_end=376
-  _globals['_VENUECOUNTSRESPONSE']._serialized_start=378
-  _globals['_VENUECOUNTSRESPONSE']._serialized_end=439
-  _globals['_QUARANTINECOUNTSREQUEST']._serialized_start=441
-  _globals['_QUARANTINECOUNTSREQUEST']._serialized_end=502
-  _globals['_QUARANTINECOUNTROW']._serialized_start=505
-  _globals['_QUARANTINECOUNTROW']._serialized_end=636
-  _globals['_QUARANTINECOUNTSRESPONSE']._serialized_start=638
-  _globals['_QUARANTINECOUNTSRESPONSE']._serialized_end=709
-  _globals['_EXPORTREQUEST']._serialized_start=712
-  _globals['_EXPORTREQUEST']._serialized_end=858
-  _globals['_EXPORTCHUNK']._serialized_start=860
-  _globals['_EXPORTCHUNK']._serialized_end=887
-  _globals['_REPORTSERVICE']._serialized_start=1206
-  _globals['_REPORTSERVICE']._serialized_end=1594
+  _globals['_COUNTROW']._serialized_end=205
+  _globals['_COUNTSRESPONSE']._serialized_start=207
+  _globals['_COUNTSRESPONSE']._serialized_end=258
+  _globals['_VENUECOUNTSREQUEST']._serialized_start=260
+  _globals['_VENUECOUNTSREQUEST']._serialized_end=303
+  _globals['_VENUECOUNTROW']._serialized_start=305
+  _globals['_VENUECOUNTROW']._serialized_end=394
+  _globals['_VENUECOUNTSRESPONSE']._serialized_start=396
+  _globals['_VENUECOUNTSRESPONSE']._serialized_end=457
+  _globals['_QUARANTINECOUNTSREQUEST']._serialized_start=459
+  _globals['_QUARANTINECOUNTSREQUEST']._serialized_end=520
+  _globals['_QUARANTINECOUNTROW']._serialized_start=523
+  _globals['_QUARANTINECOUNTROW']._serialized_end=672
+  _globals['_QUARANTINECOUNTSRESPONSE']._serialized_start=674
+  _globals['_QUARANTINECOUNTSRESPONSE']._serialized_end=745
+  _globals['_EXPORTREQUEST']._serialized_start=748
+  _globals['_EXPORTREQUEST']._serialized_end=894
+  _globals['_EXPORTCHUNK']._serialized_start=896
+  _globals['_EXPORTCHUNK']._serialized_end=923
+  _globals['_REPORTSERVICE']._serialized_start=1242
+  _globals['_REPORTSERVICE']._serialized_end=1630
 # @@protoc_insertion_point(module_scope)

@@ -55,14 +55,16 @@ class CountsRequest(_message.Message):
     def __init__(self, province_code: _Optional[str] = ..., by: _Optional[_Union[Level, str]] = ..., start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
 
 class CountRow(_message.Message):
-    __slots__ = ("key", "day", "count")
+    __slots__ = ("key", "day", "count", "withheld")
     KEY_FIELD_NUMBER: _ClassVar[int]
     DAY_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
+    WITHHELD_FIELD_NUMBER: _ClassVar[int]
     key: str
     day: int
     count: int
-    def __init__(self, key: _Optional[str] = ..., day: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+    withheld: bool
+    def __init__(self, key: _Optional[str] = ..., day: _Optional[int] = ..., count: _Optional[int] = ..., withheld: _Optional[bool] = ...) -> None: ...
 
 class CountsResponse(_message.Message):
     __slots__ = ("rows",)
@@ -103,20 +105,22 @@ class QuarantineCountsRequest(_message.Message):
     def __init__(self, province_code: _Optional[str] = ..., day: _Optional[int] = ...) -> None: ...
 
 class QuarantineCountRow(_message.Message):
-    __slots__ = ("province_code", "place", "active", "reported", "warning", "not_reported")
+    __slots__ = ("province_code", "place", "active", "reported", "warning", "not_reported", "withheld")
     PROVINCE_CODE_FIELD_NUMBER: _ClassVar[int]
     PLACE_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_FIELD_NUMBER: _ClassVar[int]
     REPORTED_FIELD_NUMBER: _ClassVar[int]
     WARNING_FIELD_NUMBER: _ClassVar[int]
     NOT_REPORTED_FIELD_NUMBER: _ClassVar[int]
+    WITHHELD_FIELD_NUMBER: _ClassVar[int]
     province_code: str
     place: str
     active: int
     reported: int
     warning: int
     not_reported: int
-    def __init__(self, province_code: _Optional[str] = ..., place: _Optional[str] = ..., active: _Optional[int] = ..., reported: _Optional[int] = ..., warning: _Optional[int] = ..., not_reported: _Optional[int] = ...) -> None: ...
+    withheld: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, province_code: _Optional[str] = ..., place: _Optional[str] = ..., active: _Optional[int] = ..., reported: _Optional[int] = ..., warning: _Optional[int] = ..., not_reported: _Optional[int] = ..., withheld: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class QuarantineCountsResponse(_message.Message):
     __slots__ = ("rows",)

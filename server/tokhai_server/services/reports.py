@@ -17,7 +17,7 @@ from tokhai.v1 import reports_pb2 as pb
 from tokhai.v1 import reports_pb2_grpc
 
 from .. import db
-from ..auth import Principal
+from ..auth import Principal, Role
 from ..errors import Invalid, PermissionDenied
 from ..provinces import PROVINCES
 from ..state import State
@@ -29,6 +29,10 @@ DAY = 86_400
 #: The longest window a count covers: a month (stays are kept 28 days).
 MAX_DAYS = 31
 CHUNK = 1 << 20
+#: Health counts (symptoms, quarantine) from 1 to this less one are withheld
+#: from analysts: a count of one or two in a ward or a facility points at
+#: people. Tracers and admins, who act on the people, see them whole.
+SMALL_CELL = 5
 #: What a spreadsheet would run as a formula (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -43,6 +47,19 @@ def scope(who: Principal, province: str) -> str | None:
     if who.province is not None:
         raise PermissionDenied(f"{who.name} sees province {who.province} only: give province_code")
     return None
+
+
+def withheld(who: Principal, counts: dict[str, int], *together: tuple[str, ...]) -> dict[str, int | None]:
+    """`counts` as `who` may see them: for analysts, those from 1 to
+    SMALL_CELL - 1 are None, and so is each group in `together` of which
+    one is (the others would give it away)."""
+    if who.role is not Role.ANALYST:
+        return dict(counts)
+    small = {k for k, n in counts.items() if 0 < n < SMALL_CELL}
+    for group in together:
+        if small & set(group):
+            small |= set(group)
+    return {k: None if k in small else n for k, n in counts.items()}
 
 
 def days(request: pb.CountsRequest) -> list[int]:
@@ -104,8 +121,9 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         rows = [pb.CountRow(key=k, day=d, count=n) for day in self._checkin_days(request) for k, d, n in day]
         return pb.CountsResponse(rows=rows)
 
-    def _symptom_rows(self, request: pb.CountsRequest) -> list[tuple[str, int, int]]:
-        province = scope(principal(), request.province_code)
+    def _symptom_rows(self, request: pb.CountsRequest) -> list[tuple[str, int, int | None]]:
+        who = principal()
+        province = scope(who, request.province_code)
         d = db.declarations.c
         keys = {pb.LEVEL_PROVINCE: (d.province,), pb.LEVEL_DISTRICT: (d.province, d.district), pb.LEVEL_WARD: (d.province, d.district, d.ward)}.get(request.by)
         if keys is None:
@@ -121,11 +139,12 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
             query = query.where(d.province == province)
         with self.state.db.connect() as conn:
             found = conn.execute(query).all()
-        rows = [("-".join(r[: len(keys)]), int(r.day) * DAY - LOCAL, int(r.n)) for r in found]
+        rows = [("-".join(r[: len(keys)]), int(r.day) * DAY - LOCAL, withheld(who, {"n": int(r.n)})["n"]) for r in found]
         return sorted(rows, key=lambda r: (r[1], r[0]))
 
     def SymptomCounts(self, request, context):  # noqa: N802, ANN001
-        return pb.CountsResponse(rows=[pb.CountRow(key=k, day=d, count=n) for k, d, n in self._symptom_rows(request)])
+        rows = self._symptom_rows(request)
+        return pb.CountsResponse(rows=[pb.CountRow(key=k, day=d, count=n or 0, withheld=n is None) for k, d, n in rows])
 
     def _venue_rows(self, province_code: str) -> list[tuple[str, int, int, int]]:
         province = scope(principal(), province_code)
@@ -148,8 +167,9 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         rows = self._venue_rows(request.province_code)
         return pb.VenueCountsResponse(rows=[pb.VenueCountRow(province_code=p, kind=k, safety_level=lv, count=n) for p, k, lv, n in rows])
 
-    def _quarantine_rows(self, province_code: str, t: int) -> list[tuple[str, str, int, int, int, int]]:
-        province = scope(principal(), province_code)
+    def _quarantine_rows(self, province_code: str, t: int) -> list[tuple[str, str, int | None, int | None, int | None, int | None]]:
+        who = principal()
+        province = scope(who, province_code)
         if t and not MIN_TIME <= t < MAX_TIME:
             raise Invalid(f"day {t} is not within 2000-01-01..2100-01-01")
         day = local_day(t or int(time.time()))
@@ -170,13 +190,22 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         if province is not None:
             query = query.where(o.province == province)
         with self.state.db.connect() as conn:
-            return [(x.province, x.place, x.active, x.reported, x.warning, x.active - x.reported) for x in conn.execute(query)]
+            found = conn.execute(query).all()
+        rows = []
+        for x in found:
+            counts = {"active": x.active, "reported": x.reported, "warning": x.warning, "not_reported": x.active - x.reported}
+            # Few under an order there: every count of the place is about them.
+            shown = withheld(who, counts, ("reported", "not_reported")) if x.active >= SMALL_CELL else withheld(who, counts, tuple(counts))
+            rows.append((x.province, x.place, *shown.values()))
+        return rows
 
     def QuarantineCounts(self, request, context):  # noqa: N802, ANN001
-        rows = self._quarantine_rows(request.province_code, request.day)
-        return pb.QuarantineCountsResponse(
-            rows=[pb.QuarantineCountRow(province_code=p, place=pl, active=a, reported=rp, warning=w, not_reported=nr) for p, pl, a, rp, w, nr in rows]
-        )
+        names = ("active", "reported", "warning", "not_reported")
+        out = pb.QuarantineCountsResponse()
+        for province, place, *counts in self._quarantine_rows(request.province_code, request.day):
+            row = out.rows.add(province_code=province, place=place, **{k: n or 0 for k, n in zip(names, counts, strict=True)})
+            row.withheld.extend(k for k, n in zip(names, counts, strict=True) if n is None)
+        return out
 
     # --- exports ----------------------------------------------------------------
 
