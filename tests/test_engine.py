@@ -57,8 +57,10 @@ def test_checkout_changes_answers_and_expiry_forgets():
         (([1], [1], [T], [T + 100 * 365 * 86_400]), InvalidInputError, "row 0: t_out .* is outside 2000-01-01..2100-01-01"),
         (([1], [1], [900_000_000], [T]), InvalidInputError, "row 0: t_in 900000000 is outside"),
         (([1, -3], [1, 1], [T, T], [T + 1, T + 1]), InvalidInputError, "row 1: persons is -3, ids are never negative"),
-        (([1.5], [1], [T], [T + 1]), DtypeError, "persons must hold integers, got dtype float64"),
-        (([1], [1], [float(T)], [T + 1]), DtypeError, "t_in must hold integers, got dtype float64"),
+        (([1.5], [1], [T], [T + 1]), DtypeError, "row 0: persons must hold integers, got float 1.5"),
+        (([1], [1], [float(T)], [T + 1]), DtypeError, "row 0: t_in must hold integers, got float"),
+        (np.array([[1], [1], [T], [T + 1]], dtype=np.float64), DtypeError, "persons must hold integers, got dtype float64"),
+        (([1, "x"], [1, 1], [T, T], [T + 1, T + 1]), DtypeError, "row 1: persons must hold integers, got str 'x'"),
         (([True], [1], [T], [T + 1]), DtypeError, "dtype bool"),
         (([True, 7], [1, 1], [T, T], [T + 1, T + 1]), DtypeError, "persons must hold integers, got a boolean"),
         (([1, 2], [1, 1], (T, np.True_), [T + 1, T + 1]), DtypeError, "t_in must hold integers, got a boolean"),
@@ -74,6 +76,7 @@ def test_checkout_changes_answers_and_expiry_forgets():
         (([1, -1], [1, 1], np.array([2**63, T], dtype=np.uint64), [T, T + 1]), InvalidInputError, "row 0: t_in is 9223372036854775808"),
         (([1, 2], [1, -1], [T, T], [T, T + 1]), InvalidInputError, "row 0: t_out .* not after"),
         (([1, 2, 3], [1, 1, 1], [T, T, T], [T + 1, T + 1, -1]), InvalidInputError, "row 2: t_out"),
+        (([1, 2], [1, 1], [900_000_000, T], [T, True]), InvalidInputError, "row 0: t_in 900000000 is outside"),
     ],
 )
 def test_bad_batches_raise_and_store_nothing(columns, error, message):

@@ -22,10 +22,10 @@ _BOOLS = (bool, np.bool_)
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 
-def bad_row(row: int, problem: str) -> InvalidInputError:
+def bad_row(row: int, problem: str, kind: type[InvalidInputError | DtypeError] = InvalidInputError) -> InvalidInputError | DtypeError:
     """The error for one row's value; its `row` lets a batch's columns,
     converted one by one, name the first bad row of all."""
-    error = InvalidInputError(f"row {row}: {problem}")
+    error = kind(f"row {row}: {problem}")
     error.row = row
     return error
 
@@ -43,23 +43,25 @@ def _array(name: str, values: Any) -> np.ndarray:
         raise InvalidInputError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.size == 0:
         return arr.astype(np.int64)  # `[]` arrives as float64; empty is empty
-    if arr.dtype.kind in "fO" and not isinstance(values, np.ndarray):
+    if arr.dtype.kind in "fOUS" and not isinstance(values, np.ndarray):
         # A sequence that mixes NumPy and Python integers, or holds one
-        # beyond int64, arrives as floats or objects: take it value by value.
+        # beyond int64, arrives as floats or objects, and one with a stray
+        # value as floats or text: take it value by value.
         arr = _exact(name, values, arr.dtype)
     if arr.dtype.kind not in "iuM":
         raise DtypeError(f"{name} must hold integers, got dtype {arr.dtype}")
-    if isinstance(values, list | tuple) and any(isinstance(v, _BOOLS) for v in values):
+    if isinstance(values, list | tuple) and (row := next((i for i, v in enumerate(values) if isinstance(v, _BOOLS)), None)) is not None:
         # NumPy reads [True, 2] as integers: a flag where an id or a time goes.
-        raise DtypeError(f"{name} must hold integers, got a boolean")
+        raise bad_row(row, f"{name} must hold integers, got a boolean", DtypeError)
     if not arr.dtype.isnative or not arr.flags.aligned:
         arr = arr.astype(arr.dtype.newbyteorder("="))  # a copy, aligned and in this machine's order
     return arr
 
 
 def _exact(name: str, values: Any, dtype: np.dtype) -> np.ndarray:
-    if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values):
-        raise DtypeError(f"{name} must hold integers, got dtype {dtype}")
+    for row, v in enumerate(values):
+        if not isinstance(v, int | np.integer) or isinstance(v, bool):
+            raise bad_row(row, f"{name} must hold integers, got {type(v).__name__} {v!r}", DtypeError)
     exact = [int(v) for v in values]
     if all(_I64_MIN <= v <= _I64_MAX for v in exact):
         return np.array(exact, dtype=np.int64)
