@@ -460,6 +460,7 @@ def test_trace_equals_the_engine_and_is_audited(service, now):
         (T.TraceRequest(cases=[T.Case(person=cases[0].person, province_code="79", start=-(2**63), end=now)], hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
         (T.TraceRequest(cases=[T.Case(person=cases[0].person, province_code="79", start=now, end=now + 86_400)], hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
         (T.TraceRequest(cases=cases, hops=9, purpose="x-check"), "INVALID_ARGUMENT"),
+        (T.TraceRequest(cases=cases, hops=2, until=-5, purpose="x-check"), "INVALID_ARGUMENT"),
         (T.TraceRequest(hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
     ]:
         assert status(tracer.tracing.Trace, request, metadata=tracer.md)[0].name == want_code

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from google.protobuf.message import Message
 from sqlalchemy.dialects import postgresql
 
-from tokhai_engine import Sites, Trace
+from tokhai_engine import MAX_TIME, MIN_TIME, Sites, Trace
 
 from tokhai.v1 import common_pb2, tracing_pb2 as pb
 from tokhai.v1 import tracing_pb2_grpc
@@ -148,6 +148,8 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
             raise Invalid("hops must be 1 to 4")
         if not 0 <= request.linger_seconds <= 86_400 or not 0 <= request.latency_seconds <= 28 * 86_400:
             raise Invalid("linger_seconds must be 0 to a day, latency_seconds 0 to 28 days")
+        if request.until and not MIN_TIME <= request.until <= MAX_TIME:
+            raise Invalid(f"until {request.until} is not within 2000-01-01..2100-01-01 (0: the time of the call)")
         persons, pseudonyms, starts, ends = [], {}, [], []
         for i, case in enumerate(request.cases):
             if case.province_code not in PROVINCES:
