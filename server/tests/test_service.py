@@ -389,6 +389,53 @@ def test_a_key_revoked_while_its_stream_is_open_stops_the_stream(service, now):
     assert len(service.server.state.engine) == 1, "the batch after the revocation is not stored"
 
 
+def test_a_key_holds_two_streams_at_most(service, now):
+    """So that one key's idle streams (health watches, say) cannot keep the
+    app backends' ingest streams out."""
+    import queue
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    venue, _ = service.venue(admin)
+    feeds = [queue.Queue() for _ in range(3)]
+    open_ = [app.checkins.IngestCheckins(iter(feed.get, None), metadata=app.md, timeout=30) for feed in feeds[:2]]
+    for k, (feed, stream) in enumerate(zip(feeds, open_)):
+        feed.put(C.IngestBatch(batch_id=k, source=NCOVI, person_refs=[f"cccd:{k:012d}"], venue_ids=[venue.id], t_in=[now - 600], t_out=[now - 60]))
+        assert next(stream).batch_id == k
+    third = app.checkins.IngestCheckins(iter(feeds[2].get, None), metadata=app.md, timeout=30)
+    feeds[2].put(None)
+    with pytest.raises(grpc.RpcError) as info:
+        next(third)
+    assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and "close one first" in info.value.details()
+    other = service.client("app_backend", app=NCOVI, name="another backend")
+    assert list(other.checkins.IngestCheckins(iter([]), metadata=other.md, timeout=30)) == [], "another key is served"
+    feeds[0].put(None)
+    assert list(open_[0]) == []
+    again = app.checkins.IngestCheckins(iter([]), metadata=app.md, timeout=30)
+    assert list(again) == [], "a stream closed gives its share back"
+    feeds[1].put(None)
+
+
+def test_a_check_in_that_failed_to_store_leaves_the_stay_it_closed_closed(service, now, monkeypatch):
+    from tokhai_engine import StoreError
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    _, here = service.venue(admin)
+    _, there = service.venue(admin, name="Quán khác")
+    first = check_in(app, here, phone(1), now - 600)
+    engine = service.server.state.engine
+
+    def full(*args):  # noqa: ANN002
+        raise StoreError("no space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(type(engine), "add_stays", full)  # the class: its instances take no attributes
+        assert status(app.checkins.CheckIn, C.CheckInRequest(person=phone(1), venue_payload=there, time=now - 300, source=NCOVI), metadata=app.md)[0] is grpc.StatusCode.UNAVAILABLE
+    again = check_in(app, here, phone(1), now - 200)
+    assert not again.repeated and again.stay_id != first.stay_id, "the first stay was closed in the store: not taken as open"
+
+
 def test_trace_equals_the_engine_and_is_audited(service, now):
     from tokhai_engine import Engine, synth
 
@@ -674,7 +721,8 @@ def test_idle_streams_leave_threads_for_other_calls(service):
         release.wait(30)
         yield from ()
 
-    held = [app.checkins.IngestCheckins(idle(), metadata=app.md, timeout=30) for _ in range(guard.streams)]
+    backends = [service.client("app_backend", app=NCOVI, name=f"backend {k}") for k in range(guard.streams)]  # a stream each
+    held = [b.checkins.IngestCheckins(idle(), metadata=b.md, timeout=30) for b in backends]
     try:
         deadline = time.monotonic() + 20
         while guard.streams_open() < guard.streams and time.monotonic() < deadline:

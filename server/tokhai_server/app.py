@@ -57,6 +57,10 @@ LATENCY = Histogram(
 )
 
 
+#: Streams one key may hold open at once (an app backend's ingest streams).
+STREAMS_PER_KEY = 2
+
+
 class Guard(grpc.ServerInterceptor):
     """Authenticates every call, reflection's too, but health's `Check` (a
     load balancer's probe), checks its role may call the method, and turns
@@ -65,13 +69,17 @@ class Guard(grpc.ServerInterceptor):
     the worker threads at most: a stream holds its thread while it waits for
     its client (an app backend's long-lived ingest stream, idle between
     batches, or a reflection client), and the rest must stay free for the
-    other calls and the health checks."""
+    other calls and the health checks. A key holds STREAMS_PER_KEY of them
+    at most, so that no one key (a venue operator's idle health watches,
+    say) can keep the app backends' ingest streams out."""
 
     def __init__(self, keys: auth.Keys, streams: int, max_bytes: int) -> None:
         self.keys = keys
         self.max_bytes = max_bytes
         self.streams = streams
         self._stream_slots = threading.BoundedSemaphore(streams)
+        self._streams_held: dict[int, int] = {}  # principal id -> streams open
+        self._streams_lock = threading.Lock()
         # Guarded handlers by method, built on the first call to each: grpc
         # asks for a handler on every call.
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
@@ -89,11 +97,25 @@ class Guard(grpc.ServerInterceptor):
             guarded = self._handlers.setdefault(method, self._guard(method, handler))
         return guarded
 
-    def _enter(self, method: str, context: grpc.ServicerContext) -> None:
+    def _enter(self, method: str, context: grpc.ServicerContext) -> auth.Principal:
         metadata = dict(context.invocation_metadata())
         principal = self.keys.authenticate(metadata.get("authorization"))
         auth.allowed(principal, method)
         set_principal(principal)
+        return principal
+
+    def _hold_stream(self, principal: auth.Principal) -> None:
+        with self._streams_lock:
+            held = self._streams_held.get(principal.id, 0)
+            if held >= STREAMS_PER_KEY:
+                raise Exhausted(f"{principal.name} has {held} streams open, the most one key may: close one first")
+            self._streams_held[principal.id] = held + 1
+
+    def _let_go_stream(self, principal: auth.Principal) -> None:
+        with self._streams_lock:
+            held = self._streams_held.pop(principal.id) - 1
+            if held:
+                self._streams_held[principal.id] = held
 
     def _guard(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         name = method.rsplit("/", 1)[-1]
@@ -108,6 +130,11 @@ class Guard(grpc.ServerInterceptor):
             CALLS.labels(name, code.name).inc()
             context.abort(code, message)
 
+        def ended(context: grpc.ServicerContext) -> None:
+            # A call whose client left or whose deadline passed answered
+            # nobody (a handler that saw it returns an empty answer).
+            CALLS.labels(name, "OK" if context.is_active() else "CANCELLED").inc()
+
         def unary(request, context):  # noqa: ANN001
             start = time.perf_counter()
             try:
@@ -119,27 +146,37 @@ class Guard(grpc.ServerInterceptor):
                     raise Exhausted(f"the answer is {size:,} bytes, over the {self.max_bytes:,}-byte message limit: ask for less in each call")
             except Exception as error:  # noqa: BLE001 - every error ends as a status
                 fail(error, context)
-            CALLS.labels(name, "OK").inc()
-            latency.observe(time.perf_counter() - start)
+            finally:
+                latency.observe(time.perf_counter() - start)
+            ended(context)
             return response
 
         def stream(request, context):  # noqa: ANN001 - a request, or an iterator of them
             start = time.perf_counter()
             if not self._stream_slots.acquire(blocking=False):
                 fail(Exhausted(f"{self.streams} streams are open, the most this server runs at once; retry later"), context)
+            holder = None  # the principal, once it holds its share
             try:
-                self._enter(method, context)
+                principal = self._enter(method, context)
+                self._hold_stream(principal)
+                holder = principal
                 yield from (handler.stream_stream or handler.unary_stream)(request, context)
             except grpc.RpcError:
                 # Reading the stream failed (too large, cancelled): the
                 # call already ended with grpc's own status.
+                CALLS.labels(name, "CANCELLED").inc()
                 return
+            except GeneratorExit:  # the client went away between answers
+                CALLS.labels(name, "CANCELLED").inc()
+                raise
             except Exception as error:  # noqa: BLE001
                 fail(error, context)
             finally:
+                latency.observe(time.perf_counter() - start)
+                if holder is not None:
+                    self._let_go_stream(holder)
                 self._stream_slots.release()
-            CALLS.labels(name, "OK").inc()
-            latency.observe(time.perf_counter() - start)
+            ended(context)
 
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(unary, handler.request_deserializer, handler.response_serializer)
@@ -156,8 +193,9 @@ class Server:
     def __init__(self, settings: Settings, listen: str, *, tls: tuple[bytes, bytes] | None = None) -> None:
         self.state = State(settings)
         self.guard = Guard(self.state.keys, streams=max(1, settings.workers - 2), max_bytes=settings.max_message_bytes)
+        self._workers = futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="tokhai")
         self.grpc = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="tokhai"),
+            self._workers,
             interceptors=[self.guard],
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -181,6 +219,7 @@ class Server:
         if self.port == 0:
             raise OSError(f"cannot listen on {listen}")
         self._stopped = threading.Event()
+        self._retention_thread: threading.Thread | None = None
 
     def start(self) -> Server:
         # What start-up built (modules, the database engine, caches) lives as
@@ -191,7 +230,8 @@ class Server:
         for name in ("", *SERVICES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.state.settings.retention_every:
-            threading.Thread(target=self._retention, name="tokhai-retention", daemon=True).start()
+            self._retention_thread = threading.Thread(target=self._retention, name="tokhai-retention", daemon=True)
+            self._retention_thread.start()
         return self
 
     def _retention(self) -> None:
@@ -207,12 +247,17 @@ class Server:
 
     def stop(self, grace: float = 10.0) -> None:
         """Health turns NOT_SERVING, new calls are refused, calls in flight
-        get `grace` seconds to finish; then the stores are closed."""
+        get `grace` seconds to finish; then the stores are closed, once no
+        handler and no retention run is left to write to them (grpc's end of
+        a call past the grace does not stop its thread)."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         self.health.enter_graceful_shutdown()
         self.grpc.stop(grace).wait()
+        self._workers.shutdown(wait=True)
+        if self._retention_thread is not None:
+            self._retention_thread.join()
         self.state.close()
 
     def wait(self) -> None:

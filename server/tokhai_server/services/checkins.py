@@ -51,6 +51,9 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                     # A scan elsewhere in the same second leaves the shortest
                     # stay the store holds, not one open until its provisional end.
                     state.engine.set_checkout([open_.stay_id], max(t, open_.t_in + 1))
+                    # Closed in the store, so no longer open here, whatever
+                    # becomes of the new stay (a full disk, say).
+                    state.forget_open(person_id, open_.stay_id)
             until = t + venue.dwell_seconds
             # A scan that arrives late (from an app that was offline) is an
             # earlier stay, over when the open one began; that one stays open.
