@@ -839,3 +839,15 @@ def test_findings_of_the_fourth_review(service, now, monkeypatch):
         raise AssertionError("the batch was taken")
     except grpc.RpcError as e:
         assert e.code() is grpc.StatusCode.INVALID_ARGUMENT and "0912345678" not in e.details()
+
+
+def test_an_order_ended_before_its_start_is_counted_leaves_no_one_flagged(service, now):
+    """An order's end may report to the entry advice before its start (the
+    calls committed in one order, report in the other)."""
+    risk = service.server.state.risk
+    risk.ordered(7, -1)
+    assert risk.reasons(7, now) == []
+    risk.ordered(7, +1)
+    assert risk.reasons(7, now) == [], "not flagged by an order already ended"
+    risk.ordered(7, +1)
+    assert risk.reasons(7, now) == ["under an active quarantine order"]

@@ -60,10 +60,13 @@ class Risk:
                 self._declared[person] = (at, reasons)
 
     def ordered(self, person: int, change: int) -> None:
-        """`change` active orders more (or fewer, when negative)."""
+        """`change` active orders more (or fewer, when negative). An order's
+        end may be counted before its start (the two calls, committed in
+        that order, report here in the other): the count may dip below zero
+        meanwhile, and comes back to the truth."""
         with self._lock:
             self._orders[person] += change
-            if self._orders[person] <= 0:
+            if self._orders[person] == 0:
                 del self._orders[person]
 
     def reasons(self, person: int, now: int, latest: Declared | None = None) -> list[str]:
@@ -74,7 +77,7 @@ class Risk:
             if latest is None:
                 latest = self._declared.get(person)
             out = list(latest[1]) if latest is not None and latest[0] >= now - RECENT else []
-            if self._orders.get(person):
+            if self._orders.get(person, 0) > 0:
                 out.append("under an active quarantine order")
         return out
 
