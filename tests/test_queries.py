@@ -157,6 +157,19 @@ def test_queries_match_oracle_over_crowds_extremes_and_changes(data, ops, id_bas
         got = engine.overlaps(venue, start, start + 7_200)
         assert list(zip(*(c.tolist() for c in got.columns().values()))) == oracle.overlaps(venue, start, start + 7_200)
 
+    # Stays found by person, venue and check-in: each row its own stay, the
+    # earliest stored first; a row held nowhere, 0.
+    if oracle.stays:
+        picks = data.draw(st.lists(st.sampled_from(sorted(oracle.stays)), max_size=6))
+        rows = [oracle.stays[i][:3] for i in picks] + [[id_base, id_base, base + 1]]
+        want, taken = [], set()
+        for row in rows:
+            match = [i for i in sorted(oracle.stays) if oracle.stays[i][:3] == row and i not in taken]
+            want.append(match[0] if match else 0)
+            taken.update(match[:1])
+        persons, venues, t_in = (np.array(c, dtype=np.uint64 if k < 2 else np.int64) for k, c in enumerate(zip(*rows)))
+        assert engine.find_stays(persons, venues, t_in).tolist() == want
+
     window = (base - 120_000, base + 200_000)
     got = engine.stays_between(*window)
     want = sorted((i, *s) for i, s in oracle.stays.items() if s[2] < window[1] and s[3] > window[0])

@@ -148,6 +148,14 @@ class Engine:
         """Every stay held with ``t_in`` in ``[start, end)``, with its id, by stay id."""
         return Checkins(*self._core.stays_between(convert.time("start", start), convert.time("end", end)))
 
+    def find_stays(self, persons: ArrayLike, venues: ArrayLike, t_in: ArrayLike) -> NDArray[np.uint64]:
+        """The id of a stay held for each row's person, venue and ``t_in``,
+        or 0 (never an id) where none is; a stay answers one row at most,
+        the earliest stored first. Whether a batch whose answer was lost was
+        stored, and as what."""
+        persons, venues = convert.ids("persons", persons), convert.ids("venues", venues)
+        return self._core.find_stays(persons, venues, convert.times("t_in", t_in, len(persons)))
+
     def export_parquet(self, path: str | os.PathLike[str], start: int | np.datetime64, end: int | np.datetime64) -> int:
         """Write the stays with ``t_in`` in ``[start, end)`` to a Parquet file
         (columns of ``stays_between``), one row group per day; return how many

@@ -10,6 +10,7 @@ import unicodedata
 import grpc
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tokhai.v1 import checkins_pb2 as C
@@ -361,6 +362,20 @@ def test_bulk_ingest_acknowledges_whole_batches(service, now):
     again = next(app.checkins.IngestCheckins(iter([batch(13, request_id="ncovi-12")]), metadata=app.md, timeout=30))
     assert again.batch_id == 13 and list(again.stay_ids) == list(first.stay_ids)
     assert len(engine) == 3 * n
+
+    # Stored, but its answer not kept (the database refused it, or the
+    # server died in between): the retry finds the stays, stores none again.
+    from tokhai_server import state as state_module
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(state_module, "_ANSWER_PENDING", sa.text("UPDATE no_such_table SET x = 1"))
+        code, _ = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), batch(14, request_id="ncovi-14"), metadata=app.md)
+    assert code is not grpc.StatusCode.OK and len(engine) == 4 * n, "stored, unanswered"
+    retry = next(app.checkins.IngestCheckins(iter([batch(14, request_id="ncovi-14", batch_id=15)]), metadata=app.md, timeout=30))
+    assert len(engine) == 4 * n, "not stored twice"
+    held = engine.stays_between(now - 6_000, now)
+    assert sorted(retry.stay_ids) == sorted(set(held.stay_id.tolist()) - {s for a in (*acks, first) for s in a.stay_ids})
+    assert next(app.checkins.IngestCheckins(iter([batch(14, request_id="ncovi-14", batch_id=16)]), metadata=app.md, timeout=30)).stay_ids == retry.stay_ids
 
 
 def test_a_key_revoked_while_its_stream_is_open_stops_the_stream(service, now):

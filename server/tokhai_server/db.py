@@ -80,6 +80,8 @@ requests = sa.Table(
     sa.Column("method", sa.String(64), nullable=False),
     sa.Column("response", sa.LargeBinary, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False, index=True),
+    # Set while a call that stores in the engine is under way (no answer yet).
+    sa.Column("pending", sa.Boolean),
 )
 
 audit_log = sa.Table(

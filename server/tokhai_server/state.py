@@ -70,13 +70,24 @@ def _person_slot(person_id: int) -> int:
 
 # Statements on every retried-call path, built once: building one costs
 # more than running it.
-_KEPT_ANSWER = sa.select(db.requests.c.method, db.requests.c.response).where(
+_KEPT_ANSWER = sa.select(db.requests.c.method, db.requests.c.response, db.requests.c.pending).where(
     db.requests.c.principal_id == sa.bindparam("principal"), db.requests.c.request_id == sa.bindparam("request")
 )
 _KEEP_ANSWER = db.requests.insert()
+_ANSWER_PENDING = (
+    db.requests.update()
+    .where(db.requests.c.principal_id == sa.bindparam("principal"), db.requests.c.request_id == sa.bindparam("request"))
+    .values(response=sa.bindparam("answer"), pending=None)
+)
 # What a Venue holds, not the whole row: a third of the time for a
 # trace's sites.
 _VENUES = sa.select(*(db.venues.c[f.name] for f in dataclasses.fields(Venue)))
+
+
+def _check_request_id(request_id: str) -> None:
+    if len(request_id) > 128:
+        raise Invalid("request_id is longer than 128 characters")
+    text.plain(request_id, "request_id")
 
 
 class State:
@@ -265,16 +276,10 @@ class State:
         `compute` did not keep (it stored nothing) is kept after it."""
         if not request_id:
             return compute(lambda conn, response: None)
-        if len(request_id) > 128:
-            raise Invalid("request_id is longer than 128 characters")
-        text.plain(request_id, "request_id")
-        key = (principal.id, request_id)
-        with self.lock("request", *key):
-            with self.db.connect() as conn:
-                row = conn.execute(_KEPT_ANSWER, {"principal": principal.id, "request": request_id}).first()
+        _check_request_id(request_id)
+        with self.lock("request", principal.id, request_id):
+            row = self._kept(principal, request_id, method)
             if row is not None:
-                if row.method != method:
-                    raise Invalid(f"request_id {request_id!r} was already used for {row.method}")
                 return kind.FromString(row.response)
             kept = False
 
@@ -291,3 +296,40 @@ class State:
                 with self.db.begin() as conn:
                     keep(conn, response)
             return response
+
+    def once_durable(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[], M], stored: Callable[[], M | None]) -> M:
+        """`once` for calls that store in the engine, whose answer cannot
+        commit with their changes: the request is marked pending first, and
+        a retry that finds the mark asks `stored()` for the answer of a
+        first try that stored everything before its answer was lost (a
+        crash, a database that refused it), rather than store it all again."""
+        if not request_id:
+            return compute()
+        _check_request_id(request_id)
+        with self.lock("request", principal.id, request_id):
+            row = self._kept(principal, request_id, method)
+            if row is not None and not row.pending:
+                return kind.FromString(row.response)
+            response = None
+            if row is None:
+                with self.db.begin() as conn:
+                    conn.execute(
+                        _KEEP_ANSWER,
+                        {"principal_id": principal.id, "request_id": request_id, "method": method, "response": b"", "pending": True, "created_at": int(time.time())},
+                    )
+            else:
+                response = stored()
+            if response is None:
+                response = compute()
+            with self.db.begin() as conn:
+                conn.execute(_ANSWER_PENDING, {"principal": principal.id, "request": request_id, "answer": response.SerializeToString()})
+            return response
+
+    def _kept(self, principal: Principal, request_id: str, method: str) -> sa.Row | None:
+        """What is kept for a request id (answer, or the mark of a call under
+        way); a request id is for one method."""
+        with self.db.connect() as conn:
+            row = conn.execute(_KEPT_ANSWER, {"principal": principal.id, "request": request_id}).first()
+        if row is not None and row.method != method:
+            raise Invalid(f"request_id {request_id!r} was already used for {row.method}")
+        return row

@@ -199,6 +199,17 @@ impl Engine {
         detached(py, || self.inner.check_stays(&p, &v, &a, &b))
     }
 
+    fn find_stays<'py>(
+        &self,
+        py: Python<'py>,
+        persons: U64s<'py>,
+        venues: U64s<'py>,
+        t_in: I64s<'py>,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let (p, v, a) = (owned(&persons)?, owned(&venues)?, owned(&t_in)?);
+        Ok(detached(py, || self.inner.find_stays(&p, &v, &a))?.into_pyarray(py))
+    }
+
     fn set_checkout(&self, py: Python<'_>, stay_ids: U64s<'_>, t_out: I64s<'_>) -> PyResult<()> {
         let (ids, t) = (owned(&stay_ids)?, owned(&t_out)?);
         detached(py, || self.inner.set_checkout(&ids, &t))

@@ -1119,6 +1119,45 @@ impl Engine {
         Ok(out)
     }
 
+    /// The id of a stay held for each row's person, venue and `t_in`, in
+    /// row order, or 0 (never an id) where none is. A stay answers one row
+    /// at most, the earliest stored first: a batch with a row twice finds
+    /// two stays. For a batch retried after its answer was lost: was it
+    /// stored, and as what?
+    pub fn find_stays(&self, persons: &[u64], venues: &[u64], t_in: &[i64]) -> Result<Vec<u64>> {
+        same_length(
+            persons.len(),
+            &[("venues", venues.len()), ("t_in", t_in.len())],
+        )?;
+        let state = self.state.read();
+        // Each segment's seq by row, made when a row there is first matched.
+        let mut seqs: FxHashMap<(i64, u32), Vec<u32>> = FxHashMap::default();
+        let mut taken = FxHashSet::default();
+        let mut out = Vec::with_capacity(persons.len());
+        for ((&person, &venue), &t) in persons.iter().zip(venues).zip(t_in) {
+            let day = t.div_euclid(DAY);
+            let mut found = Vec::new();
+            if let Some(p) = state.partitions.get(&day) {
+                let rel = t - p.start();
+                for seg in &p.segments {
+                    for &row in seg.person_rows(person) {
+                        if seg.venue_of(row) == venue && i64::from(seg.t_in(row)) == rel {
+                            let by_row = seqs
+                                .entry((day, seg.first_seq()))
+                                .or_insert_with(|| seg.seqs_by_row());
+                            found.push(crate::engine::stay_id(day, by_row[row as usize]));
+                        }
+                    }
+                }
+            }
+            found.sort_unstable();
+            let id = found.into_iter().find(|id| !taken.contains(id));
+            taken.extend(id);
+            out.push(id.unwrap_or(0));
+        }
+        Ok(out)
+    }
+
     /// Contacts of `person` during its infectious window `[start, end)`,
     /// ordered by person.
     pub fn contacts(

@@ -310,7 +310,7 @@ impl Segment {
     }
 
     /// The `seq` of each row.
-    fn seqs_by_row(&self) -> Vec<u32> {
+    pub fn seqs_by_row(&self) -> Vec<u32> {
         let mut seqs = vec![0; self.len()];
         for (i, &row) in self.row_of_seq.iter().enumerate() {
             if row != NO_ROW {

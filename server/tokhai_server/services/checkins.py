@@ -175,8 +175,11 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
 
     def _ingest(self, who: Principal, batch: pb.IngestBatch) -> pb.IngestAck:
         who.require_app(batch.source)
-        store = self._ingest_checkouts if batch.checkout_stay_ids or batch.checkout_t_out else self._ingest_checkins
-        ack = self.state.once(who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda: store(batch))
+        if batch.checkout_stay_ids or batch.checkout_t_out:
+            # Setting the same check-outs again changes nothing.
+            ack = self.state.once(who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda: self._ingest_checkouts(batch))
+        else:
+            ack = self.state.once_durable(who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda: self._ingest_checkins(batch), lambda: self._stored_already(batch))
         ack.batch_id = batch.batch_id  # the batch's number in this stream, not in the first one
         return ack
 
@@ -209,6 +212,19 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             raise Invalid(f"batch {batch.batch_id}: {e}") from None
         except NotFound as e:
             raise NotFound(f"batch {batch.batch_id}: {e}") from None
+        return pb.IngestAck(batch_id=batch.batch_id, stay_ids=ids)
+
+    def _stored_already(self, batch: pb.IngestBatch) -> pb.IngestAck | None:
+        """The ack of a check-in batch that a first try stored, when the store
+        holds a stay for each of its rows (by person, venue and check-in time:
+        a check-out may have changed the end since)."""
+        try:
+            persons = np.array(self.state.people.ids_of_refs(batch.person_refs), dtype=np.uint64)
+            ids = self.state.engine.find_stays(persons, np.array(batch.venue_ids, dtype=np.uint64), np.array(batch.t_in, dtype=np.int64))
+        except (Invalid, InvalidInputError):
+            return None  # not a batch that could have been stored
+        if not len(ids) or not ids.all():
+            return None
         return pb.IngestAck(batch_id=batch.batch_id, stay_ids=ids)
 
     def _ingest_checkouts(self, batch: pb.IngestBatch) -> pb.IngestAck:
