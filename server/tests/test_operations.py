@@ -19,8 +19,10 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from tokhai.v1 import checkins_pb2 as C
 from tokhai.v1 import venues_pb2 as V
+from tokhai_server import auth
 from tokhai_server.app import Server
 from tokhai_server.config import Settings
+from tokhai_server.errors import PermissionDenied
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +58,8 @@ def test_a_generic_reflection_client_lists_and_calls_the_services(service):
     assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
     database = ProtoReflectionDescriptorDatabase(grpc.intercept_channel(service.channel, _WithKey(admin.md)))
     names = set(database.get_services())
-    assert {"tokhai.v1.VenueService", "tokhai.v1.CheckinService", "tokhai.v1.TracingService", "grpc.health.v1.Health"} <= names
+    services = {f"tokhai.v1.{s}Service" for s in ("Venue", "Checkin", "Tracing", "Care", "Report")}
+    assert services | {"grpc.health.v1.Health"} <= names
     # Call a method knowing nothing but what reflection said.
     pool = descriptor_pool.DescriptorPool(database)
     method = pool.FindServiceByName("tokhai.v1.VenueService").FindMethodByName("ListSigningKeys")
@@ -377,6 +380,13 @@ def test_every_rpc_of_the_protos_has_a_handler():
     for service, (module, servicer) in servicers.items():
         for method in module.DESCRIPTOR.services_by_name[service].methods:
             assert method.name in vars(servicer), f"{service}.{method.name} has no handler"
+            # A method left out of the table would be for admins only.
+            assert f"/tokhai.v1.{service}/{method.name}" in auth.PERMISSIONS, f"{service}.{method.name} says no role may call it"
+    assert set(auth.PERMISSIONS) <= {f"/tokhai.v1.{service}/{m.name}" for service, (module, _) in servicers.items() for m in module.DESCRIPTOR.services_by_name[service].methods}
+    tracer = auth.Principal(id=1, name="t", role=auth.Role.TRACER, province=None, app=None)
+    with pytest.raises(PermissionDenied):
+        auth.allowed(tracer, "/tokhai.v1.CareService/NotListed")
+    auth.allowed(tracer, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
 
 
 def test_keys_are_made_as_calls_will_check_them_and_the_data_is_private(tmp_path):

@@ -819,3 +819,64 @@ def test_the_load_benchmarks_bulk_batches_are_taken(service):
     done: queue.Queue = queue.Queue()
     load_bench.ingest_worker(service.server.port, app.key, len(venues), 2, 500, 0, done)
     assert done.get()[0] == 1_000 and venues == [1, 2, 3]
+
+
+def test_refusals_at_their_bounds_across_provinces_and_for_deactivated_venues(service, now):
+    """The limits where they are (300 s ahead, 28 days back), a code whose
+    venue id was changed under its signature, another province's tracer on
+    every call that names a province, and a deactivated venue everywhere."""
+    from tokhai.v1 import care_pb2 as H
+    from tokhai.v1 import reports_pb2 as R
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    operator = service.client("venue_operator", province="79")
+    venue, payload = service.venue(operator, province="79")
+    other, _ = service.venue(operator, province="79", name="Quán khác")
+
+    def checkin(t: int, code: str = payload) -> grpc.StatusCode:
+        try:
+            app.checkins.CheckIn(C.CheckInRequest(person=phone(1), venue_payload=code, time=t, source=NCOVI), metadata=app.md, timeout=10)
+        except grpc.RpcError as e:
+            return e.code()
+        return grpc.StatusCode.OK
+
+    assert checkin(now + 400) is grpc.StatusCode.INVALID_ARGUMENT
+    assert checkin(now - 28 * 86_400 - 400) is grpc.StatusCode.INVALID_ARGUMENT
+    assert checkin(now - 28 * 86_400 + 400) is grpc.StatusCode.OK
+    assert checkin(now + 200) is grpc.StatusCode.OK
+    prefix, _, key, signature = payload.split(".")
+    moved = f"{prefix}.{other.id}.{key}.{signature}"  # another venue, the same signature
+    assert checkin(now, moved) is grpc.StatusCode.INVALID_ARGUMENT
+    assert checkin(now, f"{prefix}.{venue.id}.{int(key) + 99}.{signature}") is grpc.StatusCode.NOT_FOUND
+
+    hanoi = service.client("tracer", province="01")
+    denied = [
+        (hanoi.care.OrderQuarantine, H.OrderQuarantineRequest(people=[phone(2)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 86_400, purpose="F1 ổ dịch")),
+        (hanoi.care.PublishAlerts, H.PublishAlertsRequest(alerts=[H.VenueAlert(venue_id=venue.id, start=now - 600, end=now, level=H.ALERT_LEVEL_MONITOR)], purpose="ổ dịch")),
+        (hanoi.venues.SafetyHistory, V.SafetyHistoryRequest(venue_id=venue.id)),
+        (hanoi.reports.SymptomCounts, R.CountsRequest(province_code="79", by=R.LEVEL_WARD, start=now - 60, end=now)),
+        (hanoi.reports.VenueCounts, R.VenueCountsRequest(province_code="79")),
+        (hanoi.reports.QuarantineCounts, R.QuarantineCountsRequest(province_code="79")),
+        (hanoi.care.ListLineList, H.LineListRequest(list=H.LINE_LIST_NOT_REPORTED_TODAY, province_code="79", purpose="theo dõi")),
+    ]
+    for call, request in denied:
+        assert status(call, request, metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED, call
+    with service.server.state.db.connect() as conn:
+        from tokhai_server import db
+
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.quarantine_orders)).scalar_one() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.alerts)).scalar_one() == 0
+
+    # Deactivated: refused for check-ins however they come, and for new codes.
+    operator.venues.DeactivateVenue(V.DeactivateVenueRequest(venue_id=venue.id), metadata=operator.md)
+    code = app.checkins.IssuePersonalCode(C.IssuePersonalCodeRequest(person=phone(3)), metadata=app.md).payload
+    refused = [
+        (operator.checkins.ScanPerson, C.ScanPersonRequest(venue_id=venue.id, person_payload=code, time=now), operator.md),
+        (operator.venues.IssueVenueCode, V.IssueVenueCodeRequest(venue_id=venue.id), operator.md),
+        (lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), C.IngestBatch(batch_id=1, source=NCOVI, person_refs=["cccd:000000000004"], venue_ids=[venue.id], t_in=[now - 60], t_out=[now]), app.md),
+    ]
+    stays = len(service.server.state.engine)
+    for call, request, md in refused:
+        assert status(call, request, metadata=md)[0] is grpc.StatusCode.FAILED_PRECONDITION, call
+    assert len(service.server.state.engine) == stays

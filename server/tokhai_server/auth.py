@@ -109,7 +109,9 @@ OPEN = frozenset({"/grpc.health.v1.Health/Check"})
 def allowed(principal: Principal, method: str) -> None:
     roles = PERMISSIONS.get(method)
     if roles is None:
-        return  # not ours (reflection, health's Watch): any key
+        if not method.startswith(f"/{_V}"):
+            return  # not ours (reflection, health's Watch): any key
+        roles = frozenset()  # ours but not listed: admins only, never everyone
     if principal.role is not Role.ADMIN and principal.role not in roles:
         raise PermissionDenied(f"role {principal.role} may not call {method.rsplit('/', 1)[-1]}")
 
