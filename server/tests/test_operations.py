@@ -132,9 +132,9 @@ def test_tls(tmp_path):
         server.stop(grace=1)
 
 
-def test_oversized_messages_are_refused(tmp_path):
+def test_oversized_messages_are_refused(tmp_path, database_url):
     # No retention run: its audit record would land between the counts below.
-    server = Server(Settings(data_dir=tmp_path / "d", max_message_bytes=64 << 10, retention_every=0), "127.0.0.1:0").start()
+    server = Server(Settings(data_dir=tmp_path / "d", database_url=database_url, max_message_bytes=64 << 10, retention_every=0), "127.0.0.1:0").start()
     try:
         from harness import Client
         from tokhai_server import auth

@@ -880,3 +880,24 @@ def test_refusals_at_their_bounds_across_provinces_and_for_deactivated_venues(se
     for call, request, md in refused:
         assert status(call, request, metadata=md)[0] is grpc.StatusCode.FAILED_PRECONDITION, call
     assert len(service.server.state.engine) == stays
+
+
+def test_retries_of_scans_check_outs_and_check_out_batches_change_nothing(service, now):
+    app = service.client("app_backend", app=NCOVI)
+    operator = service.client("venue_operator")
+    venue, payload = service.venue(operator)
+    engine = service.server.state.engine
+    code = app.checkins.IssuePersonalCode(C.IssuePersonalCodeRequest(person=phone(1)), metadata=app.md).payload
+    scan = C.ScanPersonRequest(request_id="s-1", venue_id=venue.id, person_payload=code, time=now - 900)
+    first = operator.checkins.ScanPerson(scan, metadata=operator.md)
+    assert operator.checkins.ScanPerson(scan, metadata=operator.md) == first and len(engine) == 1
+    out = C.CheckOutRequest(request_id="o-1", stay_id=first.stay_id, time=now - 600)
+    assert app.checkins.CheckOut(out, metadata=app.md) == app.checkins.CheckOut(out, metadata=app.md)
+    # A later check-out under the same request id is the first one's retry: the first time stands.
+    app.checkins.CheckOut(C.CheckOutRequest(request_id="o-1", stay_id=first.stay_id, time=now - 300), metadata=app.md)
+    assert engine.stays_between(now - 1_000, now).t_out.tolist() == [now - 600]
+    other = check_in(app, payload, phone(2), now - 800)
+    batch = C.IngestBatch(batch_id=1, request_id="b-1", source=NCOVI, checkout_stay_ids=[other.stay_id], checkout_t_out=[now - 100])
+    acks = [list(app.checkins.IngestCheckins(iter([batch]), metadata=app.md, timeout=10))[0] for _ in range(2)]
+    assert acks[0] == acks[1] and acks[0].checked_out == 1 and len(engine) == 2
+    assert sorted(engine.stays_between(now - 1_000, now).t_out.tolist()) == [now - 600, now - 100]
