@@ -99,6 +99,9 @@ def test_trace_to_quarantine_to_daily_reports_and_line_lists(service, now):
     assert [e.order.person.id for e in missing.entries] == [person_3] and missing.entries[0].contact.phone == "0933333333"
     warning = line_list(H.LINE_LIST_WARNING_SIGNS)
     assert len(warning.entries) == 1 and warning.entries[0].spo2_percent == 94
+    with service.server.state.db.connect() as conn:
+        read = conn.execute(sa.select(db.audit_log).order_by(db.audit_log.c.seq.desc()).limit(2)).all()
+    assert [(r.action, r.purpose, r.people) for r in read] == [("ListLineList", "giám sát hằng ngày", 1)] * 2, "each line list read is audited"
     hanoi = service.client("tracer", province="01")
     assert status(hanoi.care.ListLineList, H.LineListRequest(list=H.LINE_LIST_WARNING_SIGNS, province_code="79", purpose="xem"), metadata=hanoi.md) is grpc.StatusCode.PERMISSION_DENIED
     ward_staff = service.client("health_staff", province="79", place="26740")
