@@ -104,6 +104,19 @@ fn owned<T: numpy::Element + Copy>(column: &PyReadonlyArray1<'_, T>) -> PyResult
     Ok(column.as_slice()?.to_vec())
 }
 
+/// A batch of stays' columns: persons, venues, `t_in`, `t_out`.
+type OwnedStays = (Vec<u64>, Vec<u64>, Vec<i64>, Vec<i64>);
+
+/// A batch of stays' four columns, each [`owned`].
+fn owned_stays(
+    persons: &U64s<'_>,
+    venues: &U64s<'_>,
+    t_in: &I64s<'_>,
+    t_out: &I64s<'_>,
+) -> PyResult<OwnedStays> {
+    Ok((owned(persons)?, owned(venues)?, owned(t_in)?, owned(t_out)?))
+}
+
 /// Numpy columns, moved out of Rust vectors without copying.
 macro_rules! columns {
     ($py:expr; $($column:expr),+) => {
@@ -170,12 +183,7 @@ impl Engine {
         t_in: I64s<'py>,
         t_out: I64s<'py>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
-        let (p, v, a, b) = (
-            owned(&persons)?,
-            owned(&venues)?,
-            owned(&t_in)?,
-            owned(&t_out)?,
-        );
+        let (p, v, a, b) = owned_stays(&persons, &venues, &t_in, &t_out)?;
         Ok(detached(py, || self.inner.add_stays(&p, &v, &a, &b))?.into_pyarray(py))
     }
 
@@ -189,12 +197,7 @@ impl Engine {
         t_in: I64s<'_>,
         t_out: I64s<'_>,
     ) -> PyResult<()> {
-        let (p, v, a, b) = (
-            owned(&persons)?,
-            owned(&venues)?,
-            owned(&t_in)?,
-            owned(&t_out)?,
-        );
+        let (p, v, a, b) = owned_stays(&persons, &venues, &t_in, &t_out)?;
         // Without the GIL: an expiry may hold the writer's lock for seconds.
         detached(py, || self.inner.check_stays(&p, &v, &a, &b))
     }
