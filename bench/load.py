@@ -177,7 +177,7 @@ def main() -> None:
     ap.add_argument("--stays", type=parse_size, default=parse_size("100M"))
     ap.add_argument("--days", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=120)
-    ap.add_argument("--streams", type=int, default=2)
+    ap.add_argument("--streams", type=int, default=2, help="IngestCheckins streams, from one key (which holds 2 at most)")
     ap.add_argument("--in-flight", type=int, default=2, help="unacknowledged batches per stream")
     ap.add_argument("--trace-rate", type=float, default=1.0, help="traces a second during ingest")
     ap.add_argument("--idle-traces", type=int, default=50)

@@ -274,7 +274,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--processes", type=int, default=1, help="CheckIn client processes")
     ap.add_argument("--clients", type=int, default=32, help="concurrent CheckIn clients (coroutines) per process")
-    ap.add_argument("--streams", type=int, default=2)
+    ap.add_argument("--streams", type=int, default=2, help="IngestCheckins streams, from one key (which holds 2 at most)")
     ap.add_argument("--batches", type=int, default=50, help="10,000-row batches per ingest stream")
     ap.add_argument("--traces", type=int, default=200)
     ap.add_argument("--json", type=Path)
