@@ -108,7 +108,7 @@ def _serve_empty(port_out: mp.Queue) -> None:
     server.wait_for_termination()
 
 
-def checkin_worker(port: int, key: str, payloads: list[str], seconds: float, concurrency: int, seed: int, out: mp.Queue) -> None:
+def checkin_worker(port: int, key: str, payloads: list[str], seconds: float, concurrency: int, request_ids: bool, seed: int, out: mp.Queue) -> None:
     """`concurrency` clients as coroutines on one asyncio channel: the
     lightest load generator grpc's Python offers, so the server gets as much
     of the two cores as it can."""
@@ -124,8 +124,11 @@ def checkin_worker(port: int, key: str, payloads: list[str], seconds: float, con
 
             async def client(k: int) -> None:
                 rng = random.Random(seed * 1000 + k)
+                calls = 0
                 while time.monotonic() < stop:
+                    calls += 1
                     request = C.CheckInRequest(
+                        request_id=f"{seed}-{k}-{calls}" if request_ids else "",
                         person=K.PersonRef(citizen_id=f"{rng.randrange(10**11, 10**12):012d}"),
                         venue_payload=rng.choice(payloads),
                         time=int(time.time()),
@@ -173,9 +176,9 @@ def warm(port: int, key: str, payloads: list[str]) -> None:
             stub.CheckIn(request, metadata=md, timeout=10)
 
 
-def bench_checkins(port: int, key: str, payloads: list[str], seconds: float, processes: int, concurrency: int) -> dict:
+def bench_checkins(port: int, key: str, payloads: list[str], seconds: float, processes: int, concurrency: int, request_ids: bool = False) -> dict:
     warm(port, key, payloads)
-    results = in_processes(checkin_worker, [(port, key, payloads, seconds, concurrency, i) for i in range(processes)])
+    results = in_processes(checkin_worker, [(port, key, payloads, seconds, concurrency, request_ids, i) for i in range(processes)])
     lat = np.array([x for r in results for x in r[0]])
     return {
         "clients": processes * concurrency,
@@ -274,6 +277,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--processes", type=int, default=1, help="CheckIn client processes")
     ap.add_argument("--clients", type=int, default=32, help="concurrent CheckIn clients (coroutines) per process")
+    ap.add_argument("--request-ids", action="store_true", help="also CheckIn with a request id on every call, as apps send them (each answer is kept: a database commit)")
     ap.add_argument("--streams", type=int, default=2, help="IngestCheckins streams, from one key (which holds 2 at most)")
     ap.add_argument("--batches", type=int, default=50, help="10,000-row batches per ingest stream")
     ap.add_argument("--traces", type=int, default=200)
@@ -297,6 +301,8 @@ def main() -> None:
             rows["trace"] = bench_trace(port, tracer_key, start, args.traces, people)
             rows["reports"] = bench_reports(port, analyst_key, start)
             rows["checkin"] = bench_checkins(port, app_key, payloads, args.seconds, args.processes, args.clients)
+            if args.request_ids:
+                rows["checkin_request_ids"] = bench_checkins(port, app_key, payloads, args.seconds, args.processes, args.clients, request_ids=True)
             ports: mp.Queue = mp.Queue()
             empty = mp.Process(target=_serve_empty, args=(ports,))
             empty.start()
@@ -315,6 +321,9 @@ def main() -> None:
     print(f"| service on loopback, {args.stays:,} stays loaded, {os.cpu_count()} cpus | |")
     print("|---|---|")
     print(f"| CheckIn, {c['clients']} concurrent clients | {c['calls_per_s']:,.0f} calls/s, p50 {c['p50_ms']:.1f} ms, p99 {c['p99_ms']:.1f} ms ({c['errors']} errors) |")
+    if "checkin_request_ids" in rows:
+        r = rows["checkin_request_ids"]
+        print(f"| CheckIn with a request id on every call | {r['calls_per_s']:,.0f} calls/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms ({r['errors']} errors) |")
     print(f"| the same clients against an empty gRPC server (the floor) | {e['calls_per_s']:,.0f} calls/s, p50 {e['p50_ms']:.1f} ms, p99 {e['p99_ms']:.1f} ms |")
     print(f"| IngestCheckins, {i['streams']} streams of 10,000-row batches | {i['checkins_per_s']:,.0f} check-ins/s |")
     print(f"| Trace, 1 case, 14 days, F1 | p50 {tr['p50_ms']:.1f} ms, p99 {tr['p99_ms']:.1f} ms ({tr['people_p50']:.0f} people) |")
