@@ -376,6 +376,12 @@ def test_bulk_ingest_acknowledges_whole_batches(service, now):
     held = engine.stays_between(now - 6_000, now)
     assert sorted(retry.stay_ids) == sorted(set(held.stay_id.tolist()) - {s for a in (*acks, first) for s in a.stay_ids})
     assert next(app.checkins.IngestCheckins(iter([batch(14, request_id="ncovi-14", batch_id=16)]), metadata=app.md, timeout=30)).stay_ids == retry.stay_ids
+    # The id of a batch refused before it was answered is not another batch's.
+    refused = batch(17, request_id="ncovi-17", t_in=[now + 9_999] * n)
+    assert status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), refused, metadata=app.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
+    checkouts = C.IngestBatch(batch_id=18, request_id="ncovi-17", source=NCOVI, checkout_stay_ids=[retry.stay_ids[0]], checkout_t_out=[now - 10])
+    code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), checkouts, metadata=app.md)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "not answered yet" in detail
 
 
 def test_a_key_revoked_while_its_stream_is_open_stops_the_stream(service, now):

@@ -279,6 +279,9 @@ class State:
         _check_request_id(request_id)
         with self.lock("request", principal.id, request_id):
             row = self._kept(principal, request_id, method)
+            if row is not None and row.pending:
+                # Marked by `once_durable` (a batch of check-ins), never answered.
+                raise Invalid(f"request_id {request_id!r} is that of a batch of check-ins not answered yet: send that batch again, or use another id")
             if row is not None:
                 return kind.FromString(row.response)
             kept = False
