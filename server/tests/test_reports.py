@@ -8,6 +8,8 @@ import io
 import grpc
 import numpy as np
 import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tokhai.v1 import care_pb2 as H
 from tokhai.v1 import checkins_pb2 as C
@@ -15,6 +17,7 @@ from tokhai.v1 import common_pb2 as K
 from tokhai.v1 import reports_pb2 as R
 from tokhai.v1 import venues_pb2 as V
 from tokhai_server import audit
+from tokhai_server.services import reports
 
 NCOVI = K.SOURCE_APP_NCOVI
 LOCAL = 7 * 3_600
@@ -46,8 +49,6 @@ def test_counts_match_the_data_and_respect_scope(service, now, monkeypatch):
     assert {(r.key, r.day): r.count for r in got} == expected, "per venue and day, Hà Nội's not among them"
     # Exports are written a day at a time (a row group a day) and sent in
     # pieces (small here, so that a file takes many): the same rows.
-    from tokhai_server.services import reports
-
     monkeypatch.setattr(reports, "CHUNK", 100)
     for fmt in (R.FORMAT_CSV, R.FORMAT_PARQUET):
         nothing = export(analyst, dataset=R.DATASET_CHECKINS_PER_DAY, format=fmt, counts=R.CountsRequest(province_code="79", by=R.LEVEL_VENUE, start=day0 - 9 * 86_400, end=day0 - 8 * 86_400), purpose="báo cáo Sở")
@@ -81,6 +82,47 @@ def test_counts_match_the_data_and_respect_scope(service, now, monkeypatch):
     assert {r.key: 0 for r in everywhere}.keys() == {"79", "01"} and sum(r.count for r in everywhere) == 61
 
 
+def attack(totals: dict[tuple[str, ...], int], withheld: set[tuple[str, ...]]) -> dict[tuple[str, ...], int]:
+    """What an analyst works out from every level's answers, by solving each
+    "an area's total is the sum of its parts" with one unknown left, again
+    and again: the withheld counts found."""
+    known = {a: n for a, n in totals.items() if a not in withheld}
+    parts: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for area in totals:
+        if len(area) > 1:
+            parts.setdefault(area[:-1], []).append(area)
+    found = True
+    while found:
+        found = False
+        for whole, some in parts.items():
+            unknown = [a for a in (whole, *some) if a not in known]
+            if len(unknown) == 1:
+                (x,) = unknown
+                rest = sum(known[a] for a in some if a != x)
+                known[x] = known[whole] - rest if x != whole else rest
+                found = True
+    return {a: n for a, n in known.items() if a in withheld}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.tuples(st.sampled_from("12"), st.sampled_from("abc"), st.sampled_from("xyz")), st.integers(0, 12), max_size=18))
+def test_no_withheld_symptom_count_comes_back_by_subtraction(wards):
+    """Against every level at once: small counts are withheld, none is
+    worked out from the others, and each area shown hides parts summing to
+    5 or more if any (so no equation pins a small one down)."""
+    totals = reports.area_totals(wards)
+    withheld = reports.withheld_areas(totals)
+    assert {a for a, n in totals.items() if 0 < n < reports.SMALL_CELL} <= withheld
+    assert not any(totals[a] == 0 for a in withheld), "nothing to hide in a zero"
+    assert attack(totals, withheld) == {}
+    for whole in totals:
+        some = [a for a in totals if len(a) == len(whole) + 1 and a[:-1] == whole and a in withheld]
+        if whole in withheld:
+            assert len(some) == sum(1 for a in totals if len(a) == len(whole) + 1 and a[:-1] == whole and totals[a] > 0)
+        elif some:
+            assert len(some) >= 2 and sum(totals[a] for a in some) >= reports.SMALL_CELL
+
+
 def test_symptoms_venues_and_quarantine_counts(service, now):
     admin = service.client("admin")
     app = service.client("app_backend", app=NCOVI)
@@ -105,8 +147,18 @@ def test_symptoms_venues_and_quarantine_counts(service, now):
     assert {r.key: (r.count, r.withheld) for r in rows} == {"79-761-26800": (0, True), "79-760-26740": (0, True)}
     for n in range(3, 5):
         app.care.Declare(H.DeclareRequest(person=K.PersonRef(phone=f"09{n:08d}"), time=now, source=NCOVI, declaration=fever), metadata=app.md)
-    rows = analyst.reports.SymptomCounts(wards, metadata=analyst.md).rows
-    assert {r.key: (r.count, r.withheld) for r in rows} == {"79-761-26800": (5, False), "79-760-26740": (0, True)}
+    # Ward 26800's 5 could be shown, but not beside the province's 6, which
+    # less district 761's 5 would give district 760's 1: 761 is withheld
+    # with it, and so are all their wards, whatever level is asked for.
+    by = {
+        level: {r.key: (r.count, r.withheld) for r in analyst.reports.SymptomCounts(R.CountsRequest(province_code="79", by=level, start=now - 60, end=now + 60), metadata=analyst.md).rows}
+        for level in (R.LEVEL_PROVINCE, R.LEVEL_DISTRICT, R.LEVEL_WARD)
+    }
+    assert by == {
+        R.LEVEL_PROVINCE: {"79": (6, False)},
+        R.LEVEL_DISTRICT: {"79-761": (0, True), "79-760": (0, True)},
+        R.LEVEL_WARD: {"79-761-26800": (0, True), "79-760-26740": (0, True)},
+    }
 
     venues = analyst.reports.VenueCounts(R.VenueCountsRequest(province_code="79"), metadata=analyst.md).rows
     assert {(r.kind, r.safety_level): r.count for r in venues} == {(V.VENUE_KIND_CAFE, V.SAFETY_LEVEL_HIGH_RISK): 1, (V.VENUE_KIND_CAFE, 0): 1}

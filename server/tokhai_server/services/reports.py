@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -60,6 +61,46 @@ def withheld(who: Principal, counts: dict[str, int], *together: tuple[str, ...])
         if small & set(group):
             small |= set(group)
     return {k: None if k in small else n for k, n in counts.items()}
+
+
+Area = tuple[str, ...]
+
+
+def area_totals(wards: dict[tuple[str, str, str], int]) -> Counter[Area]:
+    """The counts of each ward (province, district, ward), and their sums
+    per (province, district) and (province,)."""
+    totals: Counter[Area] = Counter()
+    for (province, district, ward), n in wards.items():
+        for area in ((province,), (province, district), (province, district, ward)):
+            totals[area] += n
+    return totals
+
+
+def withheld_areas(totals: Counter[Area]) -> set[Area]:
+    """The areas of `area_totals` whose count analysts do not see: those
+    from 1 to SMALL_CELL - 1, and with them those that would give one away
+    when the counts shown of an area's parts are taken from its total (a
+    district's from its province's). So in an area shown, the parts
+    withheld are none, or two or more summing to SMALL_CELL or more (its
+    smallest others withheld too, as few as it takes); in an area
+    withheld, all of them are. Whatever level a request asks for, it gets
+    the same decisions."""
+    withheld = {area for area, n in totals.items() if len(area) == 1 and 0 < n < SMALL_CELL}
+    for level in (2, 3):
+        parts: defaultdict[Area, list[tuple[int, Area]]] = defaultdict(list)
+        for area, n in totals.items():
+            if len(area) == level and n > 0:
+                parts[area[:-1]].append((n, area))
+        for whole, some in parts.items():
+            some.sort()  # the smallest first: the small, then those that hide them
+            if whole in withheld:
+                hidden = len(some)
+            elif hidden := sum(n < SMALL_CELL for n, _ in some):
+                # All of them at most: their sum is the area's, SMALL_CELL or more.
+                while hidden < len(some) and (hidden < 2 or sum(n for n, _ in some[:hidden]) < SMALL_CELL):
+                    hidden += 1
+            withheld.update(area for _, area in some[:hidden])
+    return withheld
 
 
 def days(request: pb.CountsRequest) -> list[int]:
@@ -124,22 +165,31 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
     def _symptom_rows(self, request: pb.CountsRequest) -> list[tuple[str, int, int | None]]:
         who = principal()
         province = scope(who, request.province_code)
-        d = db.declarations.c
-        keys = {pb.LEVEL_PROVINCE: (d.province,), pb.LEVEL_DISTRICT: (d.province, d.district), pb.LEVEL_WARD: (d.province, d.district, d.ward)}.get(request.by)
-        if keys is None:
+        level = {pb.LEVEL_PROVINCE: 1, pb.LEVEL_DISTRICT: 2, pb.LEVEL_WARD: 3}.get(request.by)
+        if level is None:
             raise Invalid("by must be PROVINCE, DISTRICT or WARD")
         covered = days(request)
+        d = db.declarations.c
         day = (d.at + LOCAL) // DAY
+        # By ward whatever the level asked: what analysts may see is decided
+        # over every level at once.
         query = (
-            sa.select(*keys, day.label("day"), sa.func.count().label("n"))
+            sa.select(d.province, d.district, d.ward, day.label("day"), sa.func.count().label("n"))
             .where(d.symptoms != "", d.at >= covered[0], d.at < covered[-1] + DAY)
-            .group_by(*keys, day)
+            .group_by(d.province, d.district, d.ward, day)
         )
         if province is not None:
             query = query.where(d.province == province)
+        by_day: defaultdict[int, dict[tuple[str, str, str], int]] = defaultdict(dict)
         with self.state.db.connect() as conn:
-            found = conn.execute(query).all()
-        rows = [("-".join(r[: len(keys)]), int(r.day) * DAY - LOCAL, withheld(who, {"n": int(r.n)})["n"]) for r in found]
+            for r in conn.execute(query):
+                by_day[int(r.day)][(r.province, r.district, r.ward)] = int(r.n)
+        rows = []
+        for local_day, wards in by_day.items():
+            totals = area_totals(wards)
+            withheld = withheld_areas(totals) if who.role is Role.ANALYST else set()
+            start = local_day * DAY - LOCAL
+            rows += [("-".join(area), start, None if area in withheld else n) for area, n in totals.items() if len(area) == level]
         return sorted(rows, key=lambda r: (r[1], r[0]))
 
     def SymptomCounts(self, request, context):  # noqa: N802, ANN001
