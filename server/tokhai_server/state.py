@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hmac
 import threading
 import time
 import zlib
@@ -100,6 +101,9 @@ class State:
         self.keys = Keys(self.db)
         self.codes = Codes(self.db, secrets.master_key)
         self.people = Pseudonyms(secrets.pseudonym_key)
+        #: Orders the parts of an area withheld beside its small counts
+        #: (reports): secret, and the same after a restart.
+        self.withhold_key = hmac.digest(secrets.pseudonym_key, b"tokhai reports: parts withheld", "sha256")
         self.audit = AuditLog(self.db)
         self._venues: dict[int, Venue] = {}
         self.live_alerts = LiveAlerts(self.db, int(time.time()))

@@ -4,10 +4,12 @@ caller's scope, and exports of them (CSV, Parquet) with a stated purpose."""
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import sqlalchemy as sa
@@ -76,31 +78,61 @@ def area_totals(wards: dict[tuple[str, str, str], int]) -> Counter[Area]:
     return totals
 
 
-def withheld_areas(totals: Counter[Area]) -> set[Area]:
+def withheld_areas(totals: Counter[Area], rank: Callable[[Area], bytes]) -> set[Area]:
     """The areas of `area_totals` whose count analysts do not see: those
-    from 1 to SMALL_CELL - 1, and with them those that would give one away
-    when the counts shown of an area's parts are taken from its total (a
-    district's from its province's). So in an area shown, the parts
-    withheld are none, or two or more summing to SMALL_CELL or more (its
-    smallest others withheld too, as few as it takes); in an area
-    withheld, all of them are. Whatever level a request asks for, it gets
-    the same decisions."""
-    withheld = {area for area, n in totals.items() if len(area) == 1 and 0 < n < SMALL_CELL}
-    for level in (2, 3):
-        parts: defaultdict[Area, list[tuple[int, Area]]] = defaultdict(list)
-        for area, n in totals.items():
-            if len(area) == level and n > 0:
-                parts[area[:-1]].append((n, area))
-        for whole, some in parts.items():
-            some.sort()  # the smallest first: the small, then those that hide them
+    from 1 to SMALL_CELL - 1, and with them those that would tell one by
+    subtraction, the counts shown of an area's parts taken from its total.
+
+    An analyst who takes the parts shown from an area's total is left with
+    the sum of those withheld, each at least its number of wards listed
+    (a ward is listed when it has a count). In an area shown, the parts
+    withheld are none, or two or more whose sum leaves each of them at
+    least SMALL_CELL - 1 values: other parts are withheld with the small
+    ones, in the order of `rank` (a keyed hash, so that which were picked
+    tells nothing of their counts), and when even all of them would not
+    do, the area is withheld too. In an area withheld, all its parts are.
+    Whatever level a request asks for, it gets the same decisions."""
+    withheld = {area for area, n in totals.items() if 0 < n < SMALL_CELL}
+    wards = Counter(area[:length] for area, n in totals.items() if len(area) == 3 and n > 0 for length in (1, 2, 3))
+    parts: defaultdict[Area, list[Area]] = defaultdict(list)
+    for area, n in totals.items():
+        if len(area) > 1 and n > 0:
+            parts[area[:-1]].append(area)
+    for some in parts.values():
+        some.sort(key=rank)
+
+    def hides(hidden: set[Area]) -> bool:
+        # The sum less each one's least: the room each one's value has.
+        room = sum(totals[a] - wards[a] for a in hidden)
+        return len(hidden) >= 2 and room >= SMALL_CELL - 2
+
+    # An area withheld for its parts changes what its own area must withhold:
+    # again until nothing changes (withholding only grows).
+    changed = True
+    while changed:
+        changed = False
+        for whole, some in sorted(parts.items(), key=lambda item: len(item[0])):
+            hidden = {area for area in some if area in withheld}
             if whole in withheld:
-                hidden = len(some)
-            elif hidden := sum(n < SMALL_CELL for n, _ in some):
-                # All of them at most: their sum is the area's, SMALL_CELL or more.
-                while hidden < len(some) and (hidden < 2 or sum(n for n, _ in some[:hidden]) < SMALL_CELL):
-                    hidden += 1
-            withheld.update(area for _, area in some[:hidden])
+                hidden = set(some)
+            elif hidden:
+                others = (area for area in some if area not in hidden)
+                while not hides(hidden):
+                    more = next(others, None)
+                    if more is None:
+                        hidden.add(whole)
+                        break
+                    hidden.add(more)
+            if not hidden <= withheld:
+                withheld |= hidden
+                changed = True
     return withheld
+
+
+def _keyed(mac: hmac.HMAC, area: Area) -> bytes:
+    mac = mac.copy()
+    mac.update("-".join(area).encode())
+    return mac.digest()
 
 
 def days(request: pb.CountsRequest) -> list[int]:
@@ -187,9 +219,13 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         rows = []
         for local_day, wards in by_day.items():
             totals = area_totals(wards)
-            withheld = withheld_areas(totals) if who.role is Role.ANALYST else set()
+            hidden: set[Area] = set()
+            if who.role is Role.ANALYST:
+                # The same order at every call for a day, which analysts cannot work out.
+                mac = hmac.new(self.state.withhold_key, str(local_day).encode(), hashlib.sha256)
+                hidden = withheld_areas(totals, lambda area: _keyed(mac, area))
             start = local_day * DAY - LOCAL
-            rows += [("-".join(area), start, None if area in withheld else n) for area, n in totals.items() if len(area) == level]
+            rows += [("-".join(area), start, None if area in hidden else n) for area, n in totals.items() if len(area) == level]
         return sorted(rows, key=lambda r: (r[1], r[0]))
 
     def SymptomCounts(self, request, context):  # noqa: N802, ANN001
