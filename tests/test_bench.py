@@ -1,6 +1,7 @@
 """pytest-benchmark cases at a small size: each times one query and checks
 its answer, so a run with ``--benchmark-enable`` measures something right.
-Disabled by default (``addopts``); ``make bench`` is the side-by-side run."""
+Timing is off by default (``addopts``): ``make test`` runs each once, as
+a test of its answer. ``make bench`` is the side-by-side run."""
 
 from __future__ import annotations
 

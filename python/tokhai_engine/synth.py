@@ -4,7 +4,7 @@ Two models:
 
 - :class:`National`, the country: 63 provinces by population, venues of the
   directive's kinds, people's days of consecutive check-ins. Generated in Rust,
-  in chunks, at tens of millions of stays a second, so a billion stays never
+  in chunks, at over ten million stays a second, so a billion stays never
   need a billion-row array at once. Its model is documented on the class and
   in ``docs/benchmarks.md``.
 - :func:`generate`, a small region in one array: anyone may meet anyone,

@@ -1,8 +1,9 @@
 //! `tokhai_engine._engine`: the Python face of the `overlap` crate.
 //!
-//! Only converts types, releases the GIL around every call into the engine,
-//! and maps engine errors to Python exceptions. Checks of dtypes and Python
-//! scalars live in the pure-Python package, next to the public signatures.
+//! Converts types, releases the GIL around every call into the engine, and
+//! maps engine errors to Python exceptions; on Linux its allocator asks for
+//! huge pages for large blocks (`huge`). Checks of dtypes and Python scalars
+//! live in the pure-Python package, next to the public signatures.
 
 #[cfg(target_os = "linux")]
 mod huge;
@@ -66,7 +67,7 @@ create_exception!(
     tokhai_engine._engine,
     ClosedError,
     PyValueError,
-    "A change to an engine after close()."
+    "A call to an engine after close()."
 );
 
 /// The one place engine errors become Python exceptions.
