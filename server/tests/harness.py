@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import grpc
@@ -42,3 +43,25 @@ def start(data_dir: Path, database_url: str | None) -> Running:
     server = Server(Settings(data_dir=data_dir, database_url=database_url, retention_every=0), "127.0.0.1:0").start()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     return Running(server, channel, data_dir)
+
+
+class Slowed:
+    """The server's engine, with `method` taking `seconds` longer: a call
+    that is still working when its client gives up, or when others come.
+    `calls` names the engine's methods the server looked up, in order."""
+
+    def __init__(self, engine, method: str, seconds: float) -> None:  # noqa: ANN001 - an Engine
+        self._engine, self._method, self._seconds = engine, method, seconds
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        self.calls.append(name)
+        found = getattr(self._engine, name)
+        if name != self._method:
+            return found
+
+        def slowly(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+            time.sleep(self._seconds)
+            return found(*args, **kw)
+
+        return slowly

@@ -7,6 +7,8 @@ import filecmp
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from tokhai.v1 import checkins_pb2 as C
+from tokhai.v1 import common_pb2 as K
+from tokhai.v1 import tracing_pb2 as T
 from tokhai.v1 import venues_pb2 as V
 from tokhai_server import auth
 from tokhai_server.app import Server
@@ -37,6 +41,60 @@ def test_the_generated_code_is_what_the_protos_make(tmp_path):
     assert fresh == committed, "run `make protos`"
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "tokhai" / "v1", ROOT / "server" / "tokhai" / "v1", fresh, shallow=False)
     assert not mismatch and not errors, f"stale generated code: {mismatch + errors}; run `make protos`"
+
+
+def undocumented(proto: str) -> list[str]:
+    """The services, methods, messages, fields, enums and enum values (but
+    the UNSPECIFIED ones) of `proto` with no comment, before or after."""
+    import grpc_tools
+    from google.protobuf import descriptor_pb2
+    from grpc_tools import protoc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "set.pb"
+        args = ["protoc", f"-I{ROOT / 'protos'}", f"-I{Path(grpc_tools.__file__).parent / '_proto'}", "--include_source_info", f"--descriptor_set_out={out}", proto]
+        assert protoc.main(args) == 0
+        (f,) = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file
+    commented = {tuple(at.path) for at in f.source_code_info.location if (at.leading_comments + at.trailing_comments).strip()}
+    missing = []
+
+    def check(path: list[int], name: str) -> None:
+        if tuple(path) not in commented:
+            missing.append(name)
+
+    def enum(e, path: list[int], name: str) -> None:  # noqa: ANN001 - an EnumDescriptorProto
+        check(path, name)
+        for i, value in enumerate(e.value):
+            if not value.name.endswith("_UNSPECIFIED"):
+                check([*path, 2, i], f"{name}.{value.name}")
+
+    def message(m, path: list[int], name: str) -> None:  # noqa: ANN001 - a DescriptorProto
+        check(path, name)
+        for i, field in enumerate(m.field):
+            check([*path, 2, i], f"{name}.{field.name}")
+        for i, nested in enumerate(m.nested_type):
+            message(nested, [*path, 3, i], f"{name}.{nested.name}")
+        for i, e in enumerate(m.enum_type):
+            enum(e, [*path, 4, i], f"{name}.{e.name}")
+
+    # Paths of FileDescriptorProto: message_type 4, enum_type 5, service 6; a service's method 2.
+    for i, m in enumerate(f.message_type):
+        message(m, [4, i], m.name)
+    for i, e in enumerate(f.enum_type):
+        enum(e, [5, i], e.name)
+    for i, service in enumerate(f.service):
+        check([6, i], service.name)
+        for j, method in enumerate(service.method):
+            check([6, i, 2, j], f"{service.name}.{method.name}")
+    return missing
+
+
+@pytest.mark.parametrize("proto", sorted(str(p.relative_to(ROOT / "protos")) for p in (ROOT / "protos").rglob("*.proto")))
+def test_every_part_of_the_api_is_documented(proto):
+    """Other services work from the .proto files alone: every field says
+    what it holds (and its unit, by the conventions in common.proto)."""
+    pytest.importorskip("grpc_tools.protoc")
+    assert undocumented(proto) == []
 
 
 class _WithKey(grpc.StreamStreamClientInterceptor):
@@ -440,3 +498,69 @@ def test_columns_and_indexes_added_since_a_database_was_made_are_created(tmp_pat
     assert {"detail_hash", "detail_salt"} <= {column["name"] for column in sa.inspect(again).get_columns("audit_log")}
     assert "ix_audit_log_unwiped" in {index["name"] for index in sa.inspect(again).get_indexes("audit_log")}
     again.dispose()
+
+
+def test_a_call_in_flight_at_shutdown_finishes_and_new_calls_are_refused(tmp_path, now):
+    from harness import Client
+
+    data_dir = tmp_path / "d"
+    server = Server(Settings(data_dir=data_dir, retention_every=0), "127.0.0.1:0").start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    admin = Client(channel, auth.create_key(server.state.db, name="admin", role="admin"))
+    app = Client(channel, auth.create_key(server.state.db, name="app", role="app_backend", app=K.SOURCE_APP_NCOVI))
+    venue = admin.venues.RegisterVenue(
+        V.RegisterVenueRequest(name="Chợ", kind=V.VENUE_KIND_SUPERMARKET, address=V.Address(province_code="79", district_code="760", ward_code="26740")),
+        metadata=admin.md,
+        timeout=10,
+    )
+    more = threading.Event()
+
+    def batches():  # noqa: ANN202
+        for n in (1, 2):
+            yield C.IngestBatch(batch_id=n, source=K.SOURCE_APP_NCOVI, person_refs=[f"phone:09{n:08d}"], venue_ids=[venue.id], t_in=[now - 600], t_out=[0])
+            more.wait(timeout=20)
+
+    acks = app.checkins.IngestCheckins(batches(), metadata=app.md, timeout=30)
+    assert next(acks).batch_id == 1
+    stopper = threading.Thread(target=server.stop, kwargs={"grace": 20})
+    stopper.start()
+    # New calls are refused from the moment the server stops...
+    late = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    with pytest.raises(grpc.RpcError) as info:
+        health_pb2_grpc.HealthStub(late).Check(health_pb2.HealthCheckRequest(), timeout=5, wait_for_ready=False)
+    assert info.value.code() is grpc.StatusCode.UNAVAILABLE
+    # ...while the stream in flight goes on to its end, its batch stored.
+    more.set()
+    assert [a.batch_id for a in acks] == [2]
+    stopper.join(timeout=30)
+    assert not stopper.is_alive()
+    channel.close()
+    late.close()
+    reopened = Server(Settings(data_dir=data_dir, retention_every=0), "127.0.0.1:0")
+    try:
+        assert len(reopened.state.engine) == 2
+    finally:
+        reopened.stop(grace=0)
+
+
+def test_calls_past_the_concurrency_limit_are_refused(tmp_path, monkeypatch):
+    from harness import Client, Slowed
+
+    server = Server(Settings(data_dir=tmp_path / "d", retention_every=0, max_concurrent_rpcs=1), "127.0.0.1:0").start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    tracer = Client(channel, auth.create_key(server.state.db, name="tracer", role="tracer"))
+    monkeypatch.setattr(server.state, "engine", Slowed(server.state.engine, "exposure_sites", 2))
+    try:
+        now = int(time.time())
+        case = T.Case(person=K.PersonRef(phone="0900000001"), province_code="79", start=now - 3_600, end=now)
+        slow = tracer.tracing.Trace.future(T.TraceRequest(cases=[case], hops=1, purpose="ổ dịch"), metadata=tracer.md, timeout=20)
+        time.sleep(0.5)  # the slow one holds the only place
+        with pytest.raises(grpc.RpcError) as info:
+            tracer.venues.ListSigningKeys(V.ListSigningKeysRequest(), metadata=tracer.md, timeout=10)
+        assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert len(slow.result().people.person_id) == 1  # the case alone
+        assert len(tracer.venues.ListSigningKeys(V.ListSigningKeysRequest(), metadata=tracer.md, timeout=10).keys) == 1
+    finally:
+        monkeypatch.undo()
+        channel.close()
+        server.stop(grace=1)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import unicodedata
+from xml.etree import ElementTree
 
 import grpc
 import numpy as np
@@ -18,6 +20,8 @@ from tokhai.v1 import common_pb2 as K
 from tokhai.v1 import tracing_pb2 as T
 from tokhai.v1 import venues_pb2 as V
 from tokhai_server import audit
+
+from harness import Slowed
 
 NCOVI, BLUEZONE = K.SOURCE_APP_NCOVI, K.SOURCE_APP_BLUEZONE
 
@@ -277,6 +281,12 @@ def test_personal_codes_let_venue_staff_check_people_in(service, now):
     forged = personal.payload.replace("TKP1.", "TKP1.1", 1)
     code, _ = status(operator.checkins.ScanPerson, C.ScanPersonRequest(venue_id=venue.id, person_payload=forged, time=now), metadata=operator.md)
     assert code is grpc.StatusCode.INVALID_ARGUMENT
+    # Printed, the code is an SVG picture too; and it stops working when it expires.
+    assert ElementTree.fromstring(personal.svg).tag.endswith("svg")
+    brief = app.checkins.IssuePersonalCode(C.IssuePersonalCodeRequest(person=phone(7), valid_seconds=1), metadata=app.md)
+    time.sleep(max(0, brief.expires_at + 1.1 - time.time()))
+    code, detail = status(operator.checkins.ScanPerson, C.ScanPersonRequest(venue_id=venue.id, person_payload=brief.payload, time=now), metadata=operator.md)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "expired" in detail
 
 
 def test_codes_are_read_strictly_and_each_as_its_own_kind(service, now):
@@ -907,3 +917,43 @@ def test_retries_of_scans_check_outs_and_check_out_batches_change_nothing(servic
     acks = [list(app.checkins.IngestCheckins(iter([batch]), metadata=app.md, timeout=10))[0] for _ in range(2)]
     assert acks[0] == acks[1] and acks[0].checked_out == 1 and len(engine) == 2
     assert sorted(engine.stays_between(now - 1_000, now).t_out.tolist()) == [now - 600, now - 100]
+
+
+def test_a_trace_past_its_deadline_stops_and_reads_nothing_more(service, now, monkeypatch):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    _, payload = service.venue(admin)
+    check_in(app, payload, phone(1), now - 3_600)
+    check_in(app, payload, phone(2), now - 3_590)
+    tracer = service.client("tracer")
+    request = T.TraceRequest(cases=[T.Case(person=phone(1), province_code="79", start=now - 7_200, end=now)], hops=1, purpose="ổ dịch")
+    state = service.server.state
+    before = audit.count(state.db)
+    slowed = Slowed(state.engine, "trace", 1.5)
+    monkeypatch.setattr(state, "engine", slowed)
+    with pytest.raises(grpc.RpcError) as info:
+        tracer.tracing.Trace(request, metadata=tracer.md, timeout=0.5)
+    assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    time.sleep(2)  # the handler's trace ends meanwhile
+    assert "trace" in slowed.calls and "present_many" not in slowed.calls, "no work after the deadline"
+    assert audit.count(state.db) == before, "nobody read the answer: nothing to audit"
+    monkeypatch.undo()
+    answered = tracer.tracing.Trace(request, metadata=tracer.md, timeout=10)
+    assert len(answered.people.person_id) == 2 and audit.count(state.db) == before + 1
+
+
+def test_contact_details_sent_with_a_check_in_reach_tracers(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    _, payload = service.venue(admin)
+    check_in(app, payload, phone(1), now - 3_600)
+    check_in(app, payload, phone(2), now - 3_590, contact=K.ContactDetails(name="Trần Thị B", phone="0911111111"))
+    tracer = service.client("tracer", province="79")
+    got = tracer.tracing.Trace(
+        T.TraceRequest(cases=[T.Case(person=phone(1), province_code="79", start=now - 7_200, end=now)], hops=1, min_overlap_seconds=900, purpose="ổ dịch"),
+        metadata=tracer.md,
+        timeout=10,
+    )
+    contact = service.server.state.people.of_ref(phone(2))[0]
+    assert contact in got.people.person_id
+    assert [(c.person_id, c.contact.name, c.contact.phone) for c in got.contacts] == [(contact, "Trần Thị B", "0911111111")]

@@ -89,55 +89,72 @@ class CareServiceServicer:
     """
 
     def Declare(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """App backends (their own app): stores a declaration, answers with entry
+        advice.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReportHealth(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """App backends (their own app): a quarantined person's daily report, one
+        a day (UTC+7); stored only while an order is in force.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def OrderQuarantine(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Tracers (provincial: their province): one order per person, audited.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def EndQuarantine(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Tracers (provincial: their province's orders): ends an order in force,
+        audited, and returns it; FAILED_PRECONDITION when already ended.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListLineList(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Tracers (provincial: their province) and health staff (their province
+        and place): who to follow up on a day, with contact details; audited.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PublishAlerts(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Tracers (provincial: their province's venues): publishes exposure
+        alerts, all or none.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RetractAlert(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Tracers (provincial: their province's venues): withdraws an alert at
+        once and returns it; retracting it again is no error.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListExposures(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """App backends: the live alerts that meet the person's stays; audited
+        when it finds any.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListVenueAlerts(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """App backends (all live alerts, to match on phones) and venue operators
+        (their own venues' only).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

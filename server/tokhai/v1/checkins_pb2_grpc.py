@@ -69,19 +69,25 @@ class CheckinServiceServicer:
     """
 
     def CheckIn(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A scan of a venue's code, from an app backend: stores a stay with a
+        provisional end (closing the person's open stay elsewhere), with advice.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ScanPerson(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A venue operator's device scans a person's personal code at one of its
+        own venues: a check-in as CheckIn, whose advice gives no reasons.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CheckOut(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Sets a stay's real end, by stay id or by person and venue: app backends
+        (a stay is not checked against the app that made it).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -97,7 +103,9 @@ class CheckinServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def IssuePersonalCode(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A signed personal QR code for a person without the app, to be scanned
+        with ScanPerson: app backends.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

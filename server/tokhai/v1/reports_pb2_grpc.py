@@ -67,7 +67,8 @@ class ReportServiceServicer:
     """
 
     def CheckinCounts(self, request, context):
-        """Check-ins per province, district, ward or venue, per day.
+        """Check-ins per province, district, ward or venue, per day: stays begun
+        on the day at the venues there, by the venue's address. Never withheld.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -75,6 +76,8 @@ class ReportServiceServicer:
 
     def SymptomCounts(self, request, context):
         """Declarations with symptoms per province, district or ward of residence, per day.
+        A day is that of the declaration's time. For analysts, small counts are
+        withheld (see CountRow.withheld).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -82,6 +85,7 @@ class ReportServiceServicer:
 
     def VenueCounts(self, request, context):
         """Venues by kind and safety level.
+        Active venues only, each at its latest assessment; never withheld.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -89,13 +93,16 @@ class ReportServiceServicer:
 
     def QuarantineCounts(self, request, context):
         """People under quarantine, reporting and not reporting, per place.
+        For analysts, small counts are withheld (see QuarantineCountRow.withheld).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Export(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One dataset as a CSV or Parquet file, streamed in pieces. A purpose is
+        required; each export is audited before its first piece is sent.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

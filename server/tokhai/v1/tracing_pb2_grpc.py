@@ -26,7 +26,10 @@ if _version_not_supported:
 
 
 class TracingServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Reads of who met whom and who was where: each answer is recorded, with its
+    purpose, in the audit log. Answers over the 16 MiB message limit are
+    refused with RESOURCE_EXHAUSTED: ask for less in each call.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -47,17 +50,22 @@ class TracingServiceStub:
 
 
 class TracingServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Reads of who met whom and who was where: each answer is recorded, with its
+    purpose, in the audit log. Answers over the 16 MiB message limit are
+    refused with RESOURCE_EXHAUSTED: ask for less in each call.
+    """
 
     def Trace(self, request, context):
-        """F0 → F1 → F2 ..., time-respecting, with the exposure sites.
+        """F0 → F1 → F2 ..., time-respecting, with the exposure sites: tracers
+        (a provincial one: only cases linked to its province, see Case).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def VenueLog(self, request, context):
-        """Who entered and left a venue on a day: its operator, or a tracer.
+        """Who entered and left a venue on a day: its operator, or a tracer
+        (a provincial one: venues of its province only).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -85,7 +93,10 @@ def add_TracingServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class TracingService:
-    """Missing associated documentation comment in .proto file."""
+    """Reads of who met whom and who was where: each answer is recorded, with its
+    purpose, in the audit log. Answers over the 16 MiB message limit are
+    refused with RESOURCE_EXHAUSTED: ask for less in each call.
+    """
 
     @staticmethod
     def Trace(request,

@@ -28,6 +28,7 @@ if _version_not_supported:
 class VenueServiceStub:
     """Venues register (venue operators, admins), get QR codes, and are
     deactivated; app backends fetch the public keys to verify codes offline.
+    Admins may call every method, on any venue.
     """
 
     def __init__(self, channel):
@@ -96,40 +97,51 @@ class VenueServiceStub:
 class VenueServiceServicer:
     """Venues register (venue operators, admins), get QR codes, and are
     deactivated; app backends fetch the public keys to verify codes offline.
+    Admins may call every method, on any venue.
     """
 
     def RegisterVenue(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Venue operators, whose venue it becomes (with a province, only there),
+        and admins; a venue an admin registers has no operator.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateVenue(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Venue operators (their own venues) and admins; answers the venue as changed.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetVenue(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Any role, any venue, deactivated ones included.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeactivateVenue(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Venue operators (their own venues) and admins: check-ins there (codes,
+        scans, batches) are refused with FAILED_PRECONDITION; no call reactivates it.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def IssueVenueCode(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Venue operators (their own active venues) and admins: a code signed by the
+        current key. FAILED_PRECONDITION when every key is revoked or the server
+        lacks the poster's fonts.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSigningKeys(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Any role: the public keys, to verify codes offline.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -149,20 +161,24 @@ class VenueServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SubmitSafetyAssessment(self, request, context):
-        """Venue operators: a self-assessment, scored and levelled.
+        """Venue operators (their own venues) and admins: a self-assessment, scored
+        and levelled, and kept.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SafetyHistory(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Venue operators (their own venues), tracers, analysts and admins; a
+        provincial key only its province's venues.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListVenueSafety(self, request, context):
         """Venues of a province (or ward) by level, with alert flags.
+        Tracers, analysts and admins; a provincial key only its own province.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -237,6 +253,7 @@ def add_VenueServiceServicer_to_server(servicer, server):
 class VenueService:
     """Venues register (venue operators, admins), get QR codes, and are
     deactivated; app backends fetch the public keys to verify codes offline.
+    Admins may call every method, on any venue.
     """
 
     @staticmethod
