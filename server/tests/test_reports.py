@@ -82,6 +82,8 @@ def test_counts_match_the_data_and_respect_scope(service, now, monkeypatch):
     national = service.client("analyst", name="Bộ Y tế")
     everywhere = national.reports.CheckinCounts(R.CountsRequest(by=R.LEVEL_PROVINCE, start=day0, end=day0 + 2 * 86_400), metadata=national.md).rows
     assert {r.key: 0 for r in everywhere}.keys() == {"79", "01"} and sum(r.count for r in everywhere) == 61
+    admin_of_01 = service.client("admin", province="01")  # admins act everywhere, whatever their key says
+    assert admin_of_01.reports.CheckinCounts(R.CountsRequest(by=R.LEVEL_PROVINCE, start=day0, end=day0 + 2 * 86_400), metadata=admin_of_01.md).rows == everywhere
 
 
 def possible_counts(totals: dict[tuple[str, ...], int], withheld: set[tuple[str, ...]]) -> dict[tuple[str, ...], set[int]]:
@@ -170,6 +172,13 @@ def test_symptoms_venues_and_quarantine_counts(service, now):
         R.LEVEL_DISTRICT: {"79-761": (0, True), "79-760": (0, True)},
         R.LEVEL_WARD: {"79-761-26800": (0, True), "79-760-26740": (0, True)},
     }
+
+    # A declaration that gave no place: one row, "", at every level.
+    app.care.Declare(H.DeclareRequest(person=K.PersonRef(phone="0922222222"), time=now, source=NCOVI, declaration=H.Declaration(symptoms=[H.SYMPTOM_FEVER])), metadata=app.md)
+    national = service.client("tracer", name="Bộ Y tế")
+    for level in (R.LEVEL_PROVINCE, R.LEVEL_DISTRICT, R.LEVEL_WARD):
+        rows = national.reports.SymptomCounts(R.CountsRequest(by=level, start=now - 60, end=now + 60), metadata=national.md).rows
+        assert {r.key: r.count for r in rows}[""] == 1 and sum(r.count for r in rows) == 7
 
     venues = analyst.reports.VenueCounts(R.VenueCountsRequest(province_code="79"), metadata=analyst.md).rows
     assert {(r.kind, r.safety_level): r.count for r in venues} == {(V.VENUE_KIND_CAFE, V.SAFETY_LEVEL_HIGH_RISK): 1, (V.VENUE_KIND_CAFE, 0): 1}

@@ -47,7 +47,7 @@ def scope(who: Principal, province: str) -> str | None:
             raise Invalid(f"province_code {province!r} is not an official province code")
         who.require_province(province, "the request")
         return province
-    if who.province is not None:
+    if who.provincial:
         raise PermissionDenied(f"{who.name} sees province {who.province} only: give province_code")
     return None
 
@@ -225,7 +225,8 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
                 mac = hmac.new(self.state.withhold_key, str(local_day).encode(), hashlib.sha256)
                 hidden = withheld_areas(totals, lambda area: _keyed(mac, area))
             start = local_day * DAY - LOCAL
-            rows += [("-".join(area), start, None if area in hidden else n) for area, n in totals.items() if len(area) == level]
+            # Declarations that gave no place are one row at every level, "".
+            rows += [("-".join(area) if area[0] else "", start, None if area in hidden else n) for area, n in totals.items() if len(area) == level]
         return sorted(rows, key=lambda r: (r[1], r[0]))
 
     def SymptomCounts(self, request, context):  # noqa: N802, ANN001
