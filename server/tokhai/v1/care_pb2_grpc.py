@@ -27,7 +27,8 @@ if _version_not_supported:
 
 class CareServiceStub:
     """Declarations and daily reports from app backends; quarantine orders and
-    line lists for tracers; alerts published by tracers, read by apps.
+    line lists for tracers; alerts published by tracers, read by apps. Admins
+    may call every method.
     """
 
     def __init__(self, channel):
@@ -85,7 +86,8 @@ class CareServiceStub:
 
 class CareServiceServicer:
     """Declarations and daily reports from app backends; quarantine orders and
-    line lists for tracers; alerts published by tracers, read by apps.
+    line lists for tracers; alerts published by tracers, read by apps. Admins
+    may call every method.
     """
 
     def Declare(self, request, context):
@@ -137,7 +139,8 @@ class CareServiceServicer:
 
     def RetractAlert(self, request, context):
         """Tracers (provincial: their province's venues): withdraws an alert at
-        once and returns it; retracting it again is no error.
+        once and returns it; retracting it again is no error until retention
+        deletes it (two days after, or on expiry): then NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -217,7 +220,8 @@ def add_CareServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class CareService:
     """Declarations and daily reports from app backends; quarantine orders and
-    line lists for tracers; alerts published by tracers, read by apps.
+    line lists for tracers; alerts published by tracers, read by apps. Admins
+    may call every method.
     """
 
     @staticmethod
