@@ -20,21 +20,39 @@ pub(crate) fn unite_into(out: &mut Vec<(i64, i64)>, sorted: impl IntoIterator<It
     }
 }
 
+/// An interval `[start, end)`, alone or tagged (with a venue, say).
+pub(crate) trait Span: Copy {
+    fn span(self) -> (i64, i64);
+}
+
+impl Span for (i64, i64) {
+    fn span(self) -> (i64, i64) {
+        self
+    }
+}
+
+impl<T: Copy> Span for (T, i64, i64) {
+    fn span(self) -> (i64, i64) {
+        (self.1, self.2)
+    }
+}
+
 /// Length of `a ∩ b` and its earliest instant, for two sorted disjoint lists;
 /// `None` when they do not intersect.
-pub(crate) fn intersect(a: &[(i64, i64)], b: &[(i64, i64)]) -> Option<(i64, i64)> {
+pub(crate) fn intersect(a: &[impl Span], b: &[impl Span]) -> Option<(i64, i64)> {
     let (mut i, mut j) = (0, 0);
     let mut found: Option<(i64, i64)> = None;
     while i < a.len() && j < b.len() {
-        let lo = a[i].0.max(b[j].0);
-        let hi = a[i].1.min(b[j].1);
+        let ((a0, a1), (b0, b1)) = (a[i].span(), b[j].span());
+        let lo = a0.max(b0);
+        let hi = a1.min(b1);
         if lo < hi {
             found = Some(match found {
                 Some((total, first)) => (total + hi - lo, first.min(lo)),
                 None => (hi - lo, lo),
             });
         }
-        if a[i].1 <= b[j].1 {
+        if a1 <= b1 {
             i += 1;
         } else {
             j += 1;

@@ -135,9 +135,9 @@ struct Contact {
 }
 
 /// People left out of venue scans: those a trace has reached.
-enum Skip<'a> {
+enum Skip {
     /// Few of them: looked up by id.
-    Ids(&'a FxHashSet<u64>),
+    Ids(FxHashSet<u64>),
     /// Many: a bit per person of every segment, by (partition day, segment
     /// `first_seq`), so that a scan passes them by without reading their ids.
     Bits(FxHashMap<(i64, u32), Vec<u64>>),
@@ -187,7 +187,7 @@ impl State {
             for seg in &p.segments {
                 let (ids, bits) = match skip {
                     None => (None, None),
-                    Some(Skip::Ids(ids)) => (Some(*ids), None),
+                    Some(Skip::Ids(ids)) => (Some(ids), None),
                     Some(Skip::Bits(bits)) => {
                         (None, Some(bits[&(p.day, seg.first_seq)].as_slice()))
                     }
@@ -208,12 +208,10 @@ impl State {
     }
 
     /// `people` as a [`Skip`], by bits from `bits_from` people on.
-    fn skip_of<'a>(&self, people: &'a FxHashSet<u64>, bits_from: usize) -> Skip<'a> {
-        if people.len() < bits_from {
-            return Skip::Ids(people);
+    fn skip_of(&self, sorted: &[u64], bits_from: usize) -> Skip {
+        if sorted.len() < bits_from {
+            return Skip::Ids(sorted.iter().copied().collect());
         }
-        let mut sorted: Vec<u64> = people.iter().copied().collect();
-        sorted.par_sort_unstable();
         let segments: Vec<(i64, &Segment)> = self
             .partitions
             .values()
@@ -222,7 +220,7 @@ impl State {
         Skip::Bits(
             segments
                 .par_iter()
-                .map(|&(day, seg)| ((day, seg.first_seq), seg.bits_of(&sorted)))
+                .map(|&(day, seg)| ((day, seg.first_seq), seg.bits_of(sorted)))
                 .collect(),
         )
     }
@@ -503,6 +501,32 @@ impl StaysOf {
     fn presence(&self, i: usize, (start, end): (i64, i64), linger: i64) -> Vec<Presence> {
         presence_of(self.of(i).to_vec(), start, end, linger)
     }
+
+    /// [`StaysOf::presence`] in one list, (venue, start, end) by venue and
+    /// start: one allocation, where a [`Presence`] takes one a venue.
+    fn flat_presence(
+        &self,
+        i: usize,
+        (start, end): (i64, i64),
+        linger: i64,
+    ) -> Vec<(u64, i64, i64)> {
+        let mut out: Vec<(u64, i64, i64)> = self
+            .of(i)
+            .iter()
+            .filter(|s| start < end && s.1 < end && s.2 > start)
+            .map(|s| (s.0, s.1.max(start), s.2.min(end).saturating_add(linger)))
+            .collect();
+        out.sort_unstable();
+        // United per venue, as `unite` does.
+        out.dedup_by(|next, kept| {
+            let joins = next.0 == kept.0 && next.1 <= kept.2;
+            if joins {
+                kept.2 = kept.2.max(next.2);
+            }
+            joins
+        });
+        out
+    }
 }
 
 /// A frontier as the pull looks its members up: by their place in it
@@ -599,7 +623,7 @@ impl State {
     fn pull_candidates(
         &self,
         frontier: &[(u64, i64, i64)],
-        reached: &FxHashSet<u64>,
+        reached: &[u64],
         strategy: Hop,
         linger: i64,
     ) -> Option<Vec<u64>> {
@@ -624,12 +648,10 @@ impl State {
         // Each segment's unreached, by one walk along its people and the
         // reached in order: a hash lookup for each of the segments' people
         // missed the caches, and most of them are reached.
-        let mut reached: Vec<u64> = reached.iter().copied().collect();
-        reached.par_sort_unstable();
         let segments: Vec<&Segment> = segments().collect();
         let mut people: Vec<u64> = segments
             .par_iter()
-            .flat_map_iter(|s| s.persons_not_in(&reached))
+            .flat_map_iter(|s| s.persons_not_in(reached))
             .collect();
         // Sorted runs, one a segment: a merge sort takes them as they are.
         people.par_sort();
@@ -642,7 +664,7 @@ impl State {
     fn push_hop(
         &self,
         frontier: &[(u64, i64, i64)],
-        reached: &FxHashSet<u64>,
+        reached: &[u64],
         rules: ContactRules,
         bits_from: usize,
     ) -> Reached {
@@ -739,11 +761,11 @@ impl State {
             let ids: Vec<u64> = undecided.iter().map(|&m| frontier[m as usize].0).collect();
             let theirs = self.stays_of(&ids, lo, hi);
             // Once each: a member is asked about by several people.
-            let presences: Vec<Vec<Presence>> = (0..undecided.len())
+            let presences: Vec<Vec<(u64, i64, i64)>> = (0..undecided.len())
                 .into_par_iter()
                 .map(|k| {
                     let (_, s, e) = frontier[undecided[k] as usize];
-                    theirs.presence(k, (s, e), rules.linger)
+                    theirs.flat_presence(k, (s, e), rules.linger)
                 })
                 .collect();
             drop(theirs);
@@ -962,14 +984,15 @@ fn first_qualifying(
     })
 }
 
-/// A member's `presence` against a person's, by venue in `venues`: the
-/// exposure of the person to the member.
-fn exposure_between(presence: &[Presence], venues: &[u64], mine: &[(i64, i64)]) -> i64 {
+/// A member's `presence` (a [`StaysOf::flat_presence`]) against a
+/// person's, by venue in `venues`: the exposure of the person to the member.
+fn exposure_between(presence: &[(u64, i64, i64)], venues: &[u64], mine: &[(i64, i64)]) -> i64 {
     presence
-        .iter()
-        .filter_map(|(venue, theirs)| {
-            let from = venues.partition_point(|v| v < venue);
-            let to = from + venues[from..].partition_point(|v| v == venue);
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter_map(|theirs| {
+            let venue = theirs[0].0;
+            let from = venues.partition_point(|&v| v < venue);
+            let to = from + venues[from..].partition_point(|&v| v == venue);
             intersect(theirs, &mine[from..to]).map(|(exposure, _)| exposure)
         })
         .sum()
@@ -1285,7 +1308,10 @@ impl Engine {
         let state = self.state.read();
 
         let mut out = Trace::default();
-        let mut reached: FxHashSet<u64> = cases.iter().map(|c| c.0).collect();
+        // Everyone reached so far, ascending: a hop's push skips them, its pull
+        // walks the segments' people beside them.
+        let mut reached: Vec<u64> = cases.iter().map(|c| c.0).collect();
+        reached.sort_unstable();
         for &(case, start, _) in &cases {
             push_traced(&mut out, case, 0, start, case, 0);
         }
@@ -1300,8 +1326,7 @@ impl Engine {
                     Some(unreached) => state.pull_hop(&frontier, &unreached, rules.contact),
                 };
             par::sort_unstable_by_key(&mut next, |n| n.0);
-            reached.reserve(next.len());
-            reached.extend(next.iter().map(|n| n.0));
+            reached = merged(&reached, next.iter().map(|n| n.0));
             for &(person, (at, source, exposure)) in &next {
                 push_traced(&mut out, person, hop, at, source, exposure);
             }
@@ -1312,6 +1337,20 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The ascending `a` and `b` (disjoint) as one ascending list.
+fn merged(a: &[u64], b: impl ExactSizeIterator<Item = u64>) -> Vec<u64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut a = a.iter().copied().peekable();
+    for y in b {
+        while let Some(x) = a.next_if(|&x| x < y) {
+            out.push(x);
+        }
+        out.push(y);
+    }
+    out.extend(a);
+    out
 }
 
 /// Keeps, for `person`, the exposure `(first, source, exposure)` with the
