@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::interval::{intersect, unite, unite_into};
 use crate::par;
 use crate::partition::Partition;
-use crate::segment::{Segment, DAY};
+use crate::segment::{Segment, VenuePlace, DAY};
 
 /// Presence intervals of persons at one venue: `overlaps`' answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -192,8 +192,11 @@ impl State {
                         (None, Some(bits[&(p.day, seg.first_seq)].as_slice()))
                     }
                 };
-                seg.scan_venue(
-                    venue,
+                let Some(at) = seg.venue_place(venue) else {
+                    continue;
+                };
+                seg.scan_venue_at(
+                    at,
                     start.saturating_sub(base),
                     end.saturating_sub(base),
                     bits,
@@ -538,9 +541,31 @@ struct Members<'a> {
     /// persons' [`Place`]: a dense array read once a stay met, where a hash
     /// map of ids missed the caches twice, after the read of the id.
     places: FxHashMap<(i64, u32), Vec<Place>>,
+    /// The venues of the same segments.
+    venues: Venues,
     /// The end of every member's window, when they all end alike (as past
     /// the first hop, at `until`); otherwise each is read from the frontier.
     end: Option<i64>,
+}
+
+/// Every venue of some segments, ascending, and where each is in each of
+/// them: a pulled person's venue is looked up here once, where each scan
+/// searched every segment it visits twice (for the venue, and for its long
+/// stays), every search a few cache misses. (Made in some 40 ms at 100M
+/// stays, it would cost a push of a thousand cases more than it saves.)
+struct Venues {
+    ids: Vec<u64>,
+    /// By (partition day, segment `first_seq`): the [`VenuePlace`] of each of `ids`.
+    places: FxHashMap<(i64, u32), Vec<VenuePlace>>,
+}
+
+impl Venues {
+    /// Where `ids[venue]` is in a segment; None for a segment left out.
+    fn place(&self, day: i64, first_seq: u32, venue: usize) -> Option<VenuePlace> {
+        self.places
+            .get(&(day, first_seq))
+            .map(|places| places[venue])
+    }
 }
 
 /// A segment's person as the pull reads them: their place in the
@@ -796,6 +821,25 @@ impl State {
         reached
     }
 
+    /// [`Venues`] of the segments that may hold stays meeting `[lo, hi)`.
+    fn venues_meeting(&self, lo: i64, hi: i64) -> Venues {
+        let segments: Vec<(i64, &Segment)> = self
+            .partitions_meeting(lo, hi)
+            .flat_map(|p| p.segments.iter().map(move |s| (p.day, s)))
+            .collect();
+        let mut ids: Vec<u64> = segments
+            .iter()
+            .flat_map(|(_, seg)| seg.venues.iter().copied())
+            .collect();
+        ids.par_sort_unstable();
+        ids.dedup();
+        let places = segments
+            .par_iter()
+            .map(|&(day, seg)| ((day, seg.first_seq), seg.venue_places(&ids)))
+            .collect();
+        Venues { ids, places }
+    }
+
     /// `frontier` (sorted by person) as [`Members`], for the segments that
     /// may hold stays meeting `[lo, hi)`.
     fn members<'a>(&self, frontier: &'a [(u64, i64, i64)], lo: i64, hi: i64) -> Members<'a> {
@@ -822,17 +866,18 @@ impl State {
         Members {
             frontier,
             places,
+            venues: self.venues_meeting(lo, hi),
             end,
         }
     }
 
     /// Calls `f(member, x, y)` for each stay of a member of `members` at
-    /// `venue` meeting `[start, end)`, clipped to the member's window as
-    /// `[x, y)`, where anything is left.
+    /// `members.venues.ids[venue]` meeting `[start, end)`, clipped to the
+    /// member's window as `[x, y)`, where anything is left.
     fn each_member_stay(
         &self,
         members: &Members,
-        venue: u64,
+        venue: usize,
         start: i64,
         end: i64,
         mut f: impl FnMut(u32, i64, i64),
@@ -843,7 +888,10 @@ impl State {
                 // A segment left out holds no stay that meets a member's
                 // window: its partition ends before the first begins, or
                 // begins after the last ends.
-                let Some(places) = members.places.get(&(p.day, seg.first_seq)) else {
+                let (Some(places), Some(at)) = (
+                    members.places.get(&(p.day, seg.first_seq)),
+                    members.venues.place(p.day, seg.first_seq, venue),
+                ) else {
                     continue;
                 };
                 let to = members.end.map(|end| relative(end, base));
@@ -870,8 +918,8 @@ impl State {
                         }
                     }
                 };
-                seg.scan_venue_indexes(
-                    venue,
+                seg.scan_indexes_at(
+                    at,
                     start.saturating_sub(base),
                     end.saturating_sub(base),
                     |index, a, b| {
@@ -924,6 +972,10 @@ impl State {
         let mut next_check = 0;
         for (i, &(_, k)) in order.iter().enumerate() {
             let (venue, (a, b)) = (venues[k as usize], mine[k as usize]);
+            // A venue of no segment in the frontier's span has no member stay.
+            let Ok(venue) = members.venues.ids.binary_search(&venue) else {
+                continue;
+            };
             // A member's stay that ended up to `linger` before this person
             // came still meets them.
             pieces.clear();
