@@ -27,7 +27,7 @@ const LONG: u32 = (1 << DUR_BITS) - 1;
 /// `row_of_seq` entry of a stay that has expired.
 const NO_ROW: u32 = u32::MAX;
 
-/// Matches of a venue scan gathered at a time, see [`Segment::scan_venue`].
+/// Matches of a venue scan gathered at a time, see [`Segment::scan_venue_at`].
 const BATCH: usize = 32;
 
 /// Matches of a venue scan waiting for their person ids: (person index,
