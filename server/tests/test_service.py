@@ -957,3 +957,29 @@ def test_contact_details_sent_with_a_check_in_reach_tracers(service, now):
     contact = service.server.state.people.of_ref(phone(2))[0]
     assert contact in got.people.person_id
     assert [(c.person_id, c.contact.name, c.contact.phone) for c in got.contacts] == [(contact, "Trần Thị B", "0911111111")]
+
+
+def test_venue_staff_learn_a_referral_and_it_is_audited(service, now):
+    from tokhai.v1 import care_pb2 as H
+
+    operator = service.client("venue_operator")
+    app = service.client("app_backend", app=NCOVI)
+    venue, _ = service.venue(operator)
+    code = app.checkins.IssuePersonalCode(C.IssuePersonalCodeRequest(person=phone(1)), metadata=app.md).payload
+    db = service.server.state.db
+
+    def scan(t: int) -> C.CheckInResponse:
+        return operator.checkins.ScanPerson(C.ScanPersonRequest(venue_id=venue.id, person_payload=code, time=t), metadata=operator.md, timeout=10)
+
+    before = audit.count(db)
+    assert scan(now - 60).advice.advice == H.ADVICE_ALLOW and audit.count(db) == before, "everyone's default: nothing of theirs read"
+    fever = H.Declaration(symptoms=[H.SYMPTOM_FEVER])
+    app.care.Declare(H.DeclareRequest(person=phone(1), time=now - 30, source=NCOVI, declaration=fever), metadata=app.md)
+    referred = scan(now)
+    assert referred.advice.advice == H.ADVICE_REFER_TO_SCREENING and not referred.advice.reasons, "the decision, not the health behind it"
+    with db.connect() as conn:
+        from tokhai_server import db as tables
+
+        last = conn.execute(sa.select(tables.audit_log).order_by(tables.audit_log.c.seq.desc()).limit(1)).one()
+    assert audit.count(db) == before + 1 and (last.action, last.principal, last.people) == ("ScanPerson", "venue_operator", 1)
+    assert json.loads(last.detail) == {"person_id": service.server.state.people.of_ref(phone(1))[0], "venue": venue.id}

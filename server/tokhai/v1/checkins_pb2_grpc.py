@@ -78,7 +78,8 @@ class CheckinServiceServicer:
 
     def ScanPerson(self, request, context):
         """A venue operator's device scans a person's personal code at one of its
-        own venues: a check-in as CheckIn, whose advice gives no reasons.
+        own venues: a check-in as CheckIn, whose advice gives no reasons. A
+        referral to screening is audited (staff learn the person has a reason).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

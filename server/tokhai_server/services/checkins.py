@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from tokhai_engine import InvalidInputError, UnknownStayError
 
+from tokhai.v1 import care_pb2
 from tokhai.v1 import checkins_pb2 as pb
 from tokhai.v1 import checkins_pb2_grpc
 
@@ -127,6 +128,11 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             response = self._check_in(person_id, venue.id, request.time)
             # Venue staff get the decision, not the person's health behind it.
             response.advice.advice = care.advice(self.state, person_id, int(time.time())).advice
+            # A referral tells them the person has some reason: a read of
+            # someone's health, audited. (An ALLOW, everyone's default, holds
+            # nothing of theirs, as an empty ListExposures.)
+            if response.advice.advice == care_pb2.ADVICE_REFER_TO_SCREENING:
+                self.state.audit.record(who, "ScanPerson", "entry control at the venue", 1, {"person_id": person_id, "venue": venue.id})
             return response
 
         return self.state.once(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan)
