@@ -1402,7 +1402,10 @@ fn merged(a: &[u64], b: impl ExactSizeIterator<Item = u64>) -> Vec<u64> {
         out.push(y);
     }
     out.extend(a);
-    debug_assert!(out.windows(2).all(|w| w[0] < w[1]), "disjoint and ascending");
+    debug_assert!(
+        out.windows(2).all(|w| w[0] < w[1]),
+        "disjoint and ascending"
+    );
     out
 }
 
