@@ -108,14 +108,29 @@ fn owned<T: numpy::Element + Copy>(column: &PyReadonlyArray1<'_, T>) -> PyResult
 /// A batch of stays' columns: persons, venues, `t_in`, `t_out`.
 type OwnedStays = (Vec<u64>, Vec<u64>, Vec<i64>, Vec<i64>);
 
-/// A batch of stays' four columns, each [`owned`].
+/// From this many rows on, [`owned_stays`] copies on two threads.
+const COPY_ON_TWO: usize = 1 << 20;
+
+/// A batch of stays' four columns, each [`owned`]. A large batch's ids and
+/// times are copied at once on two threads (not rayon's, which another
+/// call may hold for seconds): the copy holds the GIL.
 fn owned_stays(
     persons: &U64s<'_>,
     venues: &U64s<'_>,
     t_in: &I64s<'_>,
     t_out: &I64s<'_>,
 ) -> PyResult<OwnedStays> {
-    Ok((owned(persons)?, owned(venues)?, owned(t_in)?, owned(t_out)?))
+    let (p, v) = (persons.as_slice()?, venues.as_slice()?);
+    let (a, b) = (t_in.as_slice()?, t_out.as_slice()?);
+    if p.len() < COPY_ON_TWO {
+        return Ok((p.to_vec(), v.to_vec(), a.to_vec(), b.to_vec()));
+    }
+    Ok(std::thread::scope(|s| {
+        let ids = s.spawn(|| (p.to_vec(), v.to_vec()));
+        let times = (a.to_vec(), b.to_vec());
+        let ids = ids.join().expect("a copy does not panic");
+        (ids.0, ids.1, times.0, times.1)
+    }))
 }
 
 /// Numpy columns, moved out of Rust vectors without copying.
