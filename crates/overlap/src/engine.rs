@@ -620,20 +620,20 @@ fn split_by_day(
     next_seq: impl Fn(i64) -> u32,
 ) -> Result<(Vec<DayRows>, Vec<u64>)> {
     let day_of = |t: i64| t.div_euclid(DAY);
-    let (first, last) = if t_in.len() < par::SMALL {
-        (
-            t_in.iter().copied().map(day_of).min(),
-            t_in.iter().copied().map(day_of).max(),
-        )
-    } else {
-        (
-            t_in.par_iter().copied().map(day_of).min(),
-            t_in.par_iter().copied().map(day_of).max(),
-        )
-    };
-    let (Some(first), Some(last)) = (first, last) else {
+    if t_in.is_empty() {
         return Ok((Vec::new(), Vec::new()));
+    }
+    let span = |a: (i64, i64), b: (i64, i64)| (a.0.min(b.0), a.1.max(b.1));
+    let (lo, hi) = if t_in.len() < par::SMALL {
+        t_in.iter()
+            .map(|&t| (t, t))
+            .fold((i64::MAX, i64::MIN), span)
+    } else {
+        t_in.par_iter()
+            .map(|&t| (t, t))
+            .reduce(|| (i64::MAX, i64::MIN), span)
     };
+    let (first, last) = (day_of(lo), day_of(hi));
     // Checked times span at most a century of days: a dense table is small.
     let width = (last - first + 1) as usize;
     let slot = |t: i64| (day_of(t) - first) as usize;
