@@ -23,14 +23,6 @@ pub(crate) fn piece(n: usize) -> usize {
     n.div_ceil(4 * rayon::current_num_threads()).max(SMALL)
 }
 
-pub(crate) fn sort_unstable<T: Ord + Send>(v: &mut [T]) {
-    if v.len() < SMALL {
-        v.sort_unstable();
-    } else {
-        v.par_sort_unstable();
-    }
-}
-
 /// The first index whose item passes `test`.
 pub(crate) fn position_first<T: Sync>(
     v: &[T],

@@ -147,7 +147,11 @@ impl Segment {
         );
         drop(rows);
         seg.persons = persons;
-        seg.by_person = places.iter().map(|&at| row_at[at as usize]).collect();
+        seg.by_person = places
+            .par_iter()
+            .with_min_len(par::SMALL)
+            .map(|&at| row_at[at as usize])
+            .collect();
         seg.person = person_column(&seg.by_person, &firsts);
         seg.finish(first_seq)
     }
@@ -929,7 +933,10 @@ fn sorted_keys<K: Ord + Send>(
         .enumerate()
         .map(|(at, r)| key(r, at))
         .collect();
-    par::sort_unstable(&mut keys);
+    // The standard library's sort, on one core: the two orders are sorted
+    // at once, and its sort does in two thirds of the time what rayon's does
+    // on one core.
+    keys.sort_unstable();
     keys
 }
 
