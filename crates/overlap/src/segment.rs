@@ -130,7 +130,8 @@ impl Segment {
         let ((mut seg, row_at), (persons, firsts, places)) = rayon::join(
             || Segment::venue_order(&rows, first_seq, seq_span),
             || {
-                let (mut persons, mut firsts, mut places) = (Vec::new(), Vec::new(), Vec::new());
+                let (mut persons, mut firsts) = (Vec::new(), Vec::new());
+                let mut places = Vec::with_capacity(rows.len());
                 in_order(
                     &rows,
                     |r| r.person,
@@ -189,15 +190,13 @@ impl Segment {
             .with_min_len(par::SMALL)
             .map(|r| (r.t_out - r.t_in).min(LONG) as u16)
             .collect();
-        let durs: Vec<u32> = places
-            .iter()
-            .map(|&at| dur_at[at as usize].into())
-            .collect();
+        for (time, &at) in seg.time.iter_mut().zip(&places) {
+            *time |= u32::from(dur_at[at as usize]);
+        }
         for block in seg.venue_start.windows(2) {
             let mut max_short = 0;
             for row in block[0]..block[1] {
-                let dur = durs[row as usize];
-                seg.time[row as usize] |= dur;
+                let dur = seg.time[row as usize] & LONG;
                 if dur == LONG {
                     seg.long_rows.push(row);
                     seg.long_t_out
