@@ -232,20 +232,43 @@ impl Segment {
     /// ranges of `seq`, so among stays that tie on (venue, `t_in`) an earlier
     /// part's come first, as `seq` order has it, and each part is already
     /// sorted in both orders: the merge walks the parts venue by venue and
-    /// then person by person, merging only where parts share one. Nothing is
-    /// decoded or sorted, so a merge holds little beyond the parts and the
-    /// result: where each part's rows land, and each part's person order.
+    /// person by person (the two walks at once), merging only where parts
+    /// share one. Nothing is decoded or sorted, so a merge holds little
+    /// beyond the parts and the result: where each part's rows land, and
+    /// each part's person order.
     fn merged(parts: &[&Segment], first_seq: u32, seq_span: u32) -> Segment {
+        let ((mut seg, new_row), (persons, firsts, mut by_person, from)) = rayon::join(
+            || Segment::merged_venue_order(parts, first_seq, seq_span),
+            || Segment::merged_person_order(parts),
+        );
+        seg.persons = persons;
+        // From (part, row in the part) to the row in the merge, in place.
+        by_person
+            .par_iter_mut()
+            .with_min_len(par::SMALL)
+            .zip(from)
+            .for_each(|(r, j)| *r = new_row[usize::from(j)][*r as usize]);
+        seg.by_person = by_person;
+        drop(new_row);
+        seg.person = person_column(&seg.by_person, &firsts);
+        seg.finish(first_seq)
+    }
+
+    /// The venue-order columns and `row_of_seq` of the merge of `parts`, and
+    /// the row where each row of each part lands.
+    fn merged_venue_order(
+        parts: &[&Segment],
+        first_seq: u32,
+        seq_span: u32,
+    ) -> (Builder, Vec<Vec<u32>>) {
         let n: usize = parts.iter().map(|p| p.len()).sum();
         let mut seg = Builder {
             time: Vec::with_capacity(n),
             ..Builder::default()
         };
-        // Where each row of each part lands.
         let mut new_row: Vec<Vec<u32>> = parts.iter().map(|p| vec![0; p.len()]).collect();
-
-        // Venue order. Each part's rows are met in row order, so its long
-        // stays are met in the order of its long-stay table.
+        // Each part's rows are met in row order, so its long stays are met
+        // in the order of its long-stay table.
         let mut next_venue = vec![0usize; parts.len()];
         let mut next_long = vec![0usize; parts.len()];
         let mut blocks: Vec<(usize, usize, usize)> = Vec::new(); // (part, next row, end)
@@ -311,23 +334,27 @@ impl Segment {
                 }
             }
         }
+        (seg, new_row)
+    }
 
-        // Person order, ties again to the earliest part. Each part's order is
-        // gathered first, on every core, so that the merge reads in order.
+    /// The persons of the merge of `parts`, where each one's rows begin, the
+    /// rows in person order as rows of their parts, and each one's part;
+    /// ties go to the earliest part. Each part's order is gathered first, on
+    /// every core, so that the merge reads in order.
+    fn merged_person_order(parts: &[&Segment]) -> (Vec<u64>, Vec<u32>, Vec<u32>, Vec<u8>) {
         let orders: Vec<Vec<(u64, u32, u32)>> = parts
             .iter()
-            .zip(&new_row)
-            .map(|(p, new_row)| {
+            .map(|p| {
                 p.by_person
                     .par_iter()
                     .with_min_len(par::SMALL)
-                    .map(|&r| (p.person_of(r), p.t_in(r), new_row[r as usize]))
+                    .map(|&r| (p.person_of(r), p.t_in(r), r))
                     .collect()
             })
             .collect();
-        drop(new_row);
-        seg.by_person = Vec::with_capacity(n);
-        let mut firsts = Vec::new();
+        let n = orders.iter().map(Vec::len).sum();
+        let (mut persons, mut firsts) = (Vec::new(), Vec::new());
+        let (mut rows, mut from) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut next = vec![0usize; parts.len()];
         loop {
             let mut best: Option<((u64, u32), usize)> = None;
@@ -339,16 +366,16 @@ impl Segment {
                 }
             }
             let Some(((person, _), j)) = best else { break };
-            if seg.persons.last() != Some(&person) {
-                seg.persons.push(person);
-                firsts.push(seg.by_person.len() as u32);
+            if persons.last() != Some(&person) {
+                persons.push(person);
+                firsts.push(rows.len() as u32);
             }
-            seg.by_person.push(orders[j][next[j]].2);
+            rows.push(orders[j][next[j]].2);
+            // A partition's segments are a few dozen at most.
+            from.push(u8::try_from(j).expect("at most 256 parts"));
             next[j] += 1;
         }
-        drop(orders);
-        seg.person = person_column(&seg.by_person, &firsts);
-        seg.finish(first_seq)
+        (persons, firsts, rows, from)
     }
 
     /// The `seq` of each row.
