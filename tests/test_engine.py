@@ -193,6 +193,19 @@ def test_queries_run_while_batches_are_added():
         np.testing.assert_array_equal(column, b.columns()[name])
 
 
+def test_a_large_batch_is_stored_as_given():
+    # Over a million rows: copied on two threads, and days indexed at once.
+    data = synth.generate(1_100_000, days=3, seed=8)
+    engine = Engine()
+    ids = engine.add_stays(*data.columns())
+    held = engine.stays_between(int(data.t_in.min()), int(data.t_in.max()) + 1)
+    assert len(held) == len(data) == len(engine)
+    order = np.argsort(ids)
+    np.testing.assert_array_equal(held.stay_id, ids[order])
+    for got, given in zip((held.person, held.venue, held.t_in, held.t_out), data.columns()):
+        np.testing.assert_array_equal(got, given[order])
+
+
 def test_memory_stays_under_twenty_bytes_per_stay():
     engine = Engine()
     engine.add_stays(*synth.generate(200_000, days=2, seed=2).columns())
