@@ -6,6 +6,7 @@ more) hit both alike. How a change to the engine is measured:
     .venv/bin/maturin develop --release && .venv/bin/python bench/ab.py stage new   # after it
     .venv/bin/python bench/ab.py build old new --per-day 10M --days 3    # in-memory build from 10M batches
     .venv/bin/python bench/ab.py build old new --region 20M              # in-memory build of one 20M batch
+    .venv/bin/python bench/ab.py ingest old new --durable --writers 4    # 20M stays in batches of 10,000 into a durable store
     .venv/bin/python bench/ab.py f1 old new --size 100M                  # contacts_many of 1,000 cases
     .venv/bin/python bench/ab.py f1 old new --region 20M                 # the same on the region model
     .venv/bin/python bench/ab.py f1 old new --cases 16000 --hops 2       # trace of 16,000 cases, two hops
@@ -25,6 +26,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -134,6 +136,42 @@ def f1(args, mods) -> None:  # noqa: ANN001
         raise SystemExit("the builds disagree")
 
 
+def ingest(args, mods) -> None:  # noqa: ANN001
+    # The region model in arrival (t_in) order, as bench/store.py feeds it.
+    data = synth.generate(args.region, days=14, seed=0)
+    order = np.argsort(data.t_in, kind="stable")
+    cols = [c[order] for c in data.columns()]
+    starts = range(0, len(data), args.batch)
+
+    def run(name: str) -> float:
+        with tempfile.TemporaryDirectory(dir=args.dir) as room:
+            engine = mods[name].Engine.open(room) if args.durable else mods[name].Engine()
+            left = iter(starts)
+            lock = threading.Lock()
+
+            def writer() -> None:
+                while True:
+                    with lock:
+                        i = next(left, None)
+                    if i is None:
+                        return
+                    engine.add_stays(*(c[i : i + args.batch] for c in cols))
+
+            t = time.perf_counter()
+            threads = [threading.Thread(target=writer) for _ in range(args.writers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            rate = len(engine) / (time.perf_counter() - t) / 1e6
+            engine.close()
+        return rate
+
+    kind = "durable" if args.durable else "in-memory"
+    print(f"{kind} ingest of {len(data):,} stays in batches of {args.batch:,}, {args.writers} writers, M stays/s (higher is better)")
+    in_turns(list(mods), args.rounds, run)
+
+
 def add1(args, mods) -> None:  # noqa: ANN001
     now = int(time.time())
     data = synth.generate(2_000_000, days=14, start=now - 15 * synth.DAY, seed=21)
@@ -186,11 +224,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
     sub.add_parser("stage").add_argument("name")
-    for what in ("build", "f1", "add1", "generate"):
+    for what in ("build", "ingest", "f1", "add1", "generate"):
         p = sub.add_parser(what)
         p.add_argument("a")
         p.add_argument("b")
-        p.add_argument("--rounds", type=int, default=4 if what == "build" else 8)
+        p.add_argument("--rounds", type=int, default=4 if what in ("build", "ingest") else 8)
         if what == "build":
             p.add_argument("--per-day", type=parse_size, default=parse_size("10M"))
             p.add_argument("--days", type=int, default=3)
@@ -203,14 +241,19 @@ def main() -> None:
             p.add_argument("--region", type=parse_size, help="instead of the national model, this many stays of the 14-day region model")
         if what == "generate":
             p.add_argument("--model-changed", action="store_true", help="the change means to change the stays generated: report a difference, do not fail on it")
-        if what == "add1":
+        if what == "ingest":
+            p.add_argument("--region", type=parse_size, default=parse_size("20M"), help="stays of the 14-day region model")
+            p.add_argument("--batch", type=int, default=10_000)
+            p.add_argument("--writers", type=int, default=1)
+            p.add_argument("--durable", action="store_true", help="into a new store (Engine.open), every batch fsynced")
+        if what in ("add1", "ingest"):
             p.add_argument("--dir", default="/var/tmp")
     args = ap.parse_args()
     if args.what == "stage":
         stage(args.name)
         return
     mods = {name: load(name) for name in (args.a, args.b)}
-    {"build": build, "f1": f1, "add1": add1, "generate": generate}[args.what](args, mods)
+    {"build": build, "ingest": ingest, "f1": f1, "add1": add1, "generate": generate}[args.what](args, mods)
 
 
 if __name__ == "__main__":
