@@ -126,9 +126,14 @@ fn owned_stays(
         return Ok((p.to_vec(), v.to_vec(), a.to_vec(), b.to_vec()));
     }
     Ok(std::thread::scope(|s| {
-        let ids = s.spawn(|| (p.to_vec(), v.to_vec()));
+        let copy_ids = || (p.to_vec(), v.to_vec());
+        // Where no thread can be had, the copy is made on this one.
+        let ids = std::thread::Builder::new().spawn_scoped(s, copy_ids);
         let times = (a.to_vec(), b.to_vec());
-        let ids = ids.join().expect("a copy does not panic");
+        let ids = match ids {
+            Ok(copying) => copying.join().expect("a copy does not panic"),
+            Err(_) => copy_ids(),
+        };
         (ids.0, ids.1, times.0, times.1)
     }))
 }

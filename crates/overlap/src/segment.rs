@@ -235,38 +235,43 @@ impl Segment {
     /// person by person (the two walks at once), merging only where parts
     /// share one. Nothing is decoded or sorted, so a merge holds little
     /// beyond the parts and the result: where each part's rows land, and
-    /// each part's person order.
+    /// each part's person order (some 24 bytes a stay).
     fn merged(parts: &[&Segment], first_seq: u32, seq_span: u32) -> Segment {
-        let ((mut seg, new_row), (persons, firsts, mut by_person, from)) = rayon::join(
-            || Segment::merged_venue_order(parts, first_seq, seq_span),
-            || Segment::merged_person_order(parts),
+        // The parts' rows one after another: part `j`'s row `r` is `firsts[j] + r`.
+        let firsts: Vec<usize> = parts
+            .iter()
+            .scan(0, |n, p| Some(std::mem::replace(n, *n + p.len())))
+            .collect();
+        let ((mut seg, new_row), (persons, person_firsts, mut by_person)) = rayon::join(
+            || Segment::merged_venue_order(parts, &firsts, first_seq, seq_span),
+            || Segment::merged_person_order(parts, &firsts),
         );
         seg.persons = persons;
-        // From (part, row in the part) to the row in the merge, in place.
         by_person
             .par_iter_mut()
             .with_min_len(par::SMALL)
-            .zip(from)
-            .for_each(|(r, j)| *r = new_row[usize::from(j)][*r as usize]);
+            .for_each(|r| *r = new_row[*r as usize]);
         seg.by_person = by_person;
         drop(new_row);
-        seg.person = person_column(&seg.by_person, &firsts);
+        seg.person = person_column(&seg.by_person, &person_firsts);
         seg.finish(first_seq)
     }
 
     /// The venue-order columns and `row_of_seq` of the merge of `parts`, and
-    /// the row where each row of each part lands.
+    /// the row where each row of the parts lands, the parts' rows one after
+    /// another from `firsts`.
     fn merged_venue_order(
         parts: &[&Segment],
+        firsts: &[usize],
         first_seq: u32,
         seq_span: u32,
-    ) -> (Builder, Vec<Vec<u32>>) {
+    ) -> (Builder, Vec<u32>) {
         let n: usize = parts.iter().map(|p| p.len()).sum();
         let mut seg = Builder {
             time: Vec::with_capacity(n),
             ..Builder::default()
         };
-        let mut new_row: Vec<Vec<u32>> = parts.iter().map(|p| vec![0; p.len()]).collect();
+        let mut new_row = vec![0; n];
         // Each part's rows are met in row order, so its long stays are met
         // in the order of its long-stay table.
         let mut next_venue = vec![0usize; parts.len()];
@@ -308,7 +313,7 @@ impl Segment {
                 let (part, row) = (parts[*j], seg.time.len() as u32);
                 let packed = part.time[*r];
                 seg.time.push(packed);
-                new_row[*j][*r] = row;
+                new_row[firsts[*j] + *r] = row;
                 if packed & LONG == LONG {
                     seg.long_rows.push(row);
                     seg.long_t_out.push(part.long_t_out[next_long[*j]]);
@@ -323,25 +328,26 @@ impl Segment {
         seg.venue_start.push(n as u32);
 
         seg.row_of_seq = vec![NO_ROW; seq_span as usize];
-        for (part, new_row) in parts.iter().zip(&new_row) {
+        for (part, &first) in parts.iter().zip(firsts) {
+            let landed = &new_row[first..first + part.len()];
             let base = (part.first_seq - first_seq) as usize;
             for (to, &row) in seg.row_of_seq[base..]
                 .iter_mut()
                 .zip(part.row_of_seq.iter())
             {
                 if row != NO_ROW {
-                    *to = new_row[row as usize];
+                    *to = landed[row as usize];
                 }
             }
         }
         (seg, new_row)
     }
 
-    /// The persons of the merge of `parts`, where each one's rows begin, the
-    /// rows in person order as rows of their parts, and each one's part;
-    /// ties go to the earliest part. Each part's order is gathered first, on
-    /// every core, so that the merge reads in order.
-    fn merged_person_order(parts: &[&Segment]) -> (Vec<u64>, Vec<u32>, Vec<u32>, Vec<u8>) {
+    /// The persons of the merge of `parts`, where each one's rows begin, and
+    /// the rows in person order, as rows of the parts one after another
+    /// from `firsts`; ties go to the earliest part. Each part's order is
+    /// gathered first, on every core, so that the merge reads in order.
+    fn merged_person_order(parts: &[&Segment], firsts: &[usize]) -> (Vec<u64>, Vec<u32>, Vec<u32>) {
         let orders: Vec<Vec<(u64, u32, u32)>> = parts
             .iter()
             .map(|p| {
@@ -353,8 +359,8 @@ impl Segment {
             })
             .collect();
         let n = orders.iter().map(Vec::len).sum();
-        let (mut persons, mut firsts) = (Vec::new(), Vec::new());
-        let (mut rows, mut from) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut persons, mut person_firsts, mut rows) =
+            (Vec::new(), Vec::new(), Vec::with_capacity(n));
         let mut next = vec![0usize; parts.len()];
         loop {
             let mut best: Option<((u64, u32), usize)> = None;
@@ -368,14 +374,12 @@ impl Segment {
             let Some(((person, _), j)) = best else { break };
             if persons.last() != Some(&person) {
                 persons.push(person);
-                firsts.push(rows.len() as u32);
+                person_firsts.push(rows.len() as u32);
             }
-            rows.push(orders[j][next[j]].2);
-            // A partition's segments are a few dozen at most.
-            from.push(u8::try_from(j).expect("at most 256 parts"));
+            rows.push((firsts[j] + orders[j][next[j]].2 as usize) as u32);
             next[j] += 1;
         }
-        (persons, firsts, rows, from)
+        (persons, person_firsts, rows)
     }
 
     /// The `seq` of each row.
@@ -908,15 +912,19 @@ fn person_column(by_person: &[u32], firsts: &[u32]) -> Vec<u32> {
     person
 }
 
-/// Bits of a partition-relative `t_in`, below [`DAY`].
-const T_IN_BITS: u32 = 17;
+/// Bits of a partition-relative `t_in`, below [`DAY`]: as many as the time
+/// column leaves it above the duration.
+const T_IN_BITS: u32 = u32::BITS - DUR_BITS;
+const _: () = assert!(DAY <= 1 << T_IN_BITS);
 
 /// Calls `f(id, t_in, place)` for each of `rows` in (id, `t_in`, place)
 /// order, the place being the row's index in `rows`. It sorts one key a
 /// row: the id less the smallest, above `t_in`, above the place, each in as
-/// few bits as the batch needs. Most batches fit 64 bits, whose sort takes
-/// two thirds of the time of 128 (ids of a few million people or venues,
-/// places of some millions of rows); the rest sort 128.
+/// few bits as the batch needs. The key fits 64 bits, whose sort takes two
+/// thirds of the time of 128, when the bits of the batch's range of ids
+/// (largest less smallest), 17 of `t_in` and those of the last place add
+/// up to 64 or fewer: ids handed out in sequence, as the service and the
+/// workload do, fit in batches of millions; hashed ones never do.
 fn in_order(rows: &[Row], id: impl Fn(&Row) -> u64 + Sync, mut f: impl FnMut(u64, u32, u32)) {
     let Some(last) = rows.len().checked_sub(1) else {
         return;
@@ -924,12 +932,16 @@ fn in_order(rows: &[Row], id: impl Fn(&Row) -> u64 + Sync, mut f: impl FnMut(u64
     let (lo, hi) = rows
         .par_iter()
         .with_min_len(par::SMALL)
-        .map(|r| (id(r), id(r)))
+        .map(|r| {
+            let x = id(r);
+            (x, x)
+        })
         .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
     let at_bits = u64::BITS - (last as u64).leading_zeros();
     let t_in_shift = at_bits;
     let id_shift = at_bits + T_IN_BITS;
     let key = |r: &Row, at: usize| {
+        debug_assert!(r.t_in < 1 << T_IN_BITS, "t_in within its partition's day");
         u128::from(id(r) - lo) << id_shift | u128::from(r.t_in) << t_in_shift | at as u128
     };
     let mut unpack = |key: u128| {
@@ -960,8 +972,9 @@ fn sorted_keys<K: Ord + Send>(
         .map(|(at, r)| key(r, at))
         .collect();
     // The standard library's sort, on one core: the two orders are sorted
-    // at once, and its sort does in two thirds of the time what rayon's does
-    // on one core.
+    // at once (and the days of a batch), which keeps two cores busy, and
+    // its sort does in two thirds of the time what rayon's does on one core.
+    // (On a machine of many cores, one day's batch would leave most idle.)
     keys.sort_unstable();
     keys
 }
@@ -1107,22 +1120,26 @@ mod tests {
         }
 
         /// `in_order` meets rows as a sort by (id, `t_in`, place) does,
-        /// whether the keys fit 64 bits (ids close together) or not (ids
-        /// far apart, up to `u64::MAX`).
+        /// whether the keys fit 64 bits or not: ids spanning every width,
+        /// from a single id to all of `u64`, at either end of its range.
         #[test]
         fn rows_are_met_in_id_then_time_then_arrival_order(
-            stays in proptest::collection::vec(
-                (
-                    proptest::prop_oneof![0u64..5, (0u64..3).prop_map(|k| u64::MAX - k), proptest::strategy::Just(1 << 63)],
-                    0u32..DAY as u32,
-                ),
-                0..80,
-            ),
+            width in 0u32..=64,
+            high in proptest::bool::ANY,
+            stays in proptest::collection::vec((0u8..3, proptest::num::u64::ANY, 0u32..DAY as u32), 0..80),
         ) {
+            let span = u64::MAX.checked_shr(64 - width).unwrap_or(0);
+            let lo = if high { u64::MAX - span } else { 0 };
+            // The range's ends, and ids between.
+            let id = |pick: u8, x: u64| match pick {
+                0 => lo,
+                1 => lo + span,
+                _ => lo + span.checked_add(1).map_or(x, |n| x % n),
+            };
             let rows: Vec<Row> = stays
                 .iter()
                 .enumerate()
-                .map(|(i, &(id, t_in))| row(0, id, t_in, t_in + 1, i as u32))
+                .map(|(i, &(pick, x, t_in))| row(0, id(pick, x), t_in, t_in + 1, i as u32))
                 .collect();
             let mut met = vec![];
             in_order(&rows, |r| r.person, |id, t_in, at| met.push((id, t_in, at)));
@@ -1143,7 +1160,11 @@ mod tests {
                 1..60,
             ),
             cuts in proptest::collection::vec(0usize..60, 0..3),
+            wide in proptest::bool::ANY,
         ) {
+            // Wide ids: keys of 128 bits.
+            let widen = |id: u64| if wide && id % 2 == 1 { u64::MAX - id } else { id };
+            let stays: Vec<_> = stays.iter().map(|&(v, p, t, d)| (widen(v), widen(p), t, d)).collect();
             let rows = rows_of(&stays);
             let n = rows.len() as u32;
             let whole = Segment::build(rows.clone(), 0, n);
@@ -1157,6 +1178,19 @@ mod tests {
                 .collect();
             let merged = Segment::merge(Vec::new(), &parts, 0, n);
             proptest::prop_assert_eq!(columns(&merged), columns(&whole));
+        }
+
+        /// A merge of many parts, one stay each (a day fed in ever smaller
+        /// batches keeps that many segments), is laid out as a build.
+        #[test]
+        fn a_merge_of_hundreds_of_parts_is_laid_out_as_a_build(
+            stays in proptest::collection::vec((0u64..4, 0u64..6, 0u32..4, 1u32..3), 300..400),
+        ) {
+            let rows = rows_of(&stays);
+            let n = rows.len() as u32;
+            let parts: Vec<Segment> = rows.iter().map(|r| Segment::build(vec![*r], r.seq, 1)).collect();
+            let merged = Segment::merge(Vec::new(), &parts, 0, n);
+            proptest::prop_assert_eq!(columns(&merged), columns(&Segment::build(rows, 0, n)));
         }
 
         /// A window scan finds exactly the stays at the venue with
