@@ -127,7 +127,8 @@ impl Segment {
         // `rows`, not of the 32-byte rows: fewer bytes to move, and the
         // columns come out of the keys. Places go as `seq` does, so among
         // stays that tie the earlier arrival comes first.
-        let ((mut seg, row_at), (persons, firsts, places)) = rayon::join(
+        let gapless = gapless_from(&rows, first_seq);
+        let ((mut seg, own_row_at), (persons, firsts, places)) = rayon::join(
             || Segment::venue_order(&rows, first_seq, seq_span),
             || {
                 let (mut persons, mut firsts) = (Vec::new(), Vec::new());
@@ -146,8 +147,14 @@ impl Segment {
                 (persons, firsts, places)
             },
         );
+        let n = rows.len();
         drop(rows);
         seg.persons = persons;
+        // Where the batch's seqs run on, `row_of_seq` holds each place's row.
+        let row_at = own_row_at.as_deref().unwrap_or_else(|| {
+            let base = gapless.unwrap_or_default();
+            &seg.row_of_seq[base..base + n]
+        });
         seg.by_person = places
             .par_iter()
             .with_min_len(par::SMALL)
@@ -158,8 +165,9 @@ impl Segment {
     }
 
     /// The venue-order columns and `row_of_seq` of `rows`, and the row of
-    /// each place in `rows`.
-    fn venue_order(rows: &[Row], first_seq: u32, seq_span: u32) -> (Builder, Vec<u32>) {
+    /// each place in `rows` where `row_of_seq` does not hold it in a
+    /// stretch (see [`gapless_from`]).
+    fn venue_order(rows: &[Row], first_seq: u32, seq_span: u32) -> (Builder, Option<Vec<u32>>) {
         let mut seg = Builder {
             time: Vec::with_capacity(rows.len()),
             ..Builder::default()
@@ -179,7 +187,12 @@ impl Segment {
             },
         );
         seg.venue_start.push(rows.len() as u32);
-        let mut row_at = vec![0; rows.len()];
+        seg.row_of_seq = vec![NO_ROW; seq_span as usize];
+        let mut own_row_at = None;
+        let row_at: &mut [u32] = match gapless_from(rows, first_seq) {
+            Some(base) => &mut seg.row_of_seq[base..base + rows.len()],
+            None => own_row_at.insert(vec![0; rows.len()]),
+        };
         // Random stores and (below) loads, each in a loop of its own, so that
         // their cache misses overlap: in the loop above, each stalled it.
         for (row, &at) in places.iter().enumerate() {
@@ -207,11 +220,12 @@ impl Segment {
             }
             seg.venue_max_short.push(max_short);
         }
-        seg.row_of_seq = vec![NO_ROW; seq_span as usize];
-        for (r, &row) in rows.iter().zip(&row_at) {
-            seg.row_of_seq[(r.seq - first_seq) as usize] = row;
+        if let Some(own) = &own_row_at {
+            for (r, &row) in rows.iter().zip(own) {
+                seg.row_of_seq[(r.seq - first_seq) as usize] = row;
+            }
         }
-        (seg, row_at)
+        (seg, own_row_at)
     }
 
     /// Index `fresh` rows together with those of `olds`, segments covering
@@ -896,6 +910,15 @@ impl Segment {
     }
 }
 
+/// Where the rows, in arrival order, begin in `row_of_seq` when their
+/// `seq`s run on without gaps, as a fresh batch's do: the row of each place
+/// in `rows` is then a stretch of `row_of_seq` itself, and needs no map of
+/// its own. (Rows kept past an expiry may have gaps.)
+fn gapless_from(rows: &[Row], first_seq: u32) -> Option<usize> {
+    let (first, last) = (rows.first()?, rows.last()?);
+    ((last.seq - first.seq) as usize == rows.len() - 1).then(|| (first.seq - first_seq) as usize)
+}
+
 /// The person column: `p` for each row of `by_person[firsts[p]..firsts[p + 1]]`.
 fn person_column(by_person: &[u32], firsts: &[u32]) -> Vec<u32> {
     let mut person = vec![0; by_person.len()];
@@ -1178,6 +1201,30 @@ mod tests {
                 .collect();
             let merged = Segment::merge(Vec::new(), &parts, 0, n);
             proptest::prop_assert_eq!(columns(&merged), columns(&whole));
+        }
+
+        /// A segment built from stays whose `seq`s have gaps (those kept
+        /// past an expiry), or run on from past its first, holds and finds
+        /// exactly those stays.
+        #[test]
+        fn stays_with_gaps_in_their_seqs_are_held_and_found(
+            stays in proptest::collection::vec(
+                (0u64..4, 0u64..5, 0u32..4, 1u32..3, proptest::bool::weighted(0.7)),
+                1..60,
+            ),
+        ) {
+            let all = rows_of(&stays.iter().map(|s| (s.0, s.1, s.2, s.3)).collect::<Vec<_>>());
+            let kept: Vec<Row> = all.iter().zip(&stays).filter(|(_, s)| s.4).map(|(r, _)| *r).collect();
+            let seg = Segment::build(kept.clone(), 0, all.len() as u32);
+            proptest::prop_assert_eq!(seg.check(), Ok(()));
+            let mut back = seg.rows();
+            back.sort_by_key(|r| r.seq);
+            proptest::prop_assert_eq!(&back, &kept);
+            for r in &all {
+                let found = seg.row_of(r.seq).map(|row| (seg.venue_of(row), seg.person_of(row), seg.t_in(row)));
+                let want = kept.contains(r).then_some((r.venue, r.person, r.t_in));
+                proptest::prop_assert_eq!(found, want);
+            }
         }
 
         /// A merge of many parts, one stay each (a day fed in ever smaller
