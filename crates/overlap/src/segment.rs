@@ -129,7 +129,7 @@ impl Segment {
         // stays that tie the earlier arrival comes first.
         let gapless = gapless_from(&rows, first_seq);
         let ((mut seg, own_row_at), (persons, firsts, places)) = rayon::join(
-            || Segment::venue_order(&rows, first_seq, seq_span),
+            || Segment::venue_order(&rows, first_seq, seq_span, gapless),
             || {
                 let (mut persons, mut firsts) = (Vec::new(), Vec::new());
                 let mut places = Vec::with_capacity(rows.len());
@@ -152,7 +152,7 @@ impl Segment {
         seg.persons = persons;
         // Where the batch's seqs run on, `row_of_seq` holds each place's row.
         let row_at = own_row_at.as_deref().unwrap_or_else(|| {
-            let base = gapless.unwrap_or_default();
+            let base = gapless.expect("a batch with gaps keeps a map of its own");
             &seg.row_of_seq[base..base + n]
         });
         seg.by_person = places
@@ -165,9 +165,14 @@ impl Segment {
     }
 
     /// The venue-order columns and `row_of_seq` of `rows`, and the row of
-    /// each place in `rows` where `row_of_seq` does not hold it in a
-    /// stretch (see [`gapless_from`]).
-    fn venue_order(rows: &[Row], first_seq: u32, seq_span: u32) -> (Builder, Option<Vec<u32>>) {
+    /// each place in `rows` unless `row_of_seq` holds it from `gapless` on
+    /// (see [`gapless_from`]).
+    fn venue_order(
+        rows: &[Row],
+        first_seq: u32,
+        seq_span: u32,
+        gapless: Option<usize>,
+    ) -> (Builder, Option<Vec<u32>>) {
         let mut seg = Builder {
             time: Vec::with_capacity(rows.len()),
             ..Builder::default()
@@ -189,7 +194,7 @@ impl Segment {
         seg.venue_start.push(rows.len() as u32);
         seg.row_of_seq = vec![NO_ROW; seq_span as usize];
         let mut own_row_at = None;
-        let row_at: &mut [u32] = match gapless_from(rows, first_seq) {
+        let row_at: &mut [u32] = match gapless {
             Some(base) => &mut seg.row_of_seq[base..base + rows.len()],
             None => own_row_at.insert(vec![0; rows.len()]),
         };
