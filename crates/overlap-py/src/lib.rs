@@ -111,9 +111,9 @@ type OwnedStays = (Vec<u64>, Vec<u64>, Vec<i64>, Vec<i64>);
 /// From this many rows on, [`owned_stays`] copies on two threads.
 const COPY_ON_TWO: usize = 1 << 20;
 
-/// A batch of stays' four columns, each [`owned`]. A large batch's ids and
-/// times are copied at once on two threads (not rayon's, which another
-/// call may hold for seconds): the copy holds the GIL.
+/// A batch of stays' four columns, copied as [`owned`] copies one. A large
+/// batch's ids and times are copied at once on two threads (not rayon's,
+/// which another call may hold for seconds): the copy holds the GIL.
 fn owned_stays(
     persons: &U64s<'_>,
     venues: &U64s<'_>,
