@@ -26,12 +26,12 @@ import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+import store
 from national import parse_size
 from tokhai_engine import synth
 
@@ -140,29 +140,13 @@ def ingest(args, mods) -> None:  # noqa: ANN001
     # The region model in arrival (t_in) order, as bench/store.py feeds it.
     data = synth.generate(args.region, days=14, seed=0)
     order = np.argsort(data.t_in, kind="stable")
-    cols = [c[order] for c in data.columns()]
-    starts = range(0, len(data), args.batch)
+    work = store.batches([c[order] for c in data.columns()], args.batch)
 
     def run(name: str) -> float:
         with tempfile.TemporaryDirectory(dir=args.dir) as room:
             engine = mods[name].Engine.open(room) if args.durable else mods[name].Engine()
-            left = iter(starts)
-            lock = threading.Lock()
-
-            def writer() -> None:
-                while True:
-                    with lock:
-                        i = next(left, None)
-                    if i is None:
-                        return
-                    engine.add_stays(*(c[i : i + args.batch] for c in cols))
-
             t = time.perf_counter()
-            threads = [threading.Thread(target=writer) for _ in range(args.writers)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            store.ingest(engine, work, args.writers)
             rate = len(engine) / (time.perf_counter() - t) / 1e6
             engine.close()
         return rate
