@@ -148,6 +148,11 @@ enum Skip {
 /// pass that makes them is small beside a hop from that many people.
 const SKIP_BY_BITS: usize = 1 << 16;
 
+/// From this many cases on (a push hop's members, or `contacts_many`'s
+/// cases), their scans look venues up in a [`Venues`]. (In unit tests, from
+/// two: small queries take that way too.)
+const VENUES_FROM: usize = if cfg!(test) { 2 } else { 64 };
+
 /// A stay met at one of a case's venues: (person, the venue's place in the
 /// case's presence, `t_in`, `t_out`).
 type Met = (u64, u32, i64, i64);
@@ -167,19 +172,22 @@ impl State {
 
     /// Stays at `venue` meeting `[start, end)`, as (person, `t_in`, `t_out`).
     fn venue_stays(&self, venue: u64, start: i64, end: i64, out: &mut Vec<(u64, i64, i64)>) {
-        self.each_venue_stay(venue, start, end, None, |person, t_in, t_out| {
+        self.each_venue_stay(venue, start, end, None, None, |person, t_in, t_out| {
             out.push((person, t_in, t_out));
         });
     }
 
     /// Calls `f(person, t_in, t_out)` for each stay at `venue` meeting
-    /// `[start, end)`, but for the people in `skip`.
+    /// `[start, end)`, but for the people in `skip`. With `known`, the
+    /// venue's place in each segment is read from a [`Venues`] that holds
+    /// it (with its rank there) rather than searched for.
     fn each_venue_stay(
         &self,
         venue: u64,
         start: i64,
         end: i64,
         skip: Option<&Skip>,
+        known: Option<(&Venues, usize)>,
         mut f: impl FnMut(u64, i64, i64),
     ) {
         for p in self.partitions_meeting(start, end) {
@@ -192,7 +200,10 @@ impl State {
                         (None, Some(bits[&(p.day, seg.first_seq)].as_slice()))
                     }
                 };
-                let Some(at) = seg.venue_place(venue) else {
+                let at = known
+                    .and_then(|(venues, rank)| venues.place(p.day, seg.first_seq, rank))
+                    .or_else(|| seg.venue_place(venue));
+                let Some(at) = at else {
                     continue;
                 };
                 seg.scan_venue_at(
@@ -369,12 +380,14 @@ impl State {
         rules: ContactRules,
         spread: bool,
         skip: Option<&Skip>,
+        venues: Option<&Venues>,
         met: &mut Vec<Met>,
     ) -> Vec<Contact> {
         let met_at = |k: usize, out: &mut Vec<Met>| {
             let (venue, intervals) = &presence[k];
+            let known = venues.map(|v| (v, v.rank(*venue)));
             for &(a, b) in intervals {
-                self.each_venue_stay(*venue, a, b, skip, |person, t_in, t_out| {
+                self.each_venue_stay(*venue, a, b, skip, known, |person, t_in, t_out| {
                     if person != case {
                         out.push((person, k as u32, t_in, t_out));
                     }
@@ -548,11 +561,12 @@ struct Members<'a> {
     end: Option<i64>,
 }
 
-/// Every venue of some segments, ascending, and where each is in each of
-/// them: a pulled person's venue is looked up here once, where each scan
-/// searched every segment it visits twice (for the venue, and for its long
-/// stays), every search a few cache misses. (Made in some 40 ms at 100M
-/// stays, it would cost a push of a thousand cases more than it saves.)
+/// Some venues, ascending, and where each is in each of some segments: a
+/// venue is looked up here once, where each scan searched every segment it
+/// visits twice (for the venue, and for its long stays), every search a few
+/// cache misses. A pull holds every venue of the segments; many cases, the
+/// venues of their own stays (every venue would take some 40 ms at 100M
+/// stays, more than a push of a thousand cases saves).
 struct Venues {
     ids: Vec<u64>,
     /// By (partition day, segment `first_seq`): the [`VenuePlace`] of each of `ids`.
@@ -560,6 +574,13 @@ struct Venues {
 }
 
 impl Venues {
+    /// The place of `venue` in `ids`, which holds it.
+    fn rank(&self, venue: u64) -> usize {
+        self.ids
+            .binary_search(&venue)
+            .expect("a venue of the table")
+    }
+
     /// Where `ids[venue]` is in a segment; None for a segment left out.
     fn place(&self, day: i64, first_seq: u32, venue: usize) -> Option<VenuePlace> {
         self.places
@@ -711,6 +732,13 @@ impl State {
             let people: Vec<u64> = block.iter().map(|m| m.0).collect();
             let (lo, hi) = span(block).unwrap_or_default();
             let stays = self.stays_of(&people, lo, hi);
+            // A member's presence lingers past its window.
+            let venues = self.venues_of_cases(
+                block.len(),
+                stays.stays.iter().map(|s| s.0),
+                lo,
+                hi.saturating_add(rules.linger),
+            );
             // Pieces of a few members, so that the buffers are few and threads
             // that finish early take more.
             let piece = block
@@ -726,9 +754,15 @@ impl State {
                     let mut met = Vec::new();
                     for (i, &(q, s, e)) in (j * piece..).zip(members) {
                         let presence = stays.presence(i, (s, e), rules.linger);
-                        for c in
-                            self.contacts_of(q, &presence, rules, spread, Some(&skip), &mut met)
-                        {
+                        for c in self.contacts_of(
+                            q,
+                            &presence,
+                            rules,
+                            spread,
+                            Some(&skip),
+                            venues.as_ref(),
+                            &mut met,
+                        ) {
                             let k = shard_of(c.person);
                             buffers[k].push((c.person, (c.first, q, c.exposure)));
                             if buffers[k].len() == SHARD_BUFFER {
@@ -823,21 +857,48 @@ impl State {
 
     /// [`Venues`] of the segments that may hold stays meeting `[lo, hi)`.
     fn venues_meeting(&self, lo: i64, hi: i64) -> Venues {
+        let mut ids: Vec<u64> = self
+            .partitions_meeting(lo, hi)
+            .flat_map(|p| &p.segments)
+            .flat_map(|seg| seg.venues.iter().copied())
+            .collect();
+        ids.par_sort_unstable();
+        ids.dedup();
+        self.venues_in(ids, lo, hi)
+    }
+
+    /// [`Venues`] of `ids` (ascending, distinct) in the segments that may
+    /// hold stays meeting `[lo, hi)`.
+    fn venues_in(&self, ids: Vec<u64>, lo: i64, hi: i64) -> Venues {
         let segments: Vec<(i64, &Segment)> = self
             .partitions_meeting(lo, hi)
             .flat_map(|p| p.segments.iter().map(move |s| (p.day, s)))
             .collect();
-        let mut ids: Vec<u64> = segments
-            .iter()
-            .flat_map(|(_, seg)| seg.venues.iter().copied())
-            .collect();
-        ids.par_sort_unstable();
-        ids.dedup();
         let places = segments
             .par_iter()
             .map(|&(day, seg)| ((day, seg.first_seq), seg.venue_places(&ids)))
             .collect();
         Venues { ids, places }
+    }
+
+    /// The [`Venues`] of many cases' `venues`, met by `[lo, hi)`, so that
+    /// their scans read each venue's place in a segment instead of
+    /// searching for it twice; None for a few cases, whose searches cost
+    /// less than the table.
+    fn venues_of_cases(
+        &self,
+        cases: usize,
+        venues: impl Iterator<Item = u64>,
+        lo: i64,
+        hi: i64,
+    ) -> Option<Venues> {
+        if cases < VENUES_FROM || lo >= hi {
+            return None;
+        }
+        let mut ids: Vec<u64> = venues.collect();
+        ids.par_sort_unstable();
+        ids.dedup();
+        Some(self.venues_in(ids, lo, hi))
     }
 
     /// `frontier` (sorted by person) as [`Members`], for the segments that
@@ -1246,7 +1307,7 @@ impl Engine {
         check_rules(rules)?;
         let state = self.state.read();
         let presence = state.presence(person, start, end, rules.linger);
-        let found = state.contacts_of(person, &presence, rules, true, None, &mut Vec::new());
+        let found = state.contacts_of(person, &presence, rules, true, None, None, &mut Vec::new());
         Ok(Contacts {
             person: found.iter().map(|c| c.person).collect(),
             exposure: found.iter().map(|c| c.exposure).collect(),
@@ -1266,11 +1327,22 @@ impl Engine {
         check_rules(rules)?;
         let state = self.state.read();
         let spread = spread(cases.len());
+        let presences: Vec<Vec<Presence>> = cases
+            .par_iter()
+            .map(|&(case, s, e)| state.presence(case, s, e, rules.linger))
+            .collect();
+        let pieces = || presences.iter().flatten().flat_map(|(_, p)| p);
+        let venues = state.venues_of_cases(
+            cases.len(),
+            presences.iter().flatten().map(|p| p.0),
+            pieces().map(|p| p.0).min().unwrap_or(0),
+            pieces().map(|p| p.1).max().unwrap_or(0),
+        );
         let found: Vec<Vec<Contact>> = cases
             .par_iter()
-            .map_init(Vec::new, |met, &(case, s, e)| {
-                let presence = state.presence(case, s, e, rules.linger);
-                state.contacts_of(case, &presence, rules, spread, None, met)
+            .zip(&presences)
+            .map_init(Vec::new, |met, (&(case, _, _), presence)| {
+                state.contacts_of(case, presence, rules, spread, None, venues.as_ref(), met)
             })
             .collect();
         let total = found.iter().map(Vec::len).sum();
@@ -1611,6 +1683,40 @@ mod tests {
         /// Pulling a hop to the unreached finds what pushing from the
         /// frontier finds, whether pushing skips the reached by id or by
         /// bits: the same people, exposures and sources.
+        /// Many cases at once (their venues looked up in a table) get
+        /// what each gets alone (its venues searched for).
+        #[test]
+        fn many_cases_get_what_each_gets_alone(
+            stays in stays(),
+            cases in prop::collection::btree_map(0u64..12, (0i64..3 * DAY, 1i64..2 * DAY), 2..12),
+            min_overlap in prop_oneof![Just(0i64), 1i64..3_000],
+            linger in prop_oneof![Just(0i64), 1i64..2_000],
+        ) {
+            let engine = Engine::new();
+            let column = |f: fn(&(u64, u64, i64, i64)) -> i64| stays.iter().map(f).collect::<Vec<i64>>();
+            let persons: Vec<u64> = stays.iter().map(|s| s.0).collect();
+            let venues: Vec<u64> = stays.iter().map(|s| s.1).collect();
+            let (t_in, t_out) = (column(|s| s.2), column(|s| s.3));
+            // Two batches, the second smaller: partitions of two segments.
+            let cut = stays.len() * 2 / 3;
+            engine.add_stays(&persons[..cut], &venues[..cut], &t_in[..cut], &t_out[..cut]).unwrap();
+            engine.add_stays(&persons[cut..], &venues[cut..], &t_in[cut..], &t_out[cut..]).unwrap();
+            let p: Vec<u64> = cases.keys().copied().collect();
+            let s: Vec<i64> = cases.values().map(|c| MIDNIGHT + c.0).collect();
+            let e: Vec<i64> = cases.values().map(|c| MIDNIGHT + c.0 + c.1).collect();
+            let rules = ContactRules { min_overlap, linger };
+            let many = engine.contacts_many(&p, &s, &e, rules).unwrap();
+            let mut alone = ContactPairs::default();
+            for ((&case, &start), &end) in p.iter().zip(&s).zip(&e) {
+                let c = engine.contacts(case, start, end, rules).unwrap();
+                alone.case.extend(std::iter::repeat_n(case, c.person.len()));
+                alone.person.extend(c.person);
+                alone.exposure.extend(c.exposure);
+                alone.first_contact.extend(c.first_contact);
+            }
+            prop_assert_eq!(many, alone);
+        }
+
         #[test]
         fn pull_and_push_agree(
             stays in stays(),
