@@ -5,7 +5,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
-use crate::engine::{same_length, Engine, State};
+use crate::engine::{same_length, Engine, State, MAX_TIME, MIN_TIME};
 use crate::error::{Error, Result};
 use crate::interval::{intersect, unite, unite_into};
 use crate::par;
@@ -153,9 +153,12 @@ const SKIP_BY_BITS: usize = 1 << 16;
 /// two: small queries take that way too.)
 const VENUES_FROM: usize = if cfg!(test) { 2 } else { 64 };
 
-/// A stay met at one of a case's venues: (person, the venue's place in the
-/// case's presence, `t_in`, `t_out`).
-type Met = (u64, u32, i64, i64);
+/// A stay met at one of a case's venues, cut to the interval of the case's
+/// presence that met it: (person, the venue's place in the presence, start,
+/// end), the times as seconds after [`MIN_TIME`]. Every stay lies within
+/// `MIN_TIME..=MAX_TIME`, 3.2e9 seconds, so that they fit in 32 bits: 24
+/// bytes a stay met, not 32, to write and to sort.
+type Met = (u64, u32, u32, u32);
 
 /// A case's presence at one venue: disjoint intervals, sorted.
 type Presence = (u64, Vec<(i64, i64)>);
@@ -389,7 +392,11 @@ impl State {
             for &(a, b) in intervals {
                 self.each_venue_stay(*venue, a, b, skip, known, |person, t_in, t_out| {
                     if person != case {
-                        out.push((person, k as u32, t_in, t_out));
+                        let cut = |t: i64| {
+                            debug_assert!((MIN_TIME..=MAX_TIME).contains(&t), "a stay's time");
+                            (t - MIN_TIME) as u32
+                        };
+                        out.push((person, k as u32, cut(t_in.max(a)), cut(t_out.min(b))));
                     }
                 });
             }
@@ -406,41 +413,43 @@ impl State {
         }
         // One sort by person for the whole case: most people are met once.
         radsort::sort_by_key(met, |m| m.0);
-        let mut theirs = Vec::new();
         met.chunk_by_mut(|a, b| a.0 == b.0)
-            .filter_map(|stays| {
-                let (exposure, first) = exposure_to(presence, stays, &mut theirs)?;
+            .filter_map(|pieces| {
+                let (exposure, first) = exposure_in(pieces);
                 (exposure >= rules.min_overlap).then_some(Contact {
-                    person: stays[0].0,
+                    person: pieces[0].0,
                     exposure,
-                    first,
+                    first: MIN_TIME + first,
                 })
             })
             .collect()
     }
 }
 
-/// One person's exposure to a case's `presence` and its earliest instant,
-/// from the `stays` of theirs met there; `None` when they do not meet.
-fn exposure_to(
-    presence: &[Presence],
-    stays: &mut [Met],
-    theirs: &mut Vec<(i64, i64)>,
-) -> Option<(i64, i64)> {
-    if let [(_, k, t_in, t_out)] = *stays {
-        return intersect(&presence[k as usize].1, &[(t_in, t_out)]);
+/// One person's exposure and its earliest instant (after [`MIN_TIME`]),
+/// from the `pieces` of their stays met, each already cut to the case's
+/// presence: their union per venue, summed. (A stay met by two intervals
+/// of the case is found twice, once for each, and a person's stays at a
+/// venue may overlap.)
+fn exposure_in(pieces: &mut [Met]) -> (i64, i64) {
+    if let [(_, _, start, end)] = *pieces {
+        return (i64::from(end - start), i64::from(start));
     }
-    // A stay met by two intervals of the case is found twice, and a person's
-    // stays at a venue may overlap: their presence is the union.
-    stays.sort_unstable_by_key(|m| (m.1, m.2));
-    let mut found: Option<(i64, i64)> = None;
-    for venue in stays.chunk_by(|a, b| a.1 == b.1) {
-        unite_into(theirs, venue.iter().map(|m| (m.2, m.3)));
-        if let Some((exposure, first)) = intersect(&presence[venue[0].1 as usize].1, theirs) {
-            found = Some(found.map_or((exposure, first), |(e, f)| (e + exposure, f.min(first))));
+    pieces.sort_unstable_by_key(|m| (m.1, m.2));
+    let (mut exposure, mut first) = (0, u32::MAX);
+    for venue in pieces.chunk_by(|a, b| a.1 == b.1) {
+        let (mut from, mut to) = (venue[0].2, venue[0].3);
+        first = first.min(from);
+        for &(_, _, start, end) in &venue[1..] {
+            if start > to {
+                exposure += i64::from(to - from);
+                from = start;
+            }
+            to = to.max(end);
         }
+        exposure += i64::from(to - from);
     }
-    found
+    (exposure, i64::from(first))
 }
 
 /// How `trace` finds the people a hop reaches.
