@@ -155,9 +155,10 @@ const VENUES_FROM: usize = if cfg!(test) { 2 } else { 64 };
 
 /// A stay met at one of a case's venues, cut to the interval of the case's
 /// presence that met it: (person, the venue's place in the presence, start,
-/// end), the times as seconds after [`MIN_TIME`]. Every stay lies within
-/// `MIN_TIME..=MAX_TIME`, 3.2e9 seconds, so that they fit in 32 bits: 24
-/// bytes a stay met, not 32, to write and to sort.
+/// end), the times as seconds after [`MIN_TIME`]. Stays are refused outside
+/// `MIN_TIME..=MAX_TIME` (3.2e9 seconds) when they are added or checked
+/// out, so that their times fit in 32 bits: 24 bytes a stay met, not 32, to
+/// write and to sort.
 type Met = (u64, u32, u32, u32);
 
 /// A case's presence at one venue: disjoint intervals, sorted.
@@ -392,10 +393,8 @@ impl State {
             for &(a, b) in intervals {
                 self.each_venue_stay(*venue, a, b, skip, known, |person, t_in, t_out| {
                     if person != case {
-                        let cut = |t: i64| {
-                            debug_assert!((MIN_TIME..=MAX_TIME).contains(&t), "a stay's time");
-                            (t - MIN_TIME) as u32
-                        };
+                        // Clamped all the same: a damaged store must not wrap.
+                        let cut = |t: i64| (t.clamp(MIN_TIME, MAX_TIME) - MIN_TIME) as u32;
                         out.push((person, k as u32, cut(t_in.max(a)), cut(t_out.min(b))));
                     }
                 });
@@ -1689,9 +1688,6 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
-        /// Pulling a hop to the unreached finds what pushing from the
-        /// frontier finds, whether pushing skips the reached by id or by
-        /// bits: the same people, exposures and sources.
         /// Many cases at once (their venues looked up in a table) get
         /// what each gets alone (its venues searched for).
         #[test]
@@ -1726,6 +1722,9 @@ mod tests {
             prop_assert_eq!(many, alone);
         }
 
+        /// Pulling a hop to the unreached finds what pushing from the
+        /// frontier finds, whether pushing skips the reached by id or by
+        /// bits: the same people, exposures and sources.
         #[test]
         fn pull_and_push_agree(
             stays in stays(),
