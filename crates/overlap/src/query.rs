@@ -1572,6 +1572,7 @@ fn check_cases(persons: &[u64], starts: &[i64], ends: &[i64]) -> Result<Vec<(u64
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     const MIDNIGHT: i64 = 1_630_000_000 / DAY * DAY;
 
@@ -1584,6 +1585,30 @@ mod tests {
         )
             .prop_map(|(person, venue, t, len)| (person, venue, MIDNIGHT + t, MIDNIGHT + t + len));
         prop::collection::vec(stay, 1..120)
+    }
+
+    /// An engine holding `stays` (person, venue, `t_in`, `t_out`), added
+    /// in two batches, the second smaller: partitions of two segments.
+    fn engine_of(stays: &[(u64, u64, i64, i64)]) -> Engine {
+        let engine = Engine::new();
+        let (first, second) = stays.split_at(stays.len() * 2 / 3);
+        for part in [first, second] {
+            let persons: Vec<u64> = part.iter().map(|s| s.0).collect();
+            let venues: Vec<u64> = part.iter().map(|s| s.1).collect();
+            let t_in: Vec<i64> = part.iter().map(|s| s.2).collect();
+            let t_out: Vec<i64> = part.iter().map(|s| s.3).collect();
+            engine.add_stays(&persons, &venues, &t_in, &t_out).unwrap();
+        }
+        engine
+    }
+
+    /// Cases as (person, start, length) after [`MIDNIGHT`], as columns.
+    fn cases_of(cases: &BTreeMap<u64, (i64, i64)>) -> (Vec<u64>, Vec<i64>, Vec<i64>) {
+        (
+            cases.keys().copied().collect(),
+            cases.values().map(|c| MIDNIGHT + c.0).collect(),
+            cases.values().map(|c| MIDNIGHT + c.0 + c.1).collect(),
+        )
     }
 
     /// A case's linger that crosses midnight meets a person who came just
@@ -1697,18 +1722,8 @@ mod tests {
             min_overlap in prop_oneof![Just(0i64), 1i64..3_000],
             linger in prop_oneof![Just(0i64), 1i64..2_000],
         ) {
-            let engine = Engine::new();
-            let column = |f: fn(&(u64, u64, i64, i64)) -> i64| stays.iter().map(f).collect::<Vec<i64>>();
-            let persons: Vec<u64> = stays.iter().map(|s| s.0).collect();
-            let venues: Vec<u64> = stays.iter().map(|s| s.1).collect();
-            let (t_in, t_out) = (column(|s| s.2), column(|s| s.3));
-            // Two batches, the second smaller: partitions of two segments.
-            let cut = stays.len() * 2 / 3;
-            engine.add_stays(&persons[..cut], &venues[..cut], &t_in[..cut], &t_out[..cut]).unwrap();
-            engine.add_stays(&persons[cut..], &venues[cut..], &t_in[cut..], &t_out[cut..]).unwrap();
-            let p: Vec<u64> = cases.keys().copied().collect();
-            let s: Vec<i64> = cases.values().map(|c| MIDNIGHT + c.0).collect();
-            let e: Vec<i64> = cases.values().map(|c| MIDNIGHT + c.0 + c.1).collect();
+            let engine = engine_of(&stays);
+            let (p, s, e) = cases_of(&cases);
             let rules = ContactRules { min_overlap, linger };
             let many = engine.contacts_many(&p, &s, &e, rules).unwrap();
             let mut alone = ContactPairs::default();
@@ -1734,18 +1749,8 @@ mod tests {
             linger in prop_oneof![Just(0i64), 1i64..2_000],
             latency in prop_oneof![Just(0i64), 1i64..5_000],
         ) {
-            let engine = Engine::new();
-            let column = |f: fn(&(u64, u64, i64, i64)) -> i64| stays.iter().map(f).collect::<Vec<i64>>();
-            let persons: Vec<u64> = stays.iter().map(|s| s.0).collect();
-            let venues: Vec<u64> = stays.iter().map(|s| s.1).collect();
-            let (t_in, t_out) = (column(|s| s.2), column(|s| s.3));
-            // Two batches, the second smaller: partitions of two segments.
-            let cut = stays.len() * 2 / 3;
-            engine.add_stays(&persons[..cut], &venues[..cut], &t_in[..cut], &t_out[..cut]).unwrap();
-            engine.add_stays(&persons[cut..], &venues[cut..], &t_in[cut..], &t_out[cut..]).unwrap();
-            let p: Vec<u64> = cases.keys().copied().collect();
-            let s: Vec<i64> = cases.values().map(|c| MIDNIGHT + c.0).collect();
-            let e: Vec<i64> = cases.values().map(|c| MIDNIGHT + c.0 + c.1).collect();
+            let engine = engine_of(&stays);
+            let (p, s, e) = cases_of(&cases);
             let rules = TraceRules { hops, contact: ContactRules { min_overlap, linger }, latency, until: None };
             let push = engine.trace_by(&p, &s, &e, rules, Hop::Push, usize::MAX).unwrap();
             prop_assert_eq!(&engine.trace_by(&p, &s, &e, rules, Hop::Push, 0).unwrap(), &push);
