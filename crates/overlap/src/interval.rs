@@ -20,6 +20,23 @@ pub(crate) fn unite_into(out: &mut Vec<(i64, i64)>, sorted: impl IntoIterator<It
     }
 }
 
+/// The length of [`unite`]'s answer, without building it.
+pub(crate) fn covered(sorted: impl IntoIterator<Item = (i64, i64)>) -> i64 {
+    let mut sorted = sorted.into_iter();
+    let Some((mut from, mut to)) = sorted.next() else {
+        return 0;
+    };
+    let mut total = 0;
+    for (a, b) in sorted {
+        if a > to {
+            total += to - from;
+            from = a;
+        }
+        to = to.max(b);
+    }
+    total + to - from
+}
+
 /// An interval `[start, end)`, alone or tagged (with a venue, say).
 pub(crate) trait Span: Copy {
     fn span(self) -> (i64, i64);
@@ -72,6 +89,21 @@ mod tests {
             vec![(1, 9), (10, 11)]
         );
         assert_eq!(unite([]), vec![]);
+    }
+
+    #[test]
+    fn covered_is_the_length_of_the_union() {
+        let cases: [&[(i64, i64)]; 4] = [
+            &[(1, 5), (5, 9), (6, 7), (10, 11)],
+            &[],
+            &[(0, 3), (1, 2), (2, 8), (9, 10)],
+            &[(4, 5)],
+        ];
+        for sorted in cases {
+            let united = unite(sorted.iter().copied());
+            let length: i64 = united.iter().map(|(a, b)| b - a).sum();
+            assert_eq!(covered(sorted.iter().copied()), length, "{sorted:?}");
+        }
     }
 
     #[test]

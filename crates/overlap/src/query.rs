@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::engine::{same_length, Engine, State, MAX_TIME, MIN_TIME};
 use crate::error::{Error, Result};
-use crate::interval::{intersect, unite, unite_into};
+use crate::interval::{covered, intersect, unite, unite_into};
 use crate::par;
 use crate::partition::Partition;
 use crate::segment::{Segment, VenuePlace, DAY};
@@ -435,19 +435,15 @@ fn exposure_in(pieces: &mut [Met]) -> (i64, i64) {
         return (i64::from(end - start), i64::from(start));
     }
     pieces.sort_unstable_by_key(|m| (m.1, m.2));
-    let (mut exposure, mut first) = (0, u32::MAX);
-    for venue in pieces.chunk_by(|a, b| a.1 == b.1) {
-        let (mut from, mut to) = (venue[0].2, venue[0].3);
-        first = first.min(from);
-        for &(_, _, start, end) in &venue[1..] {
-            if start > to {
-                exposure += i64::from(to - from);
-                from = start;
-            }
-            to = to.max(end);
-        }
-        exposure += i64::from(to - from);
-    }
+    let exposure = pieces
+        .chunk_by(|a, b| a.1 == b.1)
+        .map(|venue| covered(venue.iter().map(|m| (i64::from(m.2), i64::from(m.3)))))
+        .sum();
+    let first = pieces
+        .iter()
+        .map(|m| m.2)
+        .min()
+        .expect("two pieces or more");
     (exposure, i64::from(first))
 }
 
