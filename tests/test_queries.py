@@ -6,11 +6,12 @@ batches in any time order."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import Oracle
 
-from tokhai_engine import MAX_TIME, MIN_TIME, Engine
+from tokhai_engine import MAX_TIME, MIN_TIME, Engine, UnknownStayError
 
 MIDNIGHT = 1_627_776_000  # 2021-08-01T00:00:00Z, a partition boundary
 DAY = 86_400
@@ -169,6 +170,11 @@ def test_queries_match_oracle_over_crowds_extremes_and_changes(data, ops, id_bas
             taken.update(match[:1])
         persons, venues, t_in = (np.array(c, dtype=np.uint64 if k < 2 else np.int64) for k, c in enumerate(zip(*rows)))
         assert engine.find_stays(persons, venues, t_in).tolist() == want
+        # And the other way: stays by id, in the order asked, twice over.
+        got = engine.stays_by_id(np.array(picks + picks, dtype=np.uint64))
+        assert list(zip(*(c.tolist() for c in got.columns().values()))) == [(i, *oracle.stays[i]) for i in picks + picks]
+        with pytest.raises(UnknownStayError, match=f"row {len(picks)}: unknown stay id"):
+            engine.stays_by_id(np.array([*picks, max(oracle.stays) + 1], dtype=np.uint64))
 
     window = (base - 120_000, base + 200_000)
     got = engine.stays_between(*window)

@@ -148,6 +148,12 @@ class Engine:
         """Every stay held with ``t_in`` in ``[start, end)``, with its id, by stay id."""
         return Checkins(*self._core.stays_between(convert.time("start", start), convert.time("end", end)))
 
+    def stays_by_id(self, stay_ids: ArrayLike) -> Checkins:
+        """The stays of the given ids, in the order given, as
+        ``stays_between`` has them: whose a stay is, before changing it. An
+        id not held (never issued, or expired) raises ``UnknownStayError``."""
+        return Checkins(*self._core.stays_by_id(convert.ids("stay_ids", stay_ids)))
+
     def find_stays(self, persons: ArrayLike, venues: ArrayLike, t_in: ArrayLike) -> NDArray[np.uint64]:
         """The id of a stay held for each row's person, venue and ``t_in``,
         or 0 (never an id) where none is; a stay answers one row at most,

@@ -455,7 +455,7 @@ def test_a_bulk_check_out_closes_the_open_stay(service, now):
     app = service.client("app_backend", app=NCOVI)
     _, payload = service.venue(admin)
     stay = check_in(app, payload, phone(1), now - 600)
-    close = C.IngestBatch(batch_id=1, source=NCOVI, checkout_stay_ids=[stay.stay_id], checkout_t_out=[now - 300])
+    close = C.IngestBatch(batch_id=1, source=NCOVI, checkout_stay_ids=[stay.stay_id], checkout_person_refs=["phone:0900000001"], checkout_t_out=[now - 300])
     list(app.checkins.IngestCheckins(iter([close]), metadata=app.md, timeout=10))
     back = check_in(app, payload, phone(1), now - 200)
     assert not back.repeated and back.stay_id != stay.stay_id, "a closed stay is not open any more"

@@ -250,16 +250,23 @@ def test_check_out_by_stay_and_by_person_at_venue(service, now):
     app = service.client("app_backend", app=NCOVI)
     venue, payload = service.venue(admin)
     stay = check_in(app, payload, phone(1), now - 3_600)
-    out = app.checkins.CheckOut(C.CheckOutRequest(stay_id=stay.stay_id, time=now - 1_800), metadata=app.md)
+    # A stay id alone is easy to guess: another person's stay is refused, and changes nothing.
+    code, detail = status(app.checkins.CheckOut, C.CheckOutRequest(stay=C.PersonStay(person=phone(9), stay_id=stay.stay_id), time=now - 1_800), metadata=app.md)
+    assert code is grpc.StatusCode.PERMISSION_DENIED and "not the person's" in detail
+    assert service.server.state.engine.stays_by_id([stay.stay_id]).t_out[0] == stay.provisional_t_out
+    out = app.checkins.CheckOut(C.CheckOutRequest(stay=C.PersonStay(person=phone(1), stay_id=stay.stay_id), time=now - 1_800), metadata=app.md)
     assert (out.stay_id, out.t_out) == (stay.stay_id, now - 1_800)
     check_in(app, payload, phone(2), now - 600)
     by_person = C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=phone(2), venue_id=venue.id), time=now - 60)
     assert app.checkins.CheckOut(by_person, metadata=app.md).t_out == now - 60
     assert status(app.checkins.CheckOut, by_person, metadata=app.md)[0] is grpc.StatusCode.NOT_FOUND, "no open stay any more"
 
-    code, detail = status(app.checkins.CheckOut, C.CheckOutRequest(stay_id=stay.stay_id, time=now - 7_200), metadata=app.md)
+    code, detail = status(app.checkins.CheckOut, C.CheckOutRequest(stay=C.PersonStay(person=phone(1), stay_id=stay.stay_id), time=now - 7_200), metadata=app.md)
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "not after" in detail
-    assert status(app.checkins.CheckOut, C.CheckOutRequest(stay_id=stay.stay_id + 999, time=now), metadata=app.md)[0] is grpc.StatusCode.NOT_FOUND
+    unknown = C.CheckOutRequest(stay=C.PersonStay(person=phone(1), stay_id=stay.stay_id + 999), time=now)
+    assert status(app.checkins.CheckOut, unknown, metadata=app.md)[0] is grpc.StatusCode.NOT_FOUND
+    nobody = C.CheckOutRequest(stay=C.PersonStay(stay_id=stay.stay_id), time=now)
+    assert status(app.checkins.CheckOut, nobody, metadata=app.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
     assert status(app.checkins.CheckOut, C.CheckOutRequest(time=now), metadata=app.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -354,16 +361,24 @@ def test_bulk_ingest_acknowledges_whole_batches(service, now):
     assert len(engine) == 2 * n, "refused batches stored nothing"
 
     # Check-outs in bulk: whole batches too.
-    closing = C.IngestBatch(batch_id=9, source=NCOVI, checkout_stay_ids=acks[0].stay_ids[:10], checkout_t_out=[now - 100] * 10)
+    owners = batch(1).person_refs[:10]
+    closing = C.IngestBatch(batch_id=9, source=NCOVI, checkout_stay_ids=acks[0].stay_ids[:10], checkout_person_refs=owners, checkout_t_out=[now - 100] * 10)
     assert next(app.checkins.IngestCheckins(iter([closing]), metadata=app.md, timeout=30)).checked_out == 10
     stays = engine.stays_between(now - 86_400, now + 86_400)
     assert (stays.t_out[np.isin(stays.stay_id, acks[0].stay_ids[:10])] == now - 100).all()
-    unknown = C.IngestBatch(batch_id=10, source=NCOVI, checkout_stay_ids=[acks[0].stay_ids[11], 12345], checkout_t_out=[now - 50] * 2)
+    unknown = C.IngestBatch(batch_id=10, source=NCOVI, checkout_stay_ids=[acks[0].stay_ids[11], 12345], checkout_person_refs=owners[:2], checkout_t_out=[now - 50] * 2)
     code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), unknown, metadata=app.md)
     assert code is grpc.StatusCode.NOT_FOUND and "batch 10" in detail
+    # Each stay with its person: one row of another's refuses the batch.
+    strangers = C.IngestBatch(batch_id=10, source=NCOVI, checkout_stay_ids=acks[0].stay_ids[10:13], checkout_person_refs=batch(1).person_refs[10:12] + [owners[0]], checkout_t_out=[now - 50] * 3)
+    code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), strangers, metadata=app.md)
+    assert code is grpc.StatusCode.PERMISSION_DENIED and "checkout_stay_ids[2]" in detail, detail
+    unnamed = C.IngestBatch(batch_id=10, source=NCOVI, checkout_stay_ids=acks[0].stay_ids[10:13], checkout_t_out=[now - 50] * 3)
+    code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), unnamed, metadata=app.md)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "checkout_person_refs" in detail, detail
     stays = engine.stays_between(now - 86_400, now + 86_400)
     assert not (stays.t_out == now - 50).any(), "the refused batch changed nothing"
-    mixed = C.IngestBatch(batch_id=11, source=NCOVI, checkout_stay_ids=[acks[0].stay_ids[12]], checkout_t_out=[now - 50], t_in=[now])
+    mixed = C.IngestBatch(batch_id=11, source=NCOVI, checkout_stay_ids=[acks[0].stay_ids[12]], checkout_person_refs=[batch(1).person_refs[12]], checkout_t_out=[now - 50], t_in=[now])
     assert status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), mixed, metadata=app.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
 
     # A batch sent again with its request id (after a broken stream, say) is
@@ -389,7 +404,7 @@ def test_bulk_ingest_acknowledges_whole_batches(service, now):
     # The id of a batch refused before it was answered is not another batch's.
     refused = batch(17, request_id="ncovi-17", t_in=[now + 9_999] * n)
     assert status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), refused, metadata=app.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
-    checkouts = C.IngestBatch(batch_id=18, request_id="ncovi-17", source=NCOVI, checkout_stay_ids=[retry.stay_ids[0]], checkout_t_out=[now - 10])
+    checkouts = C.IngestBatch(batch_id=18, request_id="ncovi-17", source=NCOVI, checkout_stay_ids=[retry.stay_ids[0]], checkout_person_refs=batch(14).person_refs[:1], checkout_t_out=[now - 10])
     code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), checkouts, metadata=app.md)
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "not answered yet" in detail
 
@@ -784,7 +799,7 @@ def test_a_check_out_is_never_undone_by_a_check_in_at_the_same_time(service, now
         who = phone(1000 + round_)
         t0 = now - 3_000
         stay = check_in(app, payload_a, who, t0)
-        out = C.CheckOutRequest(stay_id=stay.stay_id, time=t0 + 600) if round_ % 2 else C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=who, venue_id=a.id), time=t0 + 600)
+        out = C.CheckOutRequest(stay=C.PersonStay(person=who, stay_id=stay.stay_id), time=t0 + 600) if round_ % 2 else C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=who, venue_id=a.id), time=t0 + 600)
         checked_out = []
 
         def check_out() -> None:
@@ -907,13 +922,13 @@ def test_retries_of_scans_check_outs_and_check_out_batches_change_nothing(servic
     scan = C.ScanPersonRequest(request_id="s-1", venue_id=venue.id, person_payload=code, time=now - 900)
     first = operator.checkins.ScanPerson(scan, metadata=operator.md)
     assert operator.checkins.ScanPerson(scan, metadata=operator.md) == first and len(engine) == 1
-    out = C.CheckOutRequest(request_id="o-1", stay_id=first.stay_id, time=now - 600)
+    out = C.CheckOutRequest(request_id="o-1", stay=C.PersonStay(person=phone(1), stay_id=first.stay_id), time=now - 600)
     assert app.checkins.CheckOut(out, metadata=app.md) == app.checkins.CheckOut(out, metadata=app.md)
     # A later check-out under the same request id is the first one's retry: the first time stands.
-    app.checkins.CheckOut(C.CheckOutRequest(request_id="o-1", stay_id=first.stay_id, time=now - 300), metadata=app.md)
+    app.checkins.CheckOut(C.CheckOutRequest(request_id="o-1", stay=C.PersonStay(person=phone(1), stay_id=first.stay_id), time=now - 300), metadata=app.md)
     assert engine.stays_between(now - 1_000, now).t_out.tolist() == [now - 600]
     other = check_in(app, payload, phone(2), now - 800)
-    batch = C.IngestBatch(batch_id=1, request_id="b-1", source=NCOVI, checkout_stay_ids=[other.stay_id], checkout_t_out=[now - 100])
+    batch = C.IngestBatch(batch_id=1, request_id="b-1", source=NCOVI, checkout_stay_ids=[other.stay_id], checkout_person_refs=["phone:0900000002"], checkout_t_out=[now - 100])
     acks = [list(app.checkins.IngestCheckins(iter([batch]), metadata=app.md, timeout=10))[0] for _ in range(2)]
     assert acks[0] == acks[1] and acks[0].checked_out == 1 and len(engine) == 2
     assert sorted(engine.stays_between(now - 1_000, now).t_out.tolist()) == [now - 600, now - 100]

@@ -50,15 +50,16 @@ class Pseudonyms:
             raise Invalid("person: give citizen_id or phone")
         return self.of(normalize(kind, getattr(ref, kind)))
 
-    def ids_of_refs(self, refs: list[str]) -> list[int]:
-        """Ids of "cccd:..." / "phone:..." strings, as ingest batches carry them."""
+    def ids_of_refs(self, refs: list[str], field: str = "person_refs") -> list[int]:
+        """Ids of "cccd:..." / "phone:..." strings, as ingest batches carry
+        them in `field` (which errors name)."""
         out = []
         for i, ref in enumerate(refs):
             kind, sep, value = ref.partition(":")
             if not sep:
-                raise Invalid(f"person_refs[{i}] is not 'cccd:<digits>' or 'phone:<number>'")
+                raise Invalid(f"{field}[{i}] is not 'cccd:<digits>' or 'phone:<number>'")
             try:
                 out.append(self.of(normalize(kind, value))[0])
             except Invalid as e:
-                raise Invalid(f"person_refs[{i}]: {e}") from None
+                raise Invalid(f"{field}[{i}]: {e}") from None
         return out

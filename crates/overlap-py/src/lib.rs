@@ -223,6 +223,16 @@ impl Engine {
         detached(py, || self.inner.check_stays(&p, &v, &a, &b))
     }
 
+    fn stays_by_id<'py>(
+        &self,
+        py: Python<'py>,
+        stay_ids: U64s<'py>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let ids = owned(&stay_ids)?;
+        let s = detached(py, || self.inner.stays_by_id(&ids))?;
+        columns!(py; s.stay_id, s.person, s.venue, s.t_in, s.t_out)
+    }
+
     fn find_stays<'py>(
         &self,
         py: Python<'py>,

@@ -46,6 +46,18 @@ pub(crate) struct State {
     pub len: usize,
 }
 
+impl State {
+    /// The partition, segment and row of stay `id`, the `row`-th of a batch
+    /// (which an unknown id's error names).
+    pub(crate) fn stay(&self, row: usize, id: u64) -> Result<(&Partition, usize, u32)> {
+        let (day, seq) = split_stay_id(id);
+        let unknown = || Error::UnknownStay { row, id };
+        let partition = self.partitions.get(&day).ok_or_else(unknown)?;
+        let (segment, at) = partition.locate(seq).ok_or_else(unknown)?;
+        Ok((partition, segment, at))
+    }
+}
+
 #[derive(Debug, Default)]
 struct Writer {
     /// Changes begun so far; the next one gets this ticket.
@@ -487,14 +499,12 @@ impl Engine {
         let state = self.state.read();
         let mut targets = Vec::with_capacity(stay_ids.len());
         for (row, (&id, &t)) in stay_ids.iter().zip(t_out).enumerate() {
-            let (day, seq) = split_stay_id(id);
-            let unknown = Error::UnknownStay { row, id };
-            let partition = state.partitions.get(&day).ok_or(unknown.clone())?;
-            let (segment, at) = partition.locate(seq).ok_or(unknown)?;
+            let (partition, segment, at) = state.stay(row, id)?;
             let t_in = partition.start() + i64::from(partition.segments[segment].t_in(at));
             if let Some(problem) = stay_problem(t_in, t) {
                 return Err(Error::InvalidStay { row, problem });
             }
+            let (day, seq) = split_stay_id(id);
             targets.push((day, seq, t));
         }
         Ok(targets)

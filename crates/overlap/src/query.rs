@@ -1259,6 +1259,24 @@ impl Engine {
         Ok(out)
     }
 
+    /// The stays of the given ids, in the order given, as `stays_between`
+    /// has them. An id not held (never issued, or expired) is an error
+    /// naming its row. Whose is this stay, before someone changes it?
+    pub fn stays_by_id(&self, stay_ids: &[u64]) -> Result<Checkins> {
+        let state = self.state.read();
+        let mut out = Checkins::default();
+        for (row, &id) in stay_ids.iter().enumerate() {
+            let (partition, segment, at) = state.stay(row, id)?;
+            let (seg, base) = (&partition.segments[segment], partition.start());
+            out.stay_id.push(id);
+            out.person.push(seg.person_of(at));
+            out.venue.push(seg.venue_of(at));
+            out.t_in.push(base + i64::from(seg.t_in(at)));
+            out.t_out.push(base + i64::from(seg.t_out(at)));
+        }
+        Ok(out)
+    }
+
     /// The id of a stay held for each row's person, venue and `t_in`, in
     /// row order, or 0 (never an id) where none is. A stay answers one row
     /// at most, the earliest stored first: a batch with a row twice finds

@@ -372,6 +372,17 @@ proptest! {
         }
         prop_assert_eq!(engine.checkins_per_venue(start, end).unwrap(), per_venue.into_iter().unzip());
 
+        // Every stay by its id, in an order of the caller's; then with one id
+        // more, not held: one past the largest held.
+        let ids: Vec<u64> = model.stays.keys().rev().copied().collect();
+        let got = engine.stays_by_id(&ids).unwrap();
+        prop_assert_eq!(&got.stay_id, &ids);
+        let got: Vec<Stay> = (0..ids.len()).map(|i| Stay { person: got.person[i], venue: got.venue[i], t_in: got.t_in[i], t_out: got.t_out[i] }).collect();
+        prop_assert_eq!(got, ids.iter().map(|id| model.stays[id]).collect::<Vec<_>>());
+        let gone = ids.first().map_or(1, |last| last + 1);
+        let err = engine.stays_by_id(&[ids.clone(), vec![gone]].concat()).unwrap_err();
+        prop_assert!(matches!(err, overlap::Error::UnknownStay { row, id } if row == ids.len() && id == gone), "{err}");
+
         let got = engine.contacts(case, cs, ce, rules).unwrap();
         let want = model.contacts(case, cs, ce, rules);
         let got: Vec<(u64, i64, i64)> = (0..got.person.len()).map(|i| (got.person[i], got.exposure[i], got.first_contact[i])).collect();

@@ -26,7 +26,7 @@ from tokhai.v1 import care_pb2 as tokhai_dot_v1_dot_care__pb2
 from tokhai.v1 import common_pb2 as tokhai_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tokhai/v1/checkins.proto\x12\ttokhai.v1\x1a\x14tokhai/v1/care.proto\x1a\x16tokhai/v1/common.proto\"\xee\x01\n\x0e\x43heckInRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x06person\x18\x02 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x15\n\rvenue_payload\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x03\x12$\n\x06source\x18\x05 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12*\n\x07\x63ontact\x18\x06 \x01(\x0b\x32\x19.tokhai.v1.ContactDetails\x12+\n\x0b\x64\x65\x63laration\x18\x07 \x01(\x0b\x32\x16.tokhai.v1.Declaration\"\xab\x01\n\x0f\x43heckInResponse\x12\x0f\n\x07stay_id\x18\x01 \x01(\x04\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\x12\x12\n\nvenue_name\x18\x03 \x01(\t\x12\x0c\n\x04t_in\x18\x04 \x01(\x03\x12\x19\n\x11provisional_t_out\x18\x05 \x01(\x03\x12\x10\n\x08repeated\x18\x06 \x01(\x08\x12&\n\x06\x61\x64vice\x18\x07 \x01(\x0b\x32\x16.tokhai.v1.EntryAdvice\"_\n\x11ScanPersonRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\x12\x16\n\x0eperson_payload\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x03\"G\n\rPersonAtVenue\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\"\x85\x01\n\x0f\x43heckOutRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\x07stay_id\x18\x02 \x01(\x04H\x00\x12\x33\n\x0fperson_at_venue\x18\x03 \x01(\x0b\x32\x18.tokhai.v1.PersonAtVenueH\x00\x12\x0c\n\x04time\x18\x04 \x01(\x03\x42\x08\n\x06target\"2\n\x10\x43heckOutResponse\x12\x0f\n\x07stay_id\x18\x01 \x01(\x04\x12\r\n\x05t_out\x18\x02 \x01(\x03\"\xd1\x01\n\x0bIngestBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12$\n\x06source\x18\x02 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12\x13\n\x0bperson_refs\x18\x03 \x03(\t\x12\x11\n\tvenue_ids\x18\x04 \x03(\x04\x12\x0c\n\x04t_in\x18\x05 \x03(\x03\x12\r\n\x05t_out\x18\x06 \x03(\x03\x12\x19\n\x11\x63heckout_stay_ids\x18\x07 \x03(\x04\x12\x16\n\x0e\x63heckout_t_out\x18\x08 \x03(\x03\x12\x12\n\nrequest_id\x18\t \x01(\t\"D\n\tIngestAck\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x10\n\x08stay_ids\x18\x02 \x03(\x04\x12\x13\n\x0b\x63hecked_out\x18\x03 \x01(\r\"W\n\x18IssuePersonalCodeRequest\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x15\n\rvalid_seconds\x18\x02 \x01(\x03\"M\n\x0cPersonalCode\x12\x0f\n\x07payload\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x03\x12\x0b\n\x03svg\x18\x03 \x01(\x0c\x12\x0b\n\x03png\x18\x04 \x01(\x0c\x32\xf6\x02\n\x0e\x43heckinService\x12@\n\x07\x43heckIn\x12\x19.tokhai.v1.CheckInRequest\x1a\x1a.tokhai.v1.CheckInResponse\x12\x46\n\nScanPerson\x12\x1c.tokhai.v1.ScanPersonRequest\x1a\x1a.tokhai.v1.CheckInResponse\x12\x43\n\x08\x43heckOut\x12\x1a.tokhai.v1.CheckOutRequest\x1a\x1b.tokhai.v1.CheckOutResponse\x12\x42\n\x0eIngestCheckins\x12\x16.tokhai.v1.IngestBatch\x1a\x14.tokhai.v1.IngestAck(\x01\x30\x01\x12Q\n\x11IssuePersonalCode\x12#.tokhai.v1.IssuePersonalCodeRequest\x1a\x17.tokhai.v1.PersonalCodeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tokhai/v1/checkins.proto\x12\ttokhai.v1\x1a\x14tokhai/v1/care.proto\x1a\x16tokhai/v1/common.proto\"\xee\x01\n\x0e\x43heckInRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x06person\x18\x02 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x15\n\rvenue_payload\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x03\x12$\n\x06source\x18\x05 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12*\n\x07\x63ontact\x18\x06 \x01(\x0b\x32\x19.tokhai.v1.ContactDetails\x12+\n\x0b\x64\x65\x63laration\x18\x07 \x01(\x0b\x32\x16.tokhai.v1.Declaration\"\xab\x01\n\x0f\x43heckInResponse\x12\x0f\n\x07stay_id\x18\x01 \x01(\x04\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\x12\x12\n\nvenue_name\x18\x03 \x01(\t\x12\x0c\n\x04t_in\x18\x04 \x01(\x03\x12\x19\n\x11provisional_t_out\x18\x05 \x01(\x03\x12\x10\n\x08repeated\x18\x06 \x01(\x08\x12&\n\x06\x61\x64vice\x18\x07 \x01(\x0b\x32\x16.tokhai.v1.EntryAdvice\"_\n\x11ScanPersonRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\x12\x16\n\x0eperson_payload\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x03\"G\n\rPersonAtVenue\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x10\n\x08venue_id\x18\x02 \x01(\x04\"C\n\nPersonStay\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x0f\n\x07stay_id\x18\x02 \x01(\x04\"\xa8\x01\n\x0f\x43heckOutRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12%\n\x04stay\x18\x05 \x01(\x0b\x32\x15.tokhai.v1.PersonStayH\x00\x12\x33\n\x0fperson_at_venue\x18\x03 \x01(\x0b\x32\x18.tokhai.v1.PersonAtVenueH\x00\x12\x0c\n\x04time\x18\x04 \x01(\x03\x42\x08\n\x06targetJ\x04\x08\x02\x10\x03R\x07stay_id\"2\n\x10\x43heckOutResponse\x12\x0f\n\x07stay_id\x18\x01 \x01(\x04\x12\r\n\x05t_out\x18\x02 \x01(\x03\"\xef\x01\n\x0bIngestBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12$\n\x06source\x18\x02 \x01(\x0e\x32\x14.tokhai.v1.SourceApp\x12\x13\n\x0bperson_refs\x18\x03 \x03(\t\x12\x11\n\tvenue_ids\x18\x04 \x03(\x04\x12\x0c\n\x04t_in\x18\x05 \x03(\x03\x12\r\n\x05t_out\x18\x06 \x03(\x03\x12\x19\n\x11\x63heckout_stay_ids\x18\x07 \x03(\x04\x12\x1c\n\x14\x63heckout_person_refs\x18\n \x03(\t\x12\x16\n\x0e\x63heckout_t_out\x18\x08 \x03(\x03\x12\x12\n\nrequest_id\x18\t \x01(\t\"D\n\tIngestAck\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x10\n\x08stay_ids\x18\x02 \x03(\x04\x12\x13\n\x0b\x63hecked_out\x18\x03 \x01(\r\"W\n\x18IssuePersonalCodeRequest\x12$\n\x06person\x18\x01 \x01(\x0b\x32\x14.tokhai.v1.PersonRef\x12\x15\n\rvalid_seconds\x18\x02 \x01(\x03\"M\n\x0cPersonalCode\x12\x0f\n\x07payload\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x03\x12\x0b\n\x03svg\x18\x03 \x01(\x0c\x12\x0b\n\x03png\x18\x04 \x01(\x0c\x32\xf6\x02\n\x0e\x43heckinService\x12@\n\x07\x43heckIn\x12\x19.tokhai.v1.CheckInRequest\x1a\x1a.tokhai.v1.CheckInResponse\x12\x46\n\nScanPerson\x12\x1c.tokhai.v1.ScanPersonRequest\x1a\x1a.tokhai.v1.CheckInResponse\x12\x43\n\x08\x43heckOut\x12\x1a.tokhai.v1.CheckOutRequest\x1a\x1b.tokhai.v1.CheckOutResponse\x12\x42\n\x0eIngestCheckins\x12\x16.tokhai.v1.IngestBatch\x1a\x14.tokhai.v1.IngestAck(\x01\x30\x01\x12Q\n\x11IssuePersonalCode\x12#.tokhai.v1.IssuePersonalCodeRequest\x1a\x17.tokhai.v1.PersonalCodeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,18 +41,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCANPERSONREQUEST']._serialized_end=595
   _globals['_PERSONATVENUE']._serialized_start=597
   _globals['_PERSONATVENUE']._serialized_end=668
-  _globals['_CHECKOUTREQUEST']._serialized_start=671
-  _globals['_CHECKOUTREQUEST']._serialized_end=804
-  _globals['_CHECKOUTRESPONSE']._serialized_start=806
-  _globals['_CHECKOUTRESPONSE']._serialized_end=856
-  _globals['_INGESTBATCH']._serialized_start=859
-  _globals['_INGESTBATCH']._serialized_end=1068
-  _globals['_INGESTACK']._serialized_start=1070
-  _globals['_INGESTACK']._serialized_end=1138
-  _globals['_ISSUEPERSONALCODEREQUEST']._serialized_start=1140
-  _globals['_ISSUEPERSONALCODEREQUEST']._serialized_end=1227
-  _globals['_PERSONALCODE']._serialized_start=1229
-  _globals['_PERSONALCODE']._serialized_end=1306
-  _globals['_CHECKINSERVICE']._serialized_start=1309
-  _globals['_CHECKINSERVICE']._serialized_end=1683
+  _globals['_PERSONSTAY']._serialized_start=670
+  _globals['_PERSONSTAY']._serialized_end=737
+  _globals['_CHECKOUTREQUEST']._serialized_start=740
+  _globals['_CHECKOUTREQUEST']._serialized_end=908
+  _globals['_CHECKOUTRESPONSE']._serialized_start=910
+  _globals['_CHECKOUTRESPONSE']._serialized_end=960
+  _globals['_INGESTBATCH']._serialized_start=963
+  _globals['_INGESTBATCH']._serialized_end=1202
+  _globals['_INGESTACK']._serialized_start=1204
+  _globals['_INGESTACK']._serialized_end=1272
+  _globals['_ISSUEPERSONALCODEREQUEST']._serialized_start=1274
+  _globals['_ISSUEPERSONALCODEREQUEST']._serialized_end=1361
+  _globals['_PERSONALCODE']._serialized_start=1363
+  _globals['_PERSONALCODE']._serialized_end=1440
+  _globals['_CHECKINSERVICE']._serialized_start=1443
+  _globals['_CHECKINSERVICE']._serialized_end=1817
 # @@protoc_insertion_point(module_scope)

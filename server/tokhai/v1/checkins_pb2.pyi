@@ -64,17 +64,25 @@ class PersonAtVenue(_message.Message):
     venue_id: int
     def __init__(self, person: _Optional[_Union[_common_pb2.PersonRef, _Mapping]] = ..., venue_id: _Optional[int] = ...) -> None: ...
 
-class CheckOutRequest(_message.Message):
-    __slots__ = ("request_id", "stay_id", "person_at_venue", "time")
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+class PersonStay(_message.Message):
+    __slots__ = ("person", "stay_id")
+    PERSON_FIELD_NUMBER: _ClassVar[int]
     STAY_ID_FIELD_NUMBER: _ClassVar[int]
+    person: _common_pb2.PersonRef
+    stay_id: int
+    def __init__(self, person: _Optional[_Union[_common_pb2.PersonRef, _Mapping]] = ..., stay_id: _Optional[int] = ...) -> None: ...
+
+class CheckOutRequest(_message.Message):
+    __slots__ = ("request_id", "stay", "person_at_venue", "time")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STAY_FIELD_NUMBER: _ClassVar[int]
     PERSON_AT_VENUE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    stay_id: int
+    stay: PersonStay
     person_at_venue: PersonAtVenue
     time: int
-    def __init__(self, request_id: _Optional[str] = ..., stay_id: _Optional[int] = ..., person_at_venue: _Optional[_Union[PersonAtVenue, _Mapping]] = ..., time: _Optional[int] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., stay: _Optional[_Union[PersonStay, _Mapping]] = ..., person_at_venue: _Optional[_Union[PersonAtVenue, _Mapping]] = ..., time: _Optional[int] = ...) -> None: ...
 
 class CheckOutResponse(_message.Message):
     __slots__ = ("stay_id", "t_out")
@@ -85,7 +93,7 @@ class CheckOutResponse(_message.Message):
     def __init__(self, stay_id: _Optional[int] = ..., t_out: _Optional[int] = ...) -> None: ...
 
 class IngestBatch(_message.Message):
-    __slots__ = ("batch_id", "source", "person_refs", "venue_ids", "t_in", "t_out", "checkout_stay_ids", "checkout_t_out", "request_id")
+    __slots__ = ("batch_id", "source", "person_refs", "venue_ids", "t_in", "t_out", "checkout_stay_ids", "checkout_person_refs", "checkout_t_out", "request_id")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     PERSON_REFS_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +101,7 @@ class IngestBatch(_message.Message):
     T_IN_FIELD_NUMBER: _ClassVar[int]
     T_OUT_FIELD_NUMBER: _ClassVar[int]
     CHECKOUT_STAY_IDS_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_PERSON_REFS_FIELD_NUMBER: _ClassVar[int]
     CHECKOUT_T_OUT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     batch_id: int
@@ -102,9 +111,10 @@ class IngestBatch(_message.Message):
     t_in: _containers.RepeatedScalarFieldContainer[int]
     t_out: _containers.RepeatedScalarFieldContainer[int]
     checkout_stay_ids: _containers.RepeatedScalarFieldContainer[int]
+    checkout_person_refs: _containers.RepeatedScalarFieldContainer[str]
     checkout_t_out: _containers.RepeatedScalarFieldContainer[int]
     request_id: str
-    def __init__(self, batch_id: _Optional[int] = ..., source: _Optional[_Union[_common_pb2.SourceApp, str]] = ..., person_refs: _Optional[_Iterable[str]] = ..., venue_ids: _Optional[_Iterable[int]] = ..., t_in: _Optional[_Iterable[int]] = ..., t_out: _Optional[_Iterable[int]] = ..., checkout_stay_ids: _Optional[_Iterable[int]] = ..., checkout_t_out: _Optional[_Iterable[int]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, batch_id: _Optional[int] = ..., source: _Optional[_Union[_common_pb2.SourceApp, str]] = ..., person_refs: _Optional[_Iterable[str]] = ..., venue_ids: _Optional[_Iterable[int]] = ..., t_in: _Optional[_Iterable[int]] = ..., t_out: _Optional[_Iterable[int]] = ..., checkout_stay_ids: _Optional[_Iterable[int]] = ..., checkout_person_refs: _Optional[_Iterable[str]] = ..., checkout_t_out: _Optional[_Iterable[int]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class IngestAck(_message.Message):
     __slots__ = ("batch_id", "stay_ids", "checked_out")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import numpy as np
@@ -146,15 +145,17 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             if target is None:
                 raise Invalid("give stay_id or person_at_venue")
             state.check_time(request.time, "time")
-            if target == "stay_id":
-                person_id = state.open_stay_person.get(request.stay_id)
-                # Under the person's lock, if the stay is open, until it is
+            if target == "stay":
+                person_id, _ = state.people.of_ref(request.stay.person)
+                stay_id = request.stay.stay_id
+                if self._first_not_theirs([stay_id], [person_id]) is not None:
+                    raise PermissionDenied(f"stay {stay_id} is not the person's")
+                # Under the person's lock until the stay, if open, is
                 # forgotten: a check-in meanwhile must not close it again.
-                with state.lock("person", person_id) if person_id is not None else contextlib.nullcontext():
-                    state.engine.set_checkout([request.stay_id], request.time)
-                    if person_id is not None:
-                        state.forget_open(person_id, request.stay_id)
-                return pb.CheckOutResponse(stay_id=request.stay_id, t_out=request.time)
+                with state.lock("person", person_id):
+                    state.engine.set_checkout([stay_id], request.time)
+                    state.forget_open(person_id, stay_id)
+                return pb.CheckOutResponse(stay_id=stay_id, t_out=request.time)
             person_id, _ = state.people.of_ref(request.person_at_venue.person)
             venue_id = request.person_at_venue.venue_id
             with state.lock("person", person_id):
@@ -168,6 +169,15 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             return pb.CheckOutResponse(stay_id=open_.stay_id, t_out=request.time)
 
         return self.state.once(who, request.request_id, "CheckOut", pb.CheckOutResponse, check_out)
+
+    def _first_not_theirs(self, stay_ids: list[int], person_ids: list[int]) -> int | None:
+        """The first row whose stay is not its person's, if any. An app
+        backend changes only the stays of the people it names, as it checks
+        in only those it names: stay ids are easy to guess. An id not held
+        raises UnknownStayError."""
+        held = self.state.engine.stays_by_id(np.array(stay_ids, dtype=np.uint64)).person
+        wrong = np.flatnonzero(held != np.array(person_ids, dtype=np.uint64))
+        return int(wrong[0]) if len(wrong) else None
 
     def IngestCheckins(self, request_iterator, context):  # noqa: N802, ANN001
         # The key is checked again for each batch: a stream stays open for
@@ -237,12 +247,15 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         n = len(batch.checkout_stay_ids)
         if batch.person_refs or batch.venue_ids or batch.t_in or batch.t_out:
             raise Invalid(f"batch {batch.batch_id}: check-ins and check-outs go in separate batches")
-        if not 0 < n <= MAX_BATCH or len(batch.checkout_t_out) != n:
-            raise Invalid(f"batch {batch.batch_id}: checkout_stay_ids and checkout_t_out must have one value per row, 1 to {MAX_BATCH:,}")
+        if not 0 < n <= MAX_BATCH or not len(batch.checkout_t_out) == len(batch.checkout_person_refs) == n:
+            raise Invalid(f"batch {batch.batch_id}: checkout_stay_ids, checkout_person_refs and checkout_t_out must have one value per row, 1 to {MAX_BATCH:,}")
         t_out = np.array(batch.checkout_t_out, dtype=np.int64)
         try:
             self.state.check_times(t_out, "checkout_t_out")
             stay_ids = [int(s) for s in batch.checkout_stay_ids]
+            row = self._first_not_theirs(stay_ids, self.state.people.ids_of_refs(batch.checkout_person_refs, "checkout_person_refs"))
+            if row is not None:
+                raise PermissionDenied(f"batch {batch.batch_id}: checkout_stay_ids[{row}]: stay {stay_ids[row]} is not the person's in checkout_person_refs[{row}]")
             # Open stays among them: under their people's locks until forgotten,
             # as a single check-out (a check-in meanwhile must not close them again).
             opened = {s: p for s in stay_ids if (p := self.state.open_stay_person.get(s)) is not None}
