@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 
 import grpc
 
+from tokhai.v1 import care_pb2 as H
+from tokhai.v1 import common_pb2 as K
 from tokhai.v1 import venues_pb2 as V
 from tokhai_server import auth
 from tokhai_server.app import Server
@@ -27,6 +30,20 @@ class Running:
     def client(self, role: str, name: str | None = None, **kw) -> Client:
         key = auth.create_key(self.server.state.db, name=name or role, role=role, **kw)
         return Client(self.channel, key)
+
+    def resident(self, *people: K.PersonRef, province: str = "79") -> None:
+        """Gives each person a claim on `province`, as its tracers' orders
+        need: a declaration of residence there (ward 26740), by an app, 20
+        days ago (older than any a test makes, so never the latest)."""
+        app = self._resident_app
+        where = H.Declaration(province_code=province, district_code="760", ward_code="26740")
+        for person in people:
+            request = H.DeclareRequest(person=person, time=int(time.time()) - 20 * 86_400, source=K.SOURCE_APP_NCOVI, declaration=where)
+            app.care.Declare(request, metadata=app.md, timeout=10)
+
+    @functools.cached_property
+    def _resident_app(self) -> Client:
+        return self.client("app_backend", name="residents", app=K.SOURCE_APP_NCOVI)
 
     def venue(self, owner: Client, name: str = "Chợ Bến Thành", province: str = "79", kind: int = V.VENUE_KIND_SUPERMARKET) -> tuple[V.Venue, str]:
         venue = owner.venues.RegisterVenue(

@@ -8,6 +8,7 @@ import random
 import time
 
 import grpc
+import pytest
 import sqlalchemy as sa
 
 from tokhai.v1 import care_pb2 as H
@@ -225,6 +226,7 @@ def test_retention_deletes_old_data_from_the_store_and_the_database(service, now
 
     # Orders: one whose release was never recorded, and one under way.
     tracer = service.client("tracer", province="79")
+    service.resident(phone(3), phone(4))
     for person, planned_end in ((phone(3), now + 86_400), (phone(4), now + 40 * 86_400)):
         order = H.OrderQuarantineRequest(people=[person], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=planned_end, purpose="F1 ổ dịch")
         tracer.care.OrderQuarantine(order, metadata=tracer.md)
@@ -295,6 +297,7 @@ def test_entry_advice_survives_a_restart(service, now, database_url):
     app.care.Declare(H.DeclareRequest(person=phone(1), time=now - 100, source=NCOVI, declaration=H.Declaration(symptoms=[H.SYMPTOM_FEVER])), metadata=app.md)
     app.care.Declare(H.DeclareRequest(person=phone(2), time=now - 200, source=NCOVI, declaration=H.Declaration(symptoms=[H.SYMPTOM_FEVER])), metadata=app.md)
     app.care.Declare(H.DeclareRequest(person=phone(2), time=now - 100, source=NCOVI, declaration=H.Declaration()), metadata=app.md)
+    service.resident(phone(3))
     tracer.care.OrderQuarantine(
         H.OrderQuarantineRequest(people=[phone(3)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 86_400, purpose="F1 ổ dịch"),
         metadata=tracer.md,
@@ -436,6 +439,7 @@ def test_refusals_found_in_review_store_nothing_and_say_why(service, now):
     assert status(analyst.reports.CheckinCounts, huge, metadata=analyst.md) is grpc.StatusCode.INVALID_ARGUMENT
 
     # Ending an order twice: the second is refused, and a second order still counts.
+    service.resident(phone(3))
     two = [
         tracer.care.OrderQuarantine(
             H.OrderQuarantineRequest(people=[phone(3)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 99, purpose="F1 lần " + n),
@@ -482,6 +486,7 @@ def test_more_refusals_found_in_review(service, now):
     assert status(lambda *a, **k: list(app.checkins.IngestCheckins(iter([future]), **k)), metadata=app.md) is grpc.StatusCode.INVALID_ARGUMENT
     assert len(service.server.state.engine) == 0
     # An order ended at a time in milliseconds would never expire.
+    service.resident(phone(3))
     order = tracer.care.OrderQuarantine(
         H.OrderQuarantineRequest(people=[phone(3)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now - 60, planned_end=now + 99, purpose="F1 tại nhà"),
         metadata=tracer.md,
@@ -560,6 +565,7 @@ def test_care_findings_of_the_third_review(service, now):
     venue, payload = service.venue(admin, province="79")
 
     def order(*who, start=now - 600, planned_end=now + 14 * 86_400, **kw):
+        service.resident(*who)
         request = H.OrderQuarantineRequest(people=list(who), kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=start, planned_end=planned_end, purpose="F1 tại nhà", **kw)
         return tracer.care.OrderQuarantine(request, metadata=tracer.md)
 
@@ -636,6 +642,7 @@ def test_a_retry_after_the_answer_failed_to_keep_stores_nothing_twice(service, n
     venue, payload = service.venue(operator)
     database = service.server.state.db
     risky = H.Declaration(travelled_through_case_areas=True)
+    service.resident(phone(1))
     calls = [
         (app.care.Declare, H.DeclareRequest(request_id="d-1", person=phone(2), time=now - 60, source=NCOVI, declaration=risky), app.md, db.declarations),
         (
@@ -741,6 +748,7 @@ def test_api_bounds_found_in_review(service, now):
 def test_line_lists_come_a_page_at_a_time(service, now):
     tracer = service.client("tracer", province="79")
     people = [phone(n) for n in range(5)]
+    service.resident(*people)
     for start in (now - 600, now - 300):  # two orders each: still one entry a person
         request = H.OrderQuarantineRequest(people=people, kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=start, planned_end=now + 9_999, purpose="F1 tại nhà")
         tracer.care.OrderQuarantine(request, metadata=tracer.md)
@@ -811,6 +819,7 @@ def test_findings_of_the_fourth_review(service, now, monkeypatch):
 
     # Counts of quarantine for a past day: the orders in force that day, as its line list has them.
     def order(n: int, place: str, start: int) -> H.QuarantineOrder:
+        service.resident(phone(n))
         request = H.OrderQuarantineRequest(people=[phone(n)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place=place, start=start, planned_end=start + 14 * 86_400, purpose="F1 của ổ dịch")
         return tracer.care.OrderQuarantine(request, metadata=tracer.md).orders[0]
 
@@ -854,3 +863,19 @@ def test_an_order_ended_before_its_start_is_counted_leaves_no_one_flagged(servic
     assert risk.reasons(7, now) == [], "not flagged by an order already ended"
     risk.ordered(7, +1)
     assert risk.reasons(7, now) == ["under an active quarantine order"]
+
+
+def test_refusals_name_the_row_at_fault(service, now):
+    admin = service.client("admin")
+    tracer = service.client("tracer")
+    venue, _ = service.venue(admin)
+    bad_ref = H.OrderQuarantineRequest(
+        people=[phone(1), K.PersonRef(phone="12")], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now, planned_end=now + 9, purpose="F1 tại nhà"
+    )
+    with pytest.raises(grpc.RpcError) as refused:
+        tracer.care.OrderQuarantine(bad_ref, metadata=tracer.md, timeout=10)
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT and refused.value.details().startswith("people[1]: ")
+    alerts = [H.VenueAlert(venue_id=v, start=now - 600, end=now, level=H.ALERT_LEVEL_MONITOR) for v in (venue.id, venue.id + 99)]
+    with pytest.raises(grpc.RpcError) as refused:
+        tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=alerts, purpose="ổ dịch"), metadata=tracer.md, timeout=10)
+    assert refused.value.code() is grpc.StatusCode.NOT_FOUND and refused.value.details().startswith("alerts[1]: ")

@@ -184,6 +184,7 @@ def test_symptoms_venues_and_quarantine_counts(service, now):
     assert {(r.kind, r.safety_level): r.count for r in venues} == {(V.VENUE_KIND_CAFE, V.SAFETY_LEVEL_HIGH_RISK): 1, (V.VENUE_KIND_CAFE, 0): 1}
 
     facility = "=HYPERLINK(\"http://evil\",\"Khu cách ly A\")"
+    service.resident(*(K.PersonRef(phone=f"0{k}{n:08d}") for k in (8, 9) for n in range(4)))
     tracer.care.OrderQuarantine(
         H.OrderQuarantineRequest(
             people=[K.PersonRef(phone=f"09{n:08d}") for n in range(3)], kind=H.QUARANTINE_KIND_FACILITY, province_code="79", place=facility,

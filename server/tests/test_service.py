@@ -250,9 +250,11 @@ def test_check_out_by_stay_and_by_person_at_venue(service, now):
     app = service.client("app_backend", app=NCOVI)
     venue, payload = service.venue(admin)
     stay = check_in(app, payload, phone(1), now - 3_600)
-    # A stay id alone is easy to guess: another person's stay is refused, and changes nothing.
+    # A stay id alone is easy to guess: another person's stay is refused as
+    # one not held is (ids are not probed), and changes nothing.
     code, detail = status(app.checkins.CheckOut, C.CheckOutRequest(stay=C.PersonStay(person=phone(9), stay_id=stay.stay_id), time=now - 1_800), metadata=app.md)
-    assert code is grpc.StatusCode.PERMISSION_DENIED and "not the person's" in detail
+    unknown = C.CheckOutRequest(stay=C.PersonStay(person=phone(9), stay_id=stay.stay_id + 999), time=now - 1_800)
+    assert (code, detail.replace(str(stay.stay_id), "ID")) == (grpc.StatusCode.NOT_FOUND, status(app.checkins.CheckOut, unknown, metadata=app.md)[1].replace(str(stay.stay_id + 999), "ID"))
     assert service.server.state.engine.stays_by_id([stay.stay_id]).t_out[0] == stay.provisional_t_out
     out = app.checkins.CheckOut(C.CheckOutRequest(stay=C.PersonStay(person=phone(1), stay_id=stay.stay_id), time=now - 1_800), metadata=app.md)
     assert (out.stay_id, out.t_out) == (stay.stay_id, now - 1_800)
@@ -260,6 +262,14 @@ def test_check_out_by_stay_and_by_person_at_venue(service, now):
     by_person = C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=phone(2), venue_id=venue.id), time=now - 60)
     assert app.checkins.CheckOut(by_person, metadata=app.md).t_out == now - 60
     assert status(app.checkins.CheckOut, by_person, metadata=app.md)[0] is grpc.StatusCode.NOT_FOUND, "no open stay any more"
+    # A check-out before the check-in gets the answer of someone elsewhere:
+    # no probe of where a person is, or since when.
+    here = check_in(app, payload, phone(3), now - 600)
+    for who in (phone(3), phone(4)):
+        early = C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=who, venue_id=venue.id), time=now - 86_400)
+        code, detail = status(app.checkins.CheckOut, early, metadata=app.md)
+        assert code is grpc.StatusCode.NOT_FOUND and str(here.t_in) not in detail
+    assert service.server.state.engine.stays_by_id([here.stay_id]).t_out[0] == here.provisional_t_out
 
     code, detail = status(app.checkins.CheckOut, C.CheckOutRequest(stay=C.PersonStay(person=phone(1), stay_id=stay.stay_id), time=now - 7_200), metadata=app.md)
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "not after" in detail
@@ -372,7 +382,7 @@ def test_bulk_ingest_acknowledges_whole_batches(service, now):
     # Each stay with its person: one row of another's refuses the batch.
     strangers = C.IngestBatch(batch_id=10, source=NCOVI, checkout_stay_ids=acks[0].stay_ids[10:13], checkout_person_refs=batch(1).person_refs[10:12] + [owners[0]], checkout_t_out=[now - 50] * 3)
     code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), strangers, metadata=app.md)
-    assert code is grpc.StatusCode.PERMISSION_DENIED and "checkout_stay_ids[2]" in detail, detail
+    assert code is grpc.StatusCode.NOT_FOUND and "checkout_stay_ids[2]" in detail, detail
     unnamed = C.IngestBatch(batch_id=10, source=NCOVI, checkout_stay_ids=acks[0].stay_ids[10:13], checkout_t_out=[now - 50] * 3)
     code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), unnamed, metadata=app.md)
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "checkout_person_refs" in detail, detail
@@ -603,12 +613,20 @@ def test_a_provincial_tracer_traces_only_cases_its_province_has_a_claim_on(servi
     # A declared residence in Hanoi links case 1 to it: its contacts are followed wherever they are.
     app.care.Declare(H.DeclareRequest(person=phone(1), time=now - 60, source=NCOVI, declaration=H.Declaration(province_code="01", district_code="001", ward_code="00001")), metadata=app.md)
     assert len(hanoi.tracing.Trace(trace(1), metadata=hanoi.md).people.person_id) == 2
-    # So does one of its quarantine orders in force during the window.
+    # So does one of its quarantine orders in force during the window. But
+    # the province may not order someone it has no claim on, or an order of
+    # its own, backdated, would claim anyone; a national tracer may.
     assert status(hanoi.tracing.Trace, trace(2), metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED
-    order = H.OrderQuarantineRequest(people=[phone(2)], kind=H.QUARANTINE_KIND_HOME, province_code="01", place="00001", start=now - 600, planned_end=now + 86_400, purpose="F1 ổ dịch")
-    hanoi.care.OrderQuarantine(order, metadata=hanoi.md)
-    assert len(hanoi.tracing.Trace(trace(2), metadata=hanoi.md).people.person_id) == 2
+    order = H.OrderQuarantineRequest(people=[phone(2)], kind=H.QUARANTINE_KIND_HOME, province_code="01", place="00001", start=now - 27 * 86_400, planned_end=now + 86_400, purpose="F1 ổ dịch")
+    code, message = status(hanoi.care.OrderQuarantine, order, metadata=hanoi.md)
+    assert code is grpc.StatusCode.PERMISSION_DENIED and "people[0]" in message
+    with service.server.state.db.connect() as conn:
+        last = conn.execute(db.audit_log.select().order_by(db.audit_log.c.seq.desc()).limit(1)).one()
+    assert (last.action, last.people, json.loads(last.detail)["refused"]) == ("OrderQuarantine", 0, "people[0]"), "the refusal is a read too"
+    assert status(hanoi.tracing.Trace, trace(2), metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED, "the refused order claims nothing"
     national = service.client("tracer")
+    national.care.OrderQuarantine(order, metadata=national.md)
+    assert len(hanoi.tracing.Trace(trace(2), metadata=hanoi.md).people.person_id) == 2
     assert len(national.tracing.Trace(trace(4), metadata=national.md).people.person_id) == 2
 
 

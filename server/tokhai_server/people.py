@@ -44,11 +44,15 @@ class Pseudonyms:
         digest = mac.digest()
         return int.from_bytes(digest[:8], "big") >> 1, digest.hex()
 
-    def of_ref(self, ref) -> tuple[int, str]:  # noqa: ANN001 - a PersonRef message
+    def of_ref(self, ref, field: str = "person") -> tuple[int, str]:  # noqa: ANN001 - a PersonRef message
+        """The id and pseudonym of a PersonRef, given in `field` (which errors name)."""
         kind = ref.WhichOneof("ref")
         if kind is None:
-            raise Invalid("person: give citizen_id or phone")
-        return self.of(normalize(kind, getattr(ref, kind)))
+            raise Invalid(f"{field}: give citizen_id or phone")
+        try:
+            return self.of(normalize(kind, getattr(ref, kind)))
+        except Invalid as e:
+            raise Invalid(f"{field}: {e}") from None
 
     def ids_of_refs(self, refs: list[str], field: str = "person_refs") -> list[int]:
         """Ids of "cccd:..." / "phone:..." strings, as ingest batches carry

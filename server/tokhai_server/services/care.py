@@ -15,6 +15,7 @@ from tokhai.v1 import care_pb2 as pb
 from tokhai.v1 import care_pb2_grpc, common_pb2
 
 from .. import db, text
+from ..claims import first_unlinked
 from ..auth import Principal, Role
 from ..errors import FailedPrecondition, Invalid, NotFound, PermissionDenied
 from ..provinces import PROVINCES
@@ -202,9 +203,12 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             # Counted before any reference is hashed: a million would cost seconds first.
             if not 0 < len(request.people) + len(request.person_ids) <= 20_000:
                 raise Invalid("give 1 to 20,000 people (more in more calls)")
-            people = [self.state.people.of_ref(ref)[0] for ref in request.people] + [text.id_(p, "person_ids") for p in request.person_ids]
+            people = [self.state.people.of_ref(ref, f"people[{i}]")[0] for i, ref in enumerate(request.people)]
+            people += [text.id_(p, f"person_ids[{i}]") for i, p in enumerate(request.person_ids)]
             # An order answers with its place and some 120 bytes of numbers.
             answer_fits(len(people), len(request.place.encode()) + 128, self.state.settings.max_message_bytes, "orders")
+            if who.provincial:
+                self._check_claims(who, purpose, people, len(request.people), now)
             rows = [
                 {
                     "person_id": p,
@@ -231,6 +235,25 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             return response
 
         return self.state.once_stored(who, request.request_id, "OrderQuarantine", pb.OrderQuarantineResponse, order)
+
+    def _check_claims(self, who: Principal, purpose: str, people: list[int], refs: int, now: int) -> None:
+        """A provincial tracer orders only people its province has a claim
+        on from the retention period (the first `refs` of `people` came as
+        references, the rest as ids). Ordering is no claim of its own: see
+        claims.py."""
+        days = self.state.settings.retention_days
+        windows = dict.fromkeys(people, (now - days * DAY, now + 1))
+        refused = first_unlinked(self.state, who.province, windows, by_orders=False)
+        if refused is None:
+            return
+        k = people.index(list(windows)[refused])
+        where = f"people[{k}]" if k < refs else f"person_ids[{k - refs}]"
+        # The refusal tells whether the person was in the province: a read, audited.
+        self.state.audit.record(who, "OrderQuarantine", purpose, 0, {"province": who.province, "refused": where})
+        raise PermissionDenied(
+            f"{where} was at no venue of province {who.province} in the last {days} days, and declared no residence or check-in there; "
+            f"{who.name} orders for province {who.province} only"
+        )
 
     def EndQuarantine(self, request, context):  # noqa: N802, ANN001
         who = principal()
@@ -329,7 +352,10 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             now = int(time.time())
             rows = []
             for i, a in enumerate(request.alerts):
-                venue = self.state.venue(a.venue_id)
+                try:
+                    venue = self.state.venue(a.venue_id)
+                except NotFound as e:
+                    raise NotFound(f"alerts[{i}]: {e}") from None
                 who.require_province(venue.province, f"alerts[{i}]: venue {venue.id}")
                 if a.end <= a.start:
                     raise Invalid(f"alerts[{i}]: window [{a.start}, {a.end}) is empty")

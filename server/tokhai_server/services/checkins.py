@@ -146,10 +146,10 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 raise Invalid("give stay_id or person_at_venue")
             state.check_time(request.time, "time")
             if target == "stay":
-                person_id, _ = state.people.of_ref(request.stay.person)
+                person_id, _ = state.people.of_ref(request.stay.person, "stay.person")
                 stay_id = request.stay.stay_id
                 if self._first_not_theirs([stay_id], [person_id]) is not None:
-                    raise PermissionDenied(f"stay {stay_id} is not the person's")
+                    raise NotFound(f"no stay {stay_id} of the person given")
                 # Under the person's lock until the stay, if open, is
                 # forgotten: a check-in meanwhile must not close it again.
                 with state.lock("person", person_id):
@@ -160,10 +160,10 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             venue_id = request.person_at_venue.venue_id
             with state.lock("person", person_id):
                 open_ = state.open_stay(person_id, int(time.time()))
-                if open_ is None or open_.venue_id != venue_id:
-                    raise NotFound(f"the person has no open stay at venue {venue_id} (none before its provisional end)")
-                if request.time <= open_.t_in:
-                    raise Invalid(f"check-out {request.time} is not after the check-in {open_.t_in}")
+                # One answer whether the person is elsewhere or came in after
+                # the time given: neither tells where they are, or since when.
+                if open_ is None or open_.venue_id != venue_id or request.time <= open_.t_in:
+                    raise NotFound(f"the person has no open stay at venue {venue_id} begun before {request.time}")
                 state.engine.set_checkout([open_.stay_id], request.time)
                 state.forget_open(person_id, open_.stay_id)
             return pb.CheckOutResponse(stay_id=open_.stay_id, t_out=request.time)
@@ -171,11 +171,24 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         return self.state.once(who, request.request_id, "CheckOut", pb.CheckOutResponse, check_out)
 
     def _first_not_theirs(self, stay_ids: list[int], person_ids: list[int]) -> int | None:
-        """The first row whose stay is not its person's, if any. An app
-        backend changes only the stays of the people it names, as it checks
-        in only those it names: stay ids are easy to guess. An id not held
-        raises UnknownStayError."""
-        held = self.state.engine.stays_by_id(np.array(stay_ids, dtype=np.uint64)).person
+        """The first row whose stay is not held or not its person's, if any:
+        an app backend changes only the stays of the people it names, as it
+        checks in only those it names, and stay ids are easy to guess. The
+        two are one answer, so that ids cannot be probed for being held."""
+        engine = self.state.engine
+
+        def whose(stay_id: int) -> int | None:
+            try:
+                return int(engine.stays_by_id([stay_id]).person[0])
+            except UnknownStayError:
+                return None
+
+        try:
+            held = engine.stays_by_id(np.array(stay_ids, dtype=np.uint64)).person
+        except UnknownStayError:
+            # Which comes first, the unknown or one of another's: row by row,
+            # on a refusal only.
+            return next(k for k, (s, p) in enumerate(zip(stay_ids, person_ids, strict=True)) if whose(s) != p)
         wrong = np.flatnonzero(held != np.array(person_ids, dtype=np.uint64))
         return int(wrong[0]) if len(wrong) else None
 
@@ -255,7 +268,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             stay_ids = [int(s) for s in batch.checkout_stay_ids]
             row = self._first_not_theirs(stay_ids, self.state.people.ids_of_refs(batch.checkout_person_refs, "checkout_person_refs"))
             if row is not None:
-                raise PermissionDenied(f"batch {batch.batch_id}: checkout_stay_ids[{row}]: stay {stay_ids[row]} is not the person's in checkout_person_refs[{row}]")
+                raise NotFound(f"batch {batch.batch_id}: checkout_stay_ids[{row}]: no stay {stay_ids[row]} of the person in checkout_person_refs[{row}]")
             # Open stays among them: under their people's locks until forgotten,
             # as a single check-out (a check-in meanwhile must not close them again).
             opened = {s: p for s in stay_ids if (p := self.state.open_stay_person.get(s)) is not None}

@@ -16,6 +16,7 @@ from tokhai.v1 import common_pb2, tracing_pb2 as pb
 from tokhai.v1 import tracing_pb2_grpc
 
 from .. import db, text
+from ..claims import first_unlinked
 from ..auth import Role
 from ..errors import Exhausted, Invalid, PermissionDenied
 from ..provinces import PROVINCES
@@ -77,28 +78,6 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         with self.state.db.connect() as conn:
             return {row.person_id: common_pb2.ContactDetails(name=row.name, phone=row.phone) for row in conn.execute(query)}
 
-    def _unlinked(self, province: str, windows: dict[int, tuple[int, int]], sites: Sites) -> int | None:
-        """The first case (by its place in `windows`) that `province` has no
-        claim on, or None. A province may trace a case that was at one of its
-        venues during the window, that declared itself there (a residence, or
-        a check-in at one of its venues, carrying a declaration) before the
-        window ended, or that was under one of its quarantine orders during
-        the window. (A case's province_code is the caller's word; this is
-        what the server holds.)"""
-        venues = self.state.venues(sites.venue.tolist())  # held already, mostly
-        mine = np.array([v for v, venue in venues.items() if venue.province == province], dtype=np.uint64)
-        linked = set(sites.case[np.isin(sites.venue, mine)].tolist())
-        rest = [p for p in windows if p not in linked]
-        d, o = db.declarations.c, db.quarantine_orders.c
-        with self.state.db.connect() as conn:
-            for lo in range(0, len(rest), 1_000):
-                some = rest[lo : lo + 1_000]
-                declared = conn.execute(sa.select(d.person_id, d.at).where(d.person_id.in_(some), d.province == province))
-                linked.update(p for p, at in declared if at < windows[p][1])
-                ordered = conn.execute(sa.select(o.person_id, o.start, o.active, o.ended_at).where(o.person_id.in_(some), o.province == province))
-                linked.update(p for p, start, active, ended in ordered if start < windows[p][1] and (active or ended > windows[p][0]))
-        return next((i for i, p in enumerate(windows) if p not in linked), None)
-
     def _exposed_at_sites(self, traced: Trace, sites: Sites, windows: dict[int, tuple[int, int]], request, gone) -> np.ndarray | None:  # noqa: ANN001
         """For each site, how many contacts of its case (exposure to that
         case of at least min_overlap; other cases left out) were at the
@@ -159,10 +138,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
                 raise Invalid(f"cases[{i}]: window [{case.start}, {case.end}) is empty")
             state.check_time(case.start, f"cases[{i}].start")
             state.check_time(case.end, f"cases[{i}].end")
-            try:
-                person_id, pseudonym = state.people.of_ref(case.person)
-            except Invalid as e:
-                raise Invalid(f"cases[{i}].person: {e}") from None
+            person_id, pseudonym = state.people.of_ref(case.person, f"cases[{i}].person")
             persons.append(person_id)
             pseudonyms[person_id] = pseudonym
             starts.append(case.start)
@@ -177,7 +153,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         # engine works; a call that ends early calls off those not begun.
         windows = dict(zip(persons, zip(starts, ends, strict=True), strict=True))
         sites = state.engine.exposure_sites(persons, starts, ends, linger=request.linger_seconds)
-        if who.provincial and (refused := self._unlinked(who.province, windows, sites)) is not None:
+        if who.provincial and (refused := first_unlinked(state, who.province, windows, sites, by_orders=True)) is not None:
             # The refusal tells whether the person was in the province: a read, audited.
             state.audit.record(who, "Trace", purpose, 0, {"cases": sorted(pseudonyms.values()), "refused": f"cases[{refused}]"})
             raise PermissionDenied(
