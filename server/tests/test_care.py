@@ -879,3 +879,28 @@ def test_refusals_name_the_row_at_fault(service, now):
     with pytest.raises(grpc.RpcError) as refused:
         tracer.care.PublishAlerts(H.PublishAlertsRequest(alerts=alerts, purpose="ổ dịch"), metadata=tracer.md, timeout=10)
     assert refused.value.code() is grpc.StatusCode.NOT_FOUND and refused.value.details().startswith("alerts[1]: ")
+
+
+def test_answers_that_tell_of_someones_health_are_audited(service, now):
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    tracer = service.client("tracer")
+    _, payload = service.venue(admin)
+    database = service.server.state.db
+
+    def last_action() -> str:
+        with database.connect() as conn:
+            return conn.execute(sa.select(db.audit_log.c.action).order_by(db.audit_log.c.seq.desc()).limit(1)).scalar_one()
+
+    def report(who: K.PersonRef) -> H.ReportHealthResponse:
+        return app.care.ReportHealth(H.ReportHealthRequest(person=who, time=now, source=NCOVI, temperature_c=36.6), metadata=app.md, timeout=10)
+
+    before = audit.count(database)
+    assert not report(phone(1)).under_quarantine and audit.count(database) == before, "nothing of theirs held, nothing read"
+    assert check_in(app, payload, phone(1), now - 60).advice.advice == H.ADVICE_ALLOW and audit.count(database) == before
+    order = H.OrderQuarantineRequest(people=[phone(1)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now - 600, planned_end=now + 86_400, purpose="F1 tại nhà")
+    tracer.care.OrderQuarantine(order, metadata=tracer.md, timeout=10)
+    before = audit.count(database)
+    assert report(phone(1)).under_quarantine and (audit.count(database), last_action()) == (before + 1, "ReportHealth")
+    referred = check_in(app, payload, phone(1), now - 30).advice
+    assert referred.advice == H.ADVICE_REFER_TO_SCREENING and (audit.count(database), last_action()) == (before + 2, "CheckIn")

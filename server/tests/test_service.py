@@ -644,8 +644,22 @@ def test_venue_log_for_the_operator_and_the_provinces_tracer(service, now):
     hanoi = service.client("tracer", province="01")
     assert status(hanoi.tracing.VenueLog, T.VenueLogRequest(venue_id=venue.id, day=now, purpose="trace"), metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED
     hcmc = service.client("tracer", province="79")
-    assert len(hcmc.tracing.VenueLog(T.VenueLogRequest(venue_id=venue.id, day=now, purpose="trace"), metadata=hcmc.md).entries) == 3
+    traced = hcmc.tracing.VenueLog(T.VenueLogRequest(venue_id=venue.id, day=now, purpose="trace"), metadata=hcmc.md)
+    assert len(traced.entries) == 3
     assert audit.count(service.server.state.db) == 2
+    # The tracer gets the national ids; the operator ids of its venue's day
+    # alone: the same person's twice, but no one else's, nor another day's.
+    people = service.server.state.people
+    assert sorted(e.person.id for e in traced.entries) == sorted(people.of_ref(phone(n))[0] for n in range(3))
+    _, elsewhere = service.venue(operator, name="Quán bên cạnh")
+    check_in(app, elsewhere, phone(0), now - 300)  # closes the first stay
+    check_in(app, payload, phone(0), now - 30)
+    check_in(app, payload, phone(0), now - 86_400)  # a scan uploaded late: yesterday's
+    log = operator.tracing.VenueLog(T.VenueLogRequest(venue_id=venue.id, day=now, purpose="kiểm soát ra vào"), metadata=operator.md)
+    ids = [e.person.id for e in log.entries]
+    assert len(ids) == 4 and len(set(ids)) == 3 and not set(ids) & {e.person.id for e in traced.entries}
+    yesterday = operator.tracing.VenueLog(T.VenueLogRequest(venue_id=venue.id, day=now - 86_400, purpose="kiểm soát ra vào"), metadata=operator.md)
+    assert len(yesterday.entries) == 1 and yesterday.entries[0].person.id not in ids
 
 
 def test_stays_survive_a_restart(service, now, tmp_path, database_url):
@@ -1008,6 +1022,8 @@ def test_venue_staff_learn_a_referral_and_it_is_audited(service, now):
     assert scan(now - 60).advice.advice == H.ADVICE_ALLOW and audit.count(db) == before, "everyone's default: nothing of theirs read"
     fever = H.Declaration(symptoms=[H.SYMPTOM_FEVER])
     app.care.Declare(H.DeclareRequest(person=phone(1), time=now - 30, source=NCOVI, declaration=fever), metadata=app.md)
+    assert audit.count(db) == before + 1, "the app learns the reasons: a read too"
+    before += 1
     referred = scan(now)
     assert referred.advice.advice == H.ADVICE_REFER_TO_SCREENING and not referred.advice.reasons, "the decision, not the health behind it"
     with db.connect() as conn:

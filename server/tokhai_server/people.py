@@ -44,6 +44,14 @@ class Pseudonyms:
         digest = mac.digest()
         return int.from_bytes(digest[:8], "big") >> 1, digest.hex()
 
+    def local(self, person_id: int, scope: str) -> int:
+        """An id of the person that holds only within `scope` (a venue's day):
+        the same person is one id there, and it links to no other scope's id
+        nor to the national one, which a venue operator has no need of."""
+        mac = self._mac.copy()
+        mac.update(f"local:{scope}:{person_id}".encode())
+        return int.from_bytes(mac.digest()[:8], "big") >> 1
+
     def of_ref(self, ref, field: str = "person") -> tuple[int, str]:  # noqa: ANN001 - a PersonRef message
         """The id and pseudonym of a PersonRef, given in `field` (which errors name)."""
         kind = ref.WhichOneof("ref")

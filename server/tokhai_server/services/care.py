@@ -65,6 +65,14 @@ def advice(state: State, person_id: int, now: int, latest: Declared | None = Non
     return pb.EntryAdvice(advice=pb.ADVICE_REFER_TO_SCREENING if reasons else pb.ADVICE_ALLOW, reasons=reasons)
 
 
+def audit_referral(state: State, who: Principal, action: str, purpose: str, person_id: int, answer: pb.EntryAdvice, **detail: object) -> None:
+    """A referral tells the caller that the person has a reason (their
+    health, an order, an exposure): a read of their data, audited before it
+    is answered. An ALLOW, everyone's default, holds nothing of theirs."""
+    if answer.advice == pb.ADVICE_REFER_TO_SCREENING:
+        state.audit.record(who, action, purpose, 1, {"person_id": person_id, **detail})
+
+
 def answer_fits(items: int, bytes_each: int, limit: int, what: str) -> None:
     """Refuses, before anything is stored, a call whose answer (`items` of
     about `bytes_each` bytes at most) would not fit in a message."""
@@ -134,6 +142,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 keep(conn, response)
 
             store_declaration(self.state, person_id, request.time, request.source, request.declaration, then=answer)
+            audit_referral(self.state, who, "Declare", "entry advice for the person's app", person_id, response.advice)
             return response
 
         return self.state.once_stored(who, request.request_id, "Declare", pb.DeclareResponse, declare)
@@ -176,15 +185,16 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 r = db.health_reports.c
                 day = local_day(request.time)
                 kept = conn.execute(sa.select(r.reported_at).where(r.person_id == person_id, r.day == day)).first()
+                # A report from earlier that day, arriving late (an app that
+                # was offline), leaves the day's later report standing.
+                replaced = kept is not None and kept.reported_at <= request.time
                 if kept is None:
                     conn.execute(db.health_reports.insert().values(person_id=person_id, day=day, **values))
-                elif kept.reported_at <= request.time:
+                elif replaced:
                     conn.execute(db.health_reports.update().where(r.person_id == person_id, r.day == day).values(**values))
-                else:
-                    # A report from earlier that day, arriving late (an app
-                    # that was offline): the day's later report stands.
-                    return pb.ReportHealthResponse(under_quarantine=True, replaced=False, warning=warning)
-            return pb.ReportHealthResponse(under_quarantine=True, replaced=kept is not None, warning=warning)
+            # The answer tells the caller that the person is under an order: audited.
+            self.state.audit.record(who, "ReportHealth", "daily health report under quarantine", 1, {"person_id": person_id})
+            return pb.ReportHealthResponse(under_quarantine=True, replaced=replaced, warning=warning)
 
         return self.state.once(who, request.request_id, "ReportHealth", pb.ReportHealthResponse, report)
 

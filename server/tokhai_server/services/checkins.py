@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from tokhai_engine import InvalidInputError, UnknownStayError
 
-from tokhai.v1 import care_pb2
 from tokhai.v1 import checkins_pb2 as pb
 from tokhai.v1 import checkins_pb2_grpc
 
@@ -85,6 +84,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 self._keep_contact(person_id, contact, request.time)
             if declaration is None:
                 response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time())))
+                care.audit_referral(self.state, who, "CheckIn", "entry advice for the person's app", person_id, response.advice, venue=venue.id)
                 return response
 
             def answer(conn: sa.Connection, _: int, latest: Declared) -> None:
@@ -93,6 +93,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
 
             where = (venue.province, venue.district, venue.ward)
             care.store_declaration(self.state, person_id, request.time, request.source, declaration, where, then=answer)
+            care.audit_referral(self.state, who, "CheckIn", "entry advice for the person's app", person_id, response.advice, venue=venue.id)
             return response
 
         return self.state.once_stored(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in)
@@ -127,11 +128,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             response = self._check_in(person_id, venue.id, request.time)
             # Venue staff get the decision, not the person's health behind it.
             response.advice.advice = care.advice(self.state, person_id, int(time.time())).advice
-            # A referral tells them the person has some reason: a read of
-            # someone's health, audited. (An ALLOW, everyone's default, holds
-            # nothing of theirs, as an empty ListExposures.)
-            if response.advice.advice == care_pb2.ADVICE_REFER_TO_SCREENING:
-                self.state.audit.record(who, "ScanPerson", "entry control at the venue", 1, {"person_id": person_id, "venue": venue.id})
+            care.audit_referral(self.state, who, "ScanPerson", "entry control at the venue", person_id, response.advice, venue=venue.id)
             return response
 
         return self.state.once(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan)

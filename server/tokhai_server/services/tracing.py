@@ -226,8 +226,13 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         who.require_province(venue.province, f"venue {venue.id}")
         day_start = (request.day + LOCAL) // 86_400 * 86_400 - LOCAL
         stays = state.engine.overlaps(venue.id, day_start, day_start + 86_400)
+        rows = zip(stays.person.tolist(), stays.t_in.tolist(), stays.t_out.tolist(), strict=True)
+        if who.role is Role.VENUE_OPERATOR:
+            # Its own door's log: who came back, not who they are elsewhere.
+            scope = f"{venue.id}:{day_start}"
+            rows = sorted((state.people.local(p, scope), a, b) for p, a, b in rows)
         response = pb.VenueLogResponse()
-        for p, a, b in zip(stays.person.tolist(), stays.t_in.tolist(), stays.t_out.tolist(), strict=True):
+        for p, a, b in rows:
             entry = response.entries.add(entered_at=a, left_at=b)
             entry.person.id = p
         refuse_if_too_large(response, state.settings.max_message_bytes)
