@@ -904,3 +904,15 @@ def test_answers_that_tell_of_someones_health_are_audited(service, now):
     assert report(phone(1)).under_quarantine and (audit.count(database), last_action()) == (before + 1, "ReportHealth")
     referred = check_in(app, payload, phone(1), now - 30).advice
     assert referred.advice == H.ADVICE_REFER_TO_SCREENING and (audit.count(database), last_action()) == (before + 2, "CheckIn")
+
+
+def test_an_order_ended_with_a_backdated_time_is_kept_its_full_period(service, now):
+    tracer = service.client("tracer")
+    state = service.server.state
+    order = H.OrderQuarantineRequest(people=[phone(1)], kind=H.QUARANTINE_KIND_HOME, province_code="79", place="26740", start=now - 27 * 86_400, planned_end=now + 86_400, purpose="F1 tại nhà")
+    made = tracer.care.OrderQuarantine(order, metadata=tracer.md, timeout=10).orders[0]
+    # Released 27 days ago, recorded now: by the release alone, the next
+    # retention run would delete it at once.
+    tracer.care.EndQuarantine(H.EndQuarantineRequest(order_id=made.id, reason="ra viện", time=now - 27 * 86_400 + 60), metadata=tracer.md, timeout=10)
+    assert retention.run(state, now=now + 2 * 86_400)["quarantine_orders"] == 0, "kept a period from when the end was recorded"
+    assert retention.run(state, now=now + 29 * 86_400)["quarantine_orders"] == 1

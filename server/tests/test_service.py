@@ -1032,3 +1032,8 @@ def test_venue_staff_learn_a_referral_and_it_is_audited(service, now):
         last = conn.execute(sa.select(tables.audit_log).order_by(tables.audit_log.c.seq.desc()).limit(1)).one()
     assert audit.count(db) == before + 1 and (last.action, last.principal, last.people) == ("ScanPerson", "venue_operator", 1)
     assert json.loads(last.detail) == {"person_id": service.server.state.people.of_ref(phone(1))[0], "venue": venue.id}
+    # A day late at most: a code once scanned does not place its holder at the door weeks ago.
+    held = len(service.server.state.engine)
+    late = C.ScanPersonRequest(venue_id=venue.id, person_payload=code, time=now - 2 * 86_400)
+    code_, detail = status(operator.checkins.ScanPerson, late, metadata=operator.md)
+    assert code_ is grpc.StatusCode.INVALID_ARGUMENT and "within 86400 s" in detail and len(service.server.state.engine) == held

@@ -28,6 +28,11 @@ class Settings:
     answers_kept_days: int = 2
     #: How far ahead of the server's clock a check-in time may be.
     max_future_seconds: int = 300
+    #: How late a venue device's scan of a personal code may arrive. An app
+    #: offline for days still uploads its check-ins (within the retention
+    #: period), but a venue is not to place someone at its door weeks ago
+    #: with a code it once scanned.
+    max_scan_delay_seconds: int = 86_400
     max_message_bytes: int = 16 << 20
     #: Calls in progress at once; more are refused with RESOURCE_EXHAUSTED.
     max_concurrent_rpcs: int = 1_000

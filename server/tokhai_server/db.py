@@ -146,8 +146,11 @@ quarantine_orders = sa.Table(
     # Retention ends orders left in force long past it.
     sa.Column("planned_end", sa.BigInteger, nullable=False, index=True),
     sa.Column("active", sa.Boolean, nullable=False),
-    # Retention deletes by it.
     sa.Column("ended_at", sa.BigInteger, index=True),
+    # When the end was recorded, by the server's clock. Retention deletes by
+    # the later of the two: an end recorded weeks late, or backdated, keeps
+    # the order its full period. (Empty for orders ended before it existed.)
+    sa.Column("closed_at", sa.BigInteger),
     sa.Column("end_reason", sa.Text),
     sa.Column("created_by", sa.BigInteger, nullable=False),
     # A line list's page: a province's people from an id on, in order.

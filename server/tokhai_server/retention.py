@@ -41,7 +41,7 @@ def end_forgotten_orders(state: State, cutoff: int, now: int) -> int:
                 return ended
             # An EndQuarantine meanwhile has flipped its order already: not counted twice.
             end = db.quarantine_orders.update().where(o.id.in_(ids), o.active.is_(True))
-            people = conn.execute(end.values(active=False, ended_at=now, end_reason=FORGOTTEN).returning(o.person_id)).scalars().all()
+            people = conn.execute(end.values(active=False, ended_at=now, closed_at=now, end_reason=FORGOTTEN).returning(o.person_id)).scalars().all()
         for person in people:
             state.risk.ordered(person, -1)
         ended += len(people)
@@ -61,7 +61,7 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
     deletions = [
         ("declarations", db.declarations, db.declarations.c.at < cutoff),
         ("health_reports", db.health_reports, db.health_reports.c.reported_at < cutoff),
-        ("quarantine_orders", db.quarantine_orders, o.active.is_(False) & (o.ended_at < cutoff)),
+        ("quarantine_orders", db.quarantine_orders, o.active.is_(False) & (o.ended_at < cutoff) & (sa.func.coalesce(o.closed_at, o.ended_at) < cutoff)),
         ("contacts", db.contacts, db.contacts.c.updated_at < cutoff),
         # Alerts once nobody is shown them (expired; retracted, after the
         # days a retried retraction is answered), and any whose window is

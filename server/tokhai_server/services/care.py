@@ -286,7 +286,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 raise Invalid(f"time {ended_at} is before the order's start {row.start}")
             # Only the call that flips it ends it: a retry finds it ended.
             ended = conn.execute(
-                db.quarantine_orders.update().where(o.id == row.id, o.active.is_(True)).values(active=False, ended_at=ended_at, end_reason=reason)
+                db.quarantine_orders.update().where(o.id == row.id, o.active.is_(True)).values(active=False, ended_at=ended_at, closed_at=now, end_reason=reason)
             ).rowcount
             if ended != 1:
                 raise FailedPrecondition(f"order {row.id} already ended at {row.ended_at}")

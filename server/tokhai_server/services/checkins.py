@@ -123,8 +123,12 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             venue = self.state.venue(request.venue_id)
             if who.role is Role.VENUE_OPERATOR and venue.owner_id != who.id:
                 raise PermissionDenied(f"venue {venue.id} is not one of {who.name}'s venues")
-            self.state.check_time(request.time, "time")
-            person_id = self.state.codes.verify_personal(request.person_payload, int(time.time()))
+            now = int(time.time())
+            self.state.check_time(request.time, "time", now)
+            delay = self.state.settings.max_scan_delay_seconds
+            if request.time < now - delay:
+                raise Invalid(f"time {request.time} is {now - request.time} s ago: a venue's scans arrive within {delay} s")
+            person_id = self.state.codes.verify_personal(request.person_payload, now)
             response = self._check_in(person_id, venue.id, request.time)
             # Venue staff get the decision, not the person's health behind it.
             response.advice.advice = care.advice(self.state, person_id, int(time.time())).advice
