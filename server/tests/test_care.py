@@ -902,8 +902,11 @@ def test_answers_that_tell_of_someones_health_are_audited(service, now):
     tracer.care.OrderQuarantine(order, metadata=tracer.md, timeout=10)
     before = audit.count(database)
     assert report(phone(1)).under_quarantine and (audit.count(database), last_action()) == (before + 1, "ReportHealth")
-    referred = check_in(app, payload, phone(1), now - 30).advice
+    referred = check_in(app, payload, phone(1), now - 30, request_id="c-1").advice
     assert referred.advice == H.ADVICE_REFER_TO_SCREENING and (audit.count(database), last_action()) == (before + 2, "CheckIn")
+    # A retry's kept answer is read again: audited again (the first record may have failed).
+    assert check_in(app, payload, phone(1), now - 30, request_id="c-1").advice == referred
+    assert (audit.count(database), last_action()) == (before + 3, "CheckIn")
 
 
 def test_an_order_ended_with_a_backdated_time_is_kept_its_full_period(service, now):

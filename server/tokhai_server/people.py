@@ -38,19 +38,23 @@ class Pseudonyms:
     def __init__(self, key: bytes) -> None:
         self._mac = hmac.new(key, digestmod=hashlib.sha256)
 
-    def of(self, canonical: str) -> tuple[int, str]:
+    def _digest(self, text: str) -> tuple[int, bytes]:
+        """The keyed hash of `text`, and its first 63 bits as an id."""
         mac = self._mac.copy()
-        mac.update(canonical.encode())
+        mac.update(text.encode())
         digest = mac.digest()
-        return int.from_bytes(digest[:8], "big") >> 1, digest.hex()
+        return int.from_bytes(digest[:8], "big") >> 1, digest
+
+    def of(self, canonical: str) -> tuple[int, str]:
+        id_, digest = self._digest(canonical)
+        return id_, digest.hex()
 
     def local(self, person_id: int, scope: str) -> int:
         """An id of the person that holds only within `scope` (a venue's day):
         the same person is one id there, and it links to no other scope's id
-        nor to the national one, which a venue operator has no need of."""
-        mac = self._mac.copy()
-        mac.update(f"local:{scope}:{person_id}".encode())
-        return int.from_bytes(mac.digest()[:8], "big") >> 1
+        nor to the national one, which a venue operator has no need of. (No
+        reference is "local:...", so none collides.)"""
+        return self._digest(f"local:{scope}:{person_id}")[0]
 
     def of_ref(self, ref, field: str = "person") -> tuple[int, str]:  # noqa: ANN001 - a PersonRef message
         """The id and pseudonym of a PersonRef, given in `field` (which errors name)."""

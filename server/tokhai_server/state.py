@@ -111,8 +111,6 @@ class State:
         # takes a person's, and one pool could hand it the same lock twice.
         self._locks = {kind: [threading.Lock() for _ in range(LOCKS)] for kind in ("request", "person", "venue")}
         self.open_stays = self._open_stays(int(time.time()))
-        #: Whose open stay each open stay id is: check-outs by stay id find it.
-        self.open_stay_person = {o.stay_id: p for p, o in self.open_stays.items()}
         self.risk = Risk(self.db, int(time.time()))
         #: Database reads a call makes while it works on something else.
         self.lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tokhai-lookup")
@@ -198,11 +196,7 @@ class State:
 
     def set_open(self, person_id: int, stay: OpenStay) -> None:
         """Call holding the person's lock."""
-        old = self.open_stays.get(person_id)
-        if old is not None:
-            self.open_stay_person.pop(old.stay_id, None)
         self.open_stays[person_id] = stay
-        self.open_stay_person[stay.stay_id] = person_id
 
     def note_open(self, stays: tuple[np.ndarray, ...], now: int) -> None:
         """Stays just ingested, as columns (person, stay id, venue, t_in,
@@ -229,7 +223,6 @@ class State:
         open_ = self.open_stays.get(person_id)
         if open_ is not None and open_.stay_id == stay_id:
             del self.open_stays[person_id]
-            del self.open_stay_person[stay_id]
 
     def open_stay(self, person_id: int, now: int) -> OpenStay | None:
         """Call holding the person's lock: their stay still open at `now`
@@ -264,20 +257,24 @@ class State:
 
     # --- retries -----------------------------------------------------------
 
-    def once(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[], M]) -> M:
+    def once(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[], M], replayed: Callable[[M], None] | None = None) -> M:
         """`compute()`, or the answer it gave the first time this principal
-        sent `request_id`. For calls whose changes a second run repeats
-        harmlessly (a check-in again at the same venue is the same stay, a
-        day's health report replaces itself); others take `once_stored`."""
-        return self.once_stored(principal, request_id, method, kind, lambda keep: compute())
+        sent `request_id` (after `replayed(answer)`). For calls whose changes
+        a second run repeats harmlessly (a check-in again at the same venue
+        is the same stay, a day's health report replaces itself); others
+        take `once_stored`."""
+        return self.once_stored(principal, request_id, method, kind, lambda keep: compute(), replayed)
 
-    def once_stored(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[Keep], M]) -> M:
+    def once_stored(
+        self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[Keep], M], replayed: Callable[[M], None] | None = None
+    ) -> M:
         """`once` for calls whose changes are in the database: `compute(keep)`
         calls `keep(conn, answer)` in the transaction that stores them, so
         that they and the answer kept for retries commit together. (Kept
         apart, a failure between the two commits had a retry store it all
         again: a second quarantine order that nobody knew of.) An answer
-        `compute` did not keep (it stored nothing) is kept after it."""
+        `compute` did not keep (it stored nothing) is kept after it.
+        `replayed(answer)` is called before a kept answer is given again."""
         if not request_id:
             return compute(lambda conn, response: None)
         _check_request_id(request_id)
@@ -287,7 +284,10 @@ class State:
                 # Marked by `once_durable` (a batch of check-ins), never answered.
                 raise Invalid(f"request_id {request_id!r} is that of a batch of check-ins not answered yet: send that batch again, or use another id")
             if row is not None:
-                return kind.FromString(row.response)
+                answer = kind.FromString(row.response)
+                if replayed is not None:
+                    replayed(answer)
+                return answer
             kept = False
 
             def keep(conn: sa.Connection, response: Message) -> None:

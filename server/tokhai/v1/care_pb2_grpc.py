@@ -100,14 +100,19 @@ class CareServiceServicer:
 
     def ReportHealth(self, request, context):
         """App backends (their own app): a quarantined person's daily report, one
-        a day (UTC+7); stored only while an order is in force.
+        a day (UTC+7); stored only while an order is in force (an answer under
+        one is audited: it tells that the person is under an order).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def OrderQuarantine(self, request, context):
-        """Tracers (provincial: their province): one order per person, audited.
+        """Tracers (provincial: their province): one order per person, audited. A
+        provincial tracer orders only people who were at one of its province's
+        venues, or declared themselves there, within the retention period (an
+        order is no claim of its own); otherwise PERMISSION_DENIED, naming the
+        first, and audited (the refusal tells whether they were there).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -15,8 +15,8 @@ from tokhai.v1 import care_pb2 as pb
 from tokhai.v1 import care_pb2_grpc, common_pb2
 
 from .. import db, text
-from ..claims import first_unlinked
 from ..auth import Principal, Role
+from ..claims import first_unlinked
 from ..errors import FailedPrecondition, Invalid, NotFound, PermissionDenied
 from ..provinces import PROVINCES
 from ..risk import Declared, reasons_of
@@ -67,8 +67,9 @@ def advice(state: State, person_id: int, now: int, latest: Declared | None = Non
 
 def audit_referral(state: State, who: Principal, action: str, purpose: str, person_id: int, answer: pb.EntryAdvice, **detail: object) -> None:
     """A referral tells the caller that the person has a reason (their
-    health, an order, an exposure): a read of their data, audited before it
-    is answered. An ALLOW, everyone's default, holds nothing of theirs."""
+    health, an order, an exposure): a read of their data, audited each time
+    it is answered (a retry's kept answer too: the record may have failed
+    the first time). An ALLOW, everyone's default, holds nothing of theirs."""
     if answer.advice == pb.ADVICE_REFER_TO_SCREENING:
         state.audit.record(who, action, purpose, 1, {"person_id": person_id, **detail})
 
@@ -142,10 +143,14 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 keep(conn, response)
 
             store_declaration(self.state, person_id, request.time, request.source, request.declaration, then=answer)
-            audit_referral(self.state, who, "Declare", "entry advice for the person's app", person_id, response.advice)
+            audited(response)
             return response
 
-        return self.state.once_stored(who, request.request_id, "Declare", pb.DeclareResponse, declare)
+        def audited(response: pb.DeclareResponse) -> None:
+            person_id, _ = self.state.people.of_ref(request.person)
+            audit_referral(self.state, who, "Declare", "entry advice for the person's app", person_id, response.advice)
+
+        return self.state.once_stored(who, request.request_id, "Declare", pb.DeclareResponse, declare, replayed=audited)
 
     def ReportHealth(self, request, context):  # noqa: N802, ANN001
         who = principal()
@@ -192,11 +197,17 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                     conn.execute(db.health_reports.insert().values(person_id=person_id, day=day, **values))
                 elif replaced:
                     conn.execute(db.health_reports.update().where(r.person_id == person_id, r.day == day).values(**values))
-            # The answer tells the caller that the person is under an order: audited.
-            self.state.audit.record(who, "ReportHealth", "daily health report under quarantine", 1, {"person_id": person_id})
-            return pb.ReportHealthResponse(under_quarantine=True, replaced=replaced, warning=warning)
+            response = pb.ReportHealthResponse(under_quarantine=True, replaced=replaced, warning=warning)
+            audited(response)
+            return response
 
-        return self.state.once(who, request.request_id, "ReportHealth", pb.ReportHealthResponse, report)
+        def audited(response: pb.ReportHealthResponse) -> None:
+            # The answer tells the caller that the person is under an order.
+            if response.under_quarantine:
+                person_id, _ = self.state.people.of_ref(request.person)
+                self.state.audit.record(who, "ReportHealth", "daily health report under quarantine", 1, {"person_id": person_id})
+
+        return self.state.once(who, request.request_id, "ReportHealth", pb.ReportHealthResponse, report, replayed=audited)
 
     # --- quarantine orders and line lists (tracers) -------------------------
 
@@ -259,7 +270,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         k = people.index(list(windows)[refused])
         where = f"people[{k}]" if k < refs else f"person_ids[{k - refs}]"
         # The refusal tells whether the person was in the province: a read, audited.
-        self.state.audit.record(who, "OrderQuarantine", purpose, 0, {"province": who.province, "refused": where})
+        self.state.audit.record(who, "OrderQuarantine", purpose, 0, {"province": who.province, "refused": where, "person_id": people[k]})
         raise PermissionDenied(
             f"{where} was at no venue of province {who.province} in the last {days} days, and declared no residence or check-in there; "
             f"{who.name} orders for province {who.province} only"

@@ -84,19 +84,22 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 self._keep_contact(person_id, contact, request.time)
             if declaration is None:
                 response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time())))
-                care.audit_referral(self.state, who, "CheckIn", "entry advice for the person's app", person_id, response.advice, venue=venue.id)
-                return response
+            else:
 
-            def answer(conn: sa.Connection, _: int, latest: Declared) -> None:
-                response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time()), latest))
-                keep(conn, response)
+                def answer(conn: sa.Connection, _: int, latest: Declared) -> None:
+                    response.advice.CopyFrom(care.advice(self.state, person_id, int(time.time()), latest))
+                    keep(conn, response)
 
-            where = (venue.province, venue.district, venue.ward)
-            care.store_declaration(self.state, person_id, request.time, request.source, declaration, where, then=answer)
-            care.audit_referral(self.state, who, "CheckIn", "entry advice for the person's app", person_id, response.advice, venue=venue.id)
+                where = (venue.province, venue.district, venue.ward)
+                care.store_declaration(self.state, person_id, request.time, request.source, declaration, where, then=answer)
+            audited(response)
             return response
 
-        return self.state.once_stored(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in)
+        def audited(response: pb.CheckInResponse) -> None:
+            person_id, _ = self.state.people.of_ref(request.person)
+            care.audit_referral(self.state, who, "CheckIn", "entry advice for the person's app", person_id, response.advice, venue=response.venue_id)
+
+        return self.state.once_stored(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in, replayed=audited)
 
     def _keep_contact(self, person_id: int, contact: tuple[str, str], t: int) -> None:
         """Keeps the contact details sent with a check-in at `t`, unless those
@@ -132,10 +135,16 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             response = self._check_in(person_id, venue.id, request.time)
             # Venue staff get the decision, not the person's health behind it.
             response.advice.advice = care.advice(self.state, person_id, int(time.time())).advice
-            care.audit_referral(self.state, who, "ScanPerson", "entry control at the venue", person_id, response.advice, venue=venue.id)
+            audited(response)
             return response
 
-        return self.state.once(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan)
+        def audited(response: pb.CheckInResponse) -> None:
+            # The code was checked when first scanned: its expiry since
+            # does not undo that answer.
+            person_id = self.state.codes.verify_personal(request.person_payload, 0)
+            care.audit_referral(self.state, who, "ScanPerson", "entry control at the venue", person_id, response.advice, venue=response.venue_id)
+
+        return self.state.once(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan, replayed=audited)
 
     def CheckOut(self, request, context):  # noqa: N802, ANN001
         who = principal()
@@ -144,7 +153,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             state = self.state
             target = request.WhichOneof("target")
             if target is None:
-                raise Invalid("give stay_id or person_at_venue")
+                raise Invalid("give stay or person_at_venue")
             state.check_time(request.time, "time")
             if target == "stay":
                 person_id, _ = state.people.of_ref(request.stay.person, "stay.person")
@@ -189,7 +198,8 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         except UnknownStayError:
             # Which comes first, the unknown or one of another's: row by row,
             # on a refusal only.
-            return next(k for k, (s, p) in enumerate(zip(stay_ids, person_ids, strict=True)) if whose(s) != p)
+            # (None if all are held now: a stay added meanwhile, under an id given early.)
+            return next((k for k, (s, p) in enumerate(zip(stay_ids, person_ids, strict=True)) if whose(s) != p), None)
         wrong = np.flatnonzero(held != np.array(person_ids, dtype=np.uint64))
         return int(wrong[0]) if len(wrong) else None
 
@@ -205,7 +215,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
 
     def _ingest(self, who: Principal, batch: pb.IngestBatch) -> pb.IngestAck:
         who.require_app(batch.source)
-        if batch.checkout_stay_ids or batch.checkout_t_out:
+        if batch.checkout_stay_ids or batch.checkout_t_out or batch.checkout_person_refs:
             # Setting the same check-outs again changes nothing.
             ack = self.state.once(who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda: self._ingest_checkouts(batch))
         else:
@@ -267,15 +277,15 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         try:
             self.state.check_times(t_out, "checkout_t_out")
             stay_ids = [int(s) for s in batch.checkout_stay_ids]
-            row = self._first_not_theirs(stay_ids, self.state.people.ids_of_refs(batch.checkout_person_refs, "checkout_person_refs"))
+            person_ids = self.state.people.ids_of_refs(batch.checkout_person_refs, "checkout_person_refs")
+            row = self._first_not_theirs(stay_ids, person_ids)
             if row is not None:
                 raise NotFound(f"batch {batch.batch_id}: checkout_stay_ids[{row}]: no stay {stay_ids[row]} of the person in checkout_person_refs[{row}]")
-            # Open stays among them: under their people's locks until forgotten,
-            # as a single check-out (a check-in meanwhile must not close them again).
-            opened = {s: p for s in stay_ids if (p := self.state.open_stay_person.get(s)) is not None}
-            with self.state.people_locked(opened.values()):
+            # Under their people's locks until those open are forgotten, as a
+            # single check-out (a check-in meanwhile must not close them again).
+            with self.state.people_locked(person_ids):
                 self.state.engine.set_checkout(np.array(stay_ids, dtype=np.uint64), t_out)
-                for stay_id, person_id in opened.items():
+                for stay_id, person_id in zip(stay_ids, person_ids, strict=True):
                     self.state.forget_open(person_id, stay_id)
         except UnknownStayError as e:  # before its base class, InvalidInputError
             raise NotFound(f"batch {batch.batch_id}: {e}") from None

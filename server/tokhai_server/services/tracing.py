@@ -16,8 +16,8 @@ from tokhai.v1 import common_pb2, tracing_pb2 as pb
 from tokhai.v1 import tracing_pb2_grpc
 
 from .. import db, text
-from ..claims import first_unlinked
 from ..auth import Role
+from ..claims import first_unlinked
 from ..errors import Exhausted, Invalid, PermissionDenied
 from ..provinces import PROVINCES
 from ..state import State
@@ -228,9 +228,11 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         stays = state.engine.overlaps(venue.id, day_start, day_start + 86_400)
         rows = zip(stays.person.tolist(), stays.t_in.tolist(), stays.t_out.tolist(), strict=True)
         if who.role is Role.VENUE_OPERATOR:
-            # Its own door's log: who came back, not who they are elsewhere.
-            scope = f"{venue.id}:{day_start}"
-            rows = sorted((state.people.local(p, scope), a, b) for p, a, b in rows)
+            # Its own door's log: who came back, not who they are elsewhere or
+            # on another day. (Cut at the day's bounds: a night's two halves
+            # would otherwise share times that join the two days' ids.)
+            scope, day_end = f"{venue.id}:{day_start}", day_start + 86_400
+            rows = sorted((state.people.local(p, scope), max(a, day_start), min(b, day_end)) for p, a, b in rows)
         response = pb.VenueLogResponse()
         for p, a, b in rows:
             entry = response.entries.add(entered_at=a, left_at=b)
