@@ -6,6 +6,7 @@ more) hit both alike. How a change to the engine is measured:
     .venv/bin/maturin develop --release && .venv/bin/python bench/ab.py stage new   # after it
     .venv/bin/python bench/ab.py build old new --per-day 10M --days 3    # in-memory build from 10M batches
     .venv/bin/python bench/ab.py build old new --region 20M              # in-memory build of one 20M batch
+    .venv/bin/python bench/ab.py build old new --per-day 6666667 --days 6 --durable   # 40M into a new store, then closed
     .venv/bin/python bench/ab.py ingest old new --durable --writers 4    # 20M stays in batches of 10,000 into a durable store
     .venv/bin/python bench/ab.py f1 old new --size 100M                  # contacts_many of 1,000 cases
     .venv/bin/python bench/ab.py f1 old new --region 20M                 # the same on the region model
@@ -80,13 +81,16 @@ def build(args, mods) -> None:  # noqa: ANN001
     n = sum(len(c[0]) for c in chunks)
 
     def run(name: str) -> float:
-        engine = mods[name].Engine()
-        t = time.perf_counter()
-        for c in chunks:
-            engine.add_stays(*c)
-        return n / (time.perf_counter() - t) / 1e6
+        with tempfile.TemporaryDirectory(dir=args.dir) as room:
+            engine = mods[name].Engine.open(room) if args.durable else mods[name].Engine()
+            t = time.perf_counter()
+            for c in chunks:
+                engine.add_stays(*c)
+            engine.close()  # a durable build ends with its last checkpoint
+            return n / (time.perf_counter() - t) / 1e6
 
-    print(f"build of {n:,} stays from {len(chunks)} batches, M stays/s (higher is better)")
+    kind = "durable build (then close)" if args.durable else "build"
+    print(f"{kind} of {n:,} stays from {len(chunks)} batches, M stays/s (higher is better)")
     in_turns(list(mods), args.rounds, run)
 
 
@@ -217,6 +221,7 @@ def main() -> None:
             p.add_argument("--per-day", type=parse_size, default=parse_size("10M"))
             p.add_argument("--days", type=int, default=3)
             p.add_argument("--region", type=parse_size, help="instead, one batch of this many stays of the 14-day region model")
+            p.add_argument("--durable", action="store_true", help="into a new store (Engine.open), closed at the end")
         if what in ("f1", "generate"):
             p.add_argument("--size", type=parse_size, default=parse_size("10M"))
             p.add_argument("--cases", type=int, default=1_000)
@@ -230,7 +235,7 @@ def main() -> None:
             p.add_argument("--batch", type=int, default=10_000)
             p.add_argument("--writers", type=int, default=1)
             p.add_argument("--durable", action="store_true", help="into a new store (Engine.open), every batch fsynced")
-        if what in ("add1", "ingest"):
+        if what in ("add1", "ingest", "build"):
             p.add_argument("--dir", default="/var/tmp")
     args = ap.parse_args()
     if args.what == "stage":

@@ -20,6 +20,11 @@ pub const MIN_TIME: i64 = 946_684_800;
 /// Latest time a stay may have: 2100-01-01T00:00:00Z.
 pub const MAX_TIME: i64 = 4_102_444_800;
 
+/// A durable batch of this many stays or more is indexed while its log
+/// record syncs (see `Engine::commit_add`); a smaller one is indexed in far
+/// less time than a thread takes to start. (In unit tests, nearly all.)
+const INDEX_WHILE_SYNCING: usize = if cfg!(test) { 2 } else { 1 << 16 };
+
 /// An index of check-in stays answering contact-tracing queries, in memory
 /// ([`Engine::new`]) or durable in a directory ([`Engine::open`]).
 ///
@@ -215,7 +220,7 @@ impl Engine {
             w.note_added(&by_day);
             (by_day, ids, w.issue(log_end))
         };
-        self.commit(ticket, || self.apply_add(by_day))?;
+        self.commit_add(ticket, by_day)?;
         self.checkpoint_if_due();
         Ok(ids)
     }
@@ -431,6 +436,33 @@ impl Engine {
         durable
     }
 
+    /// [`Engine::commit`] for a batch of stays. A big batch whose turn has
+    /// come already (as in a bulk load, one batch after another) is indexed
+    /// while its log record syncs, so that the cores work while the disk
+    /// does; nothing else changes the partitions until it passes its turn.
+    fn commit_add(&self, ticket: Ticket, by_day: Vec<DayRows>) -> Result<()> {
+        let rows: usize = by_day.iter().map(|(_, rows)| rows.len()).sum();
+        let (Some(store), Some(end)) = (&self.store, ticket.log_end) else {
+            return self.commit(ticket, || self.apply_add(by_day));
+        };
+        if rows < INDEX_WHILE_SYNCING || *self.applied.lock() != ticket.number {
+            return self.commit(ticket, || self.apply_add(by_day));
+        }
+        let _pass = PassTurn(self);
+        let (durable, appends) = std::thread::scope(|s| {
+            let planned = s.spawn(|| self.plan_add(by_day));
+            let durable = store.wait_durable(end);
+            let appends = planned
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (durable, appends)
+        });
+        if durable.is_ok() {
+            self.install(appends);
+        }
+        durable
+    }
+
     /// Applies a change read back from the log while opening.
     fn replay(&self, record: Record) -> Result<()> {
         let mut w = self.writer.lock();
@@ -471,18 +503,25 @@ impl Engine {
     /// Sorts the rows into their partitions (readers go on meanwhile), then
     /// swaps the results in.
     fn apply_add(&self, by_day: Vec<DayRows>) {
-        let appends: Vec<Append> = {
-            let state = self.state.read();
-            let plan = |(day, rows): DayRows| match state.partitions.get(&day) {
-                Some(p) => p.plan_append(rows),
-                None => Partition::new(day).plan_append(rows),
-            };
-            if by_day.len() == 1 {
-                by_day.into_iter().map(plan).collect()
-            } else {
-                by_day.into_par_iter().map(plan).collect()
-            }
+        let appends = self.plan_add(by_day);
+        self.install(appends);
+    }
+
+    /// The rows sorted into their partitions, as appends to swap in.
+    fn plan_add(&self, by_day: Vec<DayRows>) -> Vec<Append> {
+        let state = self.state.read();
+        let plan = |(day, rows): DayRows| match state.partitions.get(&day) {
+            Some(p) => p.plan_append(rows),
+            None => Partition::new(day).plan_append(rows),
         };
+        if by_day.len() == 1 {
+            by_day.into_iter().map(plan).collect()
+        } else {
+            by_day.into_par_iter().map(plan).collect()
+        }
+    }
+
+    fn install(&self, appends: Vec<Append>) {
         let mut state = self.state.write();
         for append in appends {
             state.len += append.added as usize;
