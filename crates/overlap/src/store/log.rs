@@ -56,7 +56,7 @@ pub(crate) fn encode_add(
     t_in: &[i64],
     t_out: &[i64],
 ) -> Vec<u8> {
-    let mut body = Vec::with_capacity(13 + 12 * bases.len() + 32 * persons.len());
+    let mut body = head_room(13 + 12 * bases.len() + 32 * persons.len());
     body.push(ADD);
     body.extend_from_slice(&(bases.len() as u32).to_le_bytes());
     for &(day, base) in bases {
@@ -68,26 +68,40 @@ pub(crate) fn encode_add(
     body.extend_from_slice(bytemuck::cast_slice(venues));
     body.extend_from_slice(bytemuck::cast_slice(t_in));
     body.extend_from_slice(bytemuck::cast_slice(t_out));
-    frame(&body)
+    framed(body)
 }
 
 /// The framed bytes of a `set_checkout` record.
 pub(crate) fn encode_checkout(ids: &[u64], t_out: &[i64]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(9 + 16 * ids.len());
+    let mut body = head_room(9 + 16 * ids.len());
     body.push(CHECKOUT);
     body.extend_from_slice(&(ids.len() as u64).to_le_bytes());
     body.extend_from_slice(bytemuck::cast_slice(ids));
     body.extend_from_slice(bytemuck::cast_slice(t_out));
-    frame(&body)
+    framed(body)
 }
 
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(RECORD_HEAD + body.len());
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
-    out.extend_from_slice(&crc32c::crc32c(&out[..12]).to_le_bytes());
-    out.extend_from_slice(body);
-    out
+/// A record's buffer, for a body of `body` bytes: room for its head first,
+/// so that the body (hundreds of MB in a bulk load) is written once.
+fn head_room(body: usize) -> Vec<u8> {
+    let mut record = Vec::with_capacity(RECORD_HEAD + body);
+    record.resize(RECORD_HEAD, 0);
+    record
+}
+
+/// `record` ([`head_room`], then the body) with its head: the body's length
+/// and checksum, and the checksum of those.
+fn framed(mut record: Vec<u8>) -> Vec<u8> {
+    let body = &record[RECORD_HEAD..];
+    let (len, sum) = (
+        (body.len() as u64).to_le_bytes(),
+        crc32c::crc32c(body).to_le_bytes(),
+    );
+    record[..8].copy_from_slice(&len);
+    record[8..12].copy_from_slice(&sum);
+    let head_sum = crc32c::crc32c(&record[..12]).to_le_bytes();
+    record[12..RECORD_HEAD].copy_from_slice(&head_sum);
+    record
 }
 
 /// The records of a whole log file, each with its offset, and the length of
