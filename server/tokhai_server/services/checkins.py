@@ -197,8 +197,8 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             held = engine.stays_by_id(np.array(stay_ids, dtype=np.uint64)).person
         except UnknownStayError:
             # Which comes first, the unknown or one of another's: row by row,
-            # on a refusal only.
-            # (None if all are held now: a stay added meanwhile, under an id given early.)
+            # on a refusal only (none, if a stay was added meanwhile under an
+            # id that was given before it was issued).
             return next((k for k, (s, p) in enumerate(zip(stay_ids, person_ids, strict=True)) if whose(s) != p), None)
         wrong = np.flatnonzero(held != np.array(person_ids, dtype=np.uint64))
         return int(wrong[0]) if len(wrong) else None
