@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import threading
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,9 @@ def test_checkout_changes_answers_and_expiry_forgets():
         (([1, 2], [1, -1], [T, T], [T, T + 1]), InvalidInputError, "row 0: t_out .* not after"),
         (([1, 2, 3], [1, 1, 1], [T, T, T], [T + 1, T + 1, -1]), InvalidInputError, "row 2: t_out"),
         (([1, 2], [1, 1], [900_000_000, T], [T, True]), InvalidInputError, "row 0: t_in 900000000 is outside"),
+        # Sequences that take no slice: the rows before the first refused are checked all the same.
+        ((deque([1, -1]), deque([1, 1]), deque([900_000_000, T]), deque([T, T + 1])), InvalidInputError, "row 0: t_in 900000000 is outside"),
+        ((deque([1, -1]), deque([1, 1]), deque([T, T]), deque([T + 1, T + 1])), InvalidInputError, "row 1: persons is -1"),
     ],
 )
 def test_bad_batches_raise_and_store_nothing(columns, error, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from types import TracebackType
 from typing import Any, Self
@@ -123,7 +124,7 @@ class Engine:
         if whole:
             raise whole[0]
         first = min(refused, key=lambda e: e.row)
-        self._core.check_stays(*(kinds[name](name, values[: first.row]) for name, values in given.items()))
+        self._core.check_stays(*(kinds[name](name, _head(values, first.row)) for name, values in given.items()))
         raise first
 
     def set_checkout(self, stay_ids: ArrayLike, t_out: ArrayLike | int) -> None:
@@ -284,6 +285,15 @@ class _Closed:
 def _cases(persons: ArrayLike, starts: Any, ends: Any) -> tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]:
     persons = convert.ids("persons", persons)
     return persons, convert.times("starts", starts, len(persons)), convert.times("ends", ends, len(persons))
+
+
+def _head(values: Any, n: int) -> Any:
+    """The first `n` of `values`: a slice where they take one (an array is
+    not copied), else a list (a deque, say)."""
+    try:
+        return values[:n]
+    except TypeError:
+        return list(itertools.islice(values, n))
 
 
 def _rows(column: object) -> tuple[int, ...]:

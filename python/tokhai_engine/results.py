@@ -91,7 +91,8 @@ class Trace(_Columns):
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
 class Checkins(_Columns):
-    """Stays as stored, with their ids, ordered by stay id."""
+    """Stays as stored, with their ids: ordered by stay id (from
+    ``stays_by_id``, in the order asked)."""
 
     stay_id: NDArray[np.uint64]
     person: NDArray[np.uint64]

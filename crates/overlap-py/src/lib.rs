@@ -188,12 +188,14 @@ impl Engine {
         columns!(py; s.stay_id, s.person, s.venue, s.t_in, s.t_out)
     }
 
-    fn __len__(&self) -> usize {
-        self.inner.len()
+    // Without the GIL, as every call: the state's lock may be queued behind
+    // a writer that waits for a long query.
+    fn __len__(&self, py: Python<'_>) -> usize {
+        py.detach(|| self.inner.len())
     }
 
-    fn memory_bytes(&self) -> usize {
-        self.inner.memory_bytes()
+    fn memory_bytes(&self, py: Python<'_>) -> usize {
+        py.detach(|| self.inner.memory_bytes())
     }
 
     fn add_stays<'py>(
