@@ -209,6 +209,9 @@ def test_a_bad_parquet_file_adds_nothing(tmp_path):
     pq.write_table(pa.table({"person": empty, "venue": empty, "t_in": empty, "t_out": empty}), path)
     with pytest.raises(DtypeError, match="person must hold integers or timestamps, got string"):
         engine.import_parquet(path)
+    pq.write_table(pa.table({"person": [1, 2, None], "venue": [1, 1, 1], "t_in": [t, t, t], "t_out": [t + 5, t + 5, None]}), path)
+    with pytest.raises(InvalidInputError, match=r"row 2: person is missing \(1 missing in all\)"):
+        engine.import_parquet(path)
     assert len(engine) == 0
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 try:
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("Parquet export and import need pyarrow: pip install 'tokhai-engine[arrow]'") from e
@@ -88,7 +89,8 @@ def import_(engine: Engine, path: str | os.PathLike[str]) -> NDArray[np.uint64]:
         if not (pa.types.is_integer(column.type) or pa.types.is_timestamp(column.type)):
             raise _engine.DtypeError(f"{name} must hold integers or timestamps, got {column.type}")
         if column.null_count:
-            raise _engine.InvalidInputError(f"{name}: {column.null_count} missing values")
+            row = pc.index(column.is_null(), True).as_py()
+            raise _engine.InvalidInputError(f"row {row}: {name} is missing ({column.null_count} missing in all)")
         # Timestamps of any unit or zone arrive as UTC datetime64, refused
         # below where they are not whole seconds.
         values = column.to_numpy()
