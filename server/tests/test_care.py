@@ -90,6 +90,10 @@ def test_trace_to_quarantine_to_daily_reports_and_line_lists(service, now):
     worse = H.ReportHealthRequest(person=phone(1), time=now + 1, source=NCOVI, temperature_c=38.9, spo2_percent=94)
     again = app.care.ReportHealth(worse, metadata=app.md)
     assert again.replaced and again.warning, "one report a day counts: the later one replaces it"
+    # Signs seen once that day stay for the staff, whatever comes after (from this app or another).
+    bluezone = service.client("app_backend", name="bluezone", app=K.SOURCE_APP_BLUEZONE)
+    better = H.ReportHealthRequest(person=phone(1), time=now + 2, source=K.SOURCE_APP_BLUEZONE, temperature_c=36.9, spo2_percent=98)
+    assert not bluezone.care.ReportHealth(better, metadata=bluezone.md).replaced
     app.care.ReportHealth(H.ReportHealthRequest(person=phone(2), time=now, source=NCOVI, temperature_c=36.8), metadata=app.md)
     assert status(app.care.ReportHealth, H.ReportHealthRequest(person=phone(2), time=now, source=NCOVI, temperature_c=80), metadata=app.md) is grpc.StatusCode.INVALID_ARGUMENT
 

@@ -189,10 +189,13 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 }
                 r = db.health_reports.c
                 day = local_day(request.time)
-                kept = conn.execute(sa.select(r.reported_at).where(r.person_id == person_id, r.day == day)).first()
+                kept = conn.execute(sa.select(r.reported_at, r.warning).where(r.person_id == person_id, r.day == day)).first()
                 # A report from earlier that day, arriving late (an app that
-                # was offline), leaves the day's later report standing.
-                replaced = kept is not None and kept.reported_at <= request.time
+                # was offline), leaves the day's later report standing; so
+                # does one without warning signs a report with them (from
+                # this app or another): signs seen once that day stay on
+                # its line list for the health staff, whatever came after.
+                replaced = kept is not None and kept.reported_at <= request.time and (warning or not kept.warning)
                 if kept is None:
                     conn.execute(db.health_reports.insert().values(person_id=person_id, day=day, **values))
                 elif replaced:
