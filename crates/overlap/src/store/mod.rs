@@ -356,6 +356,9 @@ impl Store {
         };
         let mut created = Vec::new();
         let prepared = (|| {
+            // Each file is synced only once all are written: the disk takes
+            // one day's pages while the next day is sealed and written.
+            let mut written = Vec::new();
             for (day, p) in partitions {
                 match files.parts.get(&day) {
                     Some(&old) if !files.dirty.contains(&day) => {
@@ -363,10 +366,14 @@ impl Store {
                     }
                     _ => {
                         let path = part_path(&self.dir, day, gen);
-                        part::write(&*self.disk, &path, p.borrow(), &mut created)?;
+                        let file = part::write(&*self.disk, &path, p.borrow(), &mut created)?;
+                        written.push((file, path));
                         next.parts.insert(day, gen);
                     }
                 }
+            }
+            for (file, path) in &written {
+                self.disk.sync(file).map_err(Error::io("fsync", path))?;
             }
             let log_path = self.dir.join(format!("wal-{gen:016}.log"));
             let file = create_log(&*self.disk, &log_path, &mut created)?;

@@ -33,16 +33,17 @@ const COLUMNS: usize = 10;
 /// Per segment in the body's table: `first_seq`, padding, ten lengths.
 const TABLE_ENTRY: usize = 8 + 8 * COLUMNS;
 
-/// Writes `partition` to a new file at `path` and syncs it; `created` gets
-/// the path once the file exists. The columns go to the file as they are,
-/// with no copy of the partition made (hundreds of MB a day at national
-/// scale): their block checksums are summed piece by piece.
+/// Writes `partition` to a new file at `path` and returns it, for the
+/// caller to sync (see `Store::checkpoint`); `created` gets the path once
+/// the file exists. The columns go to the file as they are, with no copy
+/// of the partition made (hundreds of MB a day at national scale): their
+/// block checksums are summed piece by piece.
 pub(crate) fn write(
     disk: &dyn Disk,
     path: &Path,
     partition: &Partition,
     created: &mut Vec<PathBuf>,
-) -> Result<()> {
+) -> Result<File> {
     let mut table = Vec::with_capacity(TABLE_ENTRY * partition.segments.len());
     for seg in &partition.segments {
         table.extend_from_slice(&seg.first_seq.to_le_bytes());
@@ -80,7 +81,7 @@ pub(crate) fn write(
     for part in [&[&header[..]], &body[..], &[&trailer[..]]].concat() {
         disk.write(&file, part).map_err(Error::io("write", path))?;
     }
-    disk.sync(&file).map_err(Error::io("fsync", path))
+    Ok(file)
 }
 
 /// The checksum of each `BLOCK` bytes of `pieces` taken as one run, as
