@@ -313,6 +313,30 @@ impl State {
         presence_of(stays, start, end, linger)
     }
 
+    /// [`State::presence`] of each of `cases` (case, start, end): for many,
+    /// their stays are gathered at once.
+    fn presences(&self, cases: &[(u64, i64, i64)], linger: i64) -> Vec<Vec<Presence>> {
+        if cases.len() < VENUES_FROM {
+            return cases
+                .par_iter()
+                .map(|&(case, s, e)| self.presence(case, s, e, linger))
+                .collect();
+        }
+        let mut people: Vec<u64> = cases.iter().map(|c| c.0).collect();
+        people.par_sort_unstable();
+        people.dedup();
+        let lo = cases.iter().map(|c| c.1).min().unwrap_or(0);
+        let hi = cases.iter().map(|c| c.2).max().unwrap_or(0);
+        let stays = self.stays_of(&people, lo, hi);
+        cases
+            .par_iter()
+            .map(|&(case, s, e)| {
+                let i = people.binary_search(&case).expect("a case of the list");
+                stays.presence(i, (s, e), linger)
+            })
+            .collect()
+    }
+
     /// The stays meeting `[lo, hi)` of each of `people` (ascending). A
     /// segment is searched for each person when they are few beside its
     /// stays, and passed over once when they are many.
@@ -339,16 +363,14 @@ impl State {
                     }
                 };
                 if people.len() * PASS_FROM < seg.len() {
-                    for (rank, &person) in people.iter().enumerate() {
-                        for &row in seg.person_rows(person) {
-                            keep(
-                                rank as u32,
-                                seg.venue_of(row),
-                                seg.t_in(row),
-                                seg.t_out(row),
-                            );
-                        }
-                    }
+                    seg.rows_of_each(people, |rank, row| {
+                        keep(
+                            rank as u32,
+                            seg.venue_of(row),
+                            seg.t_in(row),
+                            seg.t_out(row),
+                        );
+                    });
                 } else {
                     seg.each_stay_of(people, keep);
                 }
@@ -1349,10 +1371,7 @@ impl Engine {
         check_rules(rules)?;
         let state = self.state.read();
         let spread = spread(cases.len());
-        let presences: Vec<Vec<Presence>> = cases
-            .par_iter()
-            .map(|&(case, s, e)| state.presence(case, s, e, rules.linger))
-            .collect();
+        let presences = state.presences(&cases, rules.linger);
         let pieces = || presences.iter().flatten().flat_map(|(_, p)| p);
         let venues = state.venues_of_cases(
             cases.len(),

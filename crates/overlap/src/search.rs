@@ -60,6 +60,72 @@ pub(crate) fn lower_bound(n: usize, target: u64, key: impl Fn(usize) -> u64) -> 
     lo
 }
 
+/// [`lower_bound`] of each of `targets` in one column, into `out`: the same
+/// probes, taken a round at a time across the targets. One search's probes
+/// each wait on the one before; a round's are independent, so that their
+/// cache misses overlap.
+pub(crate) fn lower_bounds(
+    n: usize,
+    targets: &[u64],
+    key: impl Fn(usize) -> u64,
+    out: &mut Vec<usize>,
+) {
+    out.clear();
+    if n == 0 {
+        out.resize(targets.len(), 0);
+        return;
+    }
+    let (first, last) = (key(0), key(n - 1));
+    // Each open search as lower_bound's (lo, hi, below, above) and its target's place.
+    let mut open: Vec<(usize, usize, u64, u64, usize)> = Vec::with_capacity(targets.len());
+    for (t, &target) in targets.iter().enumerate() {
+        out.push(if target <= first {
+            0
+        } else if target > last {
+            n
+        } else {
+            open.push((1, n - 1, first, last, t));
+            1
+        });
+    }
+    for _ in 0..ROUNDS {
+        let mut guessing = false;
+        for (lo, hi, below, above, t) in &mut open {
+            if *hi - *lo <= SMALL {
+                continue;
+            }
+            guessing = true;
+            let target = targets[*t];
+            let span = (*hi - *lo + 1) as u128;
+            let at = (u128::from(target - *below) * span / u128::from(*above - *below)) as usize;
+            let guess = (*lo - 1 + at).clamp(*lo, *hi - 1);
+            let k = key(guess);
+            if k < target {
+                (*lo, *below) = (guess + 1, k);
+            } else {
+                (*hi, *above) = (guess, k);
+            }
+        }
+        if !guessing {
+            break;
+        }
+    }
+    while !open.is_empty() {
+        open.retain_mut(|(lo, hi, .., t)| {
+            if *lo < *hi {
+                let mid = *lo + (*hi - *lo) / 2;
+                if key(mid) < targets[*t] {
+                    *lo = mid + 1;
+                } else {
+                    *hi = mid;
+                }
+            }
+            out[*t] = *lo;
+            *lo < *hi
+        });
+    }
+}
+
 /// The index of `target` in the strictly increasing `sorted`, if it is there.
 pub(crate) fn find<T: Copy + Into<u64> + PartialEq>(sorted: &[T], target: T) -> Option<usize> {
     let i = lower_bound(sorted.len(), target.into(), |i| sorted[i].into());
@@ -87,6 +153,22 @@ mod tests {
             prop_assert_eq!(lower_bound(keys.len(), target, |i| keys[i]), expected);
             keys.dedup();
             prop_assert_eq!(find(&keys, target), keys.binary_search(&target).ok());
+        }
+
+        #[test]
+        fn lower_bounds_agree_with_lower_bound(
+            mut keys in prop::collection::vec(prop_oneof![0u64..50, any::<u64>()], 0..300),
+            targets in prop::collection::vec(prop_oneof![0u64..60, any::<u64>(), Just(u64::MAX), Just(0)], 0..40),
+            skew in 0u32..4,
+        ) {
+            for k in &mut keys {
+                *k = k.saturating_pow(skew.max(1));
+            }
+            keys.sort_unstable();
+            let mut out = vec![7];
+            lower_bounds(keys.len(), &targets, |i| keys[i], &mut out);
+            let each: Vec<usize> = targets.iter().map(|&t| lower_bound(keys.len(), t, |i| keys[i])).collect();
+            prop_assert_eq!(out, each);
         }
 
         #[test]

@@ -27,6 +27,10 @@ const LONG: u32 = (1 << DUR_BITS) - 1;
 /// `row_of_seq` entry of a stay that has expired.
 const NO_ROW: u32 = u32::MAX;
 
+/// People whose rows [`Segment::rows_of_each`] searches for at once: enough
+/// cache misses in flight to fill the core's, few enough to stay in L1.
+const SEARCHED_AT_ONCE: usize = 16;
+
 /// Matches of a venue scan gathered at a time, see [`Segment::scan_venue_at`].
 const BATCH: usize = 32;
 
@@ -708,6 +712,40 @@ impl Segment {
         }
     }
 
+    /// Calls `f(rank, row)` for each row of a person who is `sorted[rank]`
+    /// (`sorted` ascending), by person and then `t_in`: [`Segment::person_rows`]
+    /// of each, their searches taken a few people at a time, so that their
+    /// cache misses overlap (see [`search::lower_bounds`]).
+    pub fn rows_of_each(&self, sorted: &[u64], mut f: impl FnMut(usize, u32)) {
+        let (by_person, index) = (&self.by_person, &self.person);
+        let (mut at, mut from) = (Vec::new(), Vec::new());
+        let mut found: Vec<(usize, u64)> = Vec::new();
+        for (g, group) in sorted.chunks(SEARCHED_AT_ONCE).enumerate() {
+            search::lower_bounds(self.persons.len(), group, |i| self.persons[i], &mut at);
+            found.clear();
+            for (k, (&i, &person)) in at.iter().zip(group).enumerate() {
+                if self.persons.get(i) == Some(&person) {
+                    found.push((g * SEARCHED_AT_ONCE + k, i as u64));
+                }
+            }
+            let places: Vec<u64> = found.iter().map(|&(_, p)| p).collect();
+            search::lower_bounds(
+                by_person.len(),
+                &places,
+                |i| index[by_person[i] as usize].into(),
+                &mut from,
+            );
+            for (&(rank, p), &lo) in found.iter().zip(&from) {
+                for &row in by_person[lo..]
+                    .iter()
+                    .take_while(|&&r| u64::from(index[r as usize]) == p)
+                {
+                    f(rank, row);
+                }
+            }
+        }
+    }
+
     /// The rows of `person`, sorted by `t_in`.
     pub fn person_rows(&self, person: u64) -> &[u32] {
         let Some(p) = search::find(&self.persons, person) else {
@@ -1145,6 +1183,27 @@ mod tests {
             for (&venue, &at) in asked.iter().zip(&found) {
                 proptest::prop_assert_eq!(at, seg.venue_place(venue).unwrap_or(VenuePlace::NONE));
             }
+        }
+
+        /// The rows of many people, searched for a group at a time, are
+        /// each one's own rows, in order: people with no stay there, and
+        /// groups cut anywhere, included.
+        #[test]
+        fn rows_of_many_are_each_ones_rows(
+            stays in proptest::collection::vec((0u64..3, 0u64..40, 0u32..4, 1u32..3), 1..120),
+            asked in proptest::collection::btree_set(0u64..45, 0..40),
+        ) {
+            let rows = rows_of(&stays);
+            let seg = Segment::build(rows.clone(), 0, rows.len() as u32);
+            let asked: Vec<u64> = asked.into_iter().collect();
+            let mut met = vec![];
+            seg.rows_of_each(&asked, |rank, row| met.push((rank, row)));
+            let want: Vec<(usize, u32)> = asked
+                .iter()
+                .enumerate()
+                .flat_map(|(rank, &p)| seg.person_rows(p).iter().map(move |&row| (rank, row)))
+                .collect();
+            proptest::prop_assert_eq!(met, want);
         }
 
         /// `in_order` meets rows as a sort by (id, `t_in`, place) does,
