@@ -80,6 +80,7 @@ fn to_py(err: overlap::Error) -> PyErr {
         E::Corrupt { .. } => CorruptStoreError::new_err(message),
         E::UnknownVersion { .. } => UnknownFormatError::new_err(message),
         E::Locked { .. } => StoreLockedError::new_err(message),
+        E::Interrupted => StoreError::new_err(message),
         E::Closed => ClosedError::new_err(message),
         _ => InvalidInputError::new_err(message),
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -42,6 +43,9 @@ pub struct Engine {
     /// state sees changes in the order they were numbered and logged.
     applied: Mutex<u64>,
     turn: Condvar,
+    /// A change panicked midway (a bug): the partitions may be behind the
+    /// stays numbered, and a durable store's log.
+    interrupted: AtomicBool,
     store: Option<Store>,
 }
 
@@ -393,6 +397,22 @@ impl Engine {
         if w.closed {
             return Err(Error::Closed);
         }
+        if self.interrupted.load(Ordering::Acquire) {
+            // The log may hold a change the partitions lack: only a reopen,
+            // which replays it, makes them agree again.
+            if self.store.is_some() {
+                return Err(Error::Interrupted);
+            }
+            self.drain(w);
+            w.next_seq = self
+                .state
+                .read()
+                .partitions
+                .iter()
+                .map(|(&d, p)| (d, p.next_seq))
+                .collect();
+            self.interrupted.store(false, Ordering::Release);
+        }
         if let Some(store) = self.store.as_ref().filter(|s| s.has_failed()) {
             self.drain(w);
             store.recover()?;
@@ -449,12 +469,18 @@ impl Engine {
             return self.commit(ticket, || self.apply_add(by_day));
         }
         let _pass = PassTurn(self);
+        let by_day = Mutex::new(Some(by_day));
+        let plan = || self.plan_add(by_day.lock().take().expect("planned once"));
         let (durable, appends) = std::thread::scope(|s| {
-            let planned = s.spawn(|| self.plan_add(by_day));
+            let planned = std::thread::Builder::new().spawn_scoped(s, plan);
             let durable = store.wait_durable(end);
-            let appends = planned
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            // Where no thread could be had, the batch is indexed on this one.
+            let appends = match planned {
+                Ok(planning) => planning
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => plan(),
+            };
             (durable, appends)
         });
         if durable.is_ok() {
@@ -567,6 +593,9 @@ struct PassTurn<'a>(&'a Engine);
 
 impl Drop for PassTurn<'_> {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.interrupted.store(true, Ordering::Release);
+        }
         *self.0.applied.lock() += 1;
         self.0.turn.notify_all();
     }
@@ -800,5 +829,76 @@ impl std::borrow::Borrow<Partition> for Sealing<'_> {
             Sealing::AsIs(p) => p,
             Sealing::Compacted(p) => p,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    /// 2021-08-01T01:00:00Z.
+    const T: i64 = 1_627_779_600;
+
+    /// Numbers and logs a batch of `n` stays at venue 7, as `add_stays`
+    /// does, then panics where it would apply them.
+    fn panic_midway(engine: &Engine, n: u64) {
+        let persons: Vec<u64> = (0..n).collect();
+        let venues = vec![7; n as usize];
+        let t_in = vec![T; n as usize];
+        let t_out = vec![T + 600; n as usize];
+        let ticket = {
+            let mut w = engine.writer.lock();
+            let (by_day, _) =
+                split_by_day(&persons, &venues, &t_in, &t_out, |d| w.next_seq(d)).unwrap();
+            let log_end = engine.store.as_ref().map(|store| {
+                let record = log::encode_add(&bases(&by_day), &persons, &venues, &t_in, &t_out);
+                store.append(&record).unwrap()
+            });
+            w.note_added(&by_day);
+            w.issue(log_end)
+        };
+        let change = catch_unwind(AssertUnwindSafe(|| {
+            engine.commit(ticket, || panic!("a bug, midway"))
+        }));
+        assert!(change.is_err(), "the panic reaches the caller");
+    }
+
+    fn add(engine: &Engine, person: u64) -> Result<Vec<u64>> {
+        engine.add_stays(&[person], &[7], &[T], &[T + 900])
+    }
+
+    #[test]
+    fn after_a_change_panics_midway_an_engine_numbers_stays_as_it_holds_them() {
+        let engine = Engine::new();
+        add(&engine, 100).unwrap();
+        panic_midway(&engine, 3);
+        // The lost batch's numbers are numbered again, not skipped.
+        let ids = add(&engine, 101).unwrap();
+        assert_eq!(engine.stays_by_id(&ids).unwrap().person, [101]);
+        assert_eq!(engine.len(), 2);
+        assert_eq!(engine.overlaps(7, T, T + 1).unwrap().person, [100, 101]);
+    }
+
+    #[test]
+    fn after_a_change_panics_midway_a_store_takes_changes_only_once_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path()).unwrap();
+        add(&engine, 100).unwrap();
+        panic_midway(&engine, 3);
+        assert_eq!(add(&engine, 101).unwrap_err(), Error::Interrupted);
+        assert_eq!(engine.checkpoint().unwrap_err(), Error::Interrupted);
+        assert_eq!(engine.len(), 1, "queries answer from what was applied");
+        assert_eq!(engine.close().unwrap_err(), Error::Interrupted);
+        drop(engine);
+        // The reopen replays the logged batch, which was durable.
+        let engine = Engine::open(dir.path()).unwrap();
+        assert_eq!(engine.len(), 4);
+        let ids = add(&engine, 101).unwrap();
+        assert_eq!(engine.stays_by_id(&ids).unwrap().person, [101]);
+        assert_eq!(
+            engine.overlaps(7, T, T + 1).unwrap().person,
+            [0, 1, 2, 100, 101]
+        );
     }
 }

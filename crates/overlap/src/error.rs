@@ -108,6 +108,11 @@ pub enum Error {
     /// The engine was closed.
     #[error("the engine is closed")]
     Closed,
+    /// A change failed midway (a panic: a bug), so the stays held may be
+    /// behind the store's log. Changes are refused until the store is
+    /// reopened, which replays the log; queries still answer.
+    #[error("a change failed midway: reopen the store, which replays its log")]
+    Interrupted,
 }
 
 impl Error {

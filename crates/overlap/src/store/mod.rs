@@ -20,7 +20,7 @@ mod part;
 mod tests;
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,9 @@ use crate::error::{Error, Result};
 use crate::partition::Partition;
 
 const MANIFEST_MAGIC: &[u8; 8] = b"TKHMANIF";
+/// Partition files a checkpoint holds open, written and not yet synced: a
+/// backfill of years of days would otherwise run out of file descriptors.
+const UNSYNCED_PARTS: usize = 16;
 const MANIFEST_VERSION: u32 = 1;
 
 /// How a durable engine behaves.
@@ -356,9 +359,13 @@ impl Store {
         };
         let mut created = Vec::new();
         let prepared = (|| {
-            // Each file is synced only once all are written: the disk takes
-            // one day's pages while the next day is sealed and written.
-            let mut written = Vec::new();
+            // A file is synced only once later ones are written: the disk
+            // takes one day's pages while the next day is sealed and written.
+            // A few wait at a time, each an open file.
+            let mut written = VecDeque::new();
+            let sync = |(file, path): (File, PathBuf)| {
+                self.disk.sync(&file).map_err(Error::io("fsync", &path))
+            };
             for (day, p) in partitions {
                 match files.parts.get(&day) {
                     Some(&old) if !files.dirty.contains(&day) => {
@@ -367,14 +374,15 @@ impl Store {
                     _ => {
                         let path = part_path(&self.dir, day, gen);
                         let file = part::write(&*self.disk, &path, p.borrow(), &mut created)?;
-                        written.push((file, path));
+                        written.push_back((file, path));
                         next.parts.insert(day, gen);
+                        if written.len() > UNSYNCED_PARTS {
+                            written.pop_front().map(sync).transpose()?;
+                        }
                     }
                 }
             }
-            for (file, path) in &written {
-                self.disk.sync(file).map_err(Error::io("fsync", path))?;
-            }
+            written.into_iter().try_for_each(sync)?;
             let log_path = self.dir.join(format!("wal-{gen:016}.log"));
             let file = create_log(&*self.disk, &log_path, &mut created)?;
             write_manifest(&*self.disk, &self.dir, &next)?;

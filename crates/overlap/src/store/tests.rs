@@ -347,6 +347,38 @@ fn a_failed_fsync_acknowledges_nothing_and_the_log_recovers() {
 }
 
 #[test]
+fn a_checkpoint_of_many_days_whose_fsyncs_fail_leaves_the_store_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::default());
+    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    // More days than a checkpoint holds unsynced at once.
+    let days = super::UNSYNCED_PARTS as i64 + 4;
+    for day in 0..days {
+        add(&engine, day as u64 + 1, 3, day).unwrap();
+    }
+    disk.set_sync_fails(true);
+    assert!(matches!(
+        engine.checkpoint(),
+        Err(Error::Io { op: "fsync", .. })
+    ));
+    assert_eq!(files(dir.path(), "part-").len(), 0, "no file of it is left");
+    disk.set_sync_fails(false);
+    add(&engine, 100, 3, 0).unwrap();
+    let reopened = |engine: Engine| {
+        drop(engine);
+        let engine = open(dir.path()).unwrap();
+        assert_eq!(engine.len(), 3 * days as usize + 3);
+        assert!((1..=days as u64).all(|k| count(&engine, k) == 3));
+        engine
+    };
+    // From its log, then from its files.
+    let engine = reopened(engine);
+    engine.checkpoint().unwrap();
+    assert_eq!(files(dir.path(), "part-").len(), days as usize);
+    reopened(engine);
+}
+
+#[test]
 fn a_checkpoint_whose_directory_sync_fails_keeps_every_file_until_it_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(FaultyDisk::default());
