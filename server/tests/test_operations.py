@@ -149,6 +149,35 @@ def test_health_turns_not_serving_and_calls_in_flight_finish(tmp_path):
     channel.close()
 
 
+def test_a_store_that_takes_no_change_until_reopened_turns_health_not_serving(service, now, monkeypatch):
+    """After a change fails midway (a bug) the engine refuses changes until
+    the store is reopened: the service says so, for an orchestrator to
+    restart it, rather than answer "retry later" for ever."""
+    from tokhai_engine import StoreInterruptedError
+
+    state = service.server.state
+
+    class Interrupted:
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(engine, name)
+
+        def add_stays(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+            raise StoreInterruptedError("a change failed midway: reopen the store, which replays its log")
+
+    engine = state.engine
+    operator, app = service.client("venue_operator"), service.client("app_backend", app=1)
+    _, payload = service.venue(operator)
+    health = health_pb2_grpc.HealthStub(service.channel)
+    assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+    monkeypatch.setattr(state, "engine", Interrupted())
+    request = C.CheckInRequest(person=K.PersonRef(phone="0900000001"), venue_payload=payload, time=now - 60, source=1)
+    with pytest.raises(grpc.RpcError) as info:
+        app.checkins.CheckIn(request, metadata=app.md, timeout=10)
+    assert info.value.code() is grpc.StatusCode.UNAVAILABLE
+    for name in ("", "tokhai.v1.CheckinService"):
+        assert health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5).status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
 def test_tls(tmp_path):
     import datetime
 
@@ -303,6 +332,58 @@ def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
 
     elsewhere = tokhai("audit", "verify", "--data-dir", str(tmp_path / "none"), "--database-url", db.default_url(data))
     assert elsewhere.returncode == 0 and "intact" in elsewhere.stderr, elsewhere.stderr
+
+
+def test_a_second_sigterm_ends_a_shutdown_held_up_by_a_call(tmp_path):
+    data = tmp_path / "data"
+    key = tokhai("keys", "create", "--data-dir", str(data), "--role", "app_backend", "--app", "2", "--name", "NCOVI").stdout.strip().splitlines()[-1]
+    serve = subprocess.Popen([sys.executable, "-m", "tokhai_server", "serve", "--data-dir", str(data), "--listen", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True)
+    release = threading.Event()
+    try:
+        line = ""
+        while "serving on" not in line and serve.poll() is None:
+            line = serve.stderr.readline()
+        port = int(line.split("serving on ")[1].split()[0].rsplit(":", 1)[1])
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        from harness import Client
+
+        app = Client(channel, key)
+
+        def idle():
+            release.wait(60)
+            yield from ()
+
+        # An ingest stream whose client sends nothing: in flight, for the
+        # whole grace period (10 s) of a shutdown.
+        held = app.checkins.IngestCheckins(idle(), metadata=app.md, timeout=60)
+        time.sleep(1)
+        serve.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        assert serve.poll() is None, "the first signal waits for the call"
+        started = time.monotonic()
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=5) == 1 and time.monotonic() - started < 5
+        assert "second signal" in serve.stderr.read()
+        held.cancel()
+        channel.close()
+    finally:
+        release.set()
+        if serve.poll() is None:
+            serve.kill()
+    # Nothing was lost: the store opens.
+    assert tokhai("audit", "verify", "--data-dir", str(data)).returncode == 0
+
+
+def test_serve_refuses_ports_in_use_with_the_reason(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for where in (["--listen", f"127.0.0.1:{port}"], ["--listen", "127.0.0.1:0", "--metrics-port", str(port)]):
+            refused = tokhai("serve", "--data-dir", str(tmp_path / "data"), *where)
+            assert refused.returncode == 1 and f"{port}" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
 
 
 def test_a_killed_server_loses_no_acknowledged_check_in(tmp_path):

@@ -411,12 +411,12 @@ def test_bulk_ingest_acknowledges_whole_batches(service, now):
     held = engine.stays_between(now - 6_000, now)
     assert sorted(retry.stay_ids) == sorted(set(held.stay_id.tolist()) - {s for a in (*acks, first) for s in a.stay_ids})
     assert next(app.checkins.IngestCheckins(iter([batch(14, request_id="ncovi-14", batch_id=16)]), metadata=app.md, timeout=30)).stay_ids == retry.stay_ids
-    # The id of a batch refused before it was answered is not another batch's.
+    # A batch refused stored nothing: its id is free for another batch.
     refused = batch(17, request_id="ncovi-17", t_in=[now + 9_999] * n)
     assert status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), refused, metadata=app.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
     checkouts = C.IngestBatch(batch_id=18, request_id="ncovi-17", source=NCOVI, checkout_stay_ids=[retry.stay_ids[0]], checkout_person_refs=batch(14).person_refs[:1], checkout_t_out=[now - 10])
-    code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), checkouts, metadata=app.md)
-    assert code is grpc.StatusCode.INVALID_ARGUMENT and "not answered yet" in detail
+    assert next(app.checkins.IngestCheckins(iter([checkouts]), metadata=app.md, timeout=30)).checked_out == 1
+    assert len(engine) == 4 * n
 
 
 def test_a_key_revoked_while_its_stream_is_open_stops_the_stream(service, now):
@@ -832,6 +832,41 @@ def test_idle_streams_leave_threads_for_other_calls(service):
             call.cancel()
 
 
+def test_health_watches_and_reflection_keep_off_the_ingest_streams_threads(service):
+    """Streams not of the API share one slot of their own: a few keys'
+    idle health watches do not shut the app backends' ingest out."""
+    import threading
+
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    operators = [service.client("venue_operator", name=f"operator {k}") for k in range(2)]
+    guard = service.server.guard
+    watch = health_pb2_grpc.HealthStub(operators[0].channel).Watch(health_pb2.HealthCheckRequest(), metadata=operators[0].md, timeout=30)
+    try:
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        code, detail = status(lambda *a, **k: next(health_pb2_grpc.HealthStub(operators[1].channel).Watch(*a, **k)), health_pb2.HealthCheckRequest(), metadata=operators[1].md)
+        assert code is grpc.StatusCode.RESOURCE_EXHAUSTED and "health or reflection streams are open" in detail
+        release = threading.Event()
+
+        def idle():
+            release.wait(30)
+            yield from ()
+
+        backends = [service.client("app_backend", app=NCOVI, name=f"backend {k}") for k in range(guard.streams)]
+        held = [b.checkins.IngestCheckins(idle(), metadata=b.md, timeout=30) for b in backends]
+        try:
+            deadline = time.monotonic() + 20
+            while guard.streams_open() < guard.streams and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert guard.streams_open() == guard.streams, "every ingest stream opened beside the watch"
+        finally:
+            release.set()
+            for call in held:
+                call.cancel()
+    finally:
+        watch.cancel()
+
+
 def test_a_check_out_is_never_undone_by_a_check_in_at_the_same_time(service, now):
     """A check-out and the person's check-in elsewhere, at once: whichever
     goes first, the accepted check-out time stands (the check-in finds the
@@ -979,6 +1014,47 @@ def test_retries_of_scans_check_outs_and_check_out_batches_change_nothing(servic
     acks = [list(app.checkins.IngestCheckins(iter([batch]), metadata=app.md, timeout=10))[0] for _ in range(2)]
     assert acks[0] == acks[1] and acks[0].checked_out == 1 and len(engine) == 2
     assert sorted(engine.stays_between(now - 1_000, now).t_out.tolist()) == [now - 600, now - 100]
+
+
+def test_a_retry_after_a_failure_midway_takes_up_what_the_first_try_stored(service, now, monkeypatch):
+    """A check-in or check-out is stored in the engine before the rest of its
+    call (contact details, the answer kept for retries) is in the database: a
+    retry after a failure between the two takes up what the first try
+    stored, and stores nothing twice."""
+    from tokhai_server.services.checkins import CheckinServicer
+
+    app = service.client("app_backend", app=NCOVI)
+    operator = service.client("venue_operator")
+    (a, a_payload), (b, b_payload) = service.venue(operator), service.venue(operator)
+    state = service.server.state
+    engine = state.engine
+    locked = sa.exc.OperationalError("UPDATE contacts", {}, Exception("database is locked"))
+
+    def fails(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        raise locked
+
+    # In at b now; a check-in at a an hour ago, uploaded late by an offline
+    # app, is an earlier stay: not the open one, so only the store knows it.
+    check_in(app, b_payload, phone(1), now - 600)
+    late = C.CheckInRequest(request_id="c-1", person=phone(1), venue_payload=a_payload, time=now - 3_600, source=NCOVI, contact=K.ContactDetails(phone="0900000001"))
+    with monkeypatch.context() as m:
+        m.setattr(CheckinServicer, "_keep_contact", fails)
+        assert status(app.checkins.CheckIn, late, metadata=app.md)[0] is grpc.StatusCode.UNAVAILABLE
+    assert len(engine) == 2, "the stay was stored before the failure"
+    first = app.checkins.CheckIn(late, metadata=app.md)
+    assert len(engine) == 2 and engine.stays_by_id([first.stay_id]).venue.tolist() == [a.id], "taken up, not stored again"
+    assert app.checkins.CheckIn(late, metadata=app.md) == first
+
+    # A check-out by person and venue, lost after it was stored: the retry
+    # gives its answer, though the stay is open no more.
+    out = C.CheckOutRequest(request_id="o-1", person_at_venue=C.PersonAtVenue(person=phone(1), venue_id=b.id), time=now - 60)
+    with monkeypatch.context() as m:
+        m.setattr(state, "forget_open", fails)
+        assert status(app.checkins.CheckOut, out, metadata=app.md)[0] is grpc.StatusCode.UNAVAILABLE
+    answer = app.checkins.CheckOut(out, metadata=app.md)
+    assert answer.t_out == now - 60 and engine.stays_by_id([answer.stay_id]).t_out.tolist() == [now - 60]
+    assert app.checkins.CheckOut(out, metadata=app.md) == answer
+
 
 
 def test_a_trace_past_its_deadline_stops_and_reads_nothing_more(service, now, monkeypatch):

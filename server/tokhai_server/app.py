@@ -7,12 +7,15 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram
+
+from tokhai_engine import StoreInterruptedError
 
 from tokhai.v1 import (
     care_pb2,
@@ -28,7 +31,7 @@ from tokhai.v1 import (
 )
 
 from . import auth, retention
-from .config import Settings
+from .config import Settings, SetupError
 from .errors import Exhausted, status_of
 from .services.care import CareServicer
 from .services.checkins import CheckinServicer
@@ -59,6 +62,8 @@ LATENCY = Histogram(
 
 #: Streams one key may hold open at once (an app backend's ingest streams).
 STREAMS_PER_KEY = 2
+#: Streams not of the API (health's Watch, reflection) open at once.
+OTHER_STREAMS = 1
 
 
 class Guard(grpc.ServerInterceptor):
@@ -70,14 +75,18 @@ class Guard(grpc.ServerInterceptor):
     its client (an app backend's long-lived ingest stream, idle between
     batches, or a reflection client), and the rest must stay free for the
     other calls and the health checks. A key holds STREAMS_PER_KEY of them
-    at most, so that no one key (a venue operator's idle health watches,
-    say) can keep the app backends' ingest streams out."""
+    at most, so that no one key can keep the app backends' ingest streams
+    out; and streams not of the API (health's Watch, reflection) share one
+    slot of their own, so that no few keys can either."""
 
-    def __init__(self, keys: auth.Keys, streams: int, max_bytes: int) -> None:
+    def __init__(self, keys: auth.Keys, streams: int, max_bytes: int, broken: Callable[[], None] = lambda: None) -> None:
         self.keys = keys
+        #: Called when the stays' store takes no more changes until reopened.
+        self.broken = broken
         self.max_bytes = max_bytes
         self.streams = streams
         self._stream_slots = threading.BoundedSemaphore(streams)
+        self._other_stream_slots = threading.BoundedSemaphore(OTHER_STREAMS)
         self._streams_held: dict[int, int] = {}  # principal id -> streams open
         self._streams_lock = threading.Lock()
         # Guarded handlers by method, built on the first call to each: grpc
@@ -123,6 +132,9 @@ class Guard(grpc.ServerInterceptor):
 
         def fail(error: Exception, context: grpc.ServicerContext) -> grpc.StatusCode:
             code, message = status_of(error)
+            if isinstance(error, StoreInterruptedError):
+                log.error("%s: the stays' store takes no change until the server restarts: %s", name, error)
+                self.broken()
             if code is grpc.StatusCode.INTERNAL:
                 log.exception("%s failed", name)
             elif code is grpc.StatusCode.UNAVAILABLE:
@@ -151,10 +163,16 @@ class Guard(grpc.ServerInterceptor):
             ended(context)
             return response
 
+        ours = method.startswith(f"/{auth.API}")
+        slots, most = (self._stream_slots, self.streams) if ours else (self._other_stream_slots, OTHER_STREAMS)
+        # A reflection client opens a stream a question, the next as soon as
+        # it has its answer, a moment before the last one's slot is free.
+        wait = 0.0 if ours else 1.0
+
         def stream(request, context):  # noqa: ANN001 - a request, or an iterator of them
             start = time.perf_counter()
-            if not self._stream_slots.acquire(blocking=False):
-                fail(Exhausted(f"{self.streams} streams are open, the most this server runs at once; retry later"), context)
+            if not slots.acquire(timeout=wait):
+                fail(Exhausted(f"{most} {'' if ours else 'health or reflection '}streams are open, the most this server runs at once; retry later"), context)
             holder = None  # the principal, once it holds its share
             try:
                 principal = self._enter(method, context)
@@ -175,7 +193,7 @@ class Guard(grpc.ServerInterceptor):
                 latency.observe(time.perf_counter() - start)
                 if holder is not None:
                     self._let_go_stream(holder)
-                self._stream_slots.release()
+                slots.release()
             ended(context)
 
         if handler.unary_unary:
@@ -192,7 +210,8 @@ class Server:
 
     def __init__(self, settings: Settings, listen: str, *, tls: tuple[bytes, bytes] | None = None) -> None:
         self.state = State(settings)
-        self.guard = Guard(self.state.keys, streams=max(1, settings.workers - 2), max_bytes=settings.max_message_bytes)
+        # Two threads stay free of streams, for the other calls and the health checks.
+        self.guard = Guard(self.state.keys, streams=max(1, settings.workers - 2 - OTHER_STREAMS), max_bytes=settings.max_message_bytes, broken=self._not_serving)
         self._workers = futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="tokhai")
         self.grpc = grpc.server(
             self._workers,
@@ -211,13 +230,15 @@ class Server:
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.grpc)
-        if tls is None:
-            self.port = self.grpc.add_insecure_port(listen)
-        else:
-            key, cert = tls
-            self.port = self.grpc.add_secure_port(listen, grpc.ssl_server_credentials([(key, cert)]))
-        if self.port == 0:
-            raise OSError(f"cannot listen on {listen}")
+        try:
+            if tls is None:
+                self.port = self.grpc.add_insecure_port(listen)
+            else:
+                key, cert = tls
+                self.port = self.grpc.add_secure_port(listen, grpc.ssl_server_credentials([(key, cert)]))
+        except RuntimeError as e:  # grpc's "Failed to bind"
+            self.state.close()
+            raise SetupError(f"cannot listen on {listen}: {e}") from None
         self._stopped = threading.Event()
         self._retention_thread: threading.Thread | None = None
 
@@ -259,6 +280,11 @@ class Server:
         if self._retention_thread is not None:
             self._retention_thread.join()
         self.state.close()
+
+    def _not_serving(self) -> None:
+        """Health turns NOT_SERVING, for an orchestrator to restart the server."""
+        for name in ("", *SERVICES):
+            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
     def wait(self) -> None:
         self.grpc.wait_for_termination()

@@ -64,41 +64,42 @@ class Principal:
             raise PermissionDenied(f"{what} is in province {province}; {self.name} acts for province {self.province} only")
 
 
-_V = "tokhai.v1."
+#: The package of the API's services: methods named "/tokhai.v1.<Service>/<Method>".
+API = "tokhai.v1."
 # Which roles may call which methods; admins may call everything.
 PERMISSIONS: dict[str, frozenset[Role]] = {
-    f"/{_V}VenueService/RegisterVenue": frozenset({Role.VENUE_OPERATOR}),
-    f"/{_V}VenueService/UpdateVenue": frozenset({Role.VENUE_OPERATOR}),
-    f"/{_V}VenueService/GetVenue": frozenset(Role),
-    f"/{_V}VenueService/DeactivateVenue": frozenset({Role.VENUE_OPERATOR}),
-    f"/{_V}VenueService/IssueVenueCode": frozenset({Role.VENUE_OPERATOR}),
-    f"/{_V}VenueService/ListSigningKeys": frozenset(Role),
-    f"/{_V}VenueService/RotateSigningKey": frozenset(),
-    f"/{_V}VenueService/RevokeSigningKey": frozenset(),
-    f"/{_V}VenueService/SubmitSafetyAssessment": frozenset({Role.VENUE_OPERATOR}),
-    f"/{_V}VenueService/SafetyHistory": frozenset({Role.VENUE_OPERATOR, Role.TRACER, Role.ANALYST}),
-    f"/{_V}VenueService/ListVenueSafety": frozenset({Role.TRACER, Role.ANALYST}),
-    f"/{_V}CheckinService/CheckIn": frozenset({Role.APP_BACKEND}),
-    f"/{_V}CheckinService/ScanPerson": frozenset({Role.VENUE_OPERATOR}),
-    f"/{_V}CheckinService/CheckOut": frozenset({Role.APP_BACKEND}),
-    f"/{_V}CheckinService/IngestCheckins": frozenset({Role.APP_BACKEND}),
-    f"/{_V}CheckinService/IssuePersonalCode": frozenset({Role.APP_BACKEND}),
-    f"/{_V}TracingService/Trace": frozenset({Role.TRACER}),
-    f"/{_V}ReportService/CheckinCounts": frozenset({Role.ANALYST, Role.TRACER}),
-    f"/{_V}ReportService/SymptomCounts": frozenset({Role.ANALYST, Role.TRACER}),
-    f"/{_V}ReportService/VenueCounts": frozenset({Role.ANALYST, Role.TRACER}),
-    f"/{_V}ReportService/QuarantineCounts": frozenset({Role.ANALYST, Role.TRACER}),
-    f"/{_V}ReportService/Export": frozenset({Role.ANALYST, Role.TRACER}),
-    f"/{_V}CareService/Declare": frozenset({Role.APP_BACKEND}),
-    f"/{_V}CareService/ReportHealth": frozenset({Role.APP_BACKEND}),
-    f"/{_V}CareService/OrderQuarantine": frozenset({Role.TRACER}),
-    f"/{_V}CareService/EndQuarantine": frozenset({Role.TRACER}),
-    f"/{_V}CareService/ListLineList": frozenset({Role.TRACER, Role.HEALTH_STAFF}),
-    f"/{_V}CareService/PublishAlerts": frozenset({Role.TRACER}),
-    f"/{_V}CareService/RetractAlert": frozenset({Role.TRACER}),
-    f"/{_V}CareService/ListExposures": frozenset({Role.APP_BACKEND}),
-    f"/{_V}CareService/ListVenueAlerts": frozenset({Role.APP_BACKEND, Role.VENUE_OPERATOR}),
-    f"/{_V}TracingService/VenueLog": frozenset({Role.TRACER, Role.VENUE_OPERATOR}),
+    f"/{API}VenueService/RegisterVenue": frozenset({Role.VENUE_OPERATOR}),
+    f"/{API}VenueService/UpdateVenue": frozenset({Role.VENUE_OPERATOR}),
+    f"/{API}VenueService/GetVenue": frozenset(Role),
+    f"/{API}VenueService/DeactivateVenue": frozenset({Role.VENUE_OPERATOR}),
+    f"/{API}VenueService/IssueVenueCode": frozenset({Role.VENUE_OPERATOR}),
+    f"/{API}VenueService/ListSigningKeys": frozenset(Role),
+    f"/{API}VenueService/RotateSigningKey": frozenset(),
+    f"/{API}VenueService/RevokeSigningKey": frozenset(),
+    f"/{API}VenueService/SubmitSafetyAssessment": frozenset({Role.VENUE_OPERATOR}),
+    f"/{API}VenueService/SafetyHistory": frozenset({Role.VENUE_OPERATOR, Role.TRACER, Role.ANALYST}),
+    f"/{API}VenueService/ListVenueSafety": frozenset({Role.TRACER, Role.ANALYST}),
+    f"/{API}CheckinService/CheckIn": frozenset({Role.APP_BACKEND}),
+    f"/{API}CheckinService/ScanPerson": frozenset({Role.VENUE_OPERATOR}),
+    f"/{API}CheckinService/CheckOut": frozenset({Role.APP_BACKEND}),
+    f"/{API}CheckinService/IngestCheckins": frozenset({Role.APP_BACKEND}),
+    f"/{API}CheckinService/IssuePersonalCode": frozenset({Role.APP_BACKEND}),
+    f"/{API}TracingService/Trace": frozenset({Role.TRACER}),
+    f"/{API}ReportService/CheckinCounts": frozenset({Role.ANALYST, Role.TRACER}),
+    f"/{API}ReportService/SymptomCounts": frozenset({Role.ANALYST, Role.TRACER}),
+    f"/{API}ReportService/VenueCounts": frozenset({Role.ANALYST, Role.TRACER}),
+    f"/{API}ReportService/QuarantineCounts": frozenset({Role.ANALYST, Role.TRACER}),
+    f"/{API}ReportService/Export": frozenset({Role.ANALYST, Role.TRACER}),
+    f"/{API}CareService/Declare": frozenset({Role.APP_BACKEND}),
+    f"/{API}CareService/ReportHealth": frozenset({Role.APP_BACKEND}),
+    f"/{API}CareService/OrderQuarantine": frozenset({Role.TRACER}),
+    f"/{API}CareService/EndQuarantine": frozenset({Role.TRACER}),
+    f"/{API}CareService/ListLineList": frozenset({Role.TRACER, Role.HEALTH_STAFF}),
+    f"/{API}CareService/PublishAlerts": frozenset({Role.TRACER}),
+    f"/{API}CareService/RetractAlert": frozenset({Role.TRACER}),
+    f"/{API}CareService/ListExposures": frozenset({Role.APP_BACKEND}),
+    f"/{API}CareService/ListVenueAlerts": frozenset({Role.APP_BACKEND, Role.VENUE_OPERATOR}),
+    f"/{API}TracingService/VenueLog": frozenset({Role.TRACER, Role.VENUE_OPERATOR}),
 }
 
 
@@ -109,7 +110,7 @@ OPEN = frozenset({"/grpc.health.v1.Health/Check"})
 def allowed(principal: Principal, method: str) -> None:
     roles = PERMISSIONS.get(method)
     if roles is None:
-        if not method.startswith(f"/{_V}"):
+        if not method.startswith(f"/{API}"):
             return  # not ours (reflection, health's Watch): any key
         roles = frozenset()  # ours but not listed: admins only, never everyone
     if principal.role is not Role.ADMIN and principal.role not in roles:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -82,14 +83,21 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
-    tls = None if tls_cert is None else (tls_key.read_bytes(), tls_cert.read_bytes())
+    try:
+        tls = None if tls_cert is None else (tls_key.read_bytes(), tls_cert.read_bytes())
+    except OSError as e:
+        raise typer.BadParameter(f"cannot read the TLS files: {e}") from None
     settings = Settings(data_dir=data_dir, database_url=database_url)
     with _refused_setup():
-        server = Server(settings, listen, tls=tls).start()
-    if metrics_port is not None:
-        from prometheus_client import start_http_server
+        if metrics_port is not None:
+            # Before the service, which then never runs without its metrics.
+            from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr=listen.rsplit(":", 1)[0].strip("[]") or "0.0.0.0")
+            try:
+                start_http_server(metrics_port, addr=listen.rsplit(":", 1)[0].strip("[]") or "0.0.0.0")
+            except OSError as e:
+                raise SetupError(f"cannot serve metrics on port {metrics_port}: {e}") from None
+        server = Server(settings, listen, tls=tls).start()
     where = f"{listen.rsplit(':', 1)[0]}:{server.port}"
     console.print(f"[bold]tokhai[/] serving on {where} ({'TLS' if tls else 'plaintext'}), data in {data_dir.resolve()}, {len(server.state.engine):,} stays", soft_wrap=True)
     if server.state.first_start:
@@ -99,8 +107,18 @@ def serve(
             soft_wrap=True,  # a command to copy: never broken across lines
         )
     done = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        if done.is_set():
+            # A call that never ends (a database gone quiet) holds up the
+            # shutdown: a second signal ends it. Every check-in acknowledged
+            # is in the stays' log already; the next start replays it.
+            os.write(2, b"second signal: exiting now, without waiting for calls in flight\n")
+            os._exit(1)
+        done.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
+        signal.signal(sig, on_signal)
     done.wait()
     console.print("shutting down: finishing calls in flight")
     server.stop()

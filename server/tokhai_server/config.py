@@ -34,8 +34,11 @@ class Settings:
     #: with a code it once scanned.
     max_scan_delay_seconds: int = 86_400
     max_message_bytes: int = 16 << 20
-    #: Calls in progress at once; more are refused with RESOURCE_EXHAUSTED.
-    max_concurrent_rpcs: int = 1_000
+    #: Calls in progress at once, most of them waiting for a thread; more
+    #: are refused with RESOURCE_EXHAUSTED. A queue of this many check-ins
+    #: is a fifth of a second's work: a deeper one would only delay the
+    #: refusal a client under a deadline needs, and the health checks.
+    max_concurrent_rpcs: int = 256
     #: Threads that run calls. Python runs one at a time, so a few more than
     #: the cores keep the cores busy while some wait on disk or the engine;
     #: more only take turns, and handing the interpreter between them costs

@@ -11,13 +11,13 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
 from google.protobuf.message import Message
 
-from tokhai_engine import Engine
+from tokhai_engine import Engine, InvalidInputError
 
 from . import db, text
 from .alerts import LiveAlerts
@@ -25,13 +25,29 @@ from .audit import AuditLog
 from .auth import Keys, Principal
 from .codes import Codes
 from .config import Settings, check_secrets, prepare
-from .errors import Invalid, NotFound
+from .errors import Exhausted, Invalid, NotFound, ServiceError, Unavailable
 from .people import Pseudonyms
 from .risk import Risk
 
 M = TypeVar("M", bound=Message)
 #: Keeps a call's answer for its retries, in the given transaction (`State.once_stored`).
 Keep = Callable[[sa.Connection, Message], None]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FirstTry(Generic[M]):
+    """What a call that stores in the engine knows of an earlier try of the
+    same request (`State.once_durable`)."""
+
+    #: An earlier try began and was never answered: it may have stored its
+    #: changes in the engine.
+    retry: bool
+    #: The answer that try noted before changing the engine, if it did.
+    noted: M | None
+    #: Notes `answer` before the engine is changed (committed at once), for
+    #: a retry to take up: what a call that cannot find its changes again
+    #: (a check-out by person and venue) has to remember.
+    note: Callable[[M], None]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,11 +91,10 @@ _KEPT_ANSWER = sa.select(db.requests.c.method, db.requests.c.response, db.reques
     db.requests.c.principal_id == sa.bindparam("principal"), db.requests.c.request_id == sa.bindparam("request")
 )
 _KEEP_ANSWER = db.requests.insert()
-_ANSWER_PENDING = (
-    db.requests.update()
-    .where(db.requests.c.principal_id == sa.bindparam("principal"), db.requests.c.request_id == sa.bindparam("request"))
-    .values(response=sa.bindparam("answer"), pending=None)
-)
+_THE_REQUEST = (db.requests.c.principal_id == sa.bindparam("principal")) & (db.requests.c.request_id == sa.bindparam("request"))
+_ANSWER_PENDING = db.requests.update().where(_THE_REQUEST).values(response=sa.bindparam("answer"), pending=None)
+_NOTE_PENDING = db.requests.update().where(_THE_REQUEST).values(response=sa.bindparam("answer"))
+_FORGET_PENDING = db.requests.delete().where(_THE_REQUEST & (db.requests.c.pending == sa.true()))
 # What a Venue holds, not the whole row: a third of the time for a
 # trace's sites.
 _VENUES = sa.select(*(db.venues.c[f.name] for f in dataclasses.fields(Venue)))
@@ -260,9 +275,9 @@ class State:
     def once(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[], M], replayed: Callable[[M], None] | None = None) -> M:
         """`compute()`, or the answer it gave the first time this principal
         sent `request_id` (after `replayed(answer)`). For calls whose changes
-        a second run repeats harmlessly (a check-in again at the same venue
-        is the same stay, a day's health report replaces itself); others
-        take `once_stored`."""
+        a second run repeats harmlessly (a day's health report replaces
+        itself, a batch of check-outs sets the same times again); others
+        take `once_stored`, or `once_durable` where they change the engine."""
         return self.once_stored(principal, request_id, method, kind, lambda keep: compute(), replayed)
 
     def once_stored(
@@ -304,32 +319,53 @@ class State:
                     keep(conn, response)
             return response
 
-    def once_durable(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[], M], stored: Callable[[], M | None]) -> M:
-        """`once` for calls that store in the engine, whose answer cannot
-        commit with their changes: the request is marked pending first, and
-        a retry that finds the mark asks `stored()` for the answer of a
-        first try that stored everything before its answer was lost (a
-        crash, a database that refused it), rather than store it all again."""
+    def once_durable(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[Keep, FirstTry[M]], M], replayed: Callable[[M], None] | None = None) -> M:
+        """`once_stored` for calls that store in the engine, whose changes
+        there cannot commit with their answer: the request is marked
+        pending first. A retry that finds the mark tells `compute` so, in its
+        `FirstTry` (with the answer the first try noted, if it did), so that
+        it takes up what a first try stored before the rest was lost (a
+        crash, a database that refused it), rather than store it all again.
+        A refused call stored nothing: its mark is removed."""
         if not request_id:
-            return compute()
+            return compute(lambda conn, response: None, FirstTry(retry=False, noted=None, note=lambda response: None))
         _check_request_id(request_id)
+        key = {"principal": principal.id, "request": request_id}
         with self.lock("request", principal.id, request_id):
             row = self._kept(principal, request_id, method)
             if row is not None and not row.pending:
-                return kind.FromString(row.response)
-            response = None
+                answer = kind.FromString(row.response)
+                if replayed is not None:
+                    replayed(answer)
+                return answer
             if row is None:
                 with self.db.begin() as conn:
                     conn.execute(
                         _KEEP_ANSWER,
                         {"principal_id": principal.id, "request_id": request_id, "method": method, "response": b"", "pending": True, "created_at": int(time.time())},
                     )
-            else:
-                response = stored()
-            if response is None:
-                response = compute()
-            with self.db.begin() as conn:
-                conn.execute(_ANSWER_PENDING, {"principal": principal.id, "request": request_id, "answer": response.SerializeToString()})
+            kept = False
+
+            def keep(conn: sa.Connection, response: Message) -> None:
+                nonlocal kept
+                conn.execute(_ANSWER_PENDING, {**key, "answer": response.SerializeToString()})
+                kept = True
+
+            def note(response: Message) -> None:
+                with self.db.begin() as conn:
+                    conn.execute(_NOTE_PENDING, {**key, "answer": response.SerializeToString()})
+
+            noted = kind.FromString(row.response) if row is not None and row.response else None
+            try:
+                response = compute(keep, FirstTry(retry=row is not None, noted=noted, note=note))
+            except (ServiceError, InvalidInputError) as e:
+                if not isinstance(e, Unavailable | Exhausted):
+                    with self.db.begin() as conn:
+                        conn.execute(_FORGET_PENDING, key)
+                raise
+            if not kept:
+                with self.db.begin() as conn:
+                    keep(conn, response)
             return response
 
     def _kept(self, principal: Principal, request_id: str, method: str) -> sa.Row | None:

@@ -65,6 +65,12 @@ create_exception!(
 );
 create_exception!(
     tokhai_engine._engine,
+    StoreInterruptedError,
+    StoreError,
+    "A change failed midway (a bug): the store takes no change until it is reopened, which replays its log."
+);
+create_exception!(
+    tokhai_engine._engine,
     ClosedError,
     PyValueError,
     "A call to an engine after close()."
@@ -80,7 +86,7 @@ fn to_py(err: overlap::Error) -> PyErr {
         E::Corrupt { .. } => CorruptStoreError::new_err(message),
         E::UnknownVersion { .. } => UnknownFormatError::new_err(message),
         E::Locked { .. } => StoreLockedError::new_err(message),
-        E::Interrupted => StoreError::new_err(message),
+        E::Interrupted => StoreInterruptedError::new_err(message),
         E::Closed => ClosedError::new_err(message),
         _ => InvalidInputError::new_err(message),
     }
@@ -391,6 +397,10 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.py().get_type::<UnknownFormatError>(),
     )?;
     m.add("StoreLockedError", m.py().get_type::<StoreLockedError>())?;
+    m.add(
+        "StoreInterruptedError",
+        m.py().get_type::<StoreInterruptedError>(),
+    )?;
     m.add("ClosedError", m.py().get_type::<ClosedError>())?;
     m.add("MIN_TIME", overlap::MIN_TIME)?;
     m.add("MAX_TIME", overlap::MAX_TIME)?;

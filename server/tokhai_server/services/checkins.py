@@ -16,7 +16,7 @@ from .. import codes, db, text
 from ..auth import Principal, Role
 from ..errors import FailedPrecondition, Invalid, NotFound, PermissionDenied
 from ..risk import Declared
-from ..state import Keep, OpenStay, State
+from ..state import FirstTry, Keep, OpenStay, State, Venue
 from . import care
 from .context import principal
 
@@ -64,11 +64,23 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 state.set_open(person_id, OpenStay(stay_id, venue_id, t, until))
         return pb.CheckInResponse(stay_id=stay_id, venue_id=venue_id, venue_name=venue.name, t_in=t, provisional_t_out=until)
 
+    def _stored(self, first: FirstTry, person_id: int, venue: Venue, t: int) -> pb.CheckInResponse | None:
+        """The check-in a first try of a retried request stored, if it did:
+        the person's stay at the venue from `t`."""
+        if not first.retry:
+            return None
+        engine = self.state.engine
+        stay_id = int(engine.find_stays([person_id], [venue.id], [t])[0])
+        if not stay_id:
+            return None
+        t_out = int(engine.stays_by_id([stay_id]).t_out[0])
+        return pb.CheckInResponse(stay_id=stay_id, venue_id=venue.id, venue_name=venue.name, t_in=t, provisional_t_out=t_out)
+
     def CheckIn(self, request, context):  # noqa: N802, ANN001
         who = principal()
         who.require_app(request.source)
 
-        def check_in(keep: Keep) -> pb.CheckInResponse:
+        def check_in(keep: Keep, first: FirstTry[pb.CheckInResponse]) -> pb.CheckInResponse:
             # Everything is checked before anything is stored.
             self.state.check_time(request.time, "time")
             venue = self.state.venue(self.state.codes.verify_venue(request.venue_payload))
@@ -77,9 +89,10 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             person_id, _ = self.state.people.of_ref(request.person)
             contact = _contact(request.contact) if request.HasField("contact") else None
             declaration = care.checked_declaration(request.declaration) if request.HasField("declaration") else None
-            # A retry repeats the check-in (the same stay, the same contact
-            # details) but not the declaration, which keeps the answer.
-            response = self._check_in(person_id, venue.id, request.time)
+            # A retry takes up the stay of a first try that stored it, and
+            # repeats the rest: the contact details again change nothing, and
+            # a declaration is stored with the answer, so not twice.
+            response = self._stored(first, person_id, venue, request.time) or self._check_in(person_id, venue.id, request.time)
             if contact is not None:
                 self._keep_contact(person_id, contact, request.time)
             if declaration is None:
@@ -99,7 +112,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             person_id, _ = self.state.people.of_ref(request.person)
             care.audit_referral(self.state, who, "CheckIn", "entry advice for the person's app", person_id, response.advice, venue=response.venue_id)
 
-        return self.state.once_stored(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in, replayed=audited)
+        return self.state.once_durable(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in, replayed=audited)
 
     def _keep_contact(self, person_id: int, contact: tuple[str, str], t: int) -> None:
         """Keeps the contact details sent with a check-in at `t`, unless those
@@ -122,17 +135,24 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
     def ScanPerson(self, request, context):  # noqa: N802, ANN001
         who = principal()
 
-        def scan() -> pb.CheckInResponse:
+        def scan(keep: Keep, first: FirstTry[pb.CheckInResponse]) -> pb.CheckInResponse:
             venue = self.state.venue(request.venue_id)
             if who.role is Role.VENUE_OPERATOR and venue.owner_id != who.id:
                 raise PermissionDenied(f"venue {venue.id} is not one of {who.name}'s venues")
             now = int(time.time())
-            self.state.check_time(request.time, "time", now)
-            delay = self.state.settings.max_scan_delay_seconds
-            if request.time < now - delay:
-                raise Invalid(f"time {request.time} is {now - request.time} s ago: a venue's scans arrive within {delay} s")
-            person_id = self.state.codes.verify_personal(request.person_payload, now)
-            response = self._check_in(person_id, venue.id, request.time)
+            response = None
+            if first.retry:
+                # A first try that stored the scan checked the code's expiry
+                # and the scan's delay then: the clock since does not undo that.
+                person_id = self.state.codes.verify_personal(request.person_payload, 0)
+                response = self._stored(first, person_id, venue, request.time)
+            if response is None:
+                self.state.check_time(request.time, "time", now)
+                delay = self.state.settings.max_scan_delay_seconds
+                if request.time < now - delay:
+                    raise Invalid(f"time {request.time} is {now - request.time} s ago: a venue's scans arrive within {delay} s")
+                person_id = self.state.codes.verify_personal(request.person_payload, now)
+                response = self._check_in(person_id, venue.id, request.time)
             # Venue staff get the decision, not the person's health behind it.
             response.advice.advice = care.advice(self.state, person_id, int(time.time())).advice
             audited(response)
@@ -144,13 +164,21 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             person_id = self.state.codes.verify_personal(request.person_payload, 0)
             care.audit_referral(self.state, who, "ScanPerson", "entry control at the venue", person_id, response.advice, venue=response.venue_id)
 
-        return self.state.once(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan, replayed=audited)
+        return self.state.once_durable(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan, replayed=audited)
 
     def CheckOut(self, request, context):  # noqa: N802, ANN001
         who = principal()
 
-        def check_out() -> pb.CheckOutResponse:
+        def check_out(keep: Keep, first: FirstTry[pb.CheckOutResponse]) -> pb.CheckOutResponse:
             state = self.state
+            if first.noted is not None:
+                # A first try settled on this stay and may have checked it
+                # out: setting the same check-out again changes nothing.
+                person_id, _ = state.people.of_ref(request.person_at_venue.person)
+                with state.lock("person", person_id):
+                    state.engine.set_checkout([first.noted.stay_id], first.noted.t_out)
+                    state.forget_open(person_id, first.noted.stay_id)
+                return first.noted
             target = request.WhichOneof("target")
             if target is None:
                 raise Invalid("give stay or person_at_venue")
@@ -174,11 +202,15 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 # the time given: neither tells where they are, or since when.
                 if open_ is None or open_.venue_id != venue_id or request.time <= open_.t_in:
                     raise NotFound(f"the person has no open stay at venue {venue_id} begun before {request.time}")
+                # Once checked out the stay is open no more: a retry could not
+                # find it again.
+                response = pb.CheckOutResponse(stay_id=open_.stay_id, t_out=request.time)
+                first.note(response)
                 state.engine.set_checkout([open_.stay_id], request.time)
                 state.forget_open(person_id, open_.stay_id)
-            return pb.CheckOutResponse(stay_id=open_.stay_id, t_out=request.time)
+            return response
 
-        return self.state.once(who, request.request_id, "CheckOut", pb.CheckOutResponse, check_out)
+        return self.state.once_durable(who, request.request_id, "CheckOut", pb.CheckOutResponse, check_out)
 
     def _first_not_theirs(self, stay_ids: list[int], person_ids: list[int]) -> int | None:
         """The first row whose stay is not held or not its person's, if any:
@@ -219,7 +251,9 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             # Setting the same check-outs again changes nothing.
             ack = self.state.once(who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda: self._ingest_checkouts(batch))
         else:
-            ack = self.state.once_durable(who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda: self._ingest_checkins(batch), lambda: self._stored_already(batch))
+            ack = self.state.once_durable(
+                who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda keep, first: (first.retry and self._stored_already(batch)) or self._ingest_checkins(batch)
+            )
         ack.batch_id = batch.batch_id  # the batch's number in this stream, not in the first one
         return ack
 
