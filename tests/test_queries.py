@@ -195,3 +195,19 @@ def test_queries_match_oracle_over_crowds_extremes_and_changes(data, ops, id_bas
     got = engine.trace(persons, starts, ends, hops=hops, min_overlap=min_overlap, linger=linger, latency=latency)
     rows = list(zip(got.hop.tolist(), got.person.tolist(), got.exposed_at.tolist(), got.source.tolist(), got.exposure.tolist()))
     assert rows == oracle.trace(many, hops, min_overlap, linger, latency, None)
+
+
+def test_a_cancelled_trace_raises_rather_than_answer_in_part():
+    from tokhai_engine import Cancel, QueryCancelledError
+
+    engine = Engine()
+    t = 1_627_779_600
+    engine.add_stays([1, 2, 3], [7, 7, 7], [t] * 3, [t + 900] * 3)
+    cancel = Cancel()
+    assert engine.trace([1], t, t + 900, cancel=cancel).person.tolist() == [1, 2, 3]
+    cancel.set()
+    assert cancel.is_set()
+    with pytest.raises(QueryCancelledError):
+        engine.trace([1], t, t + 900, cancel=cancel)
+    # A trace that takes no hop has nothing to give up.
+    assert engine.trace([1], t, t + 900, hops=0, cancel=cancel).person.tolist() == [1]

@@ -12,10 +12,12 @@
 from ._engine import (
     MAX_TIME,
     MIN_TIME,
+    Cancel,
     ClosedError,
     CorruptStoreError,
     DtypeError,
     InvalidInputError,
+    QueryCancelledError,
     StoreError,
     StoreInterruptedError,
     StoreLockedError,
@@ -28,6 +30,7 @@ from .results import Checkins, ContactPairs, Contacts, Present, Sites, Stays, Tr
 __all__ = [
     "MAX_TIME",
     "MIN_TIME",
+    "Cancel",
     "Checkins",
     "ClosedError",
     "ContactPairs",
@@ -37,6 +40,7 @@ __all__ = [
     "Engine",
     "InvalidInputError",
     "Present",
+    "QueryCancelledError",
     "Sites",
     "Stays",
     "StoreError",

@@ -252,9 +252,12 @@ class Engine:
         linger: int = 0,
         latency: int = 0,
         until: int | np.datetime64 | None = None,
+        cancel: _engine.Cancel | None = None,
     ) -> Trace:
         """The cases (hop 0), their contacts (hop 1), contacts of those after
-        they were exposed (hop 2), ... up to ``hops``; by (hop, person)."""
+        they were exposed (hop 2), ... up to ``hops``; by (hop, person).
+        Raises ``QueryCancelledError`` soon after ``cancel.set()`` is called
+        (from another thread: the caller went away), rather than run on."""
         hops = convert.seconds("hops", hops)
         if hops > 2**32 - 1:
             raise _engine.InvalidInputError(f"hops is {hops}, at most 2**32 - 1")
@@ -266,6 +269,7 @@ class Engine:
                 convert.seconds("linger", linger),
                 convert.seconds("latency", latency),
                 None if until is None else convert.time("until", until),
+                cancel,
             )
         )
 

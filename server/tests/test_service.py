@@ -1080,6 +1080,50 @@ def test_a_trace_past_its_deadline_stops_and_reads_nothing_more(service, now, mo
     assert len(answered.people.person_id) == 2 and audit.count(state.db) == before + 1
 
 
+def test_a_trace_whose_call_ends_is_given_up_inside_the_engine(service, now, monkeypatch):
+    """A trace of thousands of cases works for seconds under the engine's
+    read lock, which check-ins wait for: once its call ends, the engine is
+    told to give up, and does."""
+    import threading
+
+    admin = service.client("admin")
+    app = service.client("app_backend", app=NCOVI)
+    _, payload = service.venue(admin)
+    check_in(app, payload, phone(1), now - 3_600)
+    check_in(app, payload, phone(2), now - 3_590)
+    tracer = service.client("tracer")
+    request = T.TraceRequest(cases=[T.Case(person=phone(1), province_code="79", start=now - 7_200, end=now)], hops=1, purpose="ổ dịch")
+    state = service.server.state
+    engine = state.engine
+    told, gave_up = threading.Event(), threading.Event()
+
+    class Waiting:
+        """The engine, with a trace that runs until it is told to stop."""
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(engine, name)
+
+        def trace(self, *args, cancel, **kwargs):  # noqa: ANN002, ANN003, ANN201
+            deadline = time.monotonic() + 10
+            while not cancel.is_set() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            told.set()
+            try:
+                return engine.trace(*args, cancel=cancel, **kwargs)
+            except Exception:
+                gave_up.set()
+                raise
+
+    monkeypatch.setattr(state, "engine", Waiting())
+    before = audit.count(state.db)
+    with pytest.raises(grpc.RpcError) as info:
+        tracer.tracing.Trace(request, metadata=tracer.md, timeout=0.5)
+    assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    assert told.wait(5) and gave_up.wait(5), "the engine's trace was told to stop, and stopped"
+    time.sleep(0.2)
+    assert audit.count(state.db) == before
+
+
 def test_contact_details_sent_with_a_check_in_reach_tracers(service, now):
     admin = service.client("admin")
     app = service.client("app_backend", app=NCOVI)

@@ -13,10 +13,12 @@ mod national;
 #[global_allocator]
 static ALLOCATOR: huge::HugePages = huge::HugePages;
 
+use std::sync::Arc;
+
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use overlap::{ContactRules, TraceRules};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -76,6 +78,13 @@ create_exception!(
     "A call to an engine after close()."
 );
 
+create_exception!(
+    tokhai_engine._engine,
+    QueryCancelledError,
+    PyException,
+    "A query given up because its Cancel was set."
+);
+
 /// The one place engine errors become Python exceptions.
 fn to_py(err: overlap::Error) -> PyErr {
     use overlap::Error as E;
@@ -88,6 +97,7 @@ fn to_py(err: overlap::Error) -> PyErr {
         E::Locked { .. } => StoreLockedError::new_err(message),
         E::Interrupted => StoreInterruptedError::new_err(message),
         E::Closed => ClosedError::new_err(message),
+        E::Cancelled => QueryCancelledError::new_err(message),
         _ => InvalidInputError::new_err(message),
     }
 }
@@ -353,7 +363,7 @@ impl Engine {
         columns!(py; sites.case, sites.venue, sites.start, sites.end)
     }
 
-    #[pyo3(signature = (persons, starts, ends, hops, min_overlap, linger, latency, until))]
+    #[pyo3(signature = (persons, starts, ends, hops, min_overlap, linger, latency, until, cancel=None))]
     fn trace<'py>(
         &self,
         py: Python<'py>,
@@ -365,8 +375,10 @@ impl Engine {
         linger: i64,
         latency: i64,
         until: Option<i64>,
+        cancel: Option<Bound<'py, Cancel>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let (p, s, e) = (owned(&persons)?, owned(&starts)?, owned(&ends)?);
+        let cancel = cancel.map_or_else(Default::default, |c| c.get().0.clone());
         let rules = TraceRules {
             hops,
             contact: ContactRules {
@@ -376,8 +388,30 @@ impl Engine {
             latency,
             until,
         };
-        let t = detached(py, || self.inner.trace(&p, &s, &e, rules))?;
+        let t = detached(py, || self.inner.trace_until(&p, &s, &e, rules, &cancel))?;
         columns!(py; t.person, t.hop, t.exposed_at, t.source, t.exposure)
+    }
+}
+
+/// A flag a long query reads as it goes: set (from any thread), the query
+/// gives up with `QueryCancelledError` soon after.
+#[pyclass(frozen, name = "Cancel", module = "tokhai_engine._engine")]
+#[derive(Default)]
+struct Cancel(Arc<overlap::Cancel>);
+
+#[pymethods]
+impl Cancel {
+    #[new]
+    fn new() -> Self {
+        Cancel::default()
+    }
+
+    fn set(&self) {
+        self.0.set();
+    }
+
+    fn is_set(&self) -> bool {
+        self.0.is_set()
     }
 }
 
@@ -386,10 +420,15 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     #[cfg(target_os = "linux")]
     huge::configure();
     m.add_class::<Engine>()?;
+    m.add_class::<Cancel>()?;
     m.add_class::<national::NationalModel>()?;
     m.add("InvalidInputError", m.py().get_type::<InvalidInputError>())?;
     m.add("UnknownStayError", m.py().get_type::<UnknownStayError>())?;
     m.add("DtypeError", m.py().get_type::<DtypeError>())?;
+    m.add(
+        "QueryCancelledError",
+        m.py().get_type::<QueryCancelledError>(),
+    )?;
     m.add("StoreError", m.py().get_type::<StoreError>())?;
     m.add("CorruptStoreError", m.py().get_type::<CorruptStoreError>())?;
     m.add(

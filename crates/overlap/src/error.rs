@@ -113,6 +113,9 @@ pub enum Error {
     /// reopened, which replays the log; queries still answer.
     #[error("a change failed midway: reopen the store, which replays its log")]
     Interrupted,
+    /// A query given up because its caller cancelled it.
+    #[error("the query was cancelled")]
+    Cancelled,
 }
 
 impl Error {

@@ -56,5 +56,7 @@ mod store;
 
 pub use engine::{Engine, MAX_TIME, MIN_TIME};
 pub use error::{Error, Result, StayProblem};
-pub use query::{Checkins, ContactPairs, ContactRules, Contacts, Sites, Stays, Trace, TraceRules};
+pub use query::{
+    Cancel, Checkins, ContactPairs, ContactRules, Contacts, Sites, Stays, Trace, TraceRules,
+};
 pub use store::StoreOptions;

@@ -1,5 +1,7 @@
 //! The queries. Each runs under the read lock on one consistent state.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use parking_lot::Mutex;
@@ -123,6 +125,28 @@ impl Default for TraceRules {
             latency: 0,
             until: None,
         }
+    }
+}
+
+/// A flag a long query reads as it goes, and gives up once it is set
+/// ([`Engine::trace_until`]).
+#[derive(Debug, Default)]
+pub struct Cancel(AtomicBool);
+
+impl Cancel {
+    /// Not set.
+    pub const fn new() -> Self {
+        Cancel(AtomicBool::new(false))
+    }
+
+    /// Sets it: the query gives up at its next look.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether it is set.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -739,6 +763,7 @@ impl State {
         reached: &[u64],
         rules: ContactRules,
         bits_from: usize,
+        cancel: &Cancel,
     ) -> Reached {
         // Contacts go to the shards as they are found, so that those of a
         // large frontier are never held all at once.
@@ -755,6 +780,9 @@ impl State {
         // The frontier is sorted by person: a block's stays are gathered at
         // once, as the pull gathers its people's.
         for block in frontier.chunks(BLOCK) {
+            if cancel.is_set() {
+                break;
+            }
             let people: Vec<u64> = block.iter().map(|m| m.0).collect();
             let (lo, hi) = span(block).unwrap_or_default();
             let stays = self.stays_of(&people, lo, hi);
@@ -779,6 +807,9 @@ impl State {
                     let mut buffers = vec![Vec::new(); SHARDS];
                     let mut met = Vec::new();
                     for (i, &(q, s, e)) in (j * piece..).zip(members) {
+                        if cancel.is_set() {
+                            break;
+                        }
                         let presence = stays.presence(i, (s, e), rules.linger);
                         for c in self.contacts_of(
                             q,
@@ -815,6 +846,7 @@ impl State {
         frontier: &[(u64, i64, i64)],
         unreached: &[u64],
         rules: ContactRules,
+        cancel: &Cancel,
     ) -> Reached {
         let Some((lo, hi)) = span(frontier) else {
             return Reached::new();
@@ -824,12 +856,18 @@ impl State {
         let members = self.members(frontier, lo, hi);
         let mut reached = Reached::new();
         for people in unreached.chunks(BLOCK) {
+            if cancel.is_set() {
+                break;
+            }
             // Stays gathered for all at once: one search or pass a segment,
             // not one search a person and segment.
             let own = self.stays_of(people, lo, hi);
             let pulled: Vec<Pulled> = (0..people.len())
                 .into_par_iter()
                 .map_init(PullScratch::default, |scratch, i| {
+                    if cancel.is_set() {
+                        return Pulled::Done(None);
+                    }
                     self.exposure_from(scratch, own.of(i), &members, rules)
                 })
                 .collect();
@@ -1445,7 +1483,23 @@ impl Engine {
         ends: &[i64],
         rules: TraceRules,
     ) -> Result<Trace> {
-        self.trace_by(persons, starts, ends, rules, Hop::Cheaper, SKIP_BY_BITS)
+        self.trace_until(persons, starts, ends, rules, &Cancel::new())
+    }
+
+    /// [`Engine::trace`], given up with [`Error::Cancelled`] soon after
+    /// `cancel` is set (from another thread: its caller went away): a hop
+    /// of a large trace takes seconds, under the read lock that writers
+    /// wait for.
+    pub fn trace_until(
+        &self,
+        persons: &[u64],
+        starts: &[i64],
+        ends: &[i64],
+        rules: TraceRules,
+        cancel: &Cancel,
+    ) -> Result<Trace> {
+        let how = (Hop::Cheaper, SKIP_BY_BITS);
+        self.trace_by(persons, starts, ends, rules, how, cancel)
     }
 
     /// [`Engine::trace`], each hop worked out as `strategy` says; a push
@@ -1456,8 +1510,8 @@ impl Engine {
         starts: &[i64],
         ends: &[i64],
         rules: TraceRules,
-        strategy: Hop,
-        bits_from: usize,
+        (strategy, bits_from): (Hop, usize),
+        cancel: &Cancel,
     ) -> Result<Trace> {
         let cases = check_cases(persons, starts, ends)?;
         check_rules(rules.contact)?;
@@ -1487,9 +1541,13 @@ impl Engine {
             }
             let mut next =
                 match state.pull_candidates(&frontier, &reached, strategy, rules.contact.linger) {
-                    None => state.push_hop(&frontier, &reached, rules.contact, bits_from),
-                    Some(unreached) => state.pull_hop(&frontier, &unreached, rules.contact),
+                    None => state.push_hop(&frontier, &reached, rules.contact, bits_from, cancel),
+                    Some(unreached) => state.pull_hop(&frontier, &unreached, rules.contact, cancel),
                 };
+            // A hop given up midway found only some of its people.
+            if cancel.is_set() {
+                return Err(Error::Cancelled);
+            }
             par::sort_unstable_by_key(&mut next, |n| n.0);
             reached = merged(&reached, next.iter().map(|n| n.0));
             for &(person, (at, source, exposure)) in &next {
@@ -1644,6 +1702,37 @@ mod tests {
         )
     }
 
+    /// A trace whose caller cancelled it gives up, by either way of taking
+    /// a hop, rather than answer with the people a hop cut short had found.
+    #[test]
+    fn a_cancelled_trace_gives_up() {
+        let engine = Engine::new();
+        let t = MIDNIGHT + 3_600;
+        engine
+            .add_stays(&[1, 2, 3], &[7, 7, 7], &[t, t, t], &[t + 900; 3])
+            .unwrap();
+        let rules = TraceRules {
+            hops: 2,
+            contact: ContactRules::default(),
+            latency: 0,
+            until: None,
+        };
+        let (starts, ends) = ([t], [t + 900]);
+        let cancel = Cancel::new();
+        assert_eq!(
+            engine
+                .trace_until(&[1], &starts, &ends, rules, &cancel)
+                .unwrap()
+                .person,
+            [1, 2, 3]
+        );
+        cancel.set();
+        for how in [(Hop::Push, SKIP_BY_BITS), (Hop::Pull, SKIP_BY_BITS)] {
+            let traced = engine.trace_by(&[1], &starts, &ends, rules, how, &cancel);
+            assert_eq!(traced.unwrap_err(), Error::Cancelled, "{how:?}");
+        }
+    }
+
     /// A case's linger that crosses midnight meets a person who came just
     /// after it: pulling must look for them in the next day's partition.
     #[test]
@@ -1675,8 +1764,8 @@ mod tests {
                     &[midnight - 300],
                     &[midnight - 299],
                     rules,
-                    strategy,
-                    SKIP_BY_BITS,
+                    (strategy, SKIP_BY_BITS),
+                    &Cancel::new(),
                 )
                 .unwrap();
             assert_eq!(traced.person, [1, 0], "{strategy:?}");
@@ -1719,7 +1808,14 @@ mod tests {
         let (starts, ends) = ([t - 100; 2], [t + 36_000; 2]);
         for strategy in [Hop::Push, Hop::Pull] {
             let traced = engine
-                .trace_by(&[3, 5], &starts, &ends, rules, strategy, SKIP_BY_BITS)
+                .trace_by(
+                    &[3, 5],
+                    &starts,
+                    &ends,
+                    rules,
+                    (strategy, SKIP_BY_BITS),
+                    &Cancel::new(),
+                )
                 .unwrap();
             assert_eq!(traced.person, [3, 5, 2], "{strategy:?}");
             // Person 5 met 2 for 1,000 s at venue 7 alone, and is settled
@@ -1735,8 +1831,8 @@ mod tests {
                 &starts[..1],
                 &ends[..1],
                 rules,
-                Hop::Pull,
-                SKIP_BY_BITS,
+                (Hop::Pull, SKIP_BY_BITS),
+                &Cancel::new(),
             )
             .unwrap();
         assert_eq!(traced.person, [5, 2, 3]);
@@ -1785,9 +1881,9 @@ mod tests {
             let engine = engine_of(&stays);
             let (p, s, e) = cases_of(&cases);
             let rules = TraceRules { hops, contact: ContactRules { min_overlap, linger }, latency, until: None };
-            let push = engine.trace_by(&p, &s, &e, rules, Hop::Push, usize::MAX).unwrap();
-            prop_assert_eq!(&engine.trace_by(&p, &s, &e, rules, Hop::Push, 0).unwrap(), &push);
-            prop_assert_eq!(&engine.trace_by(&p, &s, &e, rules, Hop::Pull, SKIP_BY_BITS).unwrap(), &push);
+            let push = engine.trace_by(&p, &s, &e, rules, (Hop::Push, usize::MAX), &Cancel::new()).unwrap();
+            prop_assert_eq!(&engine.trace_by(&p, &s, &e, rules, (Hop::Push, 0), &Cancel::new()).unwrap(), &push);
+            prop_assert_eq!(&engine.trace_by(&p, &s, &e, rules, (Hop::Pull, SKIP_BY_BITS), &Cancel::new()).unwrap(), &push);
             prop_assert_eq!(&engine.trace(&p, &s, &e, rules).unwrap(), &push);
         }
     }

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from google.protobuf.message import Message
 from sqlalchemy.dialects import postgresql
 
-from tokhai_engine import MAX_TIME, MIN_TIME, Sites, Trace
+from tokhai_engine import MAX_TIME, MIN_TIME, Cancel, QueryCancelledError, Sites, Trace
 
 from tokhai.v1 import common_pb2, tracing_pb2 as pb
 from tokhai.v1 import tracing_pb2_grpc
@@ -168,18 +168,27 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
             # engine's default, the latest case end, would make who is reached
             # depend on which cases share a call.
             until = request.until or max(int(time.time()), max(ends))
-            traced = state.engine.trace(
-                persons,
-                starts,
-                ends,
-                hops=request.hops,
-                min_overlap=request.min_overlap_seconds,
-                linger=request.linger_seconds,
-                latency=request.latency_seconds,
-                until=until,
-            )
+            # A trace of thousands of cases runs for seconds, under the read
+            # lock that check-ins wait for: it stops once the call ends.
+            cancel = Cancel()
+            if context is not None and not context.add_callback(cancel.set):
+                cancel.set()  # ended already
+            try:
+                traced = state.engine.trace(
+                    persons,
+                    starts,
+                    ends,
+                    hops=request.hops,
+                    min_overlap=request.min_overlap_seconds,
+                    linger=request.linger_seconds,
+                    latency=request.latency_seconds,
+                    until=until,
+                    cancel=cancel,
+                )
+            except QueryCancelledError:
+                traced = None
             # Cancelled or past its deadline: no more work, and nothing to audit.
-            if gone():
+            if traced is None or gone():
                 return pb.TraceResponse()
             contacts_read = state.lookups.submit(self._contacts, traced.person.tolist())
             exposed = self._exposed_at_sites(traced, sites, windows, request, gone)
