@@ -178,6 +178,35 @@ def test_a_store_that_takes_no_change_until_reopened_turns_health_not_serving(se
         assert health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5).status == health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+def test_an_engine_panic_ends_its_call_as_internal_and_turns_health_not_serving(service, now, monkeypatch):
+    """The engine's panics (a bug) reach Python as PanicException, outside
+    Exception: the call still ends with a status, and the service says it
+    needs a restart."""
+
+    class PanicException(BaseException):  # as pyo3 names it
+        pass
+
+    state = service.server.state
+    engine = state.engine
+
+    class Panicking:
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(engine, name)
+
+        def add_stays(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+            raise PanicException("index out of bounds")
+
+    operator, app = service.client("venue_operator"), service.client("app_backend", app=1)
+    _, payload = service.venue(operator)
+    monkeypatch.setattr(state, "engine", Panicking())
+    request = C.CheckInRequest(person=K.PersonRef(phone="0900000001"), venue_payload=payload, time=now - 60, source=1)
+    with pytest.raises(grpc.RpcError) as info:
+        app.checkins.CheckIn(request, metadata=app.md, timeout=10)
+    assert info.value.code() is grpc.StatusCode.INTERNAL and info.value.details() == "internal error"
+    health = health_pb2_grpc.HealthStub(service.channel)
+    assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
 def test_tls(tmp_path):
     import datetime
 

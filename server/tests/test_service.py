@@ -839,12 +839,14 @@ def test_health_watches_and_reflection_keep_off_the_ingest_streams_threads(servi
 
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    operators = [service.client("venue_operator", name=f"operator {k}") for k in range(2)]
+    from tokhai_server.app import OTHER_STREAMS
+
+    operators = [service.client("venue_operator", name=f"operator {k}") for k in range(OTHER_STREAMS + 1)]
     guard = service.server.guard
-    watch = health_pb2_grpc.HealthStub(operators[0].channel).Watch(health_pb2.HealthCheckRequest(), metadata=operators[0].md, timeout=30)
+    watches = [health_pb2_grpc.HealthStub(o.channel).Watch(health_pb2.HealthCheckRequest(), metadata=o.md, timeout=30) for o in operators[:-1]]
     try:
-        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
-        code, detail = status(lambda *a, **k: next(health_pb2_grpc.HealthStub(operators[1].channel).Watch(*a, **k)), health_pb2.HealthCheckRequest(), metadata=operators[1].md)
+        assert all(next(watch).status == health_pb2.HealthCheckResponse.SERVING for watch in watches)
+        code, detail = status(lambda *a, **k: next(health_pb2_grpc.HealthStub(operators[-1].channel).Watch(*a, **k)), health_pb2.HealthCheckRequest(), metadata=operators[-1].md)
         assert code is grpc.StatusCode.RESOURCE_EXHAUSTED and "health or reflection streams are open" in detail
         release = threading.Event()
 
@@ -864,7 +866,8 @@ def test_health_watches_and_reflection_keep_off_the_ingest_streams_threads(servi
             for call in held:
                 call.cancel()
     finally:
-        watch.cancel()
+        for watch in watches:
+            watch.cancel()
 
 
 def test_a_check_out_is_never_undone_by_a_check_in_at_the_same_time(service, now):
@@ -1021,6 +1024,7 @@ def test_a_retry_after_a_failure_midway_takes_up_what_the_first_try_stored(servi
     call (contact details, the answer kept for retries) is in the database: a
     retry after a failure between the two takes up what the first try
     stored, and stores nothing twice."""
+    from tokhai_server import db
     from tokhai_server.services.checkins import CheckinServicer
 
     app = service.client("app_backend", app=NCOVI)
@@ -1054,6 +1058,17 @@ def test_a_retry_after_a_failure_midway_takes_up_what_the_first_try_stored(servi
     answer = app.checkins.CheckOut(out, metadata=app.md)
     assert answer.t_out == now - 60 and engine.stays_by_id([answer.stay_id]).t_out.tolist() == [now - 60]
     assert app.checkins.CheckOut(out, metadata=app.md) == answer
+
+    # A retry refused (its venue deactivated since) keeps the mark: its
+    # first try stored a stay, which a later retry must take up.
+    again = C.CheckInRequest(request_id="c-2", person=phone(2), venue_payload=a_payload, time=now - 300, source=NCOVI, contact=K.ContactDetails(phone="0900000002"))
+    with monkeypatch.context() as m:
+        m.setattr(CheckinServicer, "_keep_contact", fails)
+        assert status(app.checkins.CheckIn, again, metadata=app.md)[0] is grpc.StatusCode.UNAVAILABLE
+    operator.venues.DeactivateVenue(V.DeactivateVenueRequest(venue_id=a.id), metadata=operator.md, timeout=10)
+    assert status(app.checkins.CheckIn, again, metadata=app.md)[0] is grpc.StatusCode.FAILED_PRECONDITION
+    with state.db.connect() as conn:
+        assert conn.execute(sa.select(db.requests.c.pending).where(db.requests.c.request_id == "c-2")).scalar_one()
 
 
 

@@ -62,8 +62,9 @@ LATENCY = Histogram(
 
 #: Streams one key may hold open at once (an app backend's ingest streams).
 STREAMS_PER_KEY = 2
-#: Streams not of the API (health's Watch, reflection) open at once.
-OTHER_STREAMS = 1
+#: Streams not of the API (health's Watch, reflection) open at once: an
+#: app backend's client-side health checking holds a Watch open.
+OTHER_STREAMS = 2
 
 
 class Guard(grpc.ServerInterceptor):
@@ -142,6 +143,17 @@ class Guard(grpc.ServerInterceptor):
             CALLS.labels(name, code.name).inc()
             context.abort(code, message)
 
+        def fail_hard(error: BaseException, context: grpc.ServicerContext) -> None:
+            # The engine's panics (a bug) come as PanicException, outside
+            # Exception: the change may be half applied, and the engine
+            # takes no more until it is reopened.
+            if type(error).__name__ != "PanicException":
+                raise error
+            log.critical("%s: the engine panicked; the stays' store takes no change until the server restarts", name, exc_info=error)
+            self.broken()
+            CALLS.labels(name, grpc.StatusCode.INTERNAL.name).inc()
+            context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
         def ended(context: grpc.ServicerContext) -> None:
             # A call whose client left or whose deadline passed answered
             # nobody (a handler that saw it returns an empty answer).
@@ -158,6 +170,8 @@ class Guard(grpc.ServerInterceptor):
                     raise Exhausted(f"the answer is {size:,} bytes, over the {self.max_bytes:,}-byte message limit: ask for less in each call")
             except Exception as error:  # noqa: BLE001 - every error ends as a status
                 fail(error, context)
+            except BaseException as error:
+                fail_hard(error, context)
             finally:
                 latency.observe(time.perf_counter() - start)
             ended(context)
@@ -189,6 +203,8 @@ class Guard(grpc.ServerInterceptor):
                 raise
             except Exception as error:  # noqa: BLE001
                 fail(error, context)
+            except BaseException as error:
+                fail_hard(error, context)
             finally:
                 latency.observe(time.perf_counter() - start)
                 if holder is not None:

@@ -43,9 +43,10 @@ class Settings:
     #: the cores keep the cores busy while some wait on disk or the engine;
     #: more only take turns, and handing the interpreter between them costs
     #: (on 2 cores, CheckIn: 6 threads about a fifth more calls/s than 8,
-    #: 32 fewer still; docs/service.md). Streams (bulk ingest, exports,
-    #: reflection, health's Watch) may hold all but two of them.
-    workers: int = 6
+    #: 32 fewer still; docs/service.md). Streams may hold all but two of
+    #: them: the API's (bulk ingest, exports) three, health's Watch and
+    #: reflection two.
+    workers: int = 7
     #: Checkpoint the stays' log at this size (see docs/storage.md).
     checkpoint_bytes: int = 256 << 20
     #: Warning signs in a daily report: SpO2 below, temperature at or above.

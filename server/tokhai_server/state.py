@@ -132,8 +132,10 @@ class State:
 
     def close(self) -> None:
         self.lookups.shutdown()
-        self.engine.close()
-        self.db.dispose()
+        try:
+            self.engine.close()
+        finally:
+            self.db.dispose()
 
     def lock(self, kind: str, *key: object) -> threading.Lock:
         """One of a fixed set of locks of `kind` ("request", "person" or
@@ -326,7 +328,8 @@ class State:
         `FirstTry` (with the answer the first try noted, if it did), so that
         it takes up what a first try stored before the rest was lost (a
         crash, a database that refused it), rather than store it all again.
-        A refused call stored nothing: its mark is removed."""
+        A first try refused stored nothing: its mark is removed. (A retry
+        refused keeps it: its first try may have stored something.)"""
         if not request_id:
             return compute(lambda conn, response: None, FirstTry(retry=False, noted=None, note=lambda response: None))
         _check_request_id(request_id)
@@ -359,7 +362,9 @@ class State:
             try:
                 response = compute(keep, FirstTry(retry=row is not None, noted=noted, note=note))
             except (ServiceError, InvalidInputError) as e:
-                if not isinstance(e, Unavailable | Exhausted):
+                # Refused before it changed anything: only a first try knows
+                # that no earlier one stored something, and frees the id.
+                if row is None and not isinstance(e, Unavailable | Exhausted):
                     with self.db.begin() as conn:
                         conn.execute(_FORGET_PENDING, key)
                 raise

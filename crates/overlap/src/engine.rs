@@ -336,6 +336,8 @@ impl Engine {
         if w.closed {
             return Ok(());
         }
+        // No change in flight outlives the store's lock.
+        self.drain(&w);
         let result = self
             .writable(&mut w)
             .and_then(|()| self.checkpoint_locked(&mut w));
@@ -450,10 +452,14 @@ impl Engine {
         // Even if `apply` panics, the turn passes on: a bug must not hang
         // every writer after it.
         let _pass = PassTurn(self);
-        if durable.is_ok() {
-            apply();
+        durable?;
+        // A change before this one failed midway: this one's stays were
+        // numbered after stays the partitions lack.
+        if self.interrupted.load(Ordering::Acquire) {
+            return Err(Error::Interrupted);
         }
-        durable
+        apply();
+        Ok(())
     }
 
     /// [`Engine::commit`] for a batch of stays. A big batch whose turn has
@@ -483,10 +489,12 @@ impl Engine {
             };
             (durable, appends)
         });
-        if durable.is_ok() {
-            self.install(appends);
+        durable?;
+        if self.interrupted.load(Ordering::Acquire) {
+            return Err(Error::Interrupted);
         }
-        durable
+        self.install(appends);
+        Ok(())
     }
 
     /// Applies a change read back from the log while opening.
@@ -841,27 +849,47 @@ mod tests {
     const T: i64 = 1_627_779_600;
 
     /// Numbers and logs a batch of `n` stays at venue 7, as `add_stays`
-    /// does, then panics where it would apply them.
-    fn panic_midway(engine: &Engine, n: u64) {
+    /// does, not yet applied.
+    fn begin(engine: &Engine, n: u64) -> (Ticket, Vec<DayRows>) {
         let persons: Vec<u64> = (0..n).collect();
         let venues = vec![7; n as usize];
         let t_in = vec![T; n as usize];
         let t_out = vec![T + 600; n as usize];
-        let ticket = {
-            let mut w = engine.writer.lock();
-            let (by_day, _) =
-                split_by_day(&persons, &venues, &t_in, &t_out, |d| w.next_seq(d)).unwrap();
-            let log_end = engine.store.as_ref().map(|store| {
-                let record = log::encode_add(&bases(&by_day), &persons, &venues, &t_in, &t_out);
-                store.append(&record).unwrap()
-            });
-            w.note_added(&by_day);
-            w.issue(log_end)
-        };
+        let mut w = engine.writer.lock();
+        let (by_day, _) =
+            split_by_day(&persons, &venues, &t_in, &t_out, |d| w.next_seq(d)).unwrap();
+        let log_end = engine.store.as_ref().map(|store| {
+            let record = log::encode_add(&bases(&by_day), &persons, &venues, &t_in, &t_out);
+            store.append(&record).unwrap()
+        });
+        w.note_added(&by_day);
+        (w.issue(log_end), by_day)
+    }
+
+    /// A batch of `n` stays that panics where it would be applied.
+    fn panic_midway(engine: &Engine, n: u64) {
+        let (ticket, _) = begin(engine, n);
         let change = catch_unwind(AssertUnwindSafe(|| {
             engine.commit(ticket, || panic!("a bug, midway"))
         }));
         assert!(change.is_err(), "the panic reaches the caller");
+    }
+
+    #[test]
+    fn a_change_begun_before_another_panicked_midway_is_refused_not_applied() {
+        let engine = Engine::new();
+        let (first, _) = begin(&engine, 3);
+        let (second, rows) = begin(&engine, 2);
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            engine.commit(first, || panic!("a bug, midway"))
+        }));
+        assert!(panicked.is_err());
+        // Numbered after the stays lost: applied, it would not fit.
+        let refused = engine.commit(second, || engine.apply_add(rows));
+        assert_eq!(refused.unwrap_err(), Error::Interrupted);
+        assert_eq!(engine.len(), 0);
+        add(&engine, 100).unwrap();
+        assert_eq!(engine.len(), 1);
     }
 
     fn add(engine: &Engine, person: u64) -> Result<Vec<u64>> {

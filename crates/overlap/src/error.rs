@@ -109,9 +109,10 @@ pub enum Error {
     #[error("the engine is closed")]
     Closed,
     /// A change failed midway (a panic: a bug), so the stays held may be
-    /// behind the store's log. Changes are refused until the store is
-    /// reopened, which replays the log; queries still answer.
-    #[error("a change failed midway: reopen the store, which replays its log")]
+    /// behind the store's log. A durable engine refuses changes until the
+    /// store is reopened, which replays the log; an in-memory one refuses
+    /// those begun before the failure. Queries still answer.
+    #[error("a change failed midway: a durable store takes changes again once reopened, which replays its log")]
     Interrupted,
     /// A query given up because its caller cancelled it.
     #[error("the query was cancelled")]

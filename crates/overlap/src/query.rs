@@ -337,10 +337,14 @@ impl State {
         presence_of(stays, start, end, linger)
     }
 
-    /// [`State::presence`] of each of `cases` (case, start, end): for many,
-    /// their stays are gathered at once.
+    /// [`State::presence`] of each of `cases` (case, start, end): for many
+    /// with windows alike, their stays are gathered at once (over the span
+    /// of all the windows).
     fn presences(&self, cases: &[(u64, i64, i64)], linger: i64) -> Vec<Vec<Presence>> {
-        if cases.len() < VENUES_FROM {
+        let widest = cases.iter().map(|c| c.2 - c.1).max().unwrap_or(0);
+        let lo = cases.iter().map(|c| c.1).min().unwrap_or(0);
+        let hi = cases.iter().map(|c| c.2).max().unwrap_or(0);
+        if cases.len() < VENUES_FROM || hi - lo > widest.saturating_mul(2) {
             return cases
                 .par_iter()
                 .map(|&(case, s, e)| self.presence(case, s, e, linger))
@@ -349,8 +353,6 @@ impl State {
         let mut people: Vec<u64> = cases.iter().map(|c| c.0).collect();
         people.par_sort_unstable();
         people.dedup();
-        let lo = cases.iter().map(|c| c.1).min().unwrap_or(0);
-        let hi = cases.iter().map(|c| c.2).max().unwrap_or(0);
         let stays = self.stays_of(&people, lo, hi);
         cases
             .par_iter()

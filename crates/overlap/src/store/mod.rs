@@ -372,13 +372,13 @@ impl Store {
                         next.parts.insert(day, old);
                     }
                     _ => {
+                        if written.len() == UNSYNCED_PARTS {
+                            written.pop_front().map(sync).transpose()?;
+                        }
                         let path = part_path(&self.dir, day, gen);
                         let file = part::write(&*self.disk, &path, p.borrow(), &mut created)?;
                         written.push_back((file, path));
                         next.parts.insert(day, gen);
-                        if written.len() > UNSYNCED_PARTS {
-                            written.pop_front().map(sync).transpose()?;
-                        }
                     }
                 }
             }
