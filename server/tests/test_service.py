@@ -1059,16 +1059,10 @@ def test_a_retry_after_a_failure_midway_takes_up_what_the_first_try_stored(servi
     assert answer.t_out == now - 60 and engine.stays_by_id([answer.stay_id]).t_out.tolist() == [now - 60]
     assert app.checkins.CheckOut(out, metadata=app.md) == answer
 
-    # A retry refused (its venue deactivated since) keeps the mark: its
-    # first try stored a stay, which a later retry must take up.
-    again = C.CheckInRequest(request_id="c-2", person=phone(2), venue_payload=a_payload, time=now - 300, source=NCOVI, contact=K.ContactDetails(phone="0900000002"))
-    with monkeypatch.context() as m:
-        m.setattr(CheckinServicer, "_keep_contact", fails)
-        assert status(app.checkins.CheckIn, again, metadata=app.md)[0] is grpc.StatusCode.UNAVAILABLE
-    operator.venues.DeactivateVenue(V.DeactivateVenueRequest(venue_id=a.id), metadata=operator.md, timeout=10)
-    assert status(app.checkins.CheckIn, again, metadata=app.md)[0] is grpc.StatusCode.FAILED_PRECONDITION
+    # A check-in with a request id commits once: the answer, no mark.
     with state.db.connect() as conn:
-        assert conn.execute(sa.select(db.requests.c.pending).where(db.requests.c.request_id == "c-2")).scalar_one()
+        kept = conn.execute(sa.select(db.requests.c.pending).where(db.requests.c.request_id == "c-1")).scalar_one()
+    assert kept is None, "answered, not pending"
 
 
 

@@ -39,14 +39,15 @@ class FirstTry(Generic[M]):
     """What a call that stores in the engine knows of an earlier try of the
     same request (`State.once_durable`)."""
 
-    #: An earlier try began and was never answered: it may have stored its
-    #: changes in the engine.
+    #: An earlier try may have begun and never been answered: it may have
+    #: stored its changes in the engine.
     retry: bool
     #: The answer that try noted before changing the engine, if it did.
     noted: M | None
-    #: Notes `answer` before the engine is changed (committed at once), for
-    #: a retry to take up: what a call that cannot find its changes again
-    #: (a check-out by person and venue) has to remember.
+    #: Notes `answer` before the engine is changed (committed at once, the
+    #: request marked pending), for a retry to take up: what a call that
+    #: cannot find its changes again (a check-out by person and venue) has
+    #: to remember.
     note: Callable[[M], None]
 
 
@@ -321,15 +322,30 @@ class State:
                     keep(conn, response)
             return response
 
-    def once_durable(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[Keep, FirstTry[M]], M], replayed: Callable[[M], None] | None = None) -> M:
+    def once_durable(
+        self,
+        principal: Principal,
+        request_id: str,
+        method: str,
+        kind: type[M],
+        compute: Callable[[Keep, FirstTry[M]], M],
+        replayed: Callable[[M], None] | None = None,
+        *,
+        mark: bool = False,
+    ) -> M:
         """`once_stored` for calls that store in the engine, whose changes
-        there cannot commit with their answer: the request is marked
-        pending first. A retry that finds the mark tells `compute` so, in its
-        `FirstTry` (with the answer the first try noted, if it did), so that
-        it takes up what a first try stored before the rest was lost (a
-        crash, a database that refused it), rather than store it all again.
-        A first try refused stored nothing: its mark is removed. (A retry
-        refused keeps it: its first try may have stored something.)"""
+        there cannot commit with their answer. A call with no answer kept
+        may be the retry of a first try that stored its changes there before
+        the rest was lost (a crash, a database that refused it): `compute` is
+        told so in its `FirstTry`, and takes them up rather than store them
+        again. A call that can look its changes up cheaply (a check-in, by
+        person, venue and time) looks; one that cannot notes its answer
+        before it changes the engine (`FirstTry.note`); with `mark`, the
+        request is marked pending first, and only a retry that finds the
+        mark looks (a batch of 10,000 check-ins: one commit, not 10,000
+        lookups). A first try refused stored nothing: its mark or note is
+        removed. (A retry refused keeps it: its first try may have stored
+        something.)"""
         if not request_id:
             return compute(lambda conn, response: None, FirstTry(retry=False, noted=None, note=lambda response: None))
         _check_request_id(request_id)
@@ -341,30 +357,42 @@ class State:
                 if replayed is not None:
                     replayed(answer)
                 return answer
-            if row is None:
+            pending = row is not None
+            created = False
+
+            def pend(response: bytes) -> None:
+                nonlocal pending, created
                 with self.db.begin() as conn:
-                    conn.execute(
-                        _KEEP_ANSWER,
-                        {"principal_id": principal.id, "request_id": request_id, "method": method, "response": b"", "pending": True, "created_at": int(time.time())},
-                    )
+                    if pending:
+                        conn.execute(_NOTE_PENDING, {**key, "answer": response})
+                    else:
+                        conn.execute(
+                            _KEEP_ANSWER,
+                            {"principal_id": principal.id, "request_id": request_id, "method": method, "response": response, "pending": True, "created_at": int(time.time())},
+                        )
+                pending = created = True
+
+            if mark and not pending:
+                pend(b"")
             kept = False
 
             def keep(conn: sa.Connection, response: Message) -> None:
                 nonlocal kept
-                conn.execute(_ANSWER_PENDING, {**key, "answer": response.SerializeToString()})
+                answer = response.SerializeToString()
+                if pending:
+                    conn.execute(_ANSWER_PENDING, {**key, "answer": answer})
+                else:
+                    conn.execute(_KEEP_ANSWER, {"principal_id": principal.id, "request_id": request_id, "method": method, "response": answer, "created_at": int(time.time())})
                 kept = True
 
-            def note(response: Message) -> None:
-                with self.db.begin() as conn:
-                    conn.execute(_NOTE_PENDING, {**key, "answer": response.SerializeToString()})
-
             noted = kind.FromString(row.response) if row is not None and row.response else None
+            first = FirstTry(retry=row is not None or not mark, noted=noted, note=lambda response: pend(response.SerializeToString()))
             try:
-                response = compute(keep, FirstTry(retry=row is not None, noted=noted, note=note))
+                response = compute(keep, first)
             except (ServiceError, InvalidInputError) as e:
                 # Refused before it changed anything: only a first try knows
                 # that no earlier one stored something, and frees the id.
-                if row is None and not isinstance(e, Unavailable | Exhausted):
+                if created and not isinstance(e, Unavailable | Exhausted):
                     with self.db.begin() as conn:
                         conn.execute(_FORGET_PENDING, key)
                 raise

@@ -252,7 +252,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             ack = self.state.once(who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda: self._ingest_checkouts(batch))
         else:
             ack = self.state.once_durable(
-                who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda keep, first: (first.retry and self._stored_already(batch)) or self._ingest_checkins(batch)
+                who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda keep, first: (first.retry and self._stored_already(batch)) or self._ingest_checkins(batch), mark=True
             )
         ack.batch_id = batch.batch_id  # the batch's number in this stream, not in the first one
         return ack
