@@ -207,6 +207,21 @@ def test_an_engine_panic_ends_its_call_as_internal_and_turns_health_not_serving(
     assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+def test_postgres_connections_time_out_and_keep_alive(database_url):
+    if database_url is None:
+        pytest.skip("PostgreSQL only")
+    from tokhai_server import db
+
+    for url, timeout in ((database_url, "10"), (f"{database_url}?connect_timeout=3", "3")):
+        engine = db.connect(url)
+        try:
+            with engine.connect() as conn:
+                held = conn.connection.dbapi_connection.info.get_parameters()
+        finally:
+            engine.dispose()
+        assert held["connect_timeout"] == timeout and held["keepalives_idle"] == "30", held
+
+
 def test_tls(tmp_path):
     import datetime
 
