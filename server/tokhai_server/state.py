@@ -370,7 +370,8 @@ class State:
                             _KEEP_ANSWER,
                             {"principal_id": principal.id, "request_id": request_id, "method": method, "response": response, "pending": True, "created_at": int(time.time())},
                         )
-                pending = created = True
+                created = created or not pending
+                pending = True
 
             if mark and not pending:
                 pend(b"")
