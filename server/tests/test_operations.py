@@ -219,7 +219,7 @@ def test_postgres_connections_time_out_and_keep_alive(database_url):
                 held = conn.connection.dbapi_connection.info.get_parameters()
         finally:
             engine.dispose()
-        assert held["connect_timeout"] == timeout and held["keepalives_idle"] == "30", held
+        assert held["connect_timeout"] == timeout and held["keepalives_idle"] == "30" and held["tcp_user_timeout"] == "40000", held
 
 
 def test_tls(tmp_path):

@@ -1059,11 +1059,48 @@ def test_a_retry_after_a_failure_midway_takes_up_what_the_first_try_stored(servi
     assert answer.t_out == now - 60 and engine.stays_by_id([answer.stay_id]).t_out.tolist() == [now - 60]
     assert app.checkins.CheckOut(out, metadata=app.md) == answer
 
+    # A check-out noted, whose change failed: before its retry, a check-in
+    # elsewhere closed the stay earlier, which the retry does not undo.
+    check_in(app, b_payload, phone(3), now - 600)
+
+    class Failing:
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(engine, name)
+
+        def set_checkout(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+            raise locked
+
+    out = C.CheckOutRequest(request_id="o-2", person_at_venue=C.PersonAtVenue(person=phone(3), venue_id=b.id), time=now - 60)
+    with monkeypatch.context() as m:
+        m.setattr(state, "engine", Failing())
+        assert status(app.checkins.CheckOut, out, metadata=app.md)[0] is grpc.StatusCode.UNAVAILABLE
+    elsewhere = check_in(app, a_payload, phone(3), now - 90)
+    answer = app.checkins.CheckOut(out, metadata=app.md)
+    assert answer.t_out == now - 90 and engine.stays_by_id([answer.stay_id]).t_out.tolist() == [now - 90]
+    assert engine.stays_by_id([elsewhere.stay_id]).t_in.tolist() == [now - 90]
+
     # A check-in with a request id commits once: the answer, no mark.
     with state.db.connect() as conn:
         kept = conn.execute(sa.select(db.requests.c.pending).where(db.requests.c.request_id == "c-1")).scalar_one()
     assert kept is None, "answered, not pending"
 
+
+
+def test_a_new_request_with_an_old_personal_code_is_refused_though_its_scan_was_stored(service, now):
+    """Only the retry of a scan that was stored skips the code's expiry: a
+    new request with a code kept from then is refused, and does not learn
+    the person's entry decision of today."""
+    app = service.client("app_backend", app=NCOVI)
+    operator = service.client("venue_operator")
+    venue, _ = service.venue(operator)
+    code = app.checkins.IssuePersonalCode(C.IssuePersonalCodeRequest(person=phone(1), valid_seconds=2), metadata=app.md).payload
+    scan = C.ScanPersonRequest(request_id="s-1", venue_id=venue.id, person_payload=code, time=now - 60)
+    first = operator.checkins.ScanPerson(scan, metadata=operator.md)
+    time.sleep(3)  # the code expires
+    assert operator.checkins.ScanPerson(scan, metadata=operator.md) == first, "the retry gets its answer"
+    again = C.ScanPersonRequest(request_id="s-2", venue_id=venue.id, person_payload=code, time=now - 60)
+    code_, detail = status(operator.checkins.ScanPerson, again, metadata=operator.md)
+    assert code_ is grpc.StatusCode.INVALID_ARGUMENT and "expired" in detail
 
 
 def test_a_trace_past_its_deadline_stops_and_reads_nothing_more(service, now, monkeypatch):

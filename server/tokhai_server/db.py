@@ -215,8 +215,9 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'tokhai.db'}"
 
 
-#: libpq's: seconds to connect; a dead peer found after 30 s idle and 3 probes 10 s apart.
-_POSTGRES_TIMEOUTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+#: libpq's: seconds to connect; a dead peer found after 30 s idle and 3
+#: probes 10 s apart, or when data sent stays unacknowledged for 40 s.
+_POSTGRES_TIMEOUTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3, "tcp_user_timeout": 40_000}
 
 
 def connect(url: str) -> sa.Engine:
@@ -245,8 +246,9 @@ def connect(url: str) -> sa.Engine:
         # A server gone quiet (a network cut, a host down) must fail a call,
         # not hold its thread for ever: a time limit on connecting, and TCP
         # keepalives on the connections held, unless the URL says otherwise.
-        given = sa.engine.make_url(url).query
-        quiet = {k: v for k, v in _POSTGRES_TIMEOUTS.items() if k not in given}
+        parsed = sa.engine.make_url(url)
+        libpq = parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2")
+        quiet = {k: v for k, v in _POSTGRES_TIMEOUTS.items() if k not in parsed.query} if libpq else {}
         engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True, hide_parameters=True, connect_args=quiet)
     metadata.create_all(engine)
     # Columns and indexes added since a database was made: create_all passes

@@ -164,7 +164,9 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             person_id = self.state.codes.verify_personal(request.person_payload, 0)
             care.audit_referral(self.state, who, "ScanPerson", "entry control at the venue", person_id, response.advice, venue=response.venue_id)
 
-        return self.state.once_durable(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan, replayed=audited)
+        # Marked pending first: only a retry skips the code's expiry and the
+        # scan's delay, never a new request with an old code.
+        return self.state.once_durable(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan, replayed=audited, mark=True)
 
     def CheckOut(self, request, context):  # noqa: N802, ANN001
         who = principal()
@@ -173,12 +175,15 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             state = self.state
             if first.noted is not None:
                 # A first try settled on this stay and may have checked it
-                # out: setting the same check-out again changes nothing.
+                # out: it is checked out then, unless it ended earlier since
+                # (a check-in elsewhere closed it), which a retry must not undo.
+                stay_id = first.noted.stay_id
                 person_id, _ = state.people.of_ref(request.person_at_venue.person)
                 with state.lock("person", person_id):
-                    state.engine.set_checkout([first.noted.stay_id], first.noted.t_out)
-                    state.forget_open(person_id, first.noted.stay_id)
-                return first.noted
+                    t_out = min(first.noted.t_out, int(state.engine.stays_by_id([stay_id]).t_out[0]))
+                    state.engine.set_checkout([stay_id], t_out)
+                    state.forget_open(person_id, stay_id)
+                return pb.CheckOutResponse(stay_id=stay_id, t_out=t_out)
             target = request.WhichOneof("target")
             if target is None:
                 raise Invalid("give stay or person_at_venue")
