@@ -1103,14 +1103,19 @@ def test_a_new_request_with_an_old_personal_code_is_refused_though_its_scan_was_
     assert code_ is grpc.StatusCode.INVALID_ARGUMENT and "expired" in detail
 
 
-def test_a_trace_past_its_deadline_stops_and_reads_nothing_more(service, now, monkeypatch):
+def two_met(service, now):  # noqa: ANN001, ANN201
+    """Two people who met an hour ago, and a tracer's request for the first one's contacts."""
     admin = service.client("admin")
     app = service.client("app_backend", app=NCOVI)
     _, payload = service.venue(admin)
     check_in(app, payload, phone(1), now - 3_600)
     check_in(app, payload, phone(2), now - 3_590)
-    tracer = service.client("tracer")
     request = T.TraceRequest(cases=[T.Case(person=phone(1), province_code="79", start=now - 7_200, end=now)], hops=1, purpose="ổ dịch")
+    return service.client("tracer"), request
+
+
+def test_a_trace_past_its_deadline_stops_and_reads_nothing_more(service, now, monkeypatch):
+    tracer, request = two_met(service, now)
     state = service.server.state
     before = audit.count(state.db)
     slowed = Slowed(state.engine, "trace", 1.5)
@@ -1132,13 +1137,7 @@ def test_a_trace_whose_call_ends_is_given_up_inside_the_engine(service, now, mon
     told to give up, and does."""
     import threading
 
-    admin = service.client("admin")
-    app = service.client("app_backend", app=NCOVI)
-    _, payload = service.venue(admin)
-    check_in(app, payload, phone(1), now - 3_600)
-    check_in(app, payload, phone(2), now - 3_590)
-    tracer = service.client("tracer")
-    request = T.TraceRequest(cases=[T.Case(person=phone(1), province_code="79", start=now - 7_200, end=now)], hops=1, purpose="ổ dịch")
+    tracer, request = two_met(service, now)
     state = service.server.state
     engine = state.engine
     told, gave_up = threading.Event(), threading.Event()

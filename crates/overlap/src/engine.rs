@@ -394,7 +394,9 @@ impl Engine {
     }
 
     /// Refuses changes to a closed engine; after a failed fsync, waits for
-    /// the changes in flight and recovers the log before anything else.
+    /// the changes in flight and recovers the log before anything else;
+    /// after a change that panicked midway, refuses changes to a durable
+    /// engine until it is reopened.
     fn writable(&self, w: &mut Writer) -> Result<()> {
         if w.closed {
             return Err(Error::Closed);
@@ -406,26 +408,26 @@ impl Engine {
                 return Err(Error::Interrupted);
             }
             self.drain(w);
-            w.next_seq = self
-                .state
-                .read()
-                .partitions
-                .iter()
-                .map(|(&d, p)| (d, p.next_seq))
-                .collect();
+            self.renumber(w);
             self.interrupted.store(false, Ordering::Release);
         }
         if let Some(store) = self.store.as_ref().filter(|s| s.has_failed()) {
             self.drain(w);
             store.recover()?;
-            let state = self.state.read();
-            w.next_seq = state
-                .partitions
-                .iter()
-                .map(|(&d, p)| (d, p.next_seq))
-                .collect();
+            self.renumber(w);
         }
         Ok(())
+    }
+
+    /// Numbers the next stays of each day after those its partition holds,
+    /// once changes numbered past them have failed (none in flight).
+    fn renumber(&self, w: &mut Writer) {
+        let state = self.state.read();
+        w.next_seq = state
+            .partitions
+            .iter()
+            .map(|(&d, p)| (d, p.next_seq))
+            .collect();
     }
 
     /// Waits until every change begun has been applied (or has failed).
