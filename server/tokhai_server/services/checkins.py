@@ -155,18 +155,20 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 response = self._check_in(person_id, venue.id, request.time)
             # Venue staff get the decision, not the person's health behind it.
             response.advice.advice = care.advice(self.state, person_id, int(time.time())).advice
-            audited(response)
+            audited(person_id, response)
             return response
 
-        def audited(response: pb.CheckInResponse) -> None:
+        def audited(person_id: int, response: pb.CheckInResponse) -> None:
+            care.audit_referral(self.state, who, "ScanPerson", "entry control at the venue", person_id, response.advice, venue=response.venue_id)
+
+        def replayed(response: pb.CheckInResponse) -> None:
             # The code was checked when first scanned: its expiry since
             # does not undo that answer.
-            person_id = self.state.codes.verify_personal(request.person_payload, 0)
-            care.audit_referral(self.state, who, "ScanPerson", "entry control at the venue", person_id, response.advice, venue=response.venue_id)
+            audited(self.state.codes.verify_personal(request.person_payload, 0), response)
 
         # Marked pending first: only a retry skips the code's expiry and the
         # scan's delay, never a new request with an old code.
-        return self.state.once_durable(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan, replayed=audited, mark=True)
+        return self.state.once_durable(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan, replayed=replayed, mark=True)
 
     def CheckOut(self, request, context):  # noqa: N802, ANN001
         who = principal()
