@@ -136,6 +136,26 @@ def test_no_withheld_symptom_count_comes_back_from_the_others(wards, salt):
         assert len(values) >= reports.SMALL_CELL - 1, (area, sorted(values))
 
 
+def test_symptom_counts_count_each_person_once_a_day_where_they_last_declared(service, now):
+    """One person declaring symptoms at five check-ins is one person: a
+    count of 5 would let the small-cell rule show them to analysts."""
+    app = service.client("app_backend", app=NCOVI)
+
+    def declare(phone: str, ward: str, at: int) -> None:
+        fever = H.Declaration(symptoms=[H.SYMPTOM_FEVER], province_code="79", district_code="761" if ward == "26800" else "760", ward_code=ward)
+        app.care.Declare(H.DeclareRequest(person=K.PersonRef(phone=phone), time=at, source=NCOVI, declaration=fever), metadata=app.md)
+
+    for k in range(5):
+        declare("0900000001", "26800", now - 50 + k)
+    declare("0900000002", "26800", now - 40)  # then moved on: counted where last declared
+    declare("0900000002", "26740", now - 30)
+    wards = R.CountsRequest(province_code="79", by=R.LEVEL_WARD, start=now - 60, end=now + 60)
+    tracer, analyst = service.client("tracer", province="79"), service.client("analyst", province="79")
+    assert {r.key: r.count for r in tracer.reports.SymptomCounts(wards, metadata=tracer.md).rows} == {"79-761-26800": 1, "79-760-26740": 1}
+    rows = analyst.reports.SymptomCounts(wards, metadata=analyst.md).rows
+    assert {r.key: (r.count, r.withheld) for r in rows} == {"79-761-26800": (0, True), "79-760-26740": (0, True)}
+
+
 def test_symptoms_venues_and_quarantine_counts(service, now):
     admin = service.client("admin")
     app = service.client("app_backend", app=NCOVI)

@@ -75,8 +75,9 @@ class ReportServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SymptomCounts(self, request, context):
-        """Declarations with symptoms per province, district or ward of residence, per day.
-        A day is that of the declaration's time. For analysts, small counts are
+        """People who declared symptoms per province, district or ward of residence,
+        per day: each counted once a day, where their last declaration with
+        symptoms that day places them. A day is that of the declaration's time. For analysts, small counts are
         withheld (see CountRow.withheld).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
