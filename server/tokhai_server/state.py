@@ -101,6 +101,21 @@ _FORGET_PENDING = db.requests.delete().where(_THE_REQUEST & (db.requests.c.pendi
 _VENUES = sa.select(*(db.venues.c[f.name] for f in dataclasses.fields(Venue)))
 
 
+def _replay(answer: M, replayed: Callable[[M], None] | None) -> M:
+    """A kept answer, given again (after `replayed(answer)`)."""
+    if replayed is not None:
+        replayed(answer)
+    return answer
+
+
+def _insert_answer(conn: sa.Connection, principal: Principal, request_id: str, method: str, response: bytes, *, pending: bool | None = None) -> None:
+    """Keeps a request's answer (or, `pending`, its mark) for its retries."""
+    conn.execute(
+        _KEEP_ANSWER,
+        {"principal_id": principal.id, "request_id": request_id, "method": method, "response": response, "pending": pending, "created_at": int(time.time())},
+    )
+
+
 def _check_request_id(request_id: str) -> None:
     if len(request_id) > 128:
         raise Invalid("request_id is longer than 128 characters")
@@ -302,18 +317,12 @@ class State:
                 # Marked by `once_durable` (a batch of check-ins), never answered.
                 raise Invalid(f"request_id {request_id!r} is that of a batch of check-ins not answered yet: send that batch again, or use another id")
             if row is not None:
-                answer = kind.FromString(row.response)
-                if replayed is not None:
-                    replayed(answer)
-                return answer
+                return _replay(kind.FromString(row.response), replayed)
             kept = False
 
             def keep(conn: sa.Connection, response: Message) -> None:
                 nonlocal kept
-                conn.execute(
-                    _KEEP_ANSWER,
-                    {"principal_id": principal.id, "request_id": request_id, "method": method, "response": response.SerializeToString(), "created_at": int(time.time())},
-                )
+                _insert_answer(conn, principal, request_id, method, response.SerializeToString())
                 kept = True
 
             response = compute(keep)
@@ -353,10 +362,7 @@ class State:
         with self.lock("request", principal.id, request_id):
             row = self._kept(principal, request_id, method)
             if row is not None and not row.pending:
-                answer = kind.FromString(row.response)
-                if replayed is not None:
-                    replayed(answer)
-                return answer
+                return _replay(kind.FromString(row.response), replayed)
             pending = row is not None
             created = False
 
@@ -366,10 +372,7 @@ class State:
                     if pending:
                         conn.execute(_NOTE_PENDING, {**key, "answer": response})
                     else:
-                        conn.execute(
-                            _KEEP_ANSWER,
-                            {"principal_id": principal.id, "request_id": request_id, "method": method, "response": response, "pending": True, "created_at": int(time.time())},
-                        )
+                        _insert_answer(conn, principal, request_id, method, response, pending=True)
                 created = created or not pending
                 pending = True
 
@@ -383,7 +386,7 @@ class State:
                 if pending:
                     conn.execute(_ANSWER_PENDING, {**key, "answer": answer})
                 else:
-                    conn.execute(_KEEP_ANSWER, {"principal_id": principal.id, "request_id": request_id, "method": method, "response": answer, "created_at": int(time.time())})
+                    _insert_answer(conn, principal, request_id, method, answer)
                 kept = True
 
             noted = kind.FromString(row.response) if row is not None and row.response else None
