@@ -77,8 +77,8 @@ class Guard(grpc.ServerInterceptor):
     batches, or a reflection client), and the rest must stay free for the
     other calls and the health checks. A key holds STREAMS_PER_KEY of them
     at most, so that no one key can keep the app backends' ingest streams
-    out; and streams not of the API (health's Watch, reflection) share one
-    slot of their own, so that no few keys can either."""
+    out; and streams not of the API (health's Watch, reflection) share
+    OTHER_STREAMS slots of their own, so that no few keys can either."""
 
     def __init__(self, keys: auth.Keys, streams: int, max_bytes: int, broken: Callable[[], None] = lambda: None) -> None:
         self.keys = keys
