@@ -10,8 +10,11 @@
 //! ```
 //! A record that the file ends in the middle of is a torn write: the call
 //! that wrote it was never acknowledged, and the log is cut back to the
-//! record before. A record that is whole but fails a checksum is damage to
-//! acknowledged data and stops the open with an error.
+//! record before. So is a record that fails a checksum where the file ends
+//! in zeros from inside it on: a crash after the file grew but before its
+//! last blocks were written leaves them zero, and no whole record ends in
+//! zeros (its last column holds times). Any other record that fails a
+//! checksum is damage to acknowledged data and stops the open with an error.
 
 use std::path::Path;
 
@@ -123,12 +126,17 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<(Vec<(u64, Record)>, u
     }
     let mut records = Vec::new();
     let mut at = HEADER_LEN as usize;
+    // Where the zeros that the file ends in begin.
+    let zeros_from = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     while at < bytes.len() {
         let torn = || Ok(at as u64);
         if bytes.len() - at < RECORD_HEAD {
             return torn().map(|end| (records, end));
         }
         if crc32c::crc32c(&bytes[at..at + 12]) != u32_at(at + 12) {
+            if zeros_from < at + RECORD_HEAD {
+                return torn().map(|end| (records, end));
+            }
             return Err(Error::corrupt(
                 path,
                 at as u64,
@@ -143,6 +151,10 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<(Vec<(u64, Record)>, u
         }
         let body = &bytes[body_at..body_at + len];
         if crc32c::crc32c(body) != u32_at(at + 8) {
+            // Its last value (a time) among the zeros: never wholly written.
+            if zeros_from + 8 <= body_at + len {
+                return torn().map(|end| (records, end));
+            }
             return Err(Error::corrupt(path, at as u64, "record checksum mismatch"));
         }
         let record =
@@ -242,6 +254,46 @@ mod tests {
                 ids: vec![9],
                 t_out: vec![10]
             }
+        );
+    }
+
+    #[test]
+    fn a_last_record_ending_in_zeros_is_torn_not_damaged() {
+        let first = encode_checkout(&[1, 2, 3], &[946_684_800, 5, 6]);
+        let last = encode_add(&[(1, 0)], &[1], &[2], &[3], &[946_684_801]);
+        let bytes = log_of(&[first.clone(), last.clone()]);
+        let clean = HEADER_LEN + first.len() as u64;
+        // A crash after the file grew, before its last blocks were written:
+        // the record is zero from some byte on, and perhaps zeros follow.
+        for from in clean as usize..bytes.len() - 7 {
+            for grown in [0, 1, 4096] {
+                let mut torn = bytes.clone();
+                torn[from..].fill(0);
+                torn.resize(bytes.len() + grown, 0);
+                let (records, end) = decode(Path::new("x"), &torn)
+                    .unwrap_or_else(|e| panic!("zero from {from}, {grown} more: {e}"));
+                assert_eq!((records.len(), end), (1, clean), "zero from {from}");
+            }
+        }
+        // Zeros after whole records: the file grew, nothing was written.
+        let mut grown = bytes.clone();
+        grown.resize(bytes.len() + 100, 0);
+        let (records, end) = decode(Path::new("x"), &grown).unwrap();
+        assert_eq!((records.len(), end), (2, bytes.len() as u64));
+        // The same zeros in a record with a whole record after it are damage.
+        let mut damaged = log_of(&[last.clone(), first.clone()]);
+        let end_of_last = HEADER_LEN as usize + last.len();
+        damaged[end_of_last - 8..end_of_last].fill(0);
+        let err = decode(Path::new("x"), &damaged).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Corrupt {
+                    offset: HEADER_LEN,
+                    ..
+                }
+            ),
+            "{err}"
         );
     }
 

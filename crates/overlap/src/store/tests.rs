@@ -111,6 +111,30 @@ fn a_torn_last_record_is_cut_off_at_every_offset() {
 }
 
 #[test]
+fn a_last_record_left_zero_by_a_crash_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).unwrap();
+    add(&engine, 1, 3, 0).unwrap();
+    let clean = fs::metadata(log_file(dir.path())).unwrap().len();
+    add(&engine, 2, 4, 1).unwrap();
+    drop(engine);
+    let log = log_file(dir.path());
+    let mut bytes = fs::read(&log).unwrap();
+    // The file grew, but its last block was never written.
+    let n = bytes.len();
+    bytes[n - 40..].fill(0);
+    bytes.resize(n + 4096, 0);
+    fs::write(&log, &bytes).unwrap();
+    let engine = open(dir.path()).unwrap();
+    assert_eq!((count(&engine, 1), count(&engine, 2)), (3, 0));
+    assert_eq!(
+        fs::metadata(&log).unwrap().len(),
+        clean,
+        "torn tail removed"
+    );
+}
+
+#[test]
 fn a_flipped_byte_in_a_committed_log_record_is_reported_not_cut() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path()).unwrap();
