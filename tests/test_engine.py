@@ -81,6 +81,7 @@ def test_checkout_changes_answers_and_expiry_forgets():
         # Sequences that take no slice: the rows before the first refused are checked all the same.
         ((deque([1, -1]), deque([1, 1]), deque([900_000_000, T]), deque([T, T + 1])), InvalidInputError, "row 0: t_in 900000000 is outside"),
         ((deque([1, -1]), deque([1, 1]), deque([T, T]), deque([T + 1, T + 1])), InvalidInputError, "row 1: persons is -1"),
+        ((deque([True, 2]), [1, 1], [T, T], [T + 1, T + 1]), DtypeError, "row 0: persons must hold integers, got a boolean"),
     ],
 )
 def test_bad_batches_raise_and_store_nothing(columns, error, message):
@@ -88,6 +89,18 @@ def test_bad_batches_raise_and_store_nothing(columns, error, message):
     with pytest.raises(error, match=message):
         engine.add_stays(*columns)
     assert len(engine) == 2
+
+
+def test_missing_values_of_arrow_columns_are_named():
+    pa = pytest.importorskip("pyarrow")
+    engine, _ = two_stays()
+    with pytest.raises(InvalidInputError, match="row 1: persons is missing"):
+        engine.add_stays(pa.array([1, None]), [1, 1], [T, T], [T + 1, T + 1])
+    with pytest.raises(InvalidInputError, match="row 0: t_out .* not after"):
+        engine.add_stays(pa.chunked_array([[1], [2, None]]), [1, 1, 1], [T, T, T], [T, T + 1, T + 1])
+    assert len(engine) == 2
+    engine.add_stays(pa.array([5, 6]), pa.array([1, 1], pa.uint64()), [T, T], [T + 1, T + 1])
+    assert len(engine) == 4
 
 
 def test_errors_subclass_the_standard_ones():

@@ -210,9 +210,34 @@ def test_a_bad_parquet_file_adds_nothing(tmp_path):
     with pytest.raises(DtypeError, match="person must hold integers or timestamps, got string"):
         engine.import_parquet(path)
     pq.write_table(pa.table({"person": [1, 2, None], "venue": [1, 1, 1], "t_in": [t, t, t], "t_out": [t + 5, t + 5, None]}), path)
-    with pytest.raises(InvalidInputError, match=r"row 2: person is missing \(1 missing in all\)"):
+    with pytest.raises(InvalidInputError, match=r"row 2: person is missing"):
+        engine.import_parquet(path)
+    # The first bad row of all, whichever column and check finds it.
+    pq.write_table(pa.table({"person": [1, 2, -3], "venue": [1, 1, 1], "t_in": [t, t, t], "t_out": [t + 1, t, t + 1]}), path)
+    with pytest.raises(InvalidInputError, match="row 1: t_out"):
+        engine.import_parquet(path)
+    pq.write_table(pa.table({"person": [1, 2, 3], "venue": [1, 1, -1], "t_in": [t, t, t], "t_out": [None, t + 1, t + 1]}), path)
+    with pytest.raises(InvalidInputError, match="row 0: t_out is missing"):
         engine.import_parquet(path)
     assert len(engine) == 0
+
+
+def test_an_export_is_made_as_any_new_file_and_synced(tmp_path, monkeypatch):
+    pytest.importorskip("pyarrow")
+    engine = Engine()
+    t = 1_630_000_000
+    engine.add_stays([1], [2], [t], [t + 60])
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
+    umask = os.umask(0o027)
+    try:
+        assert engine.export_parquet(tmp_path / "stays.parquet", t, t + 1) == 1
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "stays.parquet").stat().st_mode & 0o777 == 0o640
+    # The file under its temporary name, then the folder that renamed it.
+    assert len(synced) == 2 and synced[0].endswith(".tmp") and synced[1] == str(tmp_path)
 
 
 def test_exports_to_one_path_at_once_each_write_a_whole_file(tmp_path):

@@ -2,8 +2,10 @@
 
 Arrays that already have the engine's dtype and are contiguous go to Rust as
 they are (no conversion; the bindings copy them before they let the GIL go,
-so that no other thread can change a batch once it is checked); other
-integer dtypes are converted when every value fits.
+and Rust checks the copy), as do int64 ids found non-negative, seen as
+uint64: a caller that changes its own array from another thread during the
+call may have that change stored. Other integer dtypes are converted when
+every value fits.
 Floats, booleans and objects are refused rather than silently truncated.
 """
 
@@ -33,6 +35,10 @@ def bad_row(row: int, problem: str, kind: type[InvalidInputError | DtypeError] =
 def _array(name: str, values: Any) -> np.ndarray:
     if isinstance(values, np.ma.MaskedArray) and np.ma.is_masked(values):
         raise InvalidInputError(f"{name} has masked (missing) values")
+    if isinstance(nulls := getattr(values, "null_count", 0), int) and nulls:
+        # A pyarrow array with missing values, which NumPy would read as floats.
+        row = int(np.flatnonzero(np.asarray(values.is_null()))[0])
+        raise bad_row(row, f"{name} is missing (null)")
     try:
         arr = np.asarray(values)
     except ValueError:  # nested sequences of different lengths
@@ -50,8 +56,9 @@ def _array(name: str, values: Any) -> np.ndarray:
         arr = _exact(name, values, arr.dtype)
     if arr.dtype.kind not in "iuM":
         raise DtypeError(f"{name} must hold integers, got dtype {arr.dtype}")
-    if isinstance(values, list | tuple) and (row := next((i for i, v in enumerate(values) if isinstance(v, _BOOLS)), None)) is not None:
-        # NumPy reads [True, 2] as integers: a flag where an id or a time goes.
+    if not hasattr(values, "__array__") and (row := next((i for i, v in enumerate(values) if isinstance(v, _BOOLS)), None)) is not None:
+        # NumPy reads [True, 2] (a list, a deque) as integers: a flag where
+        # an id or a time goes.
         raise bad_row(row, f"{name} must hold integers, got a boolean", DtypeError)
     if not arr.dtype.isnative or not arr.flags.aligned:
         arr = arr.astype(arr.dtype.newbyteorder("="))  # a copy, aligned and in this machine's order

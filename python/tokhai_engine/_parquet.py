@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
+import secrets
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _convert as convert
 from . import _engine
 
 if TYPE_CHECKING:
@@ -18,7 +17,6 @@ if TYPE_CHECKING:
 
 try:
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("Parquet export and import need pyarrow: pip install 'tokhai-engine[arrow]'") from e
@@ -50,11 +48,7 @@ def export(engine: Engine, path: str | os.PathLike[str], start: int, end: int) -
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         raise FileNotFoundError(errno.ENOENT, "no such directory to export into", folder)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # as a file opened for writing would be, not mkstemp's 0600
+    tmp = _new_file(path)
     written = 0
     try:
         with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
@@ -63,16 +57,43 @@ def export(engine: Engine, path: str | os.PathLike[str], start: int, end: int) -
                 if len(stays):
                     writer.write_table(pa.table(stays.columns(), schema=SCHEMA), row_group_size=len(stays))
                     written += len(stays)
+        # On disk before it takes the name, and the name before returning:
+        # a backup that a power cut leaves empty under its name is no backup.
+        _sync(tmp)
         os.replace(tmp, path)
     except BaseException:
         os.remove(tmp)
         raise
+    _sync(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     return written
 
 
+def _new_file(path: str) -> str:
+    """A new, empty file beside `path`, named for this call alone. Made with
+    the mode a file opened for writing gets (0666 less the umask), which
+    mkstemp's 0600 is not; the umask is the kernel's to apply, since reading
+    it means setting it, for every thread at once."""
+    while True:
+        tmp = f"{path}.{secrets.token_hex(8)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def _sync(path: str, flags: int = os.O_RDONLY) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def import_(engine: Engine, path: str | os.PathLike[str]) -> NDArray[np.uint64]:
-    """The four columns only, checked before they are read, one at a time:
-    a backup can be large, and other columns are none of the import's business."""
+    """The four columns only, read one at a time once the file's schema
+    names each once: a backup can be large, and other columns are none of
+    the import's business."""
     path = os.fspath(path)
     names = pq.read_schema(path).names
     missing = [c for c in COLUMNS if c not in names]
@@ -81,20 +102,18 @@ def import_(engine: Engine, path: str | os.PathLike[str]) -> NDArray[np.uint64]:
     twice = [c for c in COLUMNS if names.count(c) > 1]
     if twice:
         raise _engine.InvalidInputError(f"{path}: column {', '.join(twice)} appears more than once")
-    columns = []
+    given = {}
     for name in COLUMNS:
         column = pq.read_table(path, columns=[name]).column(0)
         if pa.types.is_dictionary(column.type):
             column = column.cast(column.type.value_type)
         if not (pa.types.is_integer(column.type) or pa.types.is_timestamp(column.type)):
             raise _engine.DtypeError(f"{name} must hold integers or timestamps, got {column.type}")
-        if column.null_count:
-            row = pc.index(column.is_null(), True).as_py()
-            raise _engine.InvalidInputError(f"row {row}: {name} is missing ({column.null_count} missing in all)")
         # Timestamps of any unit or zone arrive as UTC datetime64, refused
-        # below where they are not whole seconds.
-        values = column.to_numpy()
+        # where they are not whole seconds; a column with missing values
+        # goes as it is, for the check to name the first.
+        given[name] = column if column.null_count else column.to_numpy()
         del column
-        # Checked here, so that errors name the file's columns.
-        columns.append(convert.ids(name, values) if name in ("person", "venue") else convert.times(name, values))
-    return engine.add_stays(*columns)
+    # Checked as one batch, whose first bad row of all is named, by the
+    # file's column names.
+    return engine._add_columns(given)

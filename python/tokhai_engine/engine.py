@@ -100,8 +100,12 @@ class Engine:
         A batch with any bad row (lengths differ, ``t_out <= t_in``, a time
         outside 2000..2100, a negative id) raises and stores nothing.
         """
-        given = {"persons": persons, "venues": venues, "t_in": t_in, "t_out": t_out}
-        kinds = {"persons": convert.ids, "venues": convert.ids, "t_in": convert.times, "t_out": convert.times}
+        return self._add_columns({"persons": persons, "venues": venues, "t_in": t_in, "t_out": t_out})
+
+    def _add_columns(self, given: dict[str, Any]) -> NDArray[np.uint64]:
+        """``add_stays`` of the four columns (persons, venues, t_in, t_out,
+        in that order), which its errors call by the names they are given."""
+        kinds = dict(zip(given, (convert.ids, convert.ids, convert.times, convert.times), strict=True))
         columns, refused = [], []
         for name, values in given.items():
             try:
@@ -113,9 +117,10 @@ class Engine:
         # Columns of different lengths are the batch's first problem,
         # before any value in them.
         lengths = {name: _rows(values) for name, values in given.items()}
+        first_name = next(iter(given))
         for name, length in lengths.items():
-            if length and lengths["persons"] and length != lengths["persons"]:
-                raise _engine.InvalidInputError(f"column {name} has {length[0]} values, expected {lengths['persons'][0]} (one per row)") from None
+            if length and lengths[first_name] and length != lengths[first_name]:
+                raise _engine.InvalidInputError(f"column {name} has {length[0]} values, expected {lengths[first_name][0]} (one per row)") from None
         # A column refused whole (its dtype, its shape) comes next; then the
         # first bad row, which may be before the first value refused here,
         # bad in a way only the engine checks (a time out of range, a
