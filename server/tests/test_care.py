@@ -598,6 +598,15 @@ def test_care_findings_of_the_third_review(service, now):
     assert len(warnings.entries) == 1 and warnings.entries[0].spo2_percent == 91
     breathless = H.ReportHealthRequest(person=phone(1), time=now + 1, source=NCOVI, temperature_c=36.8, symptoms=[H.SYMPTOM_SHORTNESS_OF_BREATH])
     assert app.care.ReportHealth(breathless, metadata=app.md).warning
+    # Signs measured offline at dawn, uploaded after a clean report of noon:
+    # they are what the line list shows.
+    order(phone(3))
+    noon = H.ReportHealthRequest(person=phone(3), time=now, source=NCOVI, temperature_c=36.8, spo2_percent=98)
+    assert not app.care.ReportHealth(noon, metadata=app.md).warning
+    dawn = H.ReportHealthRequest(person=phone(3), time=now - 60, source=NCOVI, temperature_c=36.9, spo2_percent=90)
+    assert app.care.ReportHealth(dawn, metadata=app.md).replaced
+    warnings = tracer.care.ListLineList(H.LineListRequest(list=H.LINE_LIST_WARNING_SIGNS, province_code="79", place="26740", day=now, purpose="giám sát"), metadata=tracer.md)
+    assert sorted(e.spo2_percent for e in warnings.entries) == [0, 90]  # phone(1)'s breathless report measured none
 
     # The advice follows the latest declaration, not the last to arrive.
     clean = H.DeclareRequest(person=phone(2), time=now - 60, source=NCOVI, declaration=H.Declaration(vaccine_doses=2))
@@ -668,6 +677,12 @@ def test_a_retry_after_the_answer_failed_to_keep_stores_nothing_twice(service, n
             ),
             tracer.md,
             db.quarantine_orders,
+        ),
+        (
+            app.care.ReportHealth,
+            H.ReportHealthRequest(request_id="r-1", person=phone(1), time=now, source=NCOVI, temperature_c=37.0, spo2_percent=97),
+            app.md,
+            db.health_reports,
         ),
         (
             tracer.care.PublishAlerts,

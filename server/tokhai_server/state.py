@@ -293,8 +293,8 @@ class State:
     def once(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[], M], replayed: Callable[[M], None] | None = None) -> M:
         """`compute()`, or the answer it gave the first time this principal
         sent `request_id` (after `replayed(answer)`). For calls whose changes
-        a second run repeats harmlessly (a day's health report replaces
-        itself, a batch of check-outs sets the same times again); others
+        a second run repeats harmlessly, answering alike (a batch of
+        check-outs sets the same times again); others
         take `once_stored`, or `once_durable` where they change the engine."""
         return self.once_stored(principal, request_id, method, kind, lambda keep: compute(), replayed)
 

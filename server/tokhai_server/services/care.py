@@ -157,7 +157,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         who.require_app(request.source)
         settings = self.state.settings
 
-        def report() -> pb.ReportHealthResponse:
+        def report(keep: Keep) -> pb.ReportHealthResponse:
             self.state.check_time(request.time, "time")
             if not 30 <= request.temperature_c <= 45:
                 raise Invalid(f"temperature_c {request.temperature_c} is not a body temperature (30 to 45 °C)")
@@ -167,7 +167,10 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             note = text.clean(request.note, "note", 2_000)
             symptoms = _symptoms(request.symptoms)
             o = db.quarantine_orders.c
-            with self.state.lock("person", person_id), self.state.db.begin() as conn:
+            # The report, its audit record and the answer kept for retries,
+            # together: a retry of a report stored without its answer would
+            # answer `replaced`, or (its order ended since) not under quarantine.
+            with self.state.lock("person", person_id), self.state.audit.transaction() as conn:
                 active = conn.execute(sa.select(o.id).where(o.person_id == person_id, o.active.is_(True), o.start <= request.time).limit(1)).first()
                 if active is None:
                     # Monitoring stops when an order ends: nothing to keep.
@@ -191,26 +194,28 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 day = local_day(request.time)
                 kept = conn.execute(sa.select(r.reported_at, r.warning).where(r.person_id == person_id, r.day == day)).first()
                 # A report from earlier that day, arriving late (an app that
-                # was offline), leaves the day's later report standing; so
-                # does one without warning signs a report with them (from
-                # this app or another): signs seen once that day stay on
-                # its line list for the health staff, whatever came after.
-                replaced = kept is not None and kept.reported_at <= request.time and (warning or not kept.warning)
+                # was offline), leaves the day's later report standing,
+                # unless it has warning signs and that one has none; one
+                # without signs never replaces one with them (from this app
+                # or another): signs seen once that day stay on its line
+                # list for the health staff, whatever came before or after.
+                replaced = kept is not None and (warning, request.time) >= (bool(kept.warning), kept.reported_at)
                 if kept is None:
                     conn.execute(db.health_reports.insert().values(person_id=person_id, day=day, **values))
                 elif replaced:
                     conn.execute(db.health_reports.update().where(r.person_id == person_id, r.day == day).values(**values))
-            response = pb.ReportHealthResponse(under_quarantine=True, replaced=replaced, warning=warning)
-            audited(response)
+                response = pb.ReportHealthResponse(under_quarantine=True, replaced=replaced, warning=warning)
+                audited(response, conn)
+                keep(conn, response)
             return response
 
-        def audited(response: pb.ReportHealthResponse) -> None:
+        def audited(response: pb.ReportHealthResponse, conn: sa.Connection | None = None) -> None:
             # The answer tells the caller that the person is under an order.
             if response.under_quarantine:
                 person_id, _ = self.state.people.of_ref(request.person)
-                self.state.audit.record(who, "ReportHealth", "daily health report under quarantine", 1, {"person_id": person_id})
+                self.state.audit.record(who, "ReportHealth", "daily health report under quarantine", 1, {"person_id": person_id}, conn=conn)
 
-        return self.state.once(who, request.request_id, "ReportHealth", pb.ReportHealthResponse, report, replayed=audited)
+        return self.state.once_stored(who, request.request_id, "ReportHealth", pb.ReportHealthResponse, report, replayed=audited)
 
     # --- quarantine orders and line lists (tracers) -------------------------
 
