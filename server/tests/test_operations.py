@@ -430,6 +430,27 @@ def test_serve_refuses_ports_in_use_with_the_reason(tmp_path):
             assert refused.returncode == 1 and f"{port}" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
 
 
+def test_the_cli_gives_reasons_not_tracebacks(tmp_path):
+    from tokhai_engine import Engine
+
+    data = tmp_path / "data"
+    # A name with what the terminal's markup would take for tags, shown as given.
+    made = tokhai("keys", "create", "--data-dir", str(data), "--role", "admin", "--name", "Ops [/] team [bold]x")
+    assert made.returncode == 0 and "Ops [/] team [bold]x" in made.stderr, made.stderr
+    with Engine.open(data / "stays"):  # as a running server holds it
+        for command in (("retention", "run"), ("serve", "--listen", "127.0.0.1:0")):
+            refused = tokhai(*command, "--data-dir", str(data))
+            assert refused.returncode == 1 and "has the store open" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+    for url, reason in [("nosuch://x", "not a database URL"), (f"sqlite:///{tmp_path}/no/such/folder/x.db", "cannot use the database")]:
+        for command in (("keys", "create", "--role", "admin", "--name", "x"), ("keys", "revoke", "tk_0"), ("audit", "verify")):
+            refused = tokhai(*command, "--data-dir", str(data), "--database-url", url)
+            assert refused.returncode == 1 and reason in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+    not_pem = tmp_path / "cert.pem"
+    not_pem.write_text("not a certificate")
+    refused = tokhai("serve", "--data-dir", str(data), "--listen", "127.0.0.1:0", "--tls-cert", str(not_pem), "--tls-key", str(not_pem))
+    assert refused.returncode != 0 and "holds no PEM certificate" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+
+
 def test_a_killed_server_loses_no_acknowledged_check_in(tmp_path):
     from harness import Client
 
@@ -599,9 +620,13 @@ def test_names_keep_emoji_and_joined_letters_but_not_hidden_characters():
 
     for kept in ("Lan 👩\u200d⚕️", "Quán 🫨", "Cà phê Sài Gòn"):
         assert text.clean(kept, "name", 50) == kept
-    for hidden in ("\u200b", "a\u202eb", "\ufeffx", "x\x00"):
+    for hidden in ("\u200b", "a\u202eb", "\ufeffx", "x\x00", "A\u061cB", "\u2061", "\u3164", "\u2800", "x\U000e0041", "\u034f"):
         with pytest.raises(Invalid, match="control or invisible"):
             text.clean(hidden, "name", 50, required=True)
+    for nothing in ("", "  ", "\u0301"):  # a combining accent alone
+        with pytest.raises(Invalid, match="name is required"):
+            text.clean(nothing, "name", 50, required=True)
+    assert text.clean("Cà phê ☕\ufe0f", "name", 50, required=True) == "Cà phê ☕\ufe0f"
 
 
 def test_columns_and_indexes_added_since_a_database_was_made_are_created(tmp_path):

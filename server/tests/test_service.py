@@ -199,7 +199,17 @@ def test_revoked_signing_keys_stay_revoked_across_reloads_and_restarts(tmp_path)
     rotating.join()
     with pytest.raises(Invalid, match="revoked"):
         codes.verify_venue(old)
-    codes.revoke(2)
+    # A revocation stored whose reload then fails is enforced all the same.
+    current = codes.venue_code(1)
+    reload = codes.reload
+    codes.reload = lambda: (_ for _ in ()).throw(RuntimeError("database locked"))
+    with pytest.raises(RuntimeError):
+        codes.revoke(2)
+    with pytest.raises(Invalid, match="revoked"):
+        codes.verify_venue(current)
+    with pytest.raises(FailedPrecondition):
+        codes.venue_code(1)
+    codes.reload = reload
     # A restart does not make a key of its own: an admin rotates.
     with pytest.raises(FailedPrecondition, match="every signing key is revoked"):
         Codes(engine, bytes(32)).venue_code(1)

@@ -138,13 +138,13 @@ def create_key(
         raise Invalid("an app backend key needs --app (1 Tờ khai y tế, 2 NCOVI, 3 Bluezone)")
     if place is not None:
         place = text.clean(place, "place", 300, required=True)  # as calls give it
-    if not name.strip():
-        raise Invalid("a key needs a name")
+    # Shown in errors, logs and the audit log, as a venue's name is.
+    name = text.clean(name, "name", 200, required=True)
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(24)
     with engine.begin() as conn:
         conn.execute(
             db.principals.insert().values(
-                name=name.strip(),
+                name=name,
                 role=role.value,
                 province=province,
                 app=app,

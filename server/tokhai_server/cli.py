@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
+from tokhai_engine import StoreError, StoreLockedError
 
 from . import audit, auth, db
 from .config import Settings, SetupError, prepare
@@ -38,12 +40,24 @@ DatabaseUrl = Annotated[
 
 @contextlib.contextmanager
 def _refused_setup() -> Iterator[None]:
-    """A data directory or secrets that cannot be used: the reason, and exit 1."""
+    """A data directory, secrets, store or database that cannot be used:
+    the reason, and exit 1 (not a traceback)."""
     try:
         yield
+        return
     except SetupError as e:
-        console.print(f"[red]{e}[/]", soft_wrap=True)
-        raise typer.Exit(1) from None
+        reason = str(e)
+    except StoreLockedError as e:
+        reason = f"{e}: a running server (or another command) has the store open; stop it first"
+    except StoreError as e:
+        reason = f"cannot open the stays' store: {e}"
+    except sa.exc.ArgumentError as e:  # a malformed URL, an unknown database
+        reason = f"--database-url is not a database URL this service can use: {e}"
+    except sa.exc.DBAPIError as e:
+        reason = f"cannot use the database: {e.orig}"
+    # Printed as it is: paths, names and URLs may hold [brackets].
+    console.print(reason, style="red", markup=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def _set_up(data_dir: Path, *, create: bool = False) -> None:
@@ -87,6 +101,8 @@ def serve(
         tls = None if tls_cert is None else (tls_key.read_bytes(), tls_cert.read_bytes())
     except OSError as e:
         raise typer.BadParameter(f"cannot read the TLS files: {e}") from None
+    if tls is not None:
+        _check_tls(tls_key, tls_cert)
     settings = Settings(data_dir=data_dir, database_url=database_url)
     with _refused_setup():
         if metrics_port is not None:
@@ -124,6 +140,24 @@ def serve(
     server.stop()
 
 
+def _check_tls(key_path: Path, cert_path: Path) -> None:
+    """The TLS files as gRPC needs them, checked here: gRPC itself says only
+    that it failed to bind the address."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        certificates = x509.load_pem_x509_certificates(cert_path.read_bytes())
+    except ValueError as e:
+        raise typer.BadParameter(f"--tls-cert {cert_path} holds no PEM certificate: {e}") from None
+    try:
+        key = load_pem_private_key(key_path.read_bytes(), password=None)
+    except (ValueError, TypeError) as e:  # TypeError: a key that needs a password
+        raise typer.BadParameter(f"--tls-key {key_path} holds no unencrypted PEM private key: {e}") from None
+    if key.public_key() != certificates[0].public_key():
+        raise typer.BadParameter(f"--tls-key {key_path} is not the key of the first certificate in --tls-cert {cert_path}")
+
+
 @keys.command("create")
 def keys_create(
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(r.value for r in auth.Role)}.")],
@@ -136,10 +170,11 @@ def keys_create(
 ) -> None:
     """Create a key; it is printed once, as the last line, and stored hashed."""
     try:
-        key = auth.create_key(_database(data_dir, database_url, create=True), name=name, role=role, province=province, app=app_id, place=place)
+        with _refused_setup():
+            key = auth.create_key(_database(data_dir, database_url, create=True), name=name, role=role, province=province, app=app_id, place=place)
     except ServiceError as e:
         raise typer.BadParameter(str(e)) from None
-    console.print(f"Created {'an' if role[0] in 'aeiou' else 'a'} {role} key for {name}{f' (province {province})' if province else ''}. It is shown only now:")
+    console.print(f"Created {'an' if role[0] in 'aeiou' else 'a'} {role} key for {name}{f' (province {province})' if province else ''}. It is shown only now:", markup=False)
     print(key)
 
 
@@ -147,10 +182,12 @@ def keys_create(
 def keys_revoke(key: Annotated[str, typer.Argument(help="The key, or its id (the part after tk_).")], data_dir: DataDir = Path("tokhai-data"), database_url: DatabaseUrl = None) -> None:
     """Revoke a key: calls with it fail within seconds."""
     key_id = key.split("_")[1] if key.startswith("tk_") else key
-    if not auth.revoke_key(_database(data_dir, database_url), key_id):
-        console.print(f"no live key {key_id}")
+    with _refused_setup():
+        revoked = auth.revoke_key(_database(data_dir, database_url), key_id)
+    if not revoked:
+        console.print(f"no live key {key_id}", markup=False)
         raise typer.Exit(1)
-    console.print(f"revoked {key_id}")
+    console.print(f"revoked {key_id}", markup=False)
 
 
 retention_app = typer.Typer(help="Deleting data older than the retention period.", no_args_is_help=True)
@@ -168,10 +205,10 @@ def retention_run(data_dir: DataDir = Path("tokhai-data"), database_url: Databas
     _set_up(data_dir)
     with _refused_setup():
         state = State(Settings(data_dir=data_dir, database_url=database_url))
-    try:
-        removed = retention.run(state)
-    finally:
-        state.close()
+        try:
+            removed = retention.run(state)
+        finally:
+            state.close()
     for kind, count in removed.items():
         console.print(f"{kind}: {count:,} deleted")
 
@@ -231,16 +268,18 @@ def demo(
 @audit_app.command("verify")
 def audit_verify(data_dir: DataDir = Path("tokhai-data"), database_url: DatabaseUrl = None) -> None:
     """Check the audit log's hash chain; exit 1 if any record was altered, removed or reordered, or its detail wiped before retention would."""
-    engine = _database(data_dir, database_url)
     # Details are wiped only past the retention period: one wiped inside it
     # was tampered with. (An hour's leeway for a clock behind the server's.)
     period = Settings(data_dir=data_dir).retention_days * 86_400
-    broken = list(audit.verify(engine, wiped_before=int(time.time()) - period + 3_600))
+    with _refused_setup():
+        engine = _database(data_dir, database_url)
+        broken = list(audit.verify(engine, wiped_before=int(time.time()) - period + 3_600))
+        records = audit.count(engine)
     for seq, what in broken:
-        console.print(f"[red]record {seq}[/] {what}")
+        console.print(f"record {seq} {what}", style="red", markup=False)
     if broken:
         raise typer.Exit(1)
-    console.print(f"audit log intact: {audit.count(engine):,} records")
+    console.print(f"audit log intact: {records:,} records")
 
 
 def main() -> None:

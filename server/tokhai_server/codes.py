@@ -126,14 +126,35 @@ class Codes:
         return self._by_id[key_id]
 
     def revoke(self, key_id: int) -> SigningKey:
-        with self._engine.begin() as conn:
-            done = conn.execute(
-                db.signing_keys.update().where(db.signing_keys.c.id == key_id, db.signing_keys.c.revoked_at.is_(None)).values(revoked_at=int(time.time()))
-            )
+        now = int(time.time())
+        # Refused here before it is stored: a reload that then failed (the
+        # database locked past its timeout) left the key accepting and
+        # signing codes until the next rotation or restart.
+        self._refuse(key_id, now)
+        try:
+            with self._engine.begin() as conn:
+                done = conn.execute(
+                    db.signing_keys.update().where(db.signing_keys.c.id == key_id, db.signing_keys.c.revoked_at.is_(None)).values(revoked_at=now)
+                )
+        except BaseException:
+            self.reload()  # not revoked after all
+            raise
         if done.rowcount != 1 and key_id not in self._by_id:
             raise NotFound(f"no signing key {key_id}")
         self.reload()
         return self._by_id[key_id]
+
+    def _refuse(self, key_id: int, at: int) -> None:
+        """Key `key_id`, revoked at `at`, as this process sees the keys."""
+        with self._reloading, self._lock:
+            key = self._by_id.get(key_id)
+            if key is None or key.revoked_at is not None:
+                return
+            revoked = dataclasses.replace(key, revoked_at=at)
+            self.keys = [revoked if k.id == key_id else k for k in self.keys]
+            self._by_id = {**self._by_id, key_id: revoked}
+            if self._signer is not None and self._signer[0] == key_id:
+                self._signer = None  # until a reload finds the key that signs now
 
     def _sign(self, text: str) -> str:
         if self._signer is None:

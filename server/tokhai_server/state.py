@@ -127,8 +127,12 @@ class State:
         self.settings = settings
         secrets, self.first_start = prepare(settings.data_dir)
         self.db = db.connect(settings.url)
-        check_secrets(self.db, secrets)
-        self.engine = Engine.open(settings.data_dir / "stays", checkpoint_bytes=settings.checkpoint_bytes)
+        try:
+            check_secrets(self.db, secrets)
+            self.engine = Engine.open(settings.data_dir / "stays", checkpoint_bytes=settings.checkpoint_bytes)
+        except BaseException:
+            self.db.dispose()  # a store in use, say: nothing left open
+            raise
         self.keys = Keys(self.db)
         self.codes = Codes(self.db, secrets.master_key)
         self.people = Pseudonyms(secrets.pseudonym_key)

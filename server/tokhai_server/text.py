@@ -13,18 +13,30 @@ from .errors import Invalid
 _ALLOWED_CONTROLS = {"\n", "\t"}
 #: Unicode categories refused: control, surrogate, private use.
 _REFUSED = {"Cc", "Cs", "Co"}
-#: Format characters refused: those that hide text or change its direction.
-#: (The zero-width joiners that emoji and some scripts need are kept.)
-_INVISIBLE = {"\u00ad", "\u200b", "\u200e", "\u200f", "\u2060", "\ufeff"} | {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+#: Characters refused that show nothing or change the direction of text:
+#: Unicode's default-ignorable code points (DerivedCoreProperties.txt), but
+#: the zero-width joiners and variation selectors that emoji and some
+#: scripts need; and the braille blank, which shows as a space.
+_INVISIBLE = {
+    chr(c)
+    for first, last in [
+        (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+        (0x200B, 0x200B), (0x200E, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x2800, 0x2800), (0x3164, 0x3164),
+        (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE00FF),
+    ]
+    for c in range(first, last + 1)
+}  # fmt: skip
 
 
 def clean(value: str, what: str, limit: int, *, required: bool = False) -> str:
     value = unicodedata.normalize("NFC", value).strip()
-    if required and not value:
-        raise Invalid(f"{what} is required")
     if len(value) > limit:
         raise Invalid(f"{what} is longer than {limit} characters")
-    return plain(value, what, allowed=_ALLOWED_CONTROLS)
+    plain(value, what, allowed=_ALLOWED_CONTROLS)
+    # Something to read: a letter, a digit or a symbol (not spaces and marks alone).
+    if required and not any(unicodedata.category(c)[0] in "LNS" for c in value):
+        raise Invalid(f"{what} is required")
+    return value
 
 
 def plain(value: str, what: str, *, allowed: set[str] = frozenset()) -> str:
