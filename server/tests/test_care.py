@@ -938,3 +938,17 @@ def test_an_order_ended_with_a_backdated_time_is_kept_its_full_period(service, n
     tracer.care.EndQuarantine(H.EndQuarantineRequest(order_id=made.id, reason="ra viện", time=now - 27 * 86_400 + 60), metadata=tracer.md, timeout=10)
     assert retention.run(state, now=now + 2 * 86_400)["quarantine_orders"] == 0, "kept a period from when the end was recorded"
     assert retention.run(state, now=now + 29 * 86_400)["quarantine_orders"] == 1
+
+
+def test_a_request_id_sent_again_with_another_request_is_refused(service, now):
+    """Not answered with the first request's answer: a declaration of one
+    person got another's advice, and was never stored."""
+    app = service.client("app_backend", app=NCOVI)
+    first = H.DeclareRequest(request_id="d-7", person=phone(1), time=now - 60, source=NCOVI, declaration=H.Declaration(vaccine_doses=2))
+    answer = app.care.Declare(first, metadata=app.md)
+    assert app.care.Declare(first, metadata=app.md) == answer
+    other = H.DeclareRequest(request_id="d-7", person=phone(2), time=now - 60, source=NCOVI, declaration=H.Declaration(symptoms=[H.SYMPTOM_COUGH]))
+    code = status(app.care.Declare, other, metadata=app.md)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    with service.server.state.db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.declarations)).scalar_one() == 1

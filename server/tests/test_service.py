@@ -404,8 +404,12 @@ def test_bulk_ingest_acknowledges_whole_batches(service, now):
     # A batch sent again with its request id (after a broken stream, say) is
     # acknowledged as the first time and not stored twice.
     first = next(app.checkins.IngestCheckins(iter([batch(12, request_id="ncovi-12")]), metadata=app.md, timeout=30))
-    again = next(app.checkins.IngestCheckins(iter([batch(13, request_id="ncovi-12")]), metadata=app.md, timeout=30))
+    again = next(app.checkins.IngestCheckins(iter([batch(12, request_id="ncovi-12", batch_id=13)]), metadata=app.md, timeout=30))
     assert again.batch_id == 13 and list(again.stay_ids) == list(first.stay_ids)
+    assert len(engine) == 3 * n
+    # Another batch with that id is refused, not answered as that one was.
+    code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), batch(13, request_id="ncovi-12"), metadata=app.md)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "already used for another IngestCheckins request" in detail, detail
     assert len(engine) == 3 * n
 
     # Stored, but its answer not kept (the database refused it, or the
@@ -1019,8 +1023,10 @@ def test_retries_of_scans_check_outs_and_check_out_batches_change_nothing(servic
     assert operator.checkins.ScanPerson(scan, metadata=operator.md) == first and len(engine) == 1
     out = C.CheckOutRequest(request_id="o-1", stay=C.PersonStay(person=phone(1), stay_id=first.stay_id), time=now - 600)
     assert app.checkins.CheckOut(out, metadata=app.md) == app.checkins.CheckOut(out, metadata=app.md)
-    # A later check-out under the same request id is the first one's retry: the first time stands.
-    app.checkins.CheckOut(C.CheckOutRequest(request_id="o-1", stay=C.PersonStay(person=phone(1), stay_id=first.stay_id), time=now - 300), metadata=app.md)
+    # Another check-out under the same request id is refused (as payment
+    # services refuse a key reused): the first time stands.
+    later = C.CheckOutRequest(request_id="o-1", stay=C.PersonStay(person=phone(1), stay_id=first.stay_id), time=now - 300)
+    assert status(app.checkins.CheckOut, later, metadata=app.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
     assert engine.stays_between(now - 1_000, now).t_out.tolist() == [now - 600]
     other = check_in(app, payload, phone(2), now - 800)
     batch = C.IngestBatch(batch_id=1, request_id="b-1", source=NCOVI, checkout_stay_ids=[other.stay_id], checkout_person_refs=["phone:0900000002"], checkout_t_out=[now - 100])

@@ -78,6 +78,9 @@ requests = sa.Table(
     sa.Column("principal_id", sa.ForeignKey("principals.id"), primary_key=True),
     sa.Column("request_id", sa.String(128), primary_key=True),
     sa.Column("method", sa.String(64), nullable=False),
+    # A digest of the whole request: its id, sent with another, is refused.
+    # (None in rows kept before digests were.)
+    sa.Column("request_digest", sa.LargeBinary),
     sa.Column("response", sa.LargeBinary, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False, index=True),
     # Set while a call that stores in the engine is under way (no answer yet).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import hmac
 import threading
 import time
@@ -88,7 +89,7 @@ def _person_slot(person_id: int) -> int:
 
 # Statements on every retried-call path, built once: building one costs
 # more than running it.
-_KEPT_ANSWER = sa.select(db.requests.c.method, db.requests.c.response, db.requests.c.pending).where(
+_KEPT_ANSWER = sa.select(db.requests.c.method, db.requests.c.request_digest, db.requests.c.response, db.requests.c.pending).where(
     db.requests.c.principal_id == sa.bindparam("principal"), db.requests.c.request_id == sa.bindparam("request")
 )
 _KEEP_ANSWER = db.requests.insert()
@@ -108,18 +109,30 @@ def _replay(answer: M, replayed: Callable[[M], None] | None) -> M:
     return answer
 
 
-def _insert_answer(conn: sa.Connection, principal: Principal, request_id: str, method: str, response: bytes, *, pending: bool | None = None) -> None:
+def _insert_answer(conn: sa.Connection, principal: Principal, asked: Asked, method: str, response: bytes, *, pending: bool | None = None) -> None:
     """Keeps a request's answer (or, `pending`, its mark) for its retries."""
-    conn.execute(
-        _KEEP_ANSWER,
-        {"principal_id": principal.id, "request_id": request_id, "method": method, "response": response, "pending": pending, "created_at": int(time.time())},
-    )
+    row = {"principal_id": principal.id, "request_id": asked.id, "request_digest": asked.digest, "method": method, "response": response, "pending": pending}
+    conn.execute(_KEEP_ANSWER, {**row, "created_at": int(time.time())})
 
 
-def _check_request_id(request_id: str) -> None:
-    if len(request_id) > 128:
-        raise Invalid("request_id is longer than 128 characters")
-    text.plain(request_id, "request_id")
+@dataclasses.dataclass(frozen=True, slots=True)
+class Asked:
+    """A request with a request id: the id, and a digest of the whole
+    request, which a retry must match."""
+
+    id: str
+    digest: bytes
+
+    @staticmethod
+    def of(request: Message) -> Asked | None:
+        """None for a request without an id (nothing kept)."""
+        request_id = request.request_id  # type: ignore[attr-defined]
+        if not request_id:
+            return None
+        if len(request_id) > 128:
+            raise Invalid("request_id is longer than 128 characters")
+        text.plain(request_id, "request_id")
+        return Asked(request_id, hashlib.blake2b(request.SerializeToString(deterministic=True), digest_size=16).digest())
 
 
 class State:
@@ -294,16 +307,17 @@ class State:
 
     # --- retries -----------------------------------------------------------
 
-    def once(self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[], M], replayed: Callable[[M], None] | None = None) -> M:
+    def once(self, principal: Principal, request: Message, method: str, kind: type[M], compute: Callable[[], M], replayed: Callable[[M], None] | None = None) -> M:
         """`compute()`, or the answer it gave the first time this principal
-        sent `request_id` (after `replayed(answer)`). For calls whose changes
+        sent `request` with its request id (after `replayed(answer)`); the
+        same id with another request is refused. For calls whose changes
         a second run repeats harmlessly, answering alike (a batch of
         check-outs sets the same times again); others
         take `once_stored`, or `once_durable` where they change the engine."""
-        return self.once_stored(principal, request_id, method, kind, lambda keep: compute(), replayed)
+        return self.once_stored(principal, request, method, kind, lambda keep: compute(), replayed)
 
     def once_stored(
-        self, principal: Principal, request_id: str, method: str, kind: type[M], compute: Callable[[Keep], M], replayed: Callable[[M], None] | None = None
+        self, principal: Principal, request: Message, method: str, kind: type[M], compute: Callable[[Keep], M], replayed: Callable[[M], None] | None = None
     ) -> M:
         """`once` for calls whose changes are in the database: `compute(keep)`
         calls `keep(conn, answer)` in the transaction that stores them, so
@@ -312,21 +326,21 @@ class State:
         again: a second quarantine order that nobody knew of.) An answer
         `compute` did not keep (it stored nothing) is kept after it.
         `replayed(answer)` is called before a kept answer is given again."""
-        if not request_id:
+        asked = Asked.of(request)
+        if asked is None:
             return compute(lambda conn, response: None)
-        _check_request_id(request_id)
-        with self.lock("request", principal.id, request_id):
-            row = self._kept(principal, request_id, method)
+        with self.lock("request", principal.id, asked.id):
+            row = self._kept(principal, asked, method)
             if row is not None and row.pending:
                 # Marked by `once_durable` (a batch of check-ins), never answered.
-                raise Invalid(f"request_id {request_id!r} is that of a batch of check-ins not answered yet: send that batch again, or use another id")
+                raise Invalid(f"request_id {asked.id!r} is that of a batch of check-ins not answered yet: send that batch again, or use another id")
             if row is not None:
                 return _replay(kind.FromString(row.response), replayed)
             kept = False
 
             def keep(conn: sa.Connection, response: Message) -> None:
                 nonlocal kept
-                _insert_answer(conn, principal, request_id, method, response.SerializeToString())
+                _insert_answer(conn, principal, asked, method, response.SerializeToString())
                 kept = True
 
             response = compute(keep)
@@ -338,7 +352,7 @@ class State:
     def once_durable(
         self,
         principal: Principal,
-        request_id: str,
+        request: Message,
         method: str,
         kind: type[M],
         compute: Callable[[Keep, FirstTry[M]], M],
@@ -359,12 +373,12 @@ class State:
         lookups). A first try refused stored nothing: its mark or note is
         removed. (A retry refused keeps it: its first try may have stored
         something.)"""
-        if not request_id:
+        asked = Asked.of(request)
+        if asked is None:
             return compute(lambda conn, response: None, FirstTry(retry=False, noted=None, note=lambda response: None))
-        _check_request_id(request_id)
-        key = {"principal": principal.id, "request": request_id}
-        with self.lock("request", principal.id, request_id):
-            row = self._kept(principal, request_id, method)
+        key = {"principal": principal.id, "request": asked.id}
+        with self.lock("request", principal.id, asked.id):
+            row = self._kept(principal, asked, method)
             if row is not None and not row.pending:
                 return _replay(kind.FromString(row.response), replayed)
             pending = row is not None
@@ -376,7 +390,7 @@ class State:
                     if pending:
                         conn.execute(_NOTE_PENDING, {**key, "answer": response})
                     else:
-                        _insert_answer(conn, principal, request_id, method, response, pending=True)
+                        _insert_answer(conn, principal, asked, method, response, pending=True)
                 created = created or not pending
                 pending = True
 
@@ -390,7 +404,7 @@ class State:
                 if pending:
                     conn.execute(_ANSWER_PENDING, {**key, "answer": answer})
                 else:
-                    _insert_answer(conn, principal, request_id, method, answer)
+                    _insert_answer(conn, principal, asked, method, answer)
                 kept = True
 
             noted = kind.FromString(row.response) if row is not None and row.response else None
@@ -409,11 +423,16 @@ class State:
                     keep(conn, response)
             return response
 
-    def _kept(self, principal: Principal, request_id: str, method: str) -> sa.Row | None:
+    def _kept(self, principal: Principal, asked: Asked, method: str) -> sa.Row | None:
         """What is kept for a request id (answer, or the mark of a call under
-        way); a request id is for one method."""
+        way); a request id is for one request. (Reused for another, a kept
+        answer went to it: a declaration of one person answered with the
+        advice of another, unstored.)"""
         with self.db.connect() as conn:
-            row = conn.execute(_KEPT_ANSWER, {"principal": principal.id, "request": request_id}).first()
+            row = conn.execute(_KEPT_ANSWER, {"principal": principal.id, "request": asked.id}).first()
         if row is not None and row.method != method:
-            raise Invalid(f"request_id {request_id!r} was already used for {row.method}")
+            raise Invalid(f"request_id {asked.id!r} was already used for {row.method}")
+        # Rows kept before digests were have none.
+        if row is not None and row.request_digest is not None and row.request_digest != asked.digest:
+            raise Invalid(f"request_id {asked.id!r} was already used for another {method} request: a new request needs a new id")
         return row

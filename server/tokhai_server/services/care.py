@@ -150,7 +150,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             person_id, _ = self.state.people.of_ref(request.person)
             audit_referral(self.state, who, "Declare", "entry advice for the person's app", person_id, response.advice)
 
-        return self.state.once_stored(who, request.request_id, "Declare", pb.DeclareResponse, declare, replayed=audited)
+        return self.state.once_stored(who, request, "Declare", pb.DeclareResponse, declare, replayed=audited)
 
     def ReportHealth(self, request, context):  # noqa: N802, ANN001
         who = principal()
@@ -215,7 +215,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 person_id, _ = self.state.people.of_ref(request.person)
                 self.state.audit.record(who, "ReportHealth", "daily health report under quarantine", 1, {"person_id": person_id}, conn=conn)
 
-        return self.state.once_stored(who, request.request_id, "ReportHealth", pb.ReportHealthResponse, report, replayed=audited)
+        return self.state.once_stored(who, request, "ReportHealth", pb.ReportHealthResponse, report, replayed=audited)
 
     # --- quarantine orders and line lists (tracers) -------------------------
 
@@ -263,7 +263,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 self.state.risk.ordered(row.person_id, +1)
             return response
 
-        return self.state.once_stored(who, request.request_id, "OrderQuarantine", pb.OrderQuarantineResponse, order)
+        return self.state.once_stored(who, request, "OrderQuarantine", pb.OrderQuarantineResponse, order)
 
     def _check_claims(self, who: Principal, purpose: str, people: list[int], refs: int, now: int) -> None:
         """A provincial tracer orders only people its province has a claim
@@ -412,7 +412,7 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
                 self.state.live_alerts.published(made)
             return response
 
-        return self.state.once_stored(who, request.request_id, "PublishAlerts", pb.PublishAlertsResponse, publish)
+        return self.state.once_stored(who, request, "PublishAlerts", pb.PublishAlertsResponse, publish)
 
     def RetractAlert(self, request, context):  # noqa: N802, ANN001
         who = principal()

@@ -112,7 +112,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             person_id, _ = self.state.people.of_ref(request.person)
             care.audit_referral(self.state, who, "CheckIn", "entry advice for the person's app", person_id, response.advice, venue=response.venue_id)
 
-        return self.state.once_durable(who, request.request_id, "CheckIn", pb.CheckInResponse, check_in, replayed=audited)
+        return self.state.once_durable(who, request, "CheckIn", pb.CheckInResponse, check_in, replayed=audited)
 
     def _keep_contact(self, person_id: int, contact: tuple[str, str], t: int) -> None:
         """Keeps the contact details sent with a check-in at `t`, unless those
@@ -168,7 +168,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
 
         # Marked pending first: only a retry skips the code's expiry and the
         # scan's delay, never a new request with an old code.
-        return self.state.once_durable(who, request.request_id, "ScanPerson", pb.CheckInResponse, scan, replayed=replayed, mark=True)
+        return self.state.once_durable(who, request, "ScanPerson", pb.CheckInResponse, scan, replayed=replayed, mark=True)
 
     def CheckOut(self, request, context):  # noqa: N802, ANN001
         who = principal()
@@ -217,7 +217,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 state.forget_open(person_id, open_.stay_id)
             return response
 
-        return self.state.once_durable(who, request.request_id, "CheckOut", pb.CheckOutResponse, check_out)
+        return self.state.once_durable(who, request, "CheckOut", pb.CheckOutResponse, check_out)
 
     def _first_not_theirs(self, stay_ids: list[int], person_ids: list[int]) -> int | None:
         """The first row whose stay is not held or not its person's, if any:
@@ -254,12 +254,16 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
 
     def _ingest(self, who: Principal, batch: pb.IngestBatch) -> pb.IngestAck:
         who.require_app(batch.source)
+        # A retry is the same batch, numbered as its stream numbers it.
+        asked = pb.IngestBatch()
+        asked.CopyFrom(batch)
+        asked.ClearField("batch_id")
         if batch.checkout_stay_ids or batch.checkout_t_out or batch.checkout_person_refs:
             # Setting the same check-outs again changes nothing.
-            ack = self.state.once(who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda: self._ingest_checkouts(batch))
+            ack = self.state.once(who, asked, "IngestCheckins", pb.IngestAck, lambda: self._ingest_checkouts(batch))
         else:
             ack = self.state.once_durable(
-                who, batch.request_id, "IngestCheckins", pb.IngestAck, lambda keep, first: (first.retry and self._stored_already(batch)) or self._ingest_checkins(batch), mark=True
+                who, asked, "IngestCheckins", pb.IngestAck, lambda keep, first: (first.retry and self._stored_already(batch)) or self._ingest_checkins(batch), mark=True
             )
         ack.batch_id = batch.batch_id  # the batch's number in this stream, not in the first one
         return ack

@@ -145,7 +145,7 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
             self.state.cache_venue(row)  # once it is stored
             return response
 
-        return self.state.once_stored(who, request.request_id, "RegisterVenue", pb.Venue, register)
+        return self.state.once_stored(who, request, "RegisterVenue", pb.Venue, register)
 
     def UpdateVenue(self, request, context):  # noqa: N802, ANN001
         who = principal()
