@@ -255,9 +255,11 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
     def _ingest(self, who: Principal, batch: pb.IngestBatch) -> pb.IngestAck:
         who.require_app(batch.source)
         # A retry is the same batch, numbered as its stream numbers it.
-        asked = pb.IngestBatch()
-        asked.CopyFrom(batch)
-        asked.ClearField("batch_id")
+        asked = batch
+        if batch.request_id:
+            asked = pb.IngestBatch()
+            asked.CopyFrom(batch)
+            asked.ClearField("batch_id")
         if batch.checkout_stay_ids or batch.checkout_t_out or batch.checkout_person_refs:
             # Setting the same check-outs again changes nothing.
             ack = self.state.once(who, asked, "IngestCheckins", pb.IngestAck, lambda: self._ingest_checkouts(batch))
