@@ -456,6 +456,11 @@ def test_refusals_found_in_review_store_nothing_and_say_why(service, now):
     assert status(tracer.care.EndQuarantine, again, metadata=tracer.md) is grpc.StatusCode.FAILED_PRECONDITION
     person_3 = service.server.state.people.of_ref(phone(3))[0]
     assert service.server.state.risk.reasons(person_3, now) == ["under an active quarantine order"]
+    # With a request id, a retry gets the first answer: the caller learns it ended the order.
+    with_id = H.EndQuarantineRequest(request_id="e-1", order_id=two[1].id, reason="xong")
+    ended = tracer.care.EndQuarantine(with_id, metadata=tracer.md)
+    assert not ended.active and tracer.care.EndQuarantine(with_id, metadata=tracer.md) == ended
+    assert service.server.state.risk.reasons(person_3, now) == []
 
 
 def test_a_bulk_check_out_closes_the_open_stay(service, now):

@@ -177,14 +177,16 @@ class OrderQuarantineResponse(_message.Message):
     def __init__(self, orders: _Optional[_Iterable[_Union[QuarantineOrder, _Mapping]]] = ...) -> None: ...
 
 class EndQuarantineRequest(_message.Message):
-    __slots__ = ("order_id", "reason", "time")
+    __slots__ = ("order_id", "reason", "time", "request_id")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     order_id: int
     reason: str
     time: int
-    def __init__(self, order_id: _Optional[int] = ..., reason: _Optional[str] = ..., time: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, order_id: _Optional[int] = ..., reason: _Optional[str] = ..., time: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ReportHealthRequest(_message.Message):
     __slots__ = ("request_id", "person", "time", "source", "temperature_c", "spo2_percent", "symptoms", "breathing_difficulty", "note")

@@ -286,11 +286,15 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
 
     def EndQuarantine(self, request, context):  # noqa: N802, ANN001
         who = principal()
+        return self.state.once_stored(who, request, "EndQuarantine", pb.QuarantineOrder, lambda keep: self._end_quarantine(who, request, keep))
+
+    def _end_quarantine(self, who: Principal, request: pb.EndQuarantineRequest, keep: Keep) -> pb.QuarantineOrder:
         reason = text.clean(request.reason, "reason", 500, required=True)
         o = db.quarantine_orders.c
         order_id = request.order_id
         if order_id >= 1 << 63:
             raise NotFound(f"no quarantine order {order_id}")
+        # The order's end, its audit record and the answer kept for retries, together.
         with self.state.audit.transaction() as conn:
             row = conn.execute(sa.select(db.quarantine_orders).where(o.id == order_id)).first()
             if row is None:
@@ -314,8 +318,10 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             # moved to hospital): in the detail, which retention wipes, not
             # as the purpose, which the chain keeps for good.
             self.state.audit.record(who, "EndQuarantine", "release from a quarantine order", 1, {"order": row.id, "reason": reason}, conn=conn)
+            response = _order(row)
+            keep(conn, response)
         self.state.risk.ordered(row.person_id, -1)
-        return _order(row)
+        return response
 
     def ListLineList(self, request, context):  # noqa: N802, ANN001
         who = principal()
