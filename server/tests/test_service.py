@@ -621,6 +621,14 @@ def test_a_provincial_tracer_traces_only_cases_its_province_has_a_claim_on(servi
     with service.server.state.db.connect() as conn:
         records = conn.execute(db.audit_log.select().order_by(db.audit_log.c.seq)).all()
     assert [(r.action, r.people, json.loads(r.detail)["refused"]) for r in records] == [("Trace", 0, "cases[0]"), ("Trace", 0, "cases[0]"), ("Trace", 0, "cases[1]")]
+    # A request refused for its parameters is refused before the province's
+    # check: alike for a case in the province (3) and one not (1), unaudited.
+    for n in (1, 3):
+        bad = trace(n)
+        bad.min_overlap_seconds = -1
+        assert status(hanoi.tracing.Trace, bad, metadata=hanoi.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
+    with service.server.state.db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(db.audit_log)).scalar_one() == 3
     assert len(hanoi.tracing.Trace(trace(3), metadata=hanoi.md).people.person_id) == 2, "a case at one of its venues"
     outside = T.TraceRequest(cases=[T.Case(person=phone(3), province_code="01", start=now - 3_600, end=now)], hops=1, purpose="ổ dịch")
     assert status(hanoi.tracing.Trace, outside, metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED, "a stay outside the window links nothing"
@@ -632,6 +640,9 @@ def test_a_provincial_tracer_traces_only_cases_its_province_has_a_claim_on(servi
     # its own, backdated, would claim anyone; a national tracer may.
     assert status(hanoi.tracing.Trace, trace(2), metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED
     order = H.OrderQuarantineRequest(people=[phone(2)], kind=H.QUARANTINE_KIND_HOME, province_code="01", place="00001", start=now - 27 * 86_400, planned_end=now + 86_400, purpose="F1 ổ dịch")
+    # A facility's name that would be refused is refused before the claims are read.
+    bad_place = H.OrderQuarantineRequest(people=[phone(2)], kind=H.QUARANTINE_KIND_FACILITY, province_code="01", place="Khu cách ly\x00", start=now - 600, planned_end=now + 86_400, purpose="F1 ổ dịch")
+    assert status(hanoi.care.OrderQuarantine, bad_place, metadata=hanoi.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
     code, message = status(hanoi.care.OrderQuarantine, order, metadata=hanoi.md)
     assert code is grpc.StatusCode.PERMISSION_DENIED and "people[0]" in message
     with service.server.state.db.connect() as conn:
@@ -662,6 +673,8 @@ def test_venue_log_for_the_operator_and_the_provinces_tracer(service, now):
     log = operator.tracing.VenueLog(T.VenueLogRequest(venue_id=venue.id, day=now, purpose="kiểm soát ra vào"), metadata=operator.md)
     assert len(log.entries) == 3 and all(e.left_at > e.entered_at for e in log.entries)
     assert status(operator.tracing.VenueLog, T.VenueLogRequest(venue_id=venue.id, day=now), metadata=operator.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
+    unset = T.VenueLogRequest(venue_id=venue.id, purpose="kiểm soát ra vào")  # day 0: 1970, long past retention
+    assert status(operator.tracing.VenueLog, unset, metadata=operator.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
     other = service.client("venue_operator", name="other")
     assert status(other.tracing.VenueLog, T.VenueLogRequest(venue_id=venue.id, day=now, purpose="curious"), metadata=other.md)[0] is grpc.StatusCode.PERMISSION_DENIED
     hanoi = service.client("tracer", province="01")

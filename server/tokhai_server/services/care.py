@@ -453,6 +453,8 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         # and apps check often.)
         if found:
             refuse_if_too_large(response, self.state.settings.max_message_bytes)
+            if context is not None and not context.is_active():
+                return pb.ListExposuresResponse()  # past its deadline: read by nobody
             self.state.audit.record(principal(), "ListExposures", "the person's own exposure check", 1, {"person": pseudonym, "exposures": len(found)})
         return response
 
@@ -555,4 +557,5 @@ def _check_place(who: Principal, province: str, kind: int, place: str) -> None:
         raise Invalid("a facility order needs the facility's name as place")
     if kind != pb.QUARANTINE_KIND_FACILITY and not re.fullmatch(r"[0-9]{5}", place):
         raise Invalid("home and lockdown orders need the ward code (5 digits) as place")
+    text.clean(place, "place", 300)  # here, before the claims are read: see Trace
 

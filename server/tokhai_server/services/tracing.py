@@ -125,6 +125,11 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
             raise Invalid(f"give 1 to {MAX_CASES:,} cases")
         if not 1 <= request.hops <= 4:
             raise Invalid("hops must be 1 to 4")
+        # Every check of the request before the first read: a refusal after
+        # the province's (which reads where the cases were) would tell a
+        # provincial tracer, unaudited, that a case was in its province.
+        if not 0 <= request.min_overlap_seconds <= 28 * 86_400:
+            raise Invalid("min_overlap_seconds must be 0 to 28 days")
         if not 0 <= request.linger_seconds <= 86_400 or not 0 <= request.latency_seconds <= 28 * 86_400:
             raise Invalid("linger_seconds must be 0 to a day, latency_seconds 0 to 28 days")
         if request.until and not MIN_TIME <= request.until <= MAX_TIME:
@@ -233,6 +238,7 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         if who.role is Role.VENUE_OPERATOR and venue.owner_id != who.id:
             raise PermissionDenied(f"venue {venue.id} is not one of {who.name}'s venues")
         who.require_province(venue.province, f"venue {venue.id}")
+        state.check_time(request.day, "day")
         day_start = (request.day + LOCAL) // 86_400 * 86_400 - LOCAL
         stays = state.engine.overlaps(venue.id, day_start, day_start + 86_400)
         rows = zip(stays.person.tolist(), stays.t_in.tolist(), stays.t_out.tolist(), strict=True)
@@ -247,6 +253,9 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
             entry = response.entries.add(entered_at=a, left_at=b)
             entry.person.id = p
         refuse_if_too_large(response, state.settings.max_message_bytes)
+        # Past its deadline or cancelled: nobody gets it, so nobody read it.
+        if context is not None and not context.is_active():
+            return pb.VenueLogResponse()
         people = len(set(stays.person.tolist()))
         state.audit.record(who, "VenueLog", purpose, people, {"venue": venue.id, "day": day_start})
         return response
