@@ -211,3 +211,32 @@ def test_a_cancelled_trace_raises_rather_than_answer_in_part():
         engine.trace([1], t, t + 900, cancel=cancel)
     # A trace that takes no hop has nothing to give up.
     assert engine.trace([1], t, t + 900, hops=0, cancel=cancel).person.tolist() == [1]
+
+
+@pytest.mark.parametrize(("start", "end"), [(-(2**63), 2**63 - 1), (-(2**63), MIDNIGHT + DAY), (MIDNIGHT, 2**63 - 1), (MIDNIGHT - DAY, MIDNIGHT + 2 * DAY)])
+def test_many_cases_at_once_match_oracle_to_the_ends_of_time(start, end):
+    """Enough cases for the paths taken only by many at once (stays gathered
+    for all, a table of their venues), windows as wide as 64 bits go, stays
+    of days and years; one case with a window of its own."""
+    import random
+
+    rnd = random.Random(start % 1_000 + end % 1_000)
+    rows = []
+    for person in range(100):
+        for _ in range(5):
+            t = MIDNIGHT + rnd.randrange(-DAY, 3 * DAY)
+            rows.append((person, rnd.randrange(3), t, t + rnd.choice([rnd.randint(60, 7_200), rnd.randint(DAY, 3 * DAY), 400 * DAY])))
+    engine, oracle = Engine(), Oracle()
+    cols = [np.array(c, dtype=np.int64) for c in zip(*rows)]
+    oracle.add(engine.add_stays(*cols), *cols)
+    cases = [(p, start, end) for p in range(70)]
+    cases[5] = (5, MIDNIGHT, MIDNIGHT + DAY)
+    persons, starts, ends = (np.array(c) for c in zip(*cases))
+    got = engine.contacts_many(persons.astype(np.uint64), starts, ends, min_overlap=600, linger=300)
+    want = [(c, *r) for c, s, e in sorted(cases) for r in oracle.contacts(c, s, e, 600, 300)]
+    assert list(zip(*(got.columns()[k].tolist() for k in ("case", "person", "exposure", "first_contact")))) == want
+    sites = engine.exposure_sites(persons.astype(np.uint64), starts, ends, linger=300)
+    assert list(zip(*(sites.columns()[k].tolist() for k in ("case", "venue", "start", "end")))) == oracle.sites(cases, 300)
+    traced = engine.trace(persons.astype(np.uint64), starts, ends, hops=2, min_overlap=600, linger=300, latency=60, until=MIDNIGHT + 5 * DAY)
+    got = list(zip(traced.hop.tolist(), traced.person.tolist(), traced.exposed_at.tolist(), traced.source.tolist(), traced.exposure.tolist()))
+    assert got == oracle.trace(cases, 2, 600, 300, 60, MIDNIGHT + 5 * DAY)

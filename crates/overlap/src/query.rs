@@ -341,10 +341,14 @@ impl State {
     /// with windows alike, their stays are gathered at once (over the span
     /// of all the windows).
     fn presences(&self, cases: &[(u64, i64, i64)], linger: i64) -> Vec<Vec<Presence>> {
-        let widest = cases.iter().map(|c| c.2 - c.1).max().unwrap_or(0);
+        let widest = cases
+            .iter()
+            .map(|c| c.2.saturating_sub(c.1))
+            .max()
+            .unwrap_or(0);
         let lo = cases.iter().map(|c| c.1).min().unwrap_or(0);
         let hi = cases.iter().map(|c| c.2).max().unwrap_or(0);
-        if cases.len() < VENUES_FROM || hi - lo > widest.saturating_mul(2) {
+        if cases.len() < VENUES_FROM || hi.saturating_sub(lo) > widest.saturating_mul(2) {
             return cases
                 .par_iter()
                 .map(|&(case, s, e)| self.presence(case, s, e, linger))
