@@ -579,6 +579,8 @@ def test_trace_equals_the_engine_and_is_audited(service, now):
         (T.TraceRequest(cases=cases, hops=9, purpose="x-check"), "INVALID_ARGUMENT"),
         (T.TraceRequest(cases=cases, hops=2, until=-5, purpose="x-check"), "INVALID_ARGUMENT"),
         (T.TraceRequest(hops=1, purpose="x-check"), "INVALID_ARGUMENT"),
+        # A purpose naming someone by phone: purposes are kept for good.
+        (T.TraceRequest(cases=cases, hops=1, purpose="F1 của 0912345678"), "INVALID_ARGUMENT"),
     ]:
         assert status(tracer.tracing.Trace, request, metadata=tracer.md)[0].name == want_code
 

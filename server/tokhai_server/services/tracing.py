@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
@@ -36,6 +37,10 @@ def purpose_of(value: str) -> str:
     value = text.clean(value, "purpose", 500)
     if len(value) < 3:
         raise Invalid("purpose is required: say why personal data is read")
+    # The audit log keeps purposes for good, past the retention period that
+    # deletes the data they read.
+    if re.search(r"\d{9,}", value):
+        raise Invalid("purpose holds a number of 9 or more digits (a phone or citizen id?): the audit log keeps purposes for good, so name the outbreak or task, not a person")
     return value
 
 
