@@ -1048,6 +1048,12 @@ def test_retries_of_scans_check_outs_and_check_out_batches_change_nothing(servic
     acks = [list(app.checkins.IngestCheckins(iter([batch]), metadata=app.md, timeout=10))[0] for _ in range(2)]
     assert acks[0] == acks[1] and acks[0].checked_out == 1 and len(engine) == 2
     assert sorted(engine.stays_between(now - 1_000, now).t_out.tolist()) == [now - 600, now - 100]
+    # The scanned code's key revoked since: the scan's retry still gets its answer.
+    codes = service.server.state.codes
+    signer = codes.keys[0].id
+    codes.rotate()
+    codes.revoke(signer)
+    assert operator.checkins.ScanPerson(scan, metadata=operator.md) == first and len(engine) == 2
 
 
 def test_a_retry_after_a_failure_midway_takes_up_what_the_first_try_stored(service, now, monkeypatch):

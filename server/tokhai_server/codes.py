@@ -179,10 +179,8 @@ class Codes:
             key = self._by_id.get(key_id)
             if key is not None and key.revoked_at is None:
                 return values
+        *values, key_id = _fields(payload, prefix, fields, what)
         parts = payload.split(".")
-        if len(parts) != fields + 3 or parts[0] != prefix or not all(p.isascii() and p.isdigit() for p in parts[1:-1]):
-            raise Invalid(f"{what} is not a Tokhai {what} ({prefix}...)")
-        *values, key_id = (int(p) for p in parts[1:-1])
         key = self._by_id.get(key_id)
         if key is None:
             raise NotFound(f"{what} is signed by unknown key {key_id}")
@@ -205,6 +203,21 @@ class Codes:
         if expires_at < now:
             raise Invalid(f"personal code expired at {expires_at}")
         return person_id
+
+
+def person_of_verified(payload: str) -> int:
+    """The person of a personal code verified before: a retry's, which is
+    the same request as its first try's, whose answer stands though the
+    code has expired or its key been revoked since."""
+    return _fields(payload.strip(), PERSON, 2, "personal code")[0]
+
+
+def _fields(payload: str, prefix: str, fields: int, what: str) -> list[int]:
+    """The numbers of a code `prefix.n1....nk.key_id.signature`, the key id last."""
+    parts = payload.split(".")
+    if len(parts) != fields + 3 or parts[0] != prefix or not all(p.isascii() and p.isdigit() for p in parts[1:-1]):
+        raise Invalid(f"{what} is not a Tokhai {what} ({prefix}...)")
+    return [int(p) for p in parts[1:-1]]
 
 
 def svg(payload: str) -> bytes:

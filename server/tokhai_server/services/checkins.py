@@ -162,9 +162,10 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             care.audit_referral(self.state, who, "ScanPerson", "entry control at the venue", person_id, response.advice, venue=response.venue_id)
 
         def replayed(response: pb.CheckInResponse) -> None:
-            # The code was checked when first scanned: its expiry since
+            # The code was checked when first scanned (a kept answer is for
+            # the same request): its expiry or its key's revocation since
             # does not undo that answer.
-            audited(self.state.codes.verify_personal(request.person_payload, 0), response)
+            audited(codes.person_of_verified(request.person_payload), response)
 
         # Marked pending first: only a retry skips the code's expiry and the
         # scan's delay, never a new request with an old code.
