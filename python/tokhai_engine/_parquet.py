@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _convert as convert
 from . import _engine
 
 if TYPE_CHECKING:
@@ -110,10 +111,16 @@ def import_(engine: Engine, path: str | os.PathLike[str]) -> NDArray[np.uint64]:
         if not (pa.types.is_integer(column.type) or pa.types.is_timestamp(column.type)):
             raise _engine.DtypeError(f"{name} must hold integers or timestamps, got {column.type}")
         # Timestamps of any unit or zone arrive as UTC datetime64, refused
-        # where they are not whole seconds; a column with missing values
-        # goes as it is, for the check to name the first.
-        given[name] = column if column.null_count else column.to_numpy()
+        # where they are not whole seconds. Each is converted as it comes, so
+        # that its file form is freed (a backup can be a billion rows); one
+        # refused (a missing value, a bad row) waits as it is, for the
+        # batch's check to name its first bad row of all.
+        values = column if column.null_count else column.to_numpy()
         del column
+        try:
+            given[name] = (convert.ids if name in ("person", "venue") else convert.times)(name, values)
+        except (_engine.InvalidInputError, _engine.DtypeError):
+            given[name] = values
     # Checked as one batch, whose first bad row of all is named, by the
     # file's column names.
     return engine._add_columns(given)

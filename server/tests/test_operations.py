@@ -627,6 +627,8 @@ def test_names_keep_emoji_and_joined_letters_but_not_hidden_characters():
         with pytest.raises(Invalid, match="name is required"):
             text.clean(nothing, "name", 50, required=True)
     assert text.clean("Cà phê ☕\ufe0f", "name", 50, required=True) == "Cà phê ☕\ufe0f"
+    scotland = "\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"
+    assert text.clean(f"Pub {scotland}", "name", 50) == f"Pub {scotland}"
 
 
 def test_columns_and_indexes_added_since_a_database_was_made_are_created(tmp_path):

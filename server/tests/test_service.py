@@ -407,6 +407,9 @@ def test_bulk_ingest_acknowledges_whole_batches(service, now):
     again = next(app.checkins.IngestCheckins(iter([batch(12, request_id="ncovi-12", batch_id=13)]), metadata=app.md, timeout=30))
     assert again.batch_id == 13 and list(again.stay_ids) == list(first.stay_ids)
     assert len(engine) == 3 * n
+    # The same check-ins with check-out times filled in since: the same batch.
+    filled = batch(12, request_id="ncovi-12", batch_id=14, t_out=[now - 4_000 + k for k in range(n)])
+    assert list(next(app.checkins.IngestCheckins(iter([filled]), metadata=app.md, timeout=30)).stay_ids) == list(first.stay_ids)
     # Another batch with that id is refused, not answered as that one was.
     code, detail = status(lambda r, **kw: list(app.checkins.IngestCheckins(iter([r]), **kw)), batch(13, request_id="ncovi-12"), metadata=app.md)
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "already used for another IngestCheckins request" in detail, detail
@@ -677,6 +680,10 @@ def test_venue_log_for_the_operator_and_the_provinces_tracer(service, now):
     assert status(operator.tracing.VenueLog, T.VenueLogRequest(venue_id=venue.id, day=now), metadata=operator.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
     unset = T.VenueLogRequest(venue_id=venue.id, purpose="kiểm soát ra vào")  # day 0: 1970, long past retention
     assert status(operator.tracing.VenueLog, unset, metadata=operator.md)[0] is grpc.StatusCode.INVALID_ARGUMENT
+    # Any second of today names today, its last too (hours ahead of the clock).
+    last_second = (now + 7 * 3_600) // 86_400 * 86_400 - 7 * 3_600 + 86_399
+    today = T.VenueLogRequest(venue_id=venue.id, day=last_second, purpose="kiểm soát ra vào")
+    assert operator.tracing.VenueLog(today, metadata=operator.md) == log
     other = service.client("venue_operator", name="other")
     assert status(other.tracing.VenueLog, T.VenueLogRequest(venue_id=venue.id, day=now, purpose="curious"), metadata=other.md)[0] is grpc.StatusCode.PERMISSION_DENIED
     hanoi = service.client("tracer", province="01")
@@ -684,7 +691,7 @@ def test_venue_log_for_the_operator_and_the_provinces_tracer(service, now):
     hcmc = service.client("tracer", province="79")
     traced = hcmc.tracing.VenueLog(T.VenueLogRequest(venue_id=venue.id, day=now, purpose="trace"), metadata=hcmc.md)
     assert len(traced.entries) == 3
-    assert audit.count(service.server.state.db) == 2
+    assert audit.count(service.server.state.db) == 3
     # The tracer gets the national ids; the operator ids of its venue's day
     # alone: the same person's twice, but no one else's, nor another day's.
     people = service.server.state.people

@@ -205,10 +205,10 @@ def retention_run(data_dir: DataDir = Path("tokhai-data"), database_url: Databas
     _set_up(data_dir)
     with _refused_setup():
         state = State(Settings(data_dir=data_dir, database_url=database_url))
-        try:
-            removed = retention.run(state)
-        finally:
-            state.close()
+    try:
+        removed = retention.run(state)
+    finally:
+        state.close()
     for kind, count in removed.items():
         console.print(f"{kind}: {count:,} deleted")
 

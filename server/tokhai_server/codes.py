@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from . import db
-from .errors import FailedPrecondition, Invalid, NotFound
+from .errors import FailedPrecondition, Invalid, NotFound, Unavailable
 
 VENUE, PERSON = "TKH1", "TKP1"
 
@@ -86,8 +86,9 @@ class Codes:
         self._engine, self._aead = engine, AESGCM(master_key)
         self._lock = threading.Lock()
         # Reloads take turns from their read to their publish: one that read
-        # before a revocation must not publish after the revocation's own.
-        self._reloading = threading.Lock()
+        # before a revocation must not publish after the revocation's own. A
+        # revocation holds it throughout (reentrant: it reloads within).
+        self._reloading = threading.RLock()
         self._signer: tuple[int, Ed25519PrivateKey] | None = None
         #: Verified codes by (prefix, payload): a check-in finds its code here.
         self._verified: dict[tuple[str, str], tuple[list[int], int]] = {}
@@ -127,37 +128,46 @@ class Codes:
 
     def revoke(self, key_id: int) -> SigningKey:
         now = int(time.time())
-        # Refused here before it is stored: a reload that then failed (the
-        # database locked past its timeout) left the key accepting and
-        # signing codes until the next rotation or restart.
-        self._refuse(key_id, now)
-        try:
-            with self._engine.begin() as conn:
-                done = conn.execute(
-                    db.signing_keys.update().where(db.signing_keys.c.id == key_id, db.signing_keys.c.revoked_at.is_(None)).values(revoked_at=now)
-                )
-        except BaseException:
-            self.reload()  # not revoked after all
-            raise
-        if done.rowcount != 1 and key_id not in self._by_id:
-            raise NotFound(f"no signing key {key_id}")
-        self.reload()
-        return self._by_id[key_id]
+        # No reload runs meanwhile: one that read before the change is
+        # stored would publish the key as live again.
+        with self._reloading:
+            # Refused here before it is stored: a reload that then failed (the
+            # database locked past its timeout) left the key accepting and
+            # signing codes until the next rotation or restart.
+            before = self._refuse(key_id, now)
+            try:
+                with self._engine.begin() as conn:
+                    done = conn.execute(
+                        db.signing_keys.update().where(db.signing_keys.c.id == key_id, db.signing_keys.c.revoked_at.is_(None)).values(revoked_at=now)
+                    )
+            except BaseException:
+                with self._lock:  # not revoked after all
+                    self.keys, self._by_id, self._signer = before
+                raise
+            if done.rowcount != 1 and key_id not in self._by_id:
+                raise NotFound(f"no signing key {key_id}")
+            self.reload()
+            return self._by_id[key_id]
 
-    def _refuse(self, key_id: int, at: int) -> None:
-        """Key `key_id`, revoked at `at`, as this process sees the keys."""
-        with self._reloading, self._lock:
+    def _refuse(self, key_id: int, at: int) -> tuple:
+        """Key `key_id`, revoked at `at`, as this process sees the keys;
+        returns what it saw before."""
+        with self._lock:
+            before = (self.keys, self._by_id, self._signer)
             key = self._by_id.get(key_id)
             if key is None or key.revoked_at is not None:
-                return
+                return before
             revoked = dataclasses.replace(key, revoked_at=at)
             self.keys = [revoked if k.id == key_id else k for k in self.keys]
             self._by_id = {**self._by_id, key_id: revoked}
             if self._signer is not None and self._signer[0] == key_id:
                 self._signer = None  # until a reload finds the key that signs now
+            return before
 
     def _sign(self, text: str) -> str:
         if self._signer is None:
+            if any(k.revoked_at is None for k in self.keys):
+                raise Unavailable("the signing key is being changed: retry in a moment")
             raise FailedPrecondition("every signing key is revoked: an admin must rotate to a new one")
         key_id, private = self._signer
         body = f"{text}.{key_id}"

@@ -6,6 +6,7 @@ is refused."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from .errors import Invalid
@@ -41,9 +42,14 @@ def clean(value: str, what: str, limit: int, *, required: bool = False) -> str:
 
 def plain(value: str, what: str, *, allowed: set[str] = frozenset()) -> str:
     """`value` as given, refused if it holds control or invisible characters (but `allowed`)."""
-    if any((unicodedata.category(c) in _REFUSED or c in _INVISIBLE) and c not in allowed for c in value):
+    # Tag characters are kept where they spell a flag (England, Scotland, Wales).
+    shown = _TAG_FLAG.sub("", value)
+    if any((unicodedata.category(c) in _REFUSED or c in _INVISIBLE) and c not in allowed for c in shown):
         raise Invalid(f"{what} holds control or invisible characters")
     return value
+
+
+_TAG_FLAG = re.compile("\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F")
 
 
 def id_(value: int, what: str) -> int:

@@ -255,13 +255,19 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
 
     def _ingest(self, who: Principal, batch: pb.IngestBatch) -> pb.IngestAck:
         who.require_app(batch.source)
-        # A retry is the same batch, numbered as its stream numbers it.
+        checkouts = bool(batch.checkout_stay_ids or batch.checkout_t_out or batch.checkout_person_refs)
+        # A retry is the same batch, numbered as its stream numbers it; a
+        # batch of check-ins is the same by its check-ins (as a retry finds
+        # them stored), whatever check-out times an outbox has filled in
+        # since: refused, a client would send it anew and store it twice.
         asked = batch
         if batch.request_id:
             asked = pb.IngestBatch()
             asked.CopyFrom(batch)
             asked.ClearField("batch_id")
-        if batch.checkout_stay_ids or batch.checkout_t_out or batch.checkout_person_refs:
+            if not checkouts:
+                asked.ClearField("t_out")
+        if checkouts:
             # Setting the same check-outs again changes nothing.
             ack = self.state.once(who, asked, "IngestCheckins", pb.IngestAck, lambda: self._ingest_checkouts(batch))
         else:

@@ -39,9 +39,15 @@ def purpose_of(value: str) -> str:
         raise Invalid("purpose is required: say why personal data is read")
     # The audit log keeps purposes for good, past the retention period that
     # deletes the data they read.
-    if re.search(r"\d{9,}", value):
-        raise Invalid("purpose holds a number of 9 or more digits (a phone or citizen id?): the audit log keeps purposes for good, so name the outbreak or task, not a person")
+    if _PERSONAL_NUMBER.search(value):
+        raise Invalid("purpose holds a phone or citizen id number: the audit log keeps purposes for good, so name the outbreak or task, not a person")
     return value
+
+
+#: A Vietnamese phone number (0 or +84, then 9 digits, perhaps grouped) or
+#: a citizen id (12 digits; 9 for the old identity card), not a part of a
+#: longer number: not a time in seconds (10 digits, from 1).
+_PERSONAL_NUMBER = re.compile(r"(?<![\d+])(?:(?:\+?84|0)(?:[ .-]?\d){9}|\d{12}|\d{9})(?![\d])")
 
 
 def refuse_if_too_large(response: Message, limit: int) -> None:
@@ -243,8 +249,10 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         if who.role is Role.VENUE_OPERATOR and venue.owner_id != who.id:
             raise PermissionDenied(f"venue {venue.id} is not one of {who.name}'s venues")
         who.require_province(venue.province, f"venue {venue.id}")
-        state.check_time(request.day, "day")
         day_start = (request.day + LOCAL) // 86_400 * 86_400 - LOCAL
+        now = int(time.time())
+        if not now - state.settings.retention_days * 86_400 < day_start + 86_400 and day_start <= now + state.settings.max_future_seconds:
+            raise Invalid(f"day {request.day} is not within the {state.settings.retention_days}-day retention period (nor is any second of its day)")
         stays = state.engine.overlaps(venue.id, day_start, day_start + 86_400)
         rows = zip(stays.person.tolist(), stays.t_in.tolist(), stays.t_out.tolist(), strict=True)
         if who.role is Role.VENUE_OPERATOR:
