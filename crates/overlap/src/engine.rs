@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock, RwLockWriteGuard};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result, StayProblem};
@@ -31,9 +31,11 @@ const INDEX_WHILE_SYNCING: usize = if cfg!(test) { 2 } else { 1 << 16 };
 ///
 /// Safe to share between threads: queries run concurrently with each other
 /// and with ingest; each change is applied whole or not at all, and changes
-/// become visible in the order they were made. A durable engine returns from
-/// a change only once it is on stable storage; concurrent writers share
-/// fsyncs.
+/// become visible in the order they were made. A query reads the stays as
+/// they are when it begins, but a trace: it lets changes in between its
+/// hops and blocks of people (see `docs/semantics.md`). A durable engine
+/// returns from a change only once it is on stable storage; concurrent
+/// writers share fsyncs.
 #[derive(Debug, Default)]
 pub struct Engine {
     /// Serialises the start of each change: numbering stays, logging.
@@ -53,6 +55,10 @@ pub struct Engine {
 pub(crate) struct State {
     pub partitions: BTreeMap<i64, Partition>,
     pub len: usize,
+    /// Changes applied so far: a query that lets changes in between its
+    /// pieces (a trace) knows by it whether what it derived from the
+    /// segments (places in them, bits of their people) still holds.
+    pub version: u64,
 }
 
 impl State {
@@ -115,7 +121,7 @@ impl Engine {
         };
         {
             let mut w = engine.writer.lock();
-            let mut state = engine.state.write();
+            let mut state = engine.state_mut();
             state.len = opened.partitions.values().map(Partition::len).sum();
             w.next_seq = opened
                 .partitions
@@ -132,6 +138,13 @@ impl Engine {
             })?;
         }
         Ok(engine)
+    }
+
+    /// The state, to change: its version moves on.
+    fn state_mut(&self) -> RwLockWriteGuard<'_, State> {
+        let mut state = self.state.write();
+        state.version += 1;
+        state
     }
 
     /// Whether changes are kept on disk.
@@ -301,7 +314,7 @@ impl Engine {
             }
             None => (Vec::new(), None),
         };
-        let mut state = self.state.write();
+        let mut state = self.state_mut();
         let kept = state.partitions.split_off(&boundary);
         let dropped = std::mem::replace(&mut state.partitions, kept);
         let mut removed: usize = dropped.values().map(Partition::len).sum();
@@ -376,7 +389,7 @@ impl Engine {
             });
             store.checkpoint(&mut w.files, partitions)?
         };
-        let mut state = self.state.write();
+        let mut state = self.state_mut();
         for p in mapped {
             state.partitions.insert(p.day, p);
         }
@@ -558,7 +571,7 @@ impl Engine {
     }
 
     fn install(&self, appends: Vec<Append>) {
-        let mut state = self.state.write();
+        let mut state = self.state_mut();
         for append in appends {
             state.len += append.added as usize;
             state
@@ -586,7 +599,7 @@ impl Engine {
     }
 
     fn apply_checkout(&self, targets: &[(i64, u32, i64)]) {
-        let mut state = self.state.write();
+        let mut state = self.state_mut();
         for &(day, seq, t) in targets {
             let partition = state.partitions.get_mut(&day).expect("checked before");
             // Located again: batches applied since the check may have merged segments.

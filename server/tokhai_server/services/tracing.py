@@ -184,8 +184,8 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
             # engine's default, the latest case end, would make who is reached
             # depend on which cases share a call.
             until = request.until or max(int(time.time()), max(ends))
-            # A trace of thousands of cases runs for seconds, under the read
-            # lock that check-ins wait for: it stops once the call ends.
+            # A trace of thousands of cases runs for seconds of both cores:
+            # it stops once the call ends.
             cancel = Cancel()
             if context is not None and not context.add_callback(cancel.set):
                 cancel.set()  # ended already
