@@ -11,6 +11,7 @@ more) hit both alike. How a change to the engine is measured:
     .venv/bin/python bench/ab.py f1 old new --size 100M                  # contacts_many of 1,000 cases
     .venv/bin/python bench/ab.py f1 old new --region 20M                 # the same on the region model
     .venv/bin/python bench/ab.py f1 old new --cases 16000 --hops 2       # trace of 16,000 cases, two hops
+    .venv/bin/python bench/ab.py stall old new --size 20M                # how long an add waits during a trace
     .venv/bin/python bench/ab.py add1 old new                            # one-row durable adds
     .venv/bin/python bench/ab.py generate old new --size 10M             # the national workload generator (--model-changed: new draws)
 
@@ -27,6 +28,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -95,6 +97,53 @@ def build(args, mods) -> None:  # noqa: ANN001
 
 
 def f1(args, mods) -> None:  # noqa: ANN001
+    engines, cases, start, end, size = loaded(args, mods)
+    answers = {}
+
+    def run(name: str) -> float:
+        t = time.perf_counter()
+        if args.hops:
+            found = engines[name].trace(cases, start, end, hops=args.hops, min_overlap=900)
+            answers[name] = (len(found), int(found.exposure.sum()), int(found.exposed_at.sum()))
+        else:
+            answers[name] = len(engines[name].contacts_many(cases, start, end, min_overlap=900))
+        return time.perf_counter() - t
+
+    query = f"trace (hops={args.hops})" if args.hops else "F1"
+    model = "region" if args.region else "national"
+    print(f"{query} of {len(cases):,} cases over 14 days, {size:,} stays of the {model} model, s (lower is better)")
+    in_turns(list(mods), args.rounds, run)
+    print(f"{'people, exposure and exposed_at sums' if args.hops else 'pairs'}: {answers}")
+    if len(set(answers.values())) != 1:
+        raise SystemExit("the builds disagree")
+
+
+def stall(args, mods) -> None:  # noqa: ANN001
+    """How long a one-row add waits while a trace of two hops runs: the
+    longest wait of adds made one a millisecond from another thread."""
+    engines, cases, start, end, size = loaded(args, mods)
+    at = [0]
+
+    def run(name: str) -> float:
+        engine, done, waits = engines[name], threading.Event(), []
+        tracing = threading.Thread(target=lambda: (engine.trace(cases, start, end, hops=2, min_overlap=900), done.set()))
+        tracing.start()
+        t0 = synth.DEFAULT_START + 3_600
+        while not done.is_set():
+            at[0] += 1
+            t = time.perf_counter()
+            engine.add_stays([2**60 + at[0]], [2**60], [t0 + at[0]], [t0 + at[0] + 600])  # a stranger, at a venue of its own
+            waits.append(time.perf_counter() - t)
+            time.sleep(0.001)
+        tracing.join()
+        return max(waits)
+
+    print(f"the longest wait of a one-row add during a trace of {len(cases):,} cases and two hops, {size:,} stays, s (lower is better)")
+    in_turns(list(mods), args.rounds, run)
+
+
+def loaded(args, mods):  # noqa: ANN001, ANN201 - (engines, cases, start, end, size)
+    """An engine of each build holding the same stays, and the cases."""
     days = 14
     engines = {name: mod.Engine() for name, mod in mods.items()}
     rng, picks = np.random.default_rng(1), []
@@ -120,24 +169,7 @@ def f1(args, mods) -> None:  # noqa: ANN001
         start = np.full(len(cases), synth.DEFAULT_START)
         end = start + days * synth.DAY
         size = args.size
-    answers = {}
-
-    def run(name: str) -> float:
-        t = time.perf_counter()
-        if args.hops:
-            found = engines[name].trace(cases, start, end, hops=args.hops, min_overlap=900)
-            answers[name] = (len(found), int(found.exposure.sum()), int(found.exposed_at.sum()))
-        else:
-            answers[name] = len(engines[name].contacts_many(cases, start, end, min_overlap=900))
-        return time.perf_counter() - t
-
-    query = f"trace (hops={args.hops})" if args.hops else "F1"
-    model = "region" if args.region else "national"
-    print(f"{query} of {len(cases):,} cases over {days} days, {size:,} stays of the {model} model, s (lower is better)")
-    in_turns(list(mods), args.rounds, run)
-    print(f"{'people, exposure and exposed_at sums' if args.hops else 'pairs'}: {answers}")
-    if len(set(answers.values())) != 1:
-        raise SystemExit("the builds disagree")
+    return engines, cases, start, end, size
 
 
 def ingest(args, mods) -> None:  # noqa: ANN001
@@ -212,7 +244,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
     sub.add_parser("stage").add_argument("name")
-    for what in ("build", "ingest", "f1", "add1", "generate"):
+    for what in ("build", "ingest", "f1", "stall", "add1", "generate"):
         p = sub.add_parser(what)
         p.add_argument("a")
         p.add_argument("b")
@@ -222,12 +254,13 @@ def main() -> None:
             p.add_argument("--days", type=int, default=3)
             p.add_argument("--region", type=parse_size, help="instead, one batch of this many stays of the 14-day region model")
             p.add_argument("--durable", action="store_true", help="into a new store (Engine.open), closed at the end")
-        if what in ("f1", "generate"):
+        if what in ("f1", "stall", "generate"):
             p.add_argument("--size", type=parse_size, default=parse_size("10M"))
             p.add_argument("--cases", type=int, default=1_000)
+        if what in ("f1", "stall"):
+            p.add_argument("--region", type=parse_size, help="instead of the national model, this many stays of the 14-day region model")
         if what == "f1":
             p.add_argument("--hops", type=int, default=0, help="trace with this many hops instead of contacts_many")
-            p.add_argument("--region", type=parse_size, help="instead of the national model, this many stays of the 14-day region model")
         if what == "generate":
             p.add_argument("--model-changed", action="store_true", help="the change means to change the stays generated: report a difference, do not fail on it")
         if what == "ingest":
@@ -242,7 +275,7 @@ def main() -> None:
         stage(args.name)
         return
     mods = {name: load(name) for name in (args.a, args.b)}
-    {"build": build, "ingest": ingest, "f1": f1, "add1": add1, "generate": generate}[args.what](args, mods)
+    {"build": build, "ingest": ingest, "f1": f1, "stall": stall, "add1": add1, "generate": generate}[args.what](args, mods)
 
 
 if __name__ == "__main__":

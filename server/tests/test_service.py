@@ -1176,9 +1176,8 @@ def test_a_trace_past_its_deadline_stops_and_reads_nothing_more(service, now, mo
 
 
 def test_a_trace_whose_call_ends_is_given_up_inside_the_engine(service, now, monkeypatch):
-    """A trace of thousands of cases works for seconds under the engine's
-    read lock, which check-ins wait for: once its call ends, the engine is
-    told to give up, and does."""
+    """A trace of thousands of cases works for seconds of both cores: once
+    its call ends, the engine is told to give up, and does."""
     import threading
 
     tracer, request = two_met(service, now)

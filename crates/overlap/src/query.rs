@@ -805,10 +805,11 @@ impl State {
             }
             RwLockReadGuard::bump(guard);
             let state: &State = guard;
-            if skip
-                .as_ref()
-                .is_none_or(|(version, _)| *version != state.version)
-            {
+            // (Ids depend on no segment.)
+            let stale = |(version, skip): &(u64, Skip)| {
+                *version != state.version && matches!(skip, Skip::Bits(_))
+            };
+            if skip.as_ref().is_none_or(stale) {
                 skip = Some((state.version, state.skip_of(reached, bits_from)));
             }
             let skip = &skip.as_ref().expect("made above").1;
@@ -1601,15 +1602,18 @@ impl Engine {
             if cancel.is_set() {
                 return Err(Error::Cancelled);
             }
-            par::sort_unstable_by_key(&mut next, |n| n.0);
-            reached = merged(&reached, next.iter().map(|n| n.0));
-            for &(person, (at, source, exposure)) in &next {
-                push_traced(&mut out, person, hop, at, source, exposure);
-            }
-            frontier = next
-                .iter()
-                .map(|&(person, (at, _, _))| (person, at.saturating_add(rules.latency), until))
-                .collect();
+            // Millions of people at national scale, none of the state's.
+            RwLockReadGuard::unlocked_fair(&mut state, || {
+                par::sort_unstable_by_key(&mut next, |n| n.0);
+                reached = merged(&reached, next.iter().map(|n| n.0));
+                for &(person, (at, source, exposure)) in &next {
+                    push_traced(&mut out, person, hop, at, source, exposure);
+                }
+                frontier = next
+                    .iter()
+                    .map(|&(person, (at, _, _))| (person, at.saturating_add(rules.latency), until))
+                    .collect();
+            });
         }
         Ok(out)
     }
