@@ -1465,6 +1465,8 @@ impl Engine {
                 state.contacts_of(case, presence, rules, spread, None, venues.as_ref(), met)
             })
             .collect();
+        // Millions of pairs for thousands of cases, none of the state's.
+        drop(state);
         let total = found.iter().map(Vec::len).sum();
         let mut out = ContactPairs {
             case: Vec::with_capacity(total),
