@@ -68,14 +68,20 @@ fn open(dir: &Path) -> crate::Result<Engine> {
     Engine::open(dir)
 }
 
+/// A store in `dir` whose log holds two batches: 3 stays of person 1, then
+/// 4 of person 2; returns the log's length after the first.
+fn two_batches(dir: &Path) -> u64 {
+    let engine = open(dir).unwrap();
+    add(&engine, 1, 3, 0).unwrap();
+    let clean = fs::metadata(log_file(dir)).unwrap().len();
+    add(&engine, 2, 4, 1).unwrap();
+    clean
+}
+
 #[test]
 fn a_torn_last_record_is_cut_off_at_every_offset() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = open(dir.path()).unwrap();
-    add(&engine, 1, 3, 0).unwrap();
-    let clean = fs::metadata(log_file(dir.path())).unwrap().len();
-    add(&engine, 2, 4, 1).unwrap();
-    drop(engine);
+    let clean = two_batches(dir.path());
     let full = fs::metadata(log_file(dir.path())).unwrap().len();
 
     for cut in clean..full {
@@ -113,11 +119,7 @@ fn a_torn_last_record_is_cut_off_at_every_offset() {
 #[test]
 fn a_last_record_left_zero_by_a_crash_is_cut_off() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = open(dir.path()).unwrap();
-    add(&engine, 1, 3, 0).unwrap();
-    let clean = fs::metadata(log_file(dir.path())).unwrap().len();
-    add(&engine, 2, 4, 1).unwrap();
-    drop(engine);
+    let clean = two_batches(dir.path());
     let log = log_file(dir.path());
     let mut bytes = fs::read(&log).unwrap();
     // The file grew, but its last block was never written.
