@@ -111,8 +111,18 @@ def _replay(answer: M, replayed: Callable[[M], None] | None) -> M:
 
 def _insert_answer(conn: sa.Connection, principal: Principal, asked: Asked, method: str, response: bytes, *, pending: bool | None = None) -> None:
     """Keeps a request's answer (or, `pending`, its mark) for its retries."""
-    row = {"principal_id": principal.id, "request_id": asked.id, "request_digest": asked.digest, "method": method, "response": response, "pending": pending}
-    conn.execute(_KEEP_ANSWER, {**row, "created_at": int(time.time())})
+    conn.execute(
+        _KEEP_ANSWER,
+        {
+            "principal_id": principal.id,
+            "request_id": asked.id,
+            "request_digest": asked.digest,
+            "method": method,
+            "response": response,
+            "pending": pending,
+            "created_at": int(time.time()),
+        },
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
