@@ -136,6 +136,8 @@ def stall(args, mods) -> None:  # noqa: ANN001
             waits.append(time.perf_counter() - t)
             time.sleep(0.001)
         tracing.join()
+        w = np.array(waits) * 1e3
+        print(f"  {name}: {len(w)} adds, waits p50 {np.median(w):.2f} ms, p99 {np.percentile(w, 99):.0f} ms, longest {w.max():.0f} ms")
         return max(waits)
 
     print(f"the longest wait of a one-row add during a trace of {len(cases):,} cases and two hops, {size:,} stays, s (lower is better)")
