@@ -20,12 +20,16 @@ from tokhai_server import audit, db, retention
 NCOVI = K.SOURCE_APP_NCOVI
 
 
-def status(call, *args, **kwargs) -> grpc.StatusCode:
+def refusal(call, *args, **kwargs) -> tuple[grpc.StatusCode, str]:
     try:
         call(*args, timeout=10, **kwargs)
     except grpc.RpcError as e:
-        return e.code()
+        return e.code(), e.details()
     raise AssertionError("the call succeeded")
+
+
+def status(call, *args, **kwargs) -> grpc.StatusCode:
+    return refusal(call, *args, **kwargs)[0]
 
 
 def phone(n: int) -> K.PersonRef:
@@ -125,7 +129,13 @@ def test_trace_to_quarantine_to_daily_reports_and_line_lists(service, now):
     assert json.loads(record.detail)["reason"] == ended.end_reason, "it is in the detail, which retention wipes"
     assert not app.care.ReportHealth(report, metadata=app.md).under_quarantine
     assert [e.order.id for e in line_list(H.LINE_LIST_WARNING_SIGNS).entries] == []
-    assert status(hanoi.care.EndQuarantine, H.EndQuarantineRequest(order_id=ordered.orders[1].id, reason="x"), metadata=hanoi.md) is grpc.StatusCode.PERMISSION_DENIED
+    # Another province's order is refused as a missing one is: alike, so
+    # that the refusal does not tell where its person is quarantined.
+    other = next(o for o in ordered.orders if o.id != order_1.id)
+    elsewhere = refusal(hanoi.care.EndQuarantine, H.EndQuarantineRequest(order_id=other.id, reason="x"), metadata=hanoi.md)
+    missing = refusal(hanoi.care.EndQuarantine, H.EndQuarantineRequest(order_id=10**9, reason="x"), metadata=hanoi.md)
+    assert elsewhere[0] is grpc.StatusCode.NOT_FOUND and elsewhere[1].replace(str(other.id), "N") == missing[1].replace(str(10**9), "N")
+    assert tracer.care.EndQuarantine(H.EndQuarantineRequest(order_id=other.id, reason="x"), metadata=tracer.md).end_reason == "x", "its province's tracer ends it"
     assert list(audit.verify(service.server.state.db)) == []
 
 

@@ -620,12 +620,13 @@ def test_a_provincial_tracer_traces_only_cases_its_province_has_a_claim_on(servi
     both = T.TraceRequest(cases=[trace(3).cases[0], trace(2).cases[0]], hops=1, purpose="ổ dịch")
     code, message = status(hanoi.tracing.Trace, both, metadata=hanoi.md)
     assert code is grpc.StatusCode.PERMISSION_DENIED and "cases[1]" in message, "the case not linked is named"
-    # A refusal tells whether someone was in the province: audited, with no one read.
+    # A refusal tells of each case up to the refused one whether it was
+    # linked to the province: audited as a read of those people.
     from tokhai_server import db
 
     with service.server.state.db.connect() as conn:
         records = conn.execute(db.audit_log.select().order_by(db.audit_log.c.seq)).all()
-    assert [(r.action, r.people, json.loads(r.detail)["refused"]) for r in records] == [("Trace", 0, "cases[0]"), ("Trace", 0, "cases[0]"), ("Trace", 0, "cases[1]")]
+    assert [(r.action, r.people, json.loads(r.detail)["refused"]) for r in records] == [("Trace", 1, "cases[0]"), ("Trace", 1, "cases[0]"), ("Trace", 2, "cases[1]")]
     # A request refused for its parameters is refused before the province's
     # check: alike for a case in the province (3) and one not (1), unaudited.
     for n in (1, 3):
@@ -652,7 +653,7 @@ def test_a_provincial_tracer_traces_only_cases_its_province_has_a_claim_on(servi
     assert code is grpc.StatusCode.PERMISSION_DENIED and "people[0]" in message
     with service.server.state.db.connect() as conn:
         last = conn.execute(db.audit_log.select().order_by(db.audit_log.c.seq.desc()).limit(1)).one()
-    assert (last.action, last.people, json.loads(last.detail)["refused"]) == ("OrderQuarantine", 0, "people[0]"), "the refusal is a read too"
+    assert (last.action, last.people, json.loads(last.detail)["refused"]) == ("OrderQuarantine", 1, "people[0]"), "the refusal is a read of that person"
     assert status(hanoi.tracing.Trace, trace(2), metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED, "the refused order claims nothing"
     national = service.client("tracer")
     national.care.OrderQuarantine(order, metadata=national.md)

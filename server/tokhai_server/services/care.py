@@ -277,8 +277,9 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
             return
         k = people.index(list(windows)[refused])
         where = f"people[{k}]" if k < refs else f"person_ids[{k - refs}]"
-        # The refusal tells whether the person was in the province: a read, audited.
-        self.state.audit.record(who, "OrderQuarantine", purpose, 0, {"province": who.province, "refused": where, "person_id": people[k]})
+        # The refusal tells of the people checked up to the refused one
+        # whether each was linked to the province: a read, audited.
+        self.state.audit.record(who, "OrderQuarantine", purpose, refused + 1, {"province": who.province, "refused": where, "person_id": people[k]})
         raise PermissionDenied(
             f"{where} was at no venue of province {who.province} in the last {days} days, and declared no residence or check-in there; "
             f"{who.name} orders for province {who.province} only"
@@ -297,9 +298,11 @@ class CareServicer(care_pb2_grpc.CareServiceServicer):
         # The order's end, its audit record and the answer kept for retries, together.
         with self.state.audit.transaction() as conn:
             row = conn.execute(sa.select(db.quarantine_orders).where(o.id == order_id)).first()
-            if row is None:
+            # Another province's order is answered as one that does not
+            # exist: a refusal naming its province would tell a provincial
+            # caller where the order's person is quarantined.
+            if row is None or (who.provincial and row.province != who.province):
                 raise NotFound(f"no quarantine order {order_id}")
-            who.require_province(row.province, f"order {row.id}")
             # Ended now by default. An order not begun yet may be ended
             # (called off) whenever; one under way, not before it began.
             now = int(time.time())
