@@ -12,6 +12,7 @@ more) hit both alike. How a change to the engine is measured:
     .venv/bin/python bench/ab.py f1 old new --region 20M                 # the same on the region model
     .venv/bin/python bench/ab.py f1 old new --cases 16000 --hops 2       # trace of 16,000 cases, two hops
     .venv/bin/python bench/ab.py stall old new --size 20M                # how long an add waits during a trace
+    .venv/bin/python bench/ab.py stall old new --cases 16000 --hops 0    # ... during contacts_many
     .venv/bin/python bench/ab.py add1 old new                            # one-row durable adds
     .venv/bin/python bench/ab.py generate old new --size 10M             # the national workload generator (--model-changed: new draws)
 
@@ -119,14 +120,21 @@ def f1(args, mods) -> None:  # noqa: ANN001
 
 
 def stall(args, mods) -> None:  # noqa: ANN001
-    """How long a one-row add waits while a trace of two hops runs: the
-    longest wait of adds made one a millisecond from another thread."""
+    """How long a one-row add waits while a trace (or, with no hops,
+    contacts_many) runs: the longest wait of adds made one a millisecond
+    from another thread."""
     engines, cases, start, end, size = loaded(args, mods)
     at = [0]
 
+    def query(engine) -> None:  # noqa: ANN001
+        if args.hops:
+            engine.trace(cases, start, end, hops=args.hops, min_overlap=900)
+        else:
+            engine.contacts_many(cases, start, end, min_overlap=900)
+
     def run(name: str) -> float:
         engine, done, waits = engines[name], threading.Event(), []
-        tracing = threading.Thread(target=lambda: (engine.trace(cases, start, end, hops=2, min_overlap=900), done.set()))
+        tracing = threading.Thread(target=lambda: (query(engine), done.set()))
         tracing.start()
         t0 = synth.DEFAULT_START + 3_600
         while not done.is_set():
@@ -140,7 +148,8 @@ def stall(args, mods) -> None:  # noqa: ANN001
         print(f"  {name}: {len(w)} adds, waits p50 {np.median(w):.2f} ms, p99 {np.percentile(w, 99):.0f} ms, longest {w.max():.0f} ms")
         return max(waits)
 
-    print(f"the longest wait of a one-row add during a trace of {len(cases):,} cases and two hops, {size:,} stays, s (lower is better)")
+    during = f"a trace of {len(cases):,} cases and {args.hops} hops" if args.hops else f"contacts_many of {len(cases):,} cases"
+    print(f"the longest wait of a one-row add during {during}, {size:,} stays, s (lower is better)")
     in_turns(list(mods), args.rounds, run)
 
 
@@ -263,6 +272,8 @@ def main() -> None:
             p.add_argument("--region", type=parse_size, help="instead of the national model, this many stays of the 14-day region model")
         if what == "f1":
             p.add_argument("--hops", type=int, default=0, help="trace with this many hops instead of contacts_many")
+        if what == "stall":
+            p.add_argument("--hops", type=int, default=2, help="the trace's hops; 0: contacts_many instead")
         if what == "generate":
             p.add_argument("--model-changed", action="store_true", help="the change means to change the stays generated: report a difference, do not fail on it")
         if what == "ingest":
