@@ -1094,6 +1094,19 @@ def test_a_retry_after_a_failure_midway_takes_up_what_the_first_try_stored(servi
     assert len(engine) == 2 and engine.stays_by_id([first.stay_id]).venue.tolist() == [a.id], "taken up, not stored again"
     assert app.checkins.CheckIn(late, metadata=app.md) == first
 
+    # So when the venue was deactivated in between: the check-in was taken
+    # before; a new one there is refused.
+    gone, gone_payload = service.venue(operator)
+    lost = C.CheckInRequest(request_id="c-2", person=phone(2), venue_payload=gone_payload, time=now - 1_800, source=NCOVI, contact=K.ContactDetails(phone="0900000002"))
+    with monkeypatch.context() as m:
+        m.setattr(CheckinServicer, "_keep_contact", fails)
+        assert status(app.checkins.CheckIn, lost, metadata=app.md)[0] is grpc.StatusCode.UNAVAILABLE
+    operator.venues.DeactivateVenue(V.DeactivateVenueRequest(venue_id=gone.id), metadata=operator.md)
+    taken = app.checkins.CheckIn(lost, metadata=app.md)
+    assert len(engine) == 3 and engine.stays_by_id([taken.stay_id]).venue.tolist() == [gone.id]
+    new = C.CheckInRequest(request_id="c-3", person=phone(4), venue_payload=gone_payload, time=now - 1_800, source=NCOVI)
+    assert status(app.checkins.CheckIn, new, metadata=app.md)[0] is grpc.StatusCode.FAILED_PRECONDITION and len(engine) == 3
+
     # A check-out by person and venue, lost after it was stored: the retry
     # gives its answer, though the stay is open no more.
     out = C.CheckOutRequest(request_id="o-1", person_at_venue=C.PersonAtVenue(person=phone(1), venue_id=b.id), time=now - 60)

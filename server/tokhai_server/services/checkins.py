@@ -81,15 +81,15 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         who.require_app(request.source)
 
         def check_in(keep: Keep, first: FirstTry[pb.CheckInResponse]) -> pb.CheckInResponse:
-            # Everything is checked before anything is stored.
+            # Everything is checked before anything is stored (`_check_in`
+            # refuses a deactivated venue before it stores the stay).
             self.state.check_time(request.time, "time")
             venue = self.state.venue(self.state.codes.verify_venue(request.venue_payload))
-            if not venue.active:
-                raise FailedPrecondition(f"venue {venue.id} is deactivated: its codes are refused")
             person_id, _ = self.state.people.of_ref(request.person)
             contact = _contact(request.contact) if request.HasField("contact") else None
             declaration = care.checked_declaration(request.declaration) if request.HasField("declaration") else None
-            # A retry takes up the stay of a first try that stored it, and
+            # A retry takes up the stay of a first try that stored it (though
+            # the venue was deactivated since: the check-in was taken), and
             # repeats the rest: the contact details again change nothing, and
             # a declaration is stored with the answer, so not twice.
             response = self._stored(first, person_id, venue, request.time) or self._check_in(person_id, venue.id, request.time)
