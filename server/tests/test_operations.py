@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from google.protobuf import descriptor_pool, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
@@ -220,6 +221,30 @@ def test_postgres_connections_time_out_and_keep_alive(database_url):
         finally:
             engine.dispose()
         assert held["connect_timeout"] == timeout and held["keepalives_idle"] == "30" and held["tcp_user_timeout"] == "40000", held
+
+
+def test_postgres_statements_wait_for_a_lock_for_a_while_only(database_url):
+    """A session holding a lock (an operator's open transaction) fails the
+    statements that wait for it after lock_timeout: 30 s by default, as the
+    URL says where it says."""
+    if database_url is None:
+        pytest.skip("PostgreSQL only")
+    from tokhai_server import db
+
+    engine, quick = db.connect(database_url), db.connect(f"{database_url}?options=-c%20lock_timeout%3D500ms")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SHOW lock_timeout")).scalar_one() == "30s"
+        with engine.connect() as holder:
+            holder.execute(sa.text("LOCK TABLE venues IN ACCESS EXCLUSIVE MODE"))
+            began = time.monotonic()
+            with pytest.raises(sa.exc.OperationalError), quick.connect() as conn:
+                conn.execute(sa.select(db.venues.c.id).limit(1)).all()
+            assert time.monotonic() - began < 10
+            holder.rollback()
+    finally:
+        engine.dispose()
+        quick.dispose()
 
 
 def test_tls(tmp_path):
@@ -542,8 +567,6 @@ def test_lost_or_mismatched_secrets_are_refused_not_made_again(tmp_path):
         State(Settings(data_dir=tmp_path / "second", database_url=shared, retention_every=0))
     # A database from before the fingerprints: its signing keys tell, and
     # nothing is recorded for secrets that are not its own.
-    import sqlalchemy as sa
-
     from tokhai_server import db
 
     engine = db.connect(shared)
@@ -632,8 +655,6 @@ def test_names_keep_emoji_and_joined_letters_but_not_hidden_characters():
 
 
 def test_columns_and_indexes_added_since_a_database_was_made_are_created(tmp_path):
-    import sqlalchemy as sa
-
     from tokhai_server import db
 
     url = f"sqlite:///{tmp_path}/t.db"

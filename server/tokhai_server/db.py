@@ -219,8 +219,20 @@ def default_url(data_dir: Path) -> str:
 
 
 #: libpq's: seconds to connect; a dead peer found after 30 s idle and 3
-#: probes 10 s apart, or when data sent stays unacknowledged for 40 s.
-_POSTGRES_TIMEOUTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3, "tcp_user_timeout": 40_000}
+#: probes 10 s apart, or when data sent stays unacknowledged for 40 s. And
+#: the server's: a statement waits 30 s at most for a lock, as long as
+#: SQLite waits for its database: a session left holding one (an operator's
+#: open transaction) fails calls that need it, which are retried, rather
+#: than take every worker thread for as long as it holds it.
+_POSTGRES_TIMEOUTS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 40_000,
+    "options": "-c lock_timeout=30s",
+}
 
 
 def connect(url: str) -> sa.Engine:
