@@ -97,12 +97,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
-    try:
-        tls = None if tls_cert is None else (tls_key.read_bytes(), tls_cert.read_bytes())
-    except OSError as e:
-        raise typer.BadParameter(f"cannot read the TLS files: {e}") from None
-    if tls is not None:
-        _check_tls(tls_key, tls_cert)
+    with _refused_setup():
+        tls = None if tls_cert is None else _tls(tls_key, tls_cert)
     settings = Settings(data_dir=data_dir, database_url=database_url)
     with _refused_setup():
         if metrics_port is not None:
@@ -140,22 +136,27 @@ def serve(
     server.stop()
 
 
-def _check_tls(key_path: Path, cert_path: Path) -> None:
-    """The TLS files as gRPC needs them, checked here: gRPC itself says only
-    that it failed to bind the address."""
+def _tls(key_path: Path, cert_path: Path) -> tuple[bytes, bytes]:
+    """(key, certificate chain) read and checked as gRPC needs them: gRPC
+    itself says only that it failed to bind the address."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     try:
-        certificates = x509.load_pem_x509_certificates(cert_path.read_bytes())
-    except ValueError as e:
-        raise typer.BadParameter(f"--tls-cert {cert_path} holds no PEM certificate: {e}") from None
+        key_pem, cert_pem = key_path.read_bytes(), cert_path.read_bytes()
+    except OSError as e:
+        raise SetupError(f"cannot read the TLS files: {e}") from None
     try:
-        key = load_pem_private_key(key_path.read_bytes(), password=None)
+        certificates = x509.load_pem_x509_certificates(cert_pem)
+    except ValueError as e:
+        raise SetupError(f"--tls-cert {cert_path} holds no PEM certificate: {e}") from None
+    try:
+        key = load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError) as e:  # TypeError: a key that needs a password
-        raise typer.BadParameter(f"--tls-key {key_path} holds no unencrypted PEM private key: {e}") from None
+        raise SetupError(f"--tls-key {key_path} holds no unencrypted PEM private key: {e}") from None
     if key.public_key() != certificates[0].public_key():
-        raise typer.BadParameter(f"--tls-key {key_path} is not the key of the first certificate in --tls-cert {cert_path}")
+        raise SetupError(f"--tls-key {key_path} is not the key of the first certificate in --tls-cert {cert_path}")
+    return key_pem, cert_pem
 
 
 @keys.command("create")
