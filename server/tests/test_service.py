@@ -1144,6 +1144,59 @@ def test_a_retry_after_a_failure_midway_takes_up_what_the_first_try_stored(servi
 
 
 
+def test_a_retry_takes_up_its_stored_stay_though_the_code_s_key_was_revoked_since(service, now, monkeypatch):
+    """A first try that stored its stay and failed before it answered was
+    taken with a code then good: a retry after the key's revocation takes
+    up that stay, where a new request with the code is refused."""
+    from tokhai_server.services import care
+    from tokhai_server.services.checkins import CheckinServicer
+
+    app = service.client("app_backend", app=NCOVI)
+    operator = service.client("venue_operator")
+    (a, a_payload), (b, _) = service.venue(operator), service.venue(operator, name="Chợ Lớn")
+    state = service.server.state
+    engine = state.engine
+    locked = sa.exc.OperationalError("UPDATE contacts", {}, Exception("database is locked"))
+
+    def fails(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        raise locked
+
+    code = app.checkins.IssuePersonalCode(C.IssuePersonalCodeRequest(person=phone(1)), metadata=app.md).payload
+    scan = C.ScanPersonRequest(request_id="s-1", venue_id=b.id, person_payload=code, time=now - 900)
+    visit = C.CheckInRequest(request_id="c-1", person=phone(2), venue_payload=a_payload, time=now - 900, source=NCOVI, contact=K.ContactDetails(phone="0900000002"))
+    with monkeypatch.context() as m:
+        m.setattr(care, "advice", fails)
+        assert status(operator.checkins.ScanPerson, scan, metadata=operator.md)[0] is grpc.StatusCode.UNAVAILABLE
+    with monkeypatch.context() as m:
+        m.setattr(CheckinServicer, "_keep_contact", fails)
+        assert status(app.checkins.CheckIn, visit, metadata=app.md)[0] is grpc.StatusCode.UNAVAILABLE
+    assert len(engine) == 2, "both stored before the failure"
+    signer = state.codes.keys[0].id
+    state.codes.rotate()
+    state.codes.revoke(signer)
+    scanned, visited = operator.checkins.ScanPerson(scan, metadata=operator.md), app.checkins.CheckIn(visit, metadata=app.md)
+    assert len(engine) == 2 and engine.stays_by_id([scanned.stay_id, visited.stay_id]).venue.tolist() == [b.id, a.id], "taken up"
+    again = C.ScanPersonRequest(request_id="s-2", venue_id=b.id, person_payload=code, time=now - 600)
+    assert "revoked" in status(operator.checkins.ScanPerson, again, metadata=operator.md)[1]
+    other = C.CheckInRequest(request_id="c-2", person=phone(3), venue_payload=a_payload, time=now - 600, source=NCOVI)
+    assert "revoked" in status(app.checkins.CheckIn, other, metadata=app.md)[1]
+    assert len(engine) == 2
+
+
+def test_a_late_scan_does_not_tell_venue_staff_when_the_person_came_in_elsewhere(service, now):
+    """A scan uploaded late ends where the person's open stay elsewhere
+    began; the venue's staff are answered the venue's dwell uncut."""
+    app = service.client("app_backend", app=NCOVI)
+    operator = service.client("venue_operator")
+    (a, a_payload), (b, _) = service.venue(operator), service.venue(operator, name="Chợ Lớn")
+    engine = service.server.state.engine
+    check_in(app, a_payload, phone(1), now - 600)
+    code = app.checkins.IssuePersonalCode(C.IssuePersonalCodeRequest(person=phone(1)), metadata=app.md).payload
+    late = operator.checkins.ScanPerson(C.ScanPersonRequest(venue_id=b.id, person_payload=code, time=now - 1_800), metadata=operator.md)
+    assert engine.stays_by_id([late.stay_id]).t_out.tolist() == [now - 600], "stored as cut"
+    assert late.provisional_t_out == now - 1_800 + b.dwell_seconds != now - 600
+
+
 def test_a_new_request_with_an_old_personal_code_is_refused_though_its_scan_was_stored(service, now):
     """Only the retry of a scan that was stored skips the code's expiry: a
     new request with a code kept from then is refused, and does not learn

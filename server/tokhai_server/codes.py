@@ -179,7 +179,10 @@ class Codes:
     def personal_code(self, person_id: int, expires_at: int) -> str:
         return self._sign(f"{PERSON}.{person_id}.{expires_at}")
 
-    def _verify(self, payload: str, prefix: str, fields: int, what: str) -> list[int]:
+    def _verify(self, payload: str, prefix: str, fields: int, what: str, *, revoked_ok: bool = False) -> list[int]:
+        """The numbers of a code signed by one of our keys, not revoked unless
+        `revoked_ok` (a retry's, whose first try may have been taken before
+        the revocation: only what that try stored is taken up then)."""
         payload = payload.strip()  # as a scanner may have sent it, with a line end
         if len(payload) > 200:  # a code is under 130 characters
             raise Invalid(f"{what} is not a Tokhai {what} ({prefix}...): {len(payload):,} characters")
@@ -187,14 +190,14 @@ class Codes:
         if hit is not None:
             values, key_id = hit
             key = self._by_id.get(key_id)
-            if key is not None and key.revoked_at is None:
+            if key is not None and (key.revoked_at is None or revoked_ok):
                 return values
         *values, key_id = _fields(payload, prefix, fields, what)
         parts = payload.split(".")
         key = self._by_id.get(key_id)
         if key is None:
             raise NotFound(f"{what} is signed by unknown key {key_id}")
-        if key.revoked_at is not None:
+        if key.revoked_at is not None and not revoked_ok:
             raise Invalid(f"{what} is signed by key {key_id}, revoked")
         try:
             key.public.verify(_unb64(parts[-1]), payload.rsplit(".", 1)[0].encode())
@@ -205,11 +208,11 @@ class Codes:
         self._verified[(prefix, payload)] = (values, key_id)
         return values
 
-    def verify_venue(self, payload: str) -> int:
-        return self._verify(payload, VENUE, 1, "venue code")[0]
+    def verify_venue(self, payload: str, *, revoked_ok: bool = False) -> int:
+        return self._verify(payload, VENUE, 1, "venue code", revoked_ok=revoked_ok)[0]
 
-    def verify_personal(self, payload: str, now: int) -> int:
-        person_id, expires_at = self._verify(payload, PERSON, 2, "personal code")
+    def verify_personal(self, payload: str, now: int, *, revoked_ok: bool = False) -> int:
+        person_id, expires_at = self._verify(payload, PERSON, 2, "personal code", revoked_ok=revoked_ok)
         if expires_at < now:
             raise Invalid(f"personal code expired at {expires_at}")
         return person_id

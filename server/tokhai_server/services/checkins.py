@@ -84,15 +84,19 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             # Everything is checked before anything is stored (`_check_in`
             # refuses a deactivated venue before it stores the stay).
             self.state.check_time(request.time, "time")
-            venue = self.state.venue(self.state.codes.verify_venue(request.venue_payload))
+            venue = self.state.venue(self.state.codes.verify_venue(request.venue_payload, revoked_ok=first.retry))
             person_id, _ = self.state.people.of_ref(request.person)
             contact = _contact(request.contact) if request.HasField("contact") else None
             declaration = care.checked_declaration(request.declaration) if request.HasField("declaration") else None
             # A retry takes up the stay of a first try that stored it (though
-            # the venue was deactivated since: the check-in was taken), and
-            # repeats the rest: the contact details again change nothing, and
-            # a declaration is stored with the answer, so not twice.
-            response = self._stored(first, person_id, venue, request.time) or self._check_in(person_id, venue.id, request.time)
+            # the venue was deactivated or its code's key revoked since: the
+            # check-in was taken), and repeats the rest: the contact details
+            # again change nothing, and a declaration is stored with the
+            # answer, so not twice.
+            response = self._stored(first, person_id, venue, request.time)
+            if response is None:
+                self.state.codes.verify_venue(request.venue_payload)  # a new check-in's code: not revoked
+                response = self._check_in(person_id, venue.id, request.time)
             if contact is not None:
                 self._keep_contact(person_id, contact, request.time)
             if declaration is None:
@@ -142,9 +146,10 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             now = int(time.time())
             response = None
             if first.retry:
-                # A first try that stored the scan checked the code's expiry
-                # and the scan's delay then: the clock since does not undo that.
-                person_id = self.state.codes.verify_personal(request.person_payload, 0)
+                # A first try that stored the scan checked the code's expiry,
+                # its key and the scan's delay then: the clock since, or a
+                # revocation, does not undo that.
+                person_id = self.state.codes.verify_personal(request.person_payload, 0, revoked_ok=True)
                 response = self._stored(first, person_id, venue, request.time)
             if response is None:
                 self.state.check_time(request.time, "time", now)
@@ -153,7 +158,12 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                     raise Invalid(f"time {request.time} is {now - request.time} s ago: a venue's scans arrive within {delay} s")
                 person_id = self.state.codes.verify_personal(request.person_payload, now)
                 response = self._check_in(person_id, venue.id, request.time)
-            # Venue staff get the decision, not the person's health behind it.
+            # Venue staff get the decision, not where the person is: a late
+            # scan's end, cut at the start of the person's stay elsewhere,
+            # would tell them when that began.
+            if not response.repeated:
+                response.provisional_t_out = max(response.provisional_t_out, request.time + venue.dwell_seconds)
+            # Nor the person's health behind the decision.
             response.advice.advice = care.advice(self.state, person_id, int(time.time())).advice
             audited(person_id, response)
             return response
