@@ -1183,6 +1183,44 @@ def test_a_retry_takes_up_its_stored_stay_though_the_code_s_key_was_revoked_sinc
     assert len(engine) == 2
 
 
+def test_a_retried_batch_of_check_ins_takes_the_check_outs_filled_in_since(service, now, monkeypatch):
+    """An outbox that lost a batch's ack sends it again with the check-out
+    times it has learnt since: the same batch, its stays not stored twice,
+    and its check-outs taken (but for a stay a check-in elsewhere closed
+    earlier), whether the ack was kept or the first try failed after it
+    stored the stays."""
+    app = service.client("app_backend", app=NCOVI)
+    operator = service.client("venue_operator")
+    (a, _), (b, b_payload) = service.venue(operator), service.venue(operator, name="Chợ Lớn")
+    state = service.server.state
+    engine = state.engine
+
+    def batch(request_id: str, people: list[int], t_out: list[int]) -> C.IngestBatch:
+        n = len(people)
+        refs = [f"phone:09{p:08d}" for p in people]
+        return C.IngestBatch(batch_id=1, request_id=request_id, source=NCOVI, person_refs=refs, venue_ids=[a.id] * n, t_in=[now - 1_200] * n, t_out=t_out)
+
+    def ingest(b: C.IngestBatch) -> C.IngestAck:
+        return list(app.checkins.IngestCheckins(iter([b]), metadata=app.md, timeout=10))[0]
+
+    first = ingest(batch("b-1", [1, 2], [0, 0]))
+    check_in(app, b_payload, phone(2), now - 600)  # closes 2's stay at a
+    again = ingest(batch("b-1", [1, 2], [now - 900, now - 300]))
+    assert again.stay_ids == first.stay_ids and len(engine) == 3
+    assert engine.stays_by_id(first.stay_ids).t_out.tolist() == [now - 900, now - 600]
+
+    def fails(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        raise sa.exc.OperationalError("UPDATE requests", {}, Exception("database is locked"))
+
+    with monkeypatch.context() as m:
+        m.setattr(state, "note_open", fails)
+        with pytest.raises(grpc.RpcError):
+            ingest(batch("b-2", [3], [0]))
+    assert len(engine) == 4, "stored before the failure"
+    taken = ingest(batch("b-2", [3], [now - 1_000]))
+    assert len(engine) == 4 and engine.stays_by_id(taken.stay_ids).t_out.tolist() == [now - 1_000]
+
+
 def test_a_late_scan_does_not_tell_venue_staff_when_the_person_came_in_elsewhere(service, now):
     """A scan uploaded late ends where the person's open stay elsewhere
     began; the venue's staff are answered the venue's dwell uncut."""

@@ -281,9 +281,18 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             # Setting the same check-outs again changes nothing.
             ack = self.state.once(who, asked, "IngestCheckins", pb.IngestAck, lambda: self._ingest_checkouts(batch))
         else:
-            ack = self.state.once_durable(
-                who, asked, "IngestCheckins", pb.IngestAck, lambda keep, first: (first.retry and self._stored_already(batch)) or self._ingest_checkins(batch), mark=True
-            )
+            stored_now = False
+
+            def check_ins(keep: Keep, first: FirstTry[pb.IngestAck]) -> pb.IngestAck:
+                nonlocal stored_now
+                if first.retry and (found := self._stored_already(batch)):
+                    return found
+                stored_now = True
+                return self._ingest_checkins(batch)
+
+            ack = self.state.once_durable(who, asked, "IngestCheckins", pb.IngestAck, check_ins, mark=True)
+            if not stored_now:
+                self._checked_out_since(batch, ack)
         ack.batch_id = batch.batch_id  # the batch's number in this stream, not in the first one
         return ack
 
@@ -330,6 +339,26 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         if not len(ids) or not ids.all():
             return None
         return pb.IngestAck(batch_id=batch.batch_id, stay_ids=ids)
+
+    def _checked_out_since(self, batch: pb.IngestBatch, ack: pb.IngestAck) -> None:
+        """The check-out times a retried batch of check-ins carries, filled in
+        by the outbox since its first try stored it: check-outs of its stays,
+        where they end them earlier than stored (a check-in elsewhere since
+        may have closed one first, which stands)."""
+        rows = [k for k, t in enumerate(batch.t_out) if t]
+        if not rows:
+            return
+        stored = self.state.engine.stays_by_id(np.array([ack.stay_ids[k] for k in rows], dtype=np.uint64)).t_out.tolist()
+        earlier = [k for k, t in zip(rows, stored, strict=True) if batch.t_out[k] < t]
+        if earlier:
+            self._ingest_checkouts(
+                pb.IngestBatch(
+                    batch_id=batch.batch_id,
+                    checkout_stay_ids=[ack.stay_ids[k] for k in earlier],
+                    checkout_person_refs=[batch.person_refs[k] for k in earlier],
+                    checkout_t_out=[batch.t_out[k] for k in earlier],
+                )
+            )
 
     def _ingest_checkouts(self, batch: pb.IngestBatch) -> pb.IngestAck:
         n = len(batch.checkout_stay_ids)
