@@ -265,10 +265,11 @@ def test_awkward_inputs_are_taken_exactly_or_refused():
     refused = [
         (lambda: engine.add_stays([1], [1], np.array(["NaT"], "datetime64[s]"), [T + 1]), "row 0: t_in is NaT"),
         (lambda: engine.add_stays([1], [1], np.array([T * 1000 + 999], "datetime64[ms]"), [T + 10]), "row 0: t_in .* not a whole second"),
-        (lambda: engine.add_stays([1], [1], np.array([2 * 10**17], "datetime64[D]"), [T + 10]), "row 0: t_in .* not a whole second"),
+        (lambda: engine.add_stays([1], [1], np.array([2 * 10**17], "datetime64[D]"), [T + 10]), "row 0: t_in .* beyond any representable time"),
+        (lambda: engine.add_stays([1], [1], np.array([2**60], "datetime64[m]"), [T + 10]), "row 0: t_in .* beyond any representable time"),
         (lambda: engine.add_stays(np.ma.masked_array([7, 8], mask=[False, True]), [1, 1], [T, T], [T + 5, T + 5]), "persons has masked"),
         (lambda: engine.add_stays([1, 2**64], [1, 1], [T, T], [T + 5, T + 5]), "row 1: persons is 18446744073709551616"),
-        (lambda: engine.overlaps(10, np.datetime64("NaT"), T + 10), "start is NaT"),
+        (lambda: engine.overlaps(10, np.datetime64("NaT"), T + 10), "^start is NaT"),  # one value: no row
         (lambda: engine.expire_before(2**62), "is after 4102444800"),
     ]
     for call, message in refused:
@@ -276,6 +277,11 @@ def test_awkward_inputs_are_taken_exactly_or_refused():
             call()
     with pytest.raises(DtypeError, match="venue must be an integer, got a datetime64"):
         engine.overlaps(np.datetime64(10, "s"), T, T + 10)
+    for flag in (np.True_, np.array(True)):  # (an index to NumPy before 2.3)
+        with pytest.raises(DtypeError, match="venue must be an integer, got a bool"):
+            engine.overlaps(flag, T, T + 10)
+    # A 0-d array is the value it holds, a datetime64 as an integer.
+    assert engine.present(np.array(10), np.array(np.datetime64(T, "s")), T + 1).tolist() == [1]
     assert len(engine) == stored
     with pytest.raises(InvalidInputError, match="too fine a unit"):
         engine.overlaps(10, np.datetime64(0, "as"), np.datetime64(1, "as"))

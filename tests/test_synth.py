@@ -88,8 +88,9 @@ def test_national_model_refuses_bad_parameters():
     for bad in bad_ones:
         with pytest.raises(ValueError):
             synth.National(**{"people": 1000, "checkins_per_day": 100.0, **bad})
-    with pytest.raises(ValueError):
-        synth.National.scaled(1000, days=0)
+    for stays, bad in ((1000, dict(days=0)), (float("inf"), {}), (float("nan"), {}), (1000, dict(duplicates=-1.0))):
+        with pytest.raises(ValueError):
+            synth.National.scaled(stays, **bad)
     for bad in (dict(start=0), dict(days=40_000), dict(people=-5), dict(venues=0), dict(duplicates=1.0)):
         with pytest.raises(ValueError):
             synth.generate(1000, **bad)
@@ -106,7 +107,7 @@ def test_national_model_refuses_bad_parameters():
         (lambda: synth.National(people=1.5), TypeError, "people must be an integer"),
         (lambda: next(small.chunks(days=[0, 1])), TypeError, "days must be a range, got list"),
         (lambda: next(small.chunks(size=float("nan"))), TypeError, "size must be an integer"),
-        (lambda: synth.National.scaled(float("nan")), ValueError, "stays must be zero or more"),
+        (lambda: synth.National.scaled(float("nan")), ValueError, "stays must be a finite number, zero or more"),
     ):
         with pytest.raises(error, match=message):
             call()

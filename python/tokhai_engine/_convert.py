@@ -22,6 +22,7 @@ from ._engine import DtypeError, InvalidInputError
 _U64_MAX = 2**64 - 1
 _BOOLS = (bool, np.bool_)
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_FINER_THAN_SECONDS = frozenset({"ms", "us", "μs", "ns", "ps", "fs", "as"})
 
 
 def bad_row(row: int, problem: str, kind: type[InvalidInputError | DtypeError] = InvalidInputError) -> InvalidInputError | DtypeError:
@@ -130,6 +131,11 @@ def _seconds_of(name: str, arr: np.ndarray) -> NDArray[np.int64]:
         lost = np.flatnonzero(seconds.astype(arr.dtype) != arr)
     except OverflowError:  # a unit too fine to reach these years (attoseconds)
         raise InvalidInputError(f"{name} is in {arr.dtype}, too fine a unit for times from 2000 to 2100") from None
+    # A coarse unit's value past int64 seconds wraps in the conversion: the
+    # way back does not give it again, but it is no fraction of a second.
+    if lost.size and np.datetime_data(arr.dtype)[0] not in _FINER_THAN_SECONDS:
+        row = int(lost[0])
+        raise bad_row(row, f"{name} is {arr[row]}, beyond any representable time")
     if lost.size:
         row = int(lost[0])
         raise bad_row(row, f"{name} is {arr[row]}, not a whole second this engine can hold")
@@ -137,10 +143,13 @@ def _seconds_of(name: str, arr: np.ndarray) -> NDArray[np.int64]:
 
 
 def integer(name: str, value: Any) -> int:
-    """One Python or NumPy integer (not a bool, float or datetime64)."""
+    """One Python or NumPy integer (not a bool, float or datetime64; a 0-d
+    array holding one)."""
+    value = _unwrapped(value)
     if isinstance(value, np.datetime64):
         raise DtypeError(f"{name} must be an integer, got a datetime64")
-    if isinstance(value, bool):
+    # (NumPy before 2.3 gives np.True_ an index, with a warning only.)
+    if isinstance(value, _BOOLS):
         raise DtypeError(f"{name} must be an integer, got a bool")
     try:
         return operator.index(value)
@@ -156,10 +165,20 @@ def id_(name: str, value: Any) -> int:
     return v
 
 
+def _unwrapped(value: Any) -> Any:
+    """The scalar a 0-d array holds; anything else as it is."""
+    return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
 def time(name: str, value: Any) -> int:
     """One time in seconds since the Unix epoch (or a `datetime64`)."""
+    value = _unwrapped(value)
     if isinstance(value, np.datetime64):
-        return int(_seconds_of(name, np.array([value]))[0])
+        try:
+            return int(_seconds_of(name, np.array([value]))[0])
+        except (InvalidInputError, DtypeError) as e:
+            # One value, not a column's row: its error without "row 0: ".
+            raise type(e)(str(e).removeprefix("row 0: ")) from None
     v = integer(name, value)
     if not _I64_MIN <= v <= _I64_MAX:
         raise InvalidInputError(f"{name} is {v}, beyond any representable time")

@@ -24,7 +24,9 @@ class Engine:
     ``Engine()`` holds the stays in memory; ``Engine.open(path)`` keeps them
     durable in a directory, and answers the same queries with the same
     results. A stay is a person at a venue during ``[t_in, t_out)``, in
-    seconds since the Unix epoch. Every call releases the GIL: queries may
+    seconds since the Unix epoch. Every call releases the GIL once it has
+    copied its inputs (with the GIL held, so that no thread changes them
+    meanwhile: a copy of a billion rows takes seconds): queries may
     run from many threads while batches are added. See ``docs/semantics.md``
     for the exact meaning of each query and ``docs/storage.md`` for the store.
     """
@@ -170,7 +172,8 @@ class Engine:
 
     def export_parquet(self, path: str | os.PathLike[str], start: int | np.datetime64, end: int | np.datetime64) -> int:
         """Write the stays with ``t_in`` in ``[start, end)`` to a Parquet file
-        (columns of ``stays_between``), one row group per day; return how many
+        (columns of ``stays_between``), one row group per day (more for a day of
+        over 64Mi stays, pyarrow's most); return how many
         were written. Needs the ``arrow`` extra (pyarrow)."""
         from ._parquet import export
 

@@ -31,6 +31,7 @@ The model of :func:`generate` (all its parameters):
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -77,7 +78,9 @@ def generate(
     duplicates: float = 0.01,
     seed: int = 0,
 ) -> Checkins:
-    """``n_stays`` synthetic stays over ``days`` days from ``start``, in random order."""
+    """``n_stays`` synthetic stays over ``days`` days from ``start``: the
+    stays in random order, then the duplicate scans of some of them (so a
+    prefix holds none)."""
     n_stays, days, start, seed = (convert.integer(k, v) for k, v in (("n_stays", n_stays), ("days", days), ("start", start), ("seed", seed)))
     people = None if people is None else convert.integer("people", people)
     venues = None if venues is None else convert.integer("venues", venues)
@@ -185,9 +188,12 @@ class National:
         nation's ratio of one check-in a day per inhabitant."""
         if convert.integer("days", days) < 1:
             raise ValueError("days must be at least 1")
-        if not stays >= 0:  # NaN too
-            raise ValueError(f"stays must be zero or more, got {stays}")
-        per_day = stays / days / (1 + overrides.get("duplicates", _NATIONAL_DUPLICATES))
+        if not 0 <= stays < math.inf:  # NaN too
+            raise ValueError(f"stays must be a finite number, zero or more, got {stays}")
+        duplicates = overrides.get("duplicates", _NATIONAL_DUPLICATES)
+        if not 0 <= duplicates <= 1:  # checked here, before it divides
+            raise ValueError(f"national model: duplicates must be a fraction, got {duplicates}")
+        per_day = stays / days / (1 + duplicates)
         return cls(people=max(63, round(per_day)), days=days, checkins_per_day=per_day, **overrides)
 
     @property
