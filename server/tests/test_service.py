@@ -1195,10 +1195,10 @@ def test_a_retried_batch_of_check_ins_takes_the_check_outs_filled_in_since(servi
     state = service.server.state
     engine = state.engine
 
-    def batch(request_id: str, people: list[int], t_out: list[int]) -> C.IngestBatch:
+    def batch(request_id: str, people: list[int], t_out: list[int], t_in: int = now - 1_200) -> C.IngestBatch:
         n = len(people)
         refs = [f"phone:09{p:08d}" for p in people]
-        return C.IngestBatch(batch_id=1, request_id=request_id, source=NCOVI, person_refs=refs, venue_ids=[a.id] * n, t_in=[now - 1_200] * n, t_out=t_out)
+        return C.IngestBatch(batch_id=1, request_id=request_id, source=NCOVI, person_refs=refs, venue_ids=[a.id] * n, t_in=[t_in] * n, t_out=t_out)
 
     def ingest(b: C.IngestBatch) -> C.IngestAck:
         return list(app.checkins.IngestCheckins(iter([b]), metadata=app.md, timeout=10))[0]
@@ -1219,6 +1219,16 @@ def test_a_retried_batch_of_check_ins_takes_the_check_outs_filled_in_since(servi
     assert len(engine) == 4, "stored before the failure"
     taken = ingest(batch("b-2", [3], [now - 1_000]))
     assert len(engine) == 4 and engine.stays_by_id(taken.stay_ids).t_out.tolist() == [now - 1_000]
+
+    # A check-out after the provisional end (the venue's dwell, passed)
+    # ends the stay later; times that could not be stored are refused.
+    ended = ingest(batch("b-3", [4], [0], t_in=now - 3 * a.dwell_seconds))
+    assert engine.stays_by_id(ended.stay_ids).t_out.tolist() == [now - 2 * a.dwell_seconds]
+    for bad, what in (([now - 4 * a.dwell_seconds], "t_out[0]"), ([now + 3_600], "t_out[0]"), ([0, 0], "one value per row")):
+        code, detail = status(lambda r, **kw: ingest(r), batch("b-3", [4], bad, t_in=now - 3 * a.dwell_seconds))
+        assert code is grpc.StatusCode.INVALID_ARGUMENT and what in detail, detail
+    ingest(batch("b-3", [4], [now - 60], t_in=now - 3 * a.dwell_seconds))
+    assert engine.stays_by_id(ended.stay_ids).t_out.tolist() == [now - 60] and len(engine) == 5
 
 
 def test_a_late_scan_does_not_tell_venue_staff_when_the_person_came_in_elsewhere(service, now):

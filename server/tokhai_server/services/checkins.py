@@ -341,24 +341,43 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         return pb.IngestAck(batch_id=batch.batch_id, stay_ids=ids)
 
     def _checked_out_since(self, batch: pb.IngestBatch, ack: pb.IngestAck) -> None:
-        """The check-out times a retried batch of check-ins carries, filled in
-        by the outbox since its first try stored it: check-outs of its stays,
-        where they end them earlier than stored (a check-in elsewhere since
-        may have closed one first, which stands)."""
+        """The check-out times a batch of check-ins sent again carries, filled
+        in by the outbox since its first try stored it: check-outs of its
+        stays. One is taken where it ends its stay earlier than stored, or
+        ends it later than the provisional end (the venue's dwell) nothing
+        has changed since; a stay a check-in elsewhere closed keeps that end."""
+        if len(batch.t_out) != len(ack.stay_ids):
+            raise Invalid(f"batch {batch.batch_id}: t_out must have one value per row ({len(ack.stay_ids):,}), as when it was first sent")
         rows = [k for k, t in enumerate(batch.t_out) if t]
         if not rows:
             return
-        stored = self.state.engine.stays_by_id(np.array([ack.stay_ids[k] for k in rows], dtype=np.uint64)).t_out.tolist()
-        earlier = [k for k, t in zip(rows, stored, strict=True) if batch.t_out[k] < t]
-        if earlier:
-            self._ingest_checkouts(
-                pb.IngestBatch(
-                    batch_id=batch.batch_id,
-                    checkout_stay_ids=[ack.stay_ids[k] for k in earlier],
-                    checkout_person_refs=[batch.person_refs[k] for k in earlier],
-                    checkout_t_out=[batch.t_out[k] for k in earlier],
-                )
-            )
+        t_in, t_out = np.array(batch.t_in, dtype=np.int64), np.array(batch.t_out, dtype=np.int64)
+        try:
+            self.state.check_times(np.where(t_out == 0, t_in, t_out), "t_out")
+        except Invalid as e:
+            raise Invalid(f"batch {batch.batch_id}: {e}") from None
+        if (k := next((k for k in rows if t_out[k] <= t_in[k]), None)) is not None:
+            raise Invalid(f"batch {batch.batch_id}: t_out[{k}] {t_out[k]} is not after t_in[{k}] {t_in[k]}")
+        stay_ids = [ack.stay_ids[k] for k in rows]
+        person_ids = self.state.people.ids_of_refs([batch.person_refs[k] for k in rows])
+        venues = self.state.venues(sorted({batch.venue_ids[k] for k in rows}))
+        provisional = [int(t_in[k]) + venues[batch.venue_ids[k]].dwell_seconds for k in rows]
+        # Under their people's locks, as any check-out: a check-in elsewhere
+        # must not close one between the read of its end and the change.
+        with self.state.people_locked(person_ids):
+            try:
+                held = self.state.engine.stays_by_id(np.array(stay_ids, dtype=np.uint64)).t_out.tolist()
+            except UnknownStayError:
+                return  # expired since, past the retention period: nothing to end
+            taken = [
+                (stay_id, person_id, int(t_out[k]))
+                for k, stay_id, person_id, end, guess in zip(rows, stay_ids, person_ids, held, provisional, strict=True)
+                if t_out[k] < end or (end == guess and t_out[k] != end)
+            ]
+            if taken:
+                self.state.engine.set_checkout(np.array([t[0] for t in taken], dtype=np.uint64), np.array([t[2] for t in taken], dtype=np.int64))
+                for stay_id, person_id, _ in taken:
+                    self.state.forget_open(person_id, stay_id)
 
     def _ingest_checkouts(self, batch: pb.IngestBatch) -> pb.IngestAck:
         n = len(batch.checkout_stay_ids)
