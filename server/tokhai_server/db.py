@@ -219,20 +219,14 @@ def default_url(data_dir: Path) -> str:
 
 
 #: libpq's: seconds to connect; a dead peer found after 30 s idle and 3
-#: probes 10 s apart, or when data sent stays unacknowledged for 40 s. And
-#: the server's: a statement waits 30 s at most for a lock, as long as
-#: SQLite waits for its database: a session left holding one (an operator's
-#: open transaction) fails calls that need it, which are retried, rather
-#: than take every worker thread for as long as it holds it.
-_POSTGRES_TIMEOUTS = {
-    "connect_timeout": 10,
-    "keepalives": 1,
-    "keepalives_idle": 30,
-    "keepalives_interval": 10,
-    "keepalives_count": 3,
-    "tcp_user_timeout": 40_000,
-    "options": "-c lock_timeout=30s",
-}
+#: probes 10 s apart, or when data sent stays unacknowledged for 40 s.
+_POSTGRES_TIMEOUTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3, "tcp_user_timeout": 40_000}
+
+#: How long a statement waits for a lock on PostgreSQL, as long as SQLite
+#: waits for its database: a session left holding one (an operator's open
+#: transaction) fails the calls that need it, to be retried, rather than
+#: take every worker thread for as long as it holds it.
+LOCK_TIMEOUT = "30s"
 
 
 def connect(url: str) -> sa.Engine:
@@ -265,6 +259,17 @@ def connect(url: str) -> sa.Engine:
         libpq = parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2")
         quiet = {k: v for k, v in _POSTGRES_TIMEOUTS.items() if k not in parsed.query} if libpq else {}
         engine = sa.create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True, hide_parameters=True, connect_args=quiet)
+        if parsed.get_backend_name() == "postgresql":
+
+            @sa.event.listens_for(engine, "connect")
+            def _lock_timeout(conn, _record):  # noqa: ANN001 - DB-API objects
+                # Unless the URL, PGOPTIONS, the role or the database set one.
+                cursor = conn.cursor()
+                cursor.execute("SHOW lock_timeout")
+                if cursor.fetchone()[0] == "0":
+                    cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+                cursor.close()
+                conn.commit()  # a SET in a transaction rolled back is undone
     metadata.create_all(engine)
     # Columns and indexes added since a database was made: create_all passes
     # over tables that exist. (Such columns may be empty: old rows have none.)
