@@ -92,7 +92,10 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             # the venue was deactivated or its code's key revoked since: the
             # check-in was taken), and repeats the rest: the contact details
             # again change nothing, and a declaration is stored with the
-            # answer, so not twice.
+            # answer, so not twice. (CheckIn marks no request pending, so any
+            # request with an id may be a retry: one under a new id for a
+            # stay held already, of this person, venue and second, takes it
+            # up too. It stores no stay: a new one is checked in full.)
             response = self._stored(first, person_id, venue, request.time)
             if response is None:
                 self.state.codes.verify_venue(request.venue_payload)  # a new check-in's code: not revoked
