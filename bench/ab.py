@@ -132,9 +132,14 @@ def stall(args, mods) -> None:  # noqa: ANN001
         else:
             engine.contacts_many(cases, start, end, min_overlap=900)
 
+    def timed(engine, took: list[float]) -> None:  # noqa: ANN001
+        t = time.perf_counter()
+        query(engine)
+        took.append(time.perf_counter() - t)
+
     def run(name: str) -> float:
-        engine, done, waits = engines[name], threading.Event(), []
-        tracing = threading.Thread(target=lambda: (query(engine), done.set()))
+        engine, done, waits, took = engines[name], threading.Event(), [], []
+        tracing = threading.Thread(target=lambda: (timed(engine, took), done.set()))
         tracing.start()
         t0 = synth.DEFAULT_START + 3_600
         while not done.is_set():
@@ -145,7 +150,7 @@ def stall(args, mods) -> None:  # noqa: ANN001
             time.sleep(0.001)
         tracing.join()
         w = np.array(waits) * 1e3
-        print(f"  {name}: {len(w)} adds, waits p50 {np.median(w):.2f} ms, p99 {np.percentile(w, 99):.0f} ms, longest {w.max():.0f} ms")
+        print(f"  {name}: {len(w)} adds, waits p50 {np.median(w):.2f} ms, p99 {np.percentile(w, 99):.0f} ms, longest {w.max():.0f} ms; the query took {took[0]:.2f} s")
         return max(waits)
 
     during = f"a trace of {len(cases):,} cases and {args.hops} hops" if args.hops else f"contacts_many of {len(cases):,} cases"

@@ -32,8 +32,9 @@ const INDEX_WHILE_SYNCING: usize = if cfg!(test) { 2 } else { 1 << 16 };
 /// Safe to share between threads: queries run concurrently with each other
 /// and with ingest; each change is applied whole or not at all, and changes
 /// become visible in the order they were made. A query reads the stays as
-/// they are when it begins, but a trace: it lets changes in between its
-/// hops and blocks of people (see `docs/semantics.md`). A durable engine
+/// they are when it begins, but for those of many cases: a trace lets
+/// changes in between its hops and blocks of people, `contacts_many` and
+/// `exposure_sites` between blocks of cases (see `docs/semantics.md`). A durable engine
 /// returns from a change only once it is on stable storage; concurrent
 /// writers share fsyncs.
 #[derive(Debug, Default)]
@@ -55,10 +56,6 @@ pub struct Engine {
 pub(crate) struct State {
     pub partitions: BTreeMap<i64, Partition>,
     pub len: usize,
-    /// Changes applied so far: a query that lets changes in between its
-    /// pieces (a trace) knows by it whether what it derived from the
-    /// segments (places in them, bits of their people) still holds.
-    pub version: u64,
 }
 
 impl State {
@@ -140,11 +137,9 @@ impl Engine {
         Ok(engine)
     }
 
-    /// The state, to change: its version moves on.
+    /// The state, to change.
     fn state_mut(&self) -> RwLockWriteGuard<'_, State> {
-        let mut state = self.state.write();
-        state.version += 1;
-        state
+        self.state.write()
     }
 
     /// Whether changes are kept on disk.

@@ -11,6 +11,7 @@ use crate::column::Column;
 use crate::par;
 use crate::search;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Length of a partition in seconds: partitions are UTC days of `t_in`.
 pub const DAY: i64 = 86_400;
@@ -85,6 +86,10 @@ impl VenuePlace {
 
 #[derive(Debug, Default)]
 pub(crate) struct Segment {
+    /// Names these contents among all the segments of the process: a new
+    /// one for every segment made and every change in place, so that what a
+    /// trace derived from a segment is made again only when it changed.
+    pub generation: u64,
     /// The segment holds the stays with `seq` in `first_seq..first_seq + row_of_seq.len()`.
     pub first_seq: u32,
     /// `seq - first_seq` to row, or [`NO_ROW`].
@@ -766,6 +771,7 @@ impl Segment {
 
     /// Changes the check-out of `row` (partition-relative, above its `t_in`).
     pub fn set_t_out(&mut self, row: u32, t_out: u32) {
+        self.generation = next_generation();
         let t_in = self.t_in(row);
         let dur = t_out - t_in;
         let listed = self.long_rows.binary_search(&row);
@@ -957,6 +963,12 @@ impl Segment {
 /// `seq`s run on without gaps, as a fresh batch's do: the row of each place
 /// in `rows` is then a stretch of `row_of_seq` itself, and needs no map of
 /// its own. (Rows kept past an expiry may have gaps.)
+/// A [`Segment::generation`] not given before.
+pub(crate) fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 fn gapless_from(rows: &[Row], first_seq: u32) -> Option<usize> {
     let (first, last) = (rows.first()?, rows.last()?);
     ((last.seq - first.seq) as usize == rows.len() - 1).then(|| (first.seq - first_seq) as usize)
@@ -1048,6 +1060,7 @@ fn sorted_keys<K: Ord + Send>(
 impl Builder {
     fn finish(self, first_seq: u32) -> Segment {
         let mut seg = Segment {
+            generation: next_generation(),
             first_seq,
             row_of_seq: self.row_of_seq.into(),
             venues: self.venues.into(),

@@ -23,7 +23,7 @@ use super::disk::Disk;
 use crate::column::Column;
 use crate::error::{Error, Result};
 use crate::partition::Partition;
-use crate::segment::Segment;
+use crate::segment::{next_generation, Segment};
 
 const MAGIC: &[u8; 8] = b"TKHPART\0";
 pub(crate) const VERSION: u32 = 1;
@@ -178,6 +178,7 @@ pub(crate) fn read(path: &Path) -> Result<Partition> {
             Ok((start, lens[i]))
         };
         let seg = Segment {
+            generation: next_generation(),
             first_seq: u32_at(entry),
             row_of_seq: mapped(&map, take(0, 4)?),
             venues: mapped(&map, take(1, 8)?),
