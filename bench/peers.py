@@ -203,7 +203,9 @@ class _ArrayPeer(abc.ABC):
     indexes the stays by (venue code, time) and answers ``_meet``."""
 
     def __init__(self, persons, venues, t_in, t_out):
-        self._load(np.asarray(persons, np.uint64), np.asarray(venues, np.uint64), np.asarray(t_in, np.int64), np.asarray(t_out, np.int64))
+        # Copies, as the engine's index and the databases' tables are: the
+        # columns are part of what the peer holds (and its memory figure).
+        self._load(*(np.array(c, dtype) for c, dtype in ((persons, np.uint64), (venues, np.uint64), (t_in, np.int64), (t_out, np.int64))))
 
     def append(self, persons, venues, t_in, t_out) -> None:
         # An interval index is built once: more stays mean building it again.
