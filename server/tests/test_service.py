@@ -1107,6 +1107,19 @@ def test_a_retry_after_a_failure_midway_takes_up_what_the_first_try_stored(servi
     new = C.CheckInRequest(request_id="c-3", person=phone(4), venue_payload=gone_payload, time=now - 1_800, source=NCOVI)
     assert status(app.checkins.CheckIn, new, metadata=app.md)[0] is grpc.StatusCode.FAILED_PRECONDITION and len(engine) == 3
 
+    # A repeated scan stores nothing a retry could find by its time: its
+    # answer is noted, and the retry gives it though the stay was checked
+    # out meanwhile, rather than store a stay that never was.
+    stay = check_in(app, b_payload, phone(5), now - 600).stay_id
+    repeated = C.CheckInRequest(request_id="c-4", person=phone(5), venue_payload=b_payload, time=now - 300, source=NCOVI, contact=K.ContactDetails(phone="0900000005"))
+    with monkeypatch.context() as m:
+        m.setattr(CheckinServicer, "_keep_contact", fails)
+        assert status(app.checkins.CheckIn, repeated, metadata=app.md)[0] is grpc.StatusCode.UNAVAILABLE
+    app.checkins.CheckOut(C.CheckOutRequest(person_at_venue=C.PersonAtVenue(person=phone(5), venue_id=b.id), time=now - 200), metadata=app.md)
+    held = len(engine)
+    again = app.checkins.CheckIn(repeated, metadata=app.md)
+    assert (again.stay_id, again.repeated, len(engine)) == (stay, True, held)
+
     # A check-out by person and venue, lost after it was stored: the retry
     # gives its answer, though the stay is open no more.
     out = C.CheckOutRequest(request_id="o-1", person_at_venue=C.PersonAtVenue(person=phone(1), venue_id=b.id), time=now - 60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import sqlalchemy as sa
@@ -31,9 +32,11 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
     def __init__(self, state: State) -> None:
         self.state = state
 
-    def _check_in(self, person_id: int, venue_id: int, t: int) -> pb.CheckInResponse:
+    def _check_in(self, person_id: int, venue_id: int, t: int, note: Callable[[pb.CheckInResponse], None]) -> pb.CheckInResponse:
         """Stores the check-in, closing the person's open stay elsewhere; a
-        repeated scan during the open stay at the same venue is that stay."""
+        repeated scan during the open stay at the same venue is that stay,
+        its answer given to `note` (`FirstTry.note`): it stores nothing a
+        retry could find by its time, and the stay may be closed by then."""
         state = self.state
         venue = state.venue(venue_id)
         if not venue.active:
@@ -43,9 +46,11 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             open_ = state.open_stay(person_id, t)
             if open_ is not None and open_.t_in <= t < open_.until:
                 if open_.venue_id == venue_id:
-                    return pb.CheckInResponse(
+                    repeated = pb.CheckInResponse(
                         stay_id=open_.stay_id, venue_id=venue_id, venue_name=venue.name, t_in=open_.t_in, provisional_t_out=open_.until, repeated=True
                     )
+                    note(repeated)
+                    return repeated
                 if t >= open_.t_in:
                     # A scan elsewhere in the same second leaves the shortest
                     # stay the store holds, not one open until its provisional end.
@@ -66,7 +71,10 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
 
     def _stored(self, first: FirstTry, person_id: int, venue: Venue, t: int) -> pb.CheckInResponse | None:
         """The check-in a first try of a retried request stored, if it did:
-        the person's stay at the venue from `t`."""
+        the person's stay at the venue from `t`; or the stay it answered a
+        repeated scan with."""
+        if first.noted is not None:
+            return first.noted
         if not first.retry:
             return None
         engine = self.state.engine
@@ -99,7 +107,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             response = self._stored(first, person_id, venue, request.time)
             if response is None:
                 self.state.codes.verify_venue(request.venue_payload)  # a new check-in's code: not revoked
-                response = self._check_in(person_id, venue.id, request.time)
+                response = self._check_in(person_id, venue.id, request.time, first.note)
             if contact is not None:
                 self._keep_contact(person_id, contact, request.time)
             if declaration is None:
@@ -160,7 +168,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 if request.time < now - delay:
                     raise Invalid(f"time {request.time} is {now - request.time} s ago: a venue's scans arrive within {delay} s")
                 person_id = self.state.codes.verify_personal(request.person_payload, now)
-                response = self._check_in(person_id, venue.id, request.time)
+                response = self._check_in(person_id, venue.id, request.time, first.note)
             # Venue staff get the decision, not where the person is: a late
             # scan's end, cut at the start of the person's stay elsewhere,
             # would tell them when that began.
