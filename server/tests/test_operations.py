@@ -223,7 +223,7 @@ def test_postgres_connections_time_out_and_keep_alive(database_url):
         assert held["connect_timeout"] == timeout and held["keepalives_idle"] == "30" and held["tcp_user_timeout"] == "40000", held
 
 
-def test_postgres_statements_wait_for_a_lock_for_a_while_only(database_url):
+def test_postgres_statements_wait_for_a_lock_for_a_while_only(database_url, monkeypatch):
     """A session holding a lock (an operator's open transaction) fails the
     statements that wait for it after lock_timeout: 30 s, unless the URL
     (or the role, or PGOPTIONS) sets one."""
@@ -246,6 +246,14 @@ def test_postgres_statements_wait_for_a_lock_for_a_while_only(database_url):
     finally:
         engine.dispose()
         quick.dispose()
+    # One the operator set is kept, no limit too.
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=0")
+    unlimited = db.connect(database_url)
+    try:
+        with unlimited.connect() as conn:
+            assert conn.execute(sa.text("SHOW lock_timeout")).scalar_one() == "0"
+    finally:
+        unlimited.dispose()
 
 
 def test_tls(tmp_path):

@@ -1243,6 +1243,16 @@ def test_a_retried_batch_of_check_ins_takes_the_check_outs_filled_in_since(servi
     ingest(batch("b-3", [4], [now - 60], t_in=now - 3 * a.dwell_seconds))
     assert engine.stays_by_id(ended.stay_ids).t_out.tolist() == [now - 60] and len(engine) == 5
 
+    # A stay expired since is gone; the batch's others still take theirs.
+    old = batch("b-4", [6], [0], t_in=now - 20 * 86_400)
+    old.person_refs.append("phone:0900000007"), old.venue_ids.append(a.id), old.t_in.append(now - 1_200), old.t_out.append(0)
+    both = ingest(old)
+    engine.expire_before(now - 19 * 86_400)
+    del old.t_out[:]
+    old.t_out.extend([now - 20 * 86_400 + 60, now - 1_000])
+    assert ingest(old).stay_ids == both.stay_ids
+    assert engine.stays_by_id(both.stay_ids[1:]).t_out.tolist() == [now - 1_000]
+
 
 def test_a_late_scan_does_not_tell_venue_staff_when_the_person_came_in_elsewhere(service, now):
     """A scan uploaded late ends where the person's open stay elsewhere

@@ -3,10 +3,12 @@ SQLite in the data directory by default, PostgreSQL when given its URL."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import sqlalchemy as sa
 
+log = logging.getLogger("tokhai")
 metadata = sa.MetaData()
 
 # SQLite numbers rows only through INTEGER PRIMARY KEY; elsewhere ids are 64-bit.
@@ -263,13 +265,20 @@ def connect(url: str) -> sa.Engine:
 
             @sa.event.listens_for(engine, "connect")
             def _lock_timeout(conn, _record):  # noqa: ANN001 - DB-API objects
-                # Unless the URL, PGOPTIONS, the role or the database set one.
+                # Unless the URL, PGOPTIONS, the role or the database set one
+                # (0 too: no limit). Behind a pooler that shares server
+                # connections between transactions, set it on the role.
                 cursor = conn.cursor()
-                cursor.execute("SHOW lock_timeout")
-                if cursor.fetchone()[0] == "0":
-                    cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-                cursor.close()
-                conn.commit()  # a SET in a transaction rolled back is undone
+                try:
+                    cursor.execute("SELECT source FROM pg_settings WHERE name = 'lock_timeout'")
+                    if cursor.fetchone() == ("default",):
+                        cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+                    conn.commit()  # a SET in a transaction rolled back is undone
+                except Exception:  # noqa: BLE001 - a server without the setting: as it is
+                    log.warning("lock_timeout could not be set on the database's connections", exc_info=True)
+                    conn.rollback()
+                finally:
+                    cursor.close()
     metadata.create_all(engine)
     # Columns and indexes added since a database was made: create_all passes
     # over tables that exist. (Such columns may be empty: old rows have none.)

@@ -959,16 +959,16 @@ impl Segment {
     }
 }
 
-/// Where the rows, in arrival order, begin in `row_of_seq` when their
-/// `seq`s run on without gaps, as a fresh batch's do: the row of each place
-/// in `rows` is then a stretch of `row_of_seq` itself, and needs no map of
-/// its own. (Rows kept past an expiry may have gaps.)
 /// A [`Segment::generation`] not given before.
 pub(crate) fn next_generation() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Where the rows, in arrival order, begin in `row_of_seq` when their
+/// `seq`s run on without gaps, as a fresh batch's do: the row of each place
+/// in `rows` is then a stretch of `row_of_seq` itself, and needs no map of
+/// its own. (Rows kept past an expiry may have gaps.)
 fn gapless_from(rows: &[Row], first_seq: u32) -> Option<usize> {
     let (first, last) = (rows.first()?, rows.last()?);
     ((last.seq - first.seq) as usize == rows.len() - 1).then(|| (first.seq - first_seq) as usize)

@@ -356,39 +356,52 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         in by the outbox since its first try stored it: check-outs of its
         stays. One is taken where it ends its stay earlier than stored, or
         ends it later than the provisional end (the venue's dwell) nothing
-        has changed since; a stay a check-in elsewhere closed keeps that end."""
+        has changed since; a stay a check-in elsewhere closed keeps that end,
+        and one expired since is gone. A time no check-out could have is
+        refused, saying that the check-ins are stored: the batch is to be
+        sent again under its id, not under a new one, which would store them
+        twice."""
+        stored = f"batch {batch.batch_id} (its check-ins are stored: send it again under its request_id)"
         if len(batch.t_out) != len(ack.stay_ids):
-            raise Invalid(f"batch {batch.batch_id}: t_out must have one value per row ({len(ack.stay_ids):,}), as when it was first sent")
+            raise Invalid(f"{stored}: t_out must have one value per row ({len(ack.stay_ids):,}), as when it was first sent")
         rows = [k for k, t in enumerate(batch.t_out) if t]
         if not rows:
             return
-        t_in, t_out = np.array(batch.t_in, dtype=np.int64), np.array(batch.t_out, dtype=np.int64)
-        try:
-            self.state.check_times(np.where(t_out == 0, t_in, t_out), "t_out")
-        except Invalid as e:
-            raise Invalid(f"batch {batch.batch_id}: {e}") from None
-        if (k := next((k for k in rows if t_out[k] <= t_in[k]), None)) is not None:
-            raise Invalid(f"batch {batch.batch_id}: t_out[{k}] {t_out[k]} is not after t_in[{k}] {t_in[k]}")
-        stay_ids = [ack.stay_ids[k] for k in rows]
+        latest = int(time.time()) + self.state.settings.max_future_seconds
+        for k in rows:
+            if batch.t_out[k] <= batch.t_in[k]:
+                raise Invalid(f"{stored}: t_out[{k}] {batch.t_out[k]} is not after t_in[{k}] {batch.t_in[k]}")
+            if batch.t_out[k] > latest:
+                raise Invalid(f"{stored}: t_out[{k}] {batch.t_out[k]} is ahead of the server's clock")
         person_ids = self.state.people.ids_of_refs([batch.person_refs[k] for k in rows])
         venues = self.state.venues(sorted({batch.venue_ids[k] for k in rows}))
-        provisional = [int(t_in[k]) + venues[batch.venue_ids[k]].dwell_seconds for k in rows]
         # Under their people's locks, as any check-out: a check-in elsewhere
         # must not close one between the read of its end and the change.
         with self.state.people_locked(person_ids):
-            try:
-                held = self.state.engine.stays_by_id(np.array(stay_ids, dtype=np.uint64)).t_out.tolist()
-            except UnknownStayError:
-                return  # expired since, past the retention period: nothing to end
-            taken = [
-                (stay_id, person_id, int(t_out[k]))
-                for k, stay_id, person_id, end, guess in zip(rows, stay_ids, person_ids, held, provisional, strict=True)
-                if t_out[k] < end or (end == guess and t_out[k] != end)
-            ]
+            taken = []
+            for k, person_id, end in zip(rows, person_ids, self._ends([ack.stay_ids[k] for k in rows]), strict=True):
+                provisional = batch.t_in[k] + venues[batch.venue_ids[k]].dwell_seconds
+                if end is not None and (batch.t_out[k] < end or (end == provisional and batch.t_out[k] != end)):
+                    taken.append((ack.stay_ids[k], person_id, batch.t_out[k]))
             if taken:
                 self.state.engine.set_checkout(np.array([t[0] for t in taken], dtype=np.uint64), np.array([t[2] for t in taken], dtype=np.int64))
                 for stay_id, person_id, _ in taken:
                     self.state.forget_open(person_id, stay_id)
+
+    def _ends(self, stay_ids: list[int]) -> list[int | None]:
+        """The end of each stay, None for one not held (expired)."""
+        engine = self.state.engine
+        try:
+            return engine.stays_by_id(np.array(stay_ids, dtype=np.uint64)).t_out.tolist()
+        except UnknownStayError:
+            pass
+        ends: list[int | None] = []
+        for stay_id in stay_ids:  # one by one, on an expiry only
+            try:
+                ends.append(int(engine.stays_by_id([stay_id]).t_out[0]))
+            except UnknownStayError:
+                ends.append(None)
+        return ends
 
     def _ingest_checkouts(self, batch: pb.IngestBatch) -> pb.IngestAck:
         n = len(batch.checkout_stay_ids)
