@@ -630,7 +630,7 @@ const BLOCK: usize = if cfg!(test) { 3 } else { 1 << 18 };
 /// `contacts_many` and `exposure_sites` take this many cases at a time,
 /// letting changes waiting for the lock go in between: at 100M stays an
 /// add waited up to 0.35 s during `contacts_many` of 16,000 cases, where
-/// it waited 1.4 s for the whole; blocks of half as many took 9% longer
+/// it waited 1.4 s for the whole; blocks of half as many took 9 to 18% longer
 /// (each ends when its slowest case does). (In unit tests, a few: their
 /// queries take many.)
 const CASES_BLOCK: usize = if cfg!(test) { 2 } else { 1 << 11 };
