@@ -33,6 +33,7 @@ import ctypes
 import ctypes.util
 import datetime
 import gc
+import hashlib
 import importlib
 import json
 import os
@@ -246,13 +247,26 @@ def trace_with(contacts_many, cases, start, end, hops=2) -> dict:
 
 
 def answer_of(found) -> dict:
-    """What two systems' answers must share: sizes and sums."""
+    """What two systems' answers must share: sizes, sums, and a digest of
+    every column in the order answered (the same for every peer: the
+    queries define it)."""
     cols = found.columns()
     out = {"rows": len(found)}
     for name in ("exposure", "person"):
         if name in cols:
             out[f"{name}_sum"] = int(np.sum(np.asarray(cols[name]).astype(np.uint64), dtype=np.uint64) % (1 << 62))
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(cols):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(np.asarray(cols[name]).astype("<u8")).tobytes())
+    out["digest"] = digest.hexdigest()
     return out
+
+
+def same_answer(a: dict, b: dict) -> bool:
+    """Whether two answers agree on everything both say (an answer saved
+    before digests were has none)."""
+    return all(a[k] == b[k] for k in a.keys() & b.keys())
 
 
 class Run:
@@ -267,7 +281,7 @@ class Run:
         row = {**self.label, "query": query, "n": n, **values}
         key = f"{query}:{n}"
         if self.reference is not None and "answer" in values and key in self.reference:
-            row["agrees"] = values["answer"] == self.reference[key]
+            row["agrees"] = same_answer(values["answer"], self.reference[key])
         self.rows.append(row)
         shown = {k: v for k, v in row.items() if k in ("workload", "size", "system", "query", "n", "seconds", "rate", "p50_ms", "agrees", "error", "skipped")}
         print(json.dumps(shown), file=sys.stderr, flush=True)
