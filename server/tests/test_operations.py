@@ -150,6 +150,28 @@ def test_health_turns_not_serving_and_calls_in_flight_finish(tmp_path):
     channel.close()
 
 
+def test_a_drained_server_serves_on_while_health_says_not_serving(tmp_path):
+    """Load balancers that probe health stop sending calls during the
+    drain: those sent meanwhile are still answered, not refused."""
+    import threading
+
+    server = Server(Settings(data_dir=tmp_path / "d", retention_every=0), "127.0.0.1:0").start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    health = health_pb2_grpc.HealthStub(channel)
+    stopper = threading.Thread(target=server.stop, kwargs={"grace": 1, "drain": 3})
+    began = time.monotonic()
+    stopper.start()
+    while not server._stopped.is_set():  # noqa: SLF001 - the stop has begun
+        time.sleep(0.01)
+    assert health.Check(health_pb2.HealthCheckRequest(service="tokhai.v1.CheckinService"), timeout=5).status == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert time.monotonic() - began < 2, "asked during the drain"
+    stopper.join(timeout=30)
+    assert time.monotonic() - began >= 3
+    with pytest.raises(grpc.RpcError):
+        health.Check(health_pb2.HealthCheckRequest(), timeout=5, wait_for_ready=False)
+    channel.close()
+
+
 def test_a_store_that_takes_no_change_until_reopened_turns_health_not_serving(service, now, monkeypatch):
     """After a change fails midway (a bug) the engine refuses changes until
     the store is reopened: the service says so, for an orchestrator to
@@ -371,7 +393,7 @@ def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
         s.bind(("127.0.0.1", 0))
         metrics_port = s.getsockname()[1]
     serve = subprocess.Popen(
-        [sys.executable, "-m", "tokhai_server", "serve", "--data-dir", str(data), "--listen", "127.0.0.1:0", "--metrics-port", str(metrics_port)],
+        [sys.executable, "-m", "tokhai_server", "serve", "--data-dir", str(data), "--listen", "127.0.0.1:0", "--metrics-port", str(metrics_port), "--drain-seconds", "0.5"],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -393,7 +415,7 @@ def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
         assert 'tokhai_calls_total{code="OK",method="ListSigningKeys"} 1.0' in metrics
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=30) == 0
-        assert "shutting down" in serve.stderr.read()
+        assert "shutting down: serving 0.5 s more" in serve.stderr.read()
         channel.close()
     finally:
         if serve.poll() is None:

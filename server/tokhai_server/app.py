@@ -282,15 +282,18 @@ class Server:
             if self._stopped.wait(self.state.settings.retention_every):
                 return
 
-    def stop(self, grace: float = 10.0) -> None:
-        """Health turns NOT_SERVING, new calls are refused, calls in flight
-        get `grace` seconds to finish; then the stores are closed, once no
-        handler and no retention run is left to write to them (grpc's end of
-        a call past the grace does not stop its thread)."""
+    def stop(self, grace: float = 10.0, drain: float = 0.0) -> None:
+        """Health turns NOT_SERVING; for `drain` seconds calls are still
+        served (while load balancers that probe health stop sending them
+        here); then new calls are refused, calls in flight get `grace`
+        seconds to finish, and the stores are closed, once no handler and no
+        retention run is left to write to them (grpc's end of a call past
+        the grace does not stop its thread)."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         self.health.enter_graceful_shutdown()
+        time.sleep(drain)
         self.grpc.stop(grace).wait()
         self._workers.shutdown(wait=True)
         if self._retention_thread is not None:

@@ -90,6 +90,9 @@ def serve(
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics over HTTP on this port.")] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate chain: serve TLS.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    drain_seconds: Annotated[
+        float, typer.Option(min=0, max=600, help="On SIGTERM, keep serving this long with health NOT_SERVING, for load balancers to stop sending calls here.")
+    ] = 0.0,
 ) -> None:
     """Serve the gRPC API until SIGTERM or Ctrl-C, then shut down gracefully."""
     from .app import Server
@@ -132,8 +135,8 @@ def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     done.wait()
-    console.print("shutting down: finishing calls in flight")
-    server.stop()
+    console.print(f"shutting down: {f'serving {drain_seconds:g} s more while health says NOT_SERVING, then ' if drain_seconds else ''}finishing calls in flight")
+    server.stop(drain=drain_seconds)
 
 
 def _tls(key_path: Path, cert_path: Path) -> tuple[bytes, bytes]:
