@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import sqlalchemy as sa
@@ -246,23 +246,24 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         an app backend changes only the stays of the people it names, as it
         checks in only those it names, and stay ids are easy to guess. The
         two are one answer, so that ids cannot be probed for being held."""
+        held = self._held(stay_ids, "person")
+        return next((k for k, (whose, p) in enumerate(zip(held, person_ids, strict=True)) if whose != p), None)
+
+    def _held(self, stay_ids: list[int], column: str) -> Iterator[int | None]:
+        """`column` of each stay (as `stays_by_id` names it), None for one not
+        held: all at once, or, when one is not held (a refusal, an expiry),
+        row by row as they are asked for."""
         engine = self.state.engine
-
-        def whose(stay_id: int) -> int | None:
-            try:
-                return int(engine.stays_by_id([stay_id]).person[0])
-            except UnknownStayError:
-                return None
-
         try:
-            held = engine.stays_by_id(np.array(stay_ids, dtype=np.uint64)).person
+            yield from getattr(engine.stays_by_id(np.array(stay_ids, dtype=np.uint64)), column).tolist()
+            return
         except UnknownStayError:
-            # Which comes first, the unknown or one of another's: row by row,
-            # on a refusal only (none, if a stay was added meanwhile under an
-            # id that was given before it was issued).
-            return next((k for k, (s, p) in enumerate(zip(stay_ids, person_ids, strict=True)) if whose(s) != p), None)
-        wrong = np.flatnonzero(held != np.array(person_ids, dtype=np.uint64))
-        return int(wrong[0]) if len(wrong) else None
+            pass
+        for stay_id in stay_ids:
+            try:
+                yield int(getattr(engine.stays_by_id([stay_id]), column)[0])
+            except UnknownStayError:
+                yield None
 
     def IngestCheckins(self, request_iterator, context):  # noqa: N802, ANN001
         # The key is checked again for each batch: a stream stays open for
@@ -379,7 +380,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         # must not close one between the read of its end and the change.
         with self.state.people_locked(person_ids):
             taken = []
-            for k, person_id, end in zip(rows, person_ids, self._ends([ack.stay_ids[k] for k in rows]), strict=True):
+            for k, person_id, end in zip(rows, person_ids, self._held([ack.stay_ids[k] for k in rows], "t_out"), strict=True):
                 provisional = batch.t_in[k] + venues[batch.venue_ids[k]].dwell_seconds
                 if end is not None and (batch.t_out[k] < end or (end == provisional and batch.t_out[k] != end)):
                     taken.append((ack.stay_ids[k], person_id, batch.t_out[k]))
@@ -387,21 +388,6 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 self.state.engine.set_checkout(np.array([t[0] for t in taken], dtype=np.uint64), np.array([t[2] for t in taken], dtype=np.int64))
                 for stay_id, person_id, _ in taken:
                     self.state.forget_open(person_id, stay_id)
-
-    def _ends(self, stay_ids: list[int]) -> list[int | None]:
-        """The end of each stay, None for one not held (expired)."""
-        engine = self.state.engine
-        try:
-            return engine.stays_by_id(np.array(stay_ids, dtype=np.uint64)).t_out.tolist()
-        except UnknownStayError:
-            pass
-        ends: list[int | None] = []
-        for stay_id in stay_ids:  # one by one, on an expiry only
-            try:
-                ends.append(int(engine.stays_by_id([stay_id]).t_out[0]))
-            except UnknownStayError:
-                ends.append(None)
-        return ends
 
     def _ingest_checkouts(self, batch: pb.IngestBatch) -> pb.IngestAck:
         n = len(batch.checkout_stay_ids)
