@@ -97,17 +97,21 @@ def build(args, mods) -> None:  # noqa: ANN001
     in_turns(list(mods), args.rounds, run)
 
 
+def query(args, engine, cases, start, end):  # noqa: ANN001, ANN201 - a Trace or ContactPairs
+    """The trace of `args.hops` hops, or with none, contacts_many."""
+    if args.hops:
+        return engine.trace(cases, start, end, hops=args.hops, min_overlap=900)
+    return engine.contacts_many(cases, start, end, min_overlap=900)
+
+
 def f1(args, mods) -> None:  # noqa: ANN001
     engines, cases, start, end, size = loaded(args, mods)
     answers = {}
 
     def run(name: str) -> float:
         t = time.perf_counter()
-        if args.hops:
-            found = engines[name].trace(cases, start, end, hops=args.hops, min_overlap=900)
-            answers[name] = (len(found), int(found.exposure.sum()), int(found.exposed_at.sum()))
-        else:
-            answers[name] = len(engines[name].contacts_many(cases, start, end, min_overlap=900))
+        found = query(args, engines[name], cases, start, end)
+        answers[name] = (len(found), int(found.exposure.sum()), int(found.exposed_at.sum())) if args.hops else len(found)
         return time.perf_counter() - t
 
     query = f"trace (hops={args.hops})" if args.hops else "F1"
@@ -126,15 +130,9 @@ def stall(args, mods) -> None:  # noqa: ANN001
     engines, cases, start, end, size = loaded(args, mods)
     at = [0]
 
-    def query(engine) -> None:  # noqa: ANN001
-        if args.hops:
-            engine.trace(cases, start, end, hops=args.hops, min_overlap=900)
-        else:
-            engine.contacts_many(cases, start, end, min_overlap=900)
-
     def timed(engine, took: list[float]) -> None:  # noqa: ANN001
         t = time.perf_counter()
-        query(engine)
+        query(args, engine, cases, start, end)
         took.append(time.perf_counter() - t)
 
     def run(name: str) -> float:
