@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from google.protobuf import descriptor_pool, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from prometheus_client import REGISTRY
 
 from tokhai.v1 import checkins_pb2 as C
 from tokhai.v1 import common_pb2 as K
@@ -332,9 +333,16 @@ def test_oversized_messages_are_refused(tmp_path, database_url):
         with pytest.raises(grpc.RpcError) as info:
             list(app.checkins.IngestCheckins(iter([huge]), metadata=app.md, timeout=10))
         assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        def check_ins() -> tuple[float, float]:  # received, and handled with any code
+            samples = [x for m in REGISTRY.collect() for x in m.samples if x.labels.get("method") == "CheckIn"]
+            return tuple(sum(x.value for x in samples if x.name == name) for name in ("tokhai_calls_received_total", "tokhai_calls_total"))
+
+        before = check_ins()
         with pytest.raises(grpc.RpcError) as info:
             app.checkins.CheckIn(C.CheckInRequest(venue_payload="x" * 100_000), metadata=app.md, timeout=10)
         assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        # grpc refused it before the handler: received, never handled.
+        assert check_ins() == (before[0] + 1, before[1])
         # An answer over the limit: refused with what to do, and not audited
         # (nobody received it).
         from tokhai.v1 import common_pb2 as K
@@ -763,11 +771,19 @@ def test_calls_past_the_concurrency_limit_are_refused(tmp_path, monkeypatch):
         case = T.Case(person=K.PersonRef(phone="0900000001"), province_code="79", start=now - 3_600, end=now)
         slow = tracer.tracing.Trace.future(T.TraceRequest(cases=[case], hops=1, purpose="ổ dịch"), metadata=tracer.md, timeout=20)
         time.sleep(0.5)  # the slow one holds the only place
+        def counts() -> tuple[float, float]:  # ListSigningKeys calls received, and handled
+            received = REGISTRY.get_sample_value("tokhai_calls_received_total", {"method": "ListSigningKeys"})
+            return received or 0, REGISTRY.get_sample_value("tokhai_calls_total", {"method": "ListSigningKeys", "code": "OK"}) or 0
+
+        before = counts()
         with pytest.raises(grpc.RpcError) as info:
             tracer.venues.ListSigningKeys(V.ListSigningKeysRequest(), metadata=tracer.md, timeout=10)
         assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert len(slow.result().people.person_id) == 1  # the case alone
         assert len(tracer.venues.ListSigningKeys(V.ListSigningKeysRequest(), metadata=tracer.md, timeout=10).keys) == 1
+        # The refused call is counted as received, never as handled.
+        after = counts()
+        assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
     finally:
         monkeypatch.undo()
         channel.close()

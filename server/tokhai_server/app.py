@@ -55,6 +55,9 @@ SERVICES = (
 SIZED_BY_HANDLER = frozenset({"Trace", "ListLineList", "VenueLog", "ListExposures"})
 
 CALLS = Counter("tokhai_calls_total", "Calls handled, by method and status code.", ["method", "code"])
+# grpc refuses some calls before any handler runs (past the concurrency
+# limit, a request over the message limit): received less handled counts them.
+RECEIVED = Counter("tokhai_calls_received_total", "Calls received, by method, those grpc refused itself included.", ["method"])
 LATENCY = Histogram(
     "tokhai_call_seconds", "Time to handle a call, by method.", ["method"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)
 )
@@ -90,21 +93,24 @@ class Guard(grpc.ServerInterceptor):
         self._other_stream_slots = threading.BoundedSemaphore(OTHER_STREAMS)
         self._streams_held: dict[int, int] = {}  # principal id -> streams open
         self._streams_lock = threading.Lock()
-        # Guarded handlers by method, built on the first call to each: grpc
-        # asks for a handler on every call.
-        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
+        # Guarded handlers and their count of calls received, by method,
+        # made on the first call to each: grpc asks for a handler on every
+        # call, those it then refuses itself included.
+        self._handlers: dict[str, tuple[grpc.RpcMethodHandler, Counter]] = {}
 
     def streams_open(self) -> int:
         return self.streams - self._stream_slots._value  # noqa: SLF001 - a count, read only
 
     def intercept_service(self, continuation, details):  # noqa: ANN001
         method = details.method
-        guarded = self._handlers.get(method)
-        if guarded is None:
+        known = self._handlers.get(method)
+        if known is None:
             handler = continuation(details)
             if handler is None or method in auth.OPEN:
                 return handler
-            guarded = self._handlers.setdefault(method, self._guard(method, handler))
+            known = self._handlers.setdefault(method, (self._guard(method, handler), RECEIVED.labels(method.rsplit("/", 1)[-1])))
+        guarded, received = known
+        received.inc()
         return guarded
 
     def _enter(self, method: str, context: grpc.ServicerContext) -> auth.Principal:
