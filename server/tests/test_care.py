@@ -3,6 +3,7 @@ from a trace, daily reports and line lists, exposure alerts, retention."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
@@ -967,3 +968,17 @@ def test_a_request_id_sent_again_with_another_request_is_refused(service, now):
     assert code is grpc.StatusCode.INVALID_ARGUMENT
     with service.server.state.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(db.declarations)).scalar_one() == 1
+
+
+def test_a_kept_request_s_digest_gives_no_number_away(service, now):
+    """The request holds the person's phone in clear, and the declaration's
+    row all its other fields: a plain hash of it, kept, would be matched by
+    hashing every phone number there is."""
+    app = service.client("app_backend", app=NCOVI)
+    request = H.DeclareRequest(request_id="d-8", person=phone(3), time=now - 60, source=NCOVI, declaration=H.Declaration(vaccine_doses=1))
+    answer = app.care.Declare(request, metadata=app.md)
+    with service.server.state.db.connect() as conn:
+        kept = conn.execute(sa.select(db.requests.c.request_digest).where(db.requests.c.request_id == "d-8")).scalar_one()
+    plain = request.SerializeToString(deterministic=True)
+    assert kept not in {hashlib.blake2b(plain, digest_size=16).digest(), hashlib.sha256(plain).digest()[:16]}
+    assert app.care.Declare(request, metadata=app.md) == answer  # a retry still matches it

@@ -134,15 +134,19 @@ class Asked:
     digest: bytes
 
     @staticmethod
-    def of(request: Message) -> Asked | None:
-        """None for a request without an id (nothing kept)."""
+    def of(request: Message, key: bytes) -> Asked | None:
+        """None for a request without an id (nothing kept). The digest is
+        keyed: the request holds the person's phone or citizen id in clear,
+        and everything else in it may be read back from the database, so
+        that a plain hash would give the number away to a search of the
+        numbers there are."""
         request_id = request.request_id  # type: ignore[attr-defined]
         if not request_id:
             return None
         if len(request_id) > 128:
             raise Invalid("request_id is longer than 128 characters")
         text.plain(request_id, "request_id")
-        return Asked(request_id, hashlib.blake2b(request.SerializeToString(deterministic=True), digest_size=16).digest())
+        return Asked(request_id, hashlib.blake2b(request.SerializeToString(deterministic=True), digest_size=16, key=key).digest())
 
 
 class State:
@@ -162,6 +166,8 @@ class State:
         #: Orders the parts of an area withheld beside its small counts
         #: (reports): secret, and the same after a restart.
         self.withhold_key = hmac.digest(secrets.pseudonym_key, b"tokhai reports: parts withheld", "sha256")
+        #: Keys the digests of requests kept for their retries (`Asked`).
+        self.request_key = hmac.digest(secrets.pseudonym_key, b"tokhai requests: digests", "sha256")
         self.audit = AuditLog(self.db)
         self._venues: dict[int, Venue] = {}
         self.live_alerts = LiveAlerts(self.db, int(time.time()))
@@ -336,7 +342,7 @@ class State:
         again: a second quarantine order that nobody knew of.) An answer
         `compute` did not keep (it stored nothing) is kept after it.
         `replayed(answer)` is called before a kept answer is given again."""
-        asked = Asked.of(request)
+        asked = Asked.of(request, self.request_key)
         if asked is None:
             return compute(lambda conn, response: None)
         with self.lock("request", principal.id, asked.id):
@@ -383,7 +389,7 @@ class State:
         lookups). A first try refused stored nothing: its mark or note is
         removed. (A retry refused keeps it: its first try may have stored
         something.)"""
-        asked = Asked.of(request)
+        asked = Asked.of(request, self.request_key)
         if asked is None:
             return compute(lambda conn, response: None, FirstTry(retry=False, noted=None, note=lambda response: None))
         key = {"principal": principal.id, "request": asked.id}
