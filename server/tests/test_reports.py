@@ -149,6 +149,7 @@ def test_symptom_counts_count_each_person_once_a_day_where_they_last_declared(se
         declare("0900000001", "26800", now - 50 + k)
     declare("0900000002", "26800", now - 40)  # then moved on: counted where last declared
     declare("0900000002", "26740", now - 30)
+    declare("0900000002", "26800", now - 45)  # made before both, uploaded late by an offline app
     wards = R.CountsRequest(province_code="79", by=R.LEVEL_WARD, start=now - 60, end=now + 60)
     tracer, analyst = service.client("tracer", province="79"), service.client("analyst", province="79")
     assert {r.key: r.count for r in tracer.reports.SymptomCounts(wards, metadata=tracer.md).rows} == {"79-761-26800": 1, "79-760-26740": 1}

@@ -205,18 +205,19 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         day = (d.at + LOCAL) // DAY
         # People, not declarations: one who declares symptoms at five
         # check-ins is one person, placed by their last declaration of the
-        # day, or a count of 5 would show what the rule withholds.
-        last = (
-            sa.select(sa.func.max(d.id).label("id"))
+        # day, or a count of 5 would show what the rule withholds. Last by
+        # when it was made: an offline app's upload comes in after later ones.
+        latest = sa.func.row_number().over(partition_by=(d.person_id, day), order_by=(d.at.desc(), d.id.desc()))
+        ranked = (
+            sa.select(d.id, latest.label("k"))
             .where(d.symptoms != "", d.at >= covered[0], d.at < covered[-1] + DAY)
-            .group_by(d.person_id, day)
             .subquery()
         )
         # By ward whatever the level asked: what analysts may see is decided
         # over every level at once.
         query = (
             sa.select(d.province, d.district, d.ward, day.label("day"), sa.func.count().label("n"))
-            .select_from(db.declarations.join(last, d.id == last.c.id))
+            .select_from(db.declarations.join(ranked, sa.and_(d.id == ranked.c.id, ranked.c.k == 1)))
             .group_by(d.province, d.district, d.ward, day)
         )
         if province is not None:
