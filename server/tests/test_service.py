@@ -596,6 +596,27 @@ def test_trace_equals_the_engine_and_is_audited(service, now):
     assert [seq for seq, _ in audit.verify(state.db)] == [1, 2, 3, 4], "altered records break the chain"
 
 
+@pytest.mark.parametrize(
+    "purpose",
+    ["F1 (091) 234 5678", "F1 0912 - 345 - 678", "+84 (912) 345 678", "sdt0912 345 678", "F1 0084912345678", "001 234 567 890", "cmnd 123 456 789", "F1 1234567890", "́́́"],
+)
+def test_a_purpose_naming_someone_by_number_however_written_is_refused(purpose):
+    """Purposes are kept for good, past the retention period: a phone or
+    citizen id number in one, however grouped, would outlive the data."""
+    from tokhai_server.errors import Invalid
+    from tokhai_server.services.tracing import purpose_of
+
+    with pytest.raises(Invalid):
+        purpose_of(purpose)
+
+
+@pytest.mark.parametrize("purpose", ["ổ dịch chợ Bình Điền 15-07-2021 08:00", "ổ dịch 2021-07-15 08:30", "F1 F2 ổ dịch BN 12345", "ổ dịch 79-760-26740"])
+def test_a_purpose_with_dates_and_codes_is_taken(purpose):
+    from tokhai_server.services.tracing import purpose_of
+
+    assert purpose_of(purpose) == purpose
+
+
 def test_a_provincial_tracer_traces_only_cases_its_province_has_a_claim_on(service, now):
     """The case's province is the caller's word: the server checks it
     against the stays, declarations and orders it holds."""

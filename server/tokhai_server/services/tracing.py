@@ -34,20 +34,36 @@ LOCAL = 7 * 3_600  # Vietnam's days run on UTC+7
 
 
 def purpose_of(value: str) -> str:
-    value = text.clean(value, "purpose", 500)
+    required = "purpose is required: say why personal data is read"
+    try:
+        value = text.clean(value, "purpose", 500, required=True)
+    except Invalid as e:
+        raise Invalid(required) if str(e) == "purpose is required" else e from None
     if len(value) < 3:
-        raise Invalid("purpose is required: say why personal data is read")
+        raise Invalid(required)
     # The audit log keeps purposes for good, past the retention period that
     # deletes the data they read.
-    if _PERSONAL_NUMBER.search(value):
+    if any(_personal_number(run.group()) for run in _DIGITS.finditer(value)):
         raise Invalid("purpose holds a phone or citizen id number: the audit log keeps purposes for good, so name the outbreak or task, not a person")
     return value
 
 
-#: A Vietnamese phone number (0 or +84, then 9 digits, perhaps grouped) or
-#: a citizen id (12 digits; 9 for the old identity card), not a part of a
-#: longer number: not a time in seconds (10 digits, from 1).
-_PERSONAL_NUMBER = re.compile(r"(?<![\d+])(?:(?:\+?84|0)(?:[ .-]?\d){9}|\d{12}|\d{9})(?![\d])")
+#: Digits as people write a number, grouped by spaces, dots, hyphens or
+#: brackets: "+84 (912) 345 678", "0912 - 345 - 678", "001 234 567 890";
+#: not from a word's digit ("F1").
+_DIGITS = re.compile(r"(?<![^\W\d_])\+?\(?\d(?:[ .()-]{0,3}\d)*")
+
+
+def _personal_number(run: str) -> bool:
+    """Whether a run of digits may be a phone or citizen id number: 9
+    digits or more in a row; or grouped, 9 digits (the old identity card's)
+    or a phone's or citizen id's 10 to 13 from 0 or 84 (0912..., 84912...,
+    0084912..., a citizen id's 0 of its province code). Grouped dates and
+    times ("15-07-2021 08:00") are let through."""
+    digits = re.sub(r"\D", "", run)
+    if re.search(r"\d{9}", run):
+        return True
+    return len(digits) == 9 or (10 <= len(digits) <= 13 and digits.startswith(("0", "84")))
 
 
 def refuse_if_too_large(response: Message, limit: int) -> None:
