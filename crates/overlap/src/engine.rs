@@ -232,7 +232,7 @@ impl Engine {
             w.note_added(&by_day);
             (by_day, ids, w.issue(log_end))
         };
-        self.commit_add(ticket, by_day)?;
+        self.recovered_after(self.commit_add(ticket, by_day))?;
         self.checkpoint_if_due();
         Ok(ids)
     }
@@ -255,7 +255,7 @@ impl Engine {
             w.files.dirty.extend(targets.iter().map(|t| t.0));
             (targets, w.issue(log_end))
         };
-        self.commit(ticket, || self.apply_checkout(&targets))?;
+        self.recovered_after(self.commit(ticket, || self.apply_checkout(&targets)))?;
         self.checkpoint_if_due();
         Ok(())
     }
@@ -425,6 +425,18 @@ impl Engine {
             self.renumber(w);
         }
         Ok(())
+    }
+
+    /// `outcome`, once a failed fsync behind it has had the log cut back
+    /// to what was acknowledged: at once, not when the next change comes,
+    /// so that a process that dies meanwhile does not replay on reopen the
+    /// changes its callers were told failed. (If the disk fails that too,
+    /// the next change tries again.)
+    fn recovered_after(&self, outcome: Result<()>) -> Result<()> {
+        if outcome.is_err() && self.store.as_ref().is_some_and(|s| s.has_failed()) {
+            let _ = self.writable(&mut self.writer.lock());
+        }
+        outcome
     }
 
     /// Numbers the next stays of each day after those its partition holds,

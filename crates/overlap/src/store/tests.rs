@@ -336,6 +336,24 @@ fn a_full_disk_fails_the_call_and_writes_resume_when_space_returns() {
 }
 
 #[test]
+fn a_failed_fsync_is_cut_off_the_log_before_the_call_returns() {
+    // The process dies after the failed call, before any other change:
+    // its batch, which the caller was told failed, is not replayed.
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::default());
+    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    add(&engine, 1, 5, 0).unwrap();
+    disk.set_sync_fails(true);
+    add(&engine, 2, 5, 0).unwrap_err();
+    drop(engine);
+    let engine = open(dir.path()).unwrap();
+    assert_eq!(
+        (engine.len(), count(&engine, 1), count(&engine, 2)),
+        (5, 5, 0)
+    );
+}
+
+#[test]
 fn a_failed_fsync_acknowledges_nothing_and_the_log_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(FaultyDisk::default());
