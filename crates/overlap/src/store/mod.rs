@@ -391,9 +391,10 @@ impl Store {
         let (log_path, file) = match prepared {
             Ok(done) => done,
             Err(e) => {
-                for path in created {
-                    let _ = self.disk.remove(&path);
-                }
+                // Those that cannot be deleted now wait with the garbage,
+                // for the next try, and keep an expiry from answering that
+                // its stays are gone from the disk meanwhile.
+                self.remove_garbage(created);
                 // A file of this generation left behind must not stop the next try.
                 files.next_gen = gen + 1;
                 return Err(e);

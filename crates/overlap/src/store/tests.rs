@@ -595,6 +595,26 @@ fn expiry_deletes_the_data_from_every_file() {
 }
 
 #[test]
+fn files_of_a_failed_checkpoint_that_cannot_be_deleted_are_deleted_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::default());
+    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    add(&engine, 1, 5, 0).unwrap();
+    let day_0 = format!("part-{}-", MIDNIGHT / 86_400);
+    // The checkpoint fails before its switch, and its day-0 file (holding
+    // person 1) cannot be deleted then.
+    disk.set_sync_fails(true);
+    disk.set_remove_fails(true);
+    engine.checkpoint().unwrap_err();
+    assert_eq!(files(dir.path(), &day_0).len(), 1);
+    disk.set_sync_fails(false);
+    disk.set_remove_fails(false);
+    // Person 1's stays expire: no file may hold them once that returns.
+    assert_eq!(engine.expire_before(MIDNIGHT + 86_400).unwrap(), 5);
+    assert!(files(dir.path(), &day_0).is_empty());
+}
+
+#[test]
 fn expiry_fails_until_the_expired_files_are_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(FaultyDisk::default());
