@@ -258,6 +258,25 @@ def test_retention_deletes_old_data_from_the_store_and_the_database(service, now
     assert retention.run(state, now=later + 29 * 86_400)["quarantine_orders"] == 1, "deleted a period after it was ended"
 
 
+def test_a_retention_run_whose_store_fails_says_its_count_of_stays_is_unknown(service, now, monkeypatch):
+    """The store may have expired stays before it failed (a file it could
+    not delete yet): a count of 0 would say nothing was deleted."""
+    from tokhai_engine import StoreError
+
+    state = service.server.state
+
+    def failing(engine, cutoff: int) -> int:  # noqa: ANN001
+        raise StoreError("delete part-1.tkp: read-only file system")
+
+    monkeypatch.setattr(type(state.engine), "expire_before", failing)  # the class: its instances take no attributes
+    with pytest.raises(StoreError):
+        retention.run(state, now=now)
+    monkeypatch.undo()
+    with state.db.connect() as conn:
+        last = conn.execute(sa.select(db.audit_log).order_by(db.audit_log.c.seq.desc())).first()
+    assert last.action == "Retention" and json.loads(last.detail)["stays"] == "unknown: delete part-1.tkp: read-only file system"
+
+
 def test_retention_deletes_alerts_nobody_is_shown_and_those_past_the_period(service, now):
     admin = service.client("admin")
     app = service.client("app_backend", app=NCOVI)

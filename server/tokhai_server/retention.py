@@ -56,7 +56,9 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
     try:
         removed, store_failed = {"stays": state.engine.expire_before(cutoff)}, None
     except StoreError as e:
-        removed, store_failed = {"stays": 0}, e
+        # It may have expired stays before it failed (a file it could not
+        # delete yet): how many is unknown, and the record says so.
+        removed, store_failed = {}, e
     o, a = db.quarantine_orders.c, db.alerts.c
     deletions = [
         ("declarations", db.declarations, db.declarations.c.at < cutoff),
@@ -88,8 +90,13 @@ def run(state: State, now: int | None = None) -> dict[str, int]:
         with state.db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in ("declarations", "health_reports", "quarantine_orders", "contacts", "alerts", "requests", "audit_log"):
                 conn.execute(sa.text(f"VACUUM {table}"))
+    failed = {} if store_failed is None else {"stays": f"unknown: {store_failed}"}
     state.audit.record(
-        JOB, "Retention", f"retention period of {state.settings.retention_days} days", sum(removed.values()), removed | {"orders_ended": ended, "audit_details_wiped": wiped, "before": cutoff}
+        JOB,
+        "Retention",
+        f"retention period of {state.settings.retention_days} days",
+        sum(removed.values()),
+        removed | failed | {"orders_ended": ended, "audit_details_wiped": wiped, "before": cutoff},
     )
     if state.db.dialect.name == "sqlite":
         # The write-ahead log still holds the pages as they were before the
