@@ -723,7 +723,8 @@ def test_venue_log_for_the_operator_and_the_provinces_tracer(service, now):
     check_in(app, payload, phone(0), now - 30)
     today = (now + 7 * 3_600) // 86_400 * 86_400 - 7 * 3_600  # Vietnam's midnight
     check_in(app, payload, phone(0), today - 43_200)  # scans uploaded late: yesterday's,
-    check_in(app, payload, phone(5), today - 1_800)  # and one across midnight (an hour's dwell)
+    check_in(app, payload, phone(5), today - 1_800)  # and one across midnight (an hour's dwell),
+    check_in(app, payload, phone(5), today - 40_000)  # after an entry earlier that day
 
     def log(day: int) -> list[T.VenueLogEntry]:
         return list(operator.tracing.VenueLog(T.VenueLogRequest(venue_id=venue.id, day=day, purpose="kiểm soát ra vào"), metadata=operator.md).entries)
@@ -732,9 +733,14 @@ def test_venue_log_for_the_operator_and_the_provinces_tracer(service, now):
     assert len(ids) == 5 and len(set(ids)) == 4 and not set(ids) & {e.person.id for e in traced.entries}
     earlier = log(today - 43_200)
     assert not {e.person.id for e in earlier} & set(ids)
-    # Cut at midnight for the operator: the two halves of a night share no time that would join the days' ids.
-    assert (today - 1_800, today) in [(e.entered_at, e.left_at) for e in earlier]
-    assert (today, today + 1_800) in [(e.entered_at, e.left_at) for e in log(now)]
+    # Cut at midnight for the operator, under an id of its own: the two
+    # halves of a night meet at midnight, and would join the days' entries.
+    by_time = {(e.entered_at, e.left_at): e.person.id for e in earlier}
+    assert (today - 1_800, today) in by_time and (today, today + 1_800) in {(e.entered_at, e.left_at) for e in log(now)}
+    assert by_time[(today - 1_800, today)] != by_time[(today - 40_000, today - 40_000 + 3_600)]
+    # A day not begun is refused, as is one past the retention period.
+    tomorrow = T.VenueLogRequest(venue_id=venue.id, day=today + 86_400, purpose="kiểm soát ra vào")
+    assert status(operator.tracing.VenueLog, tomorrow, metadata=operator.md) == (grpc.StatusCode.INVALID_ARGUMENT, f"day {today + 86_400} has not begun (its midnight, UTC+7, is after the server's clock)")
 
 
 def test_stays_survive_a_restart(service, now, tmp_path, database_url):

@@ -268,16 +268,24 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         who.require_province(venue.province, f"venue {venue.id}")
         day_start = (request.day + LOCAL) // 86_400 * 86_400 - LOCAL
         now = int(time.time())
-        if not now - state.settings.retention_days * 86_400 < day_start + 86_400 and day_start <= now + state.settings.max_future_seconds:
+        if day_start + 86_400 <= now - state.settings.retention_days * 86_400:
             raise Invalid(f"day {request.day} is not within the {state.settings.retention_days}-day retention period (nor is any second of its day)")
+        if day_start > now + state.settings.max_future_seconds:
+            raise Invalid(f"day {request.day} has not begun (its midnight, UTC+7, is after the server's clock)")
         stays = state.engine.overlaps(venue.id, day_start, day_start + 86_400)
         rows = zip(stays.person.tolist(), stays.t_in.tolist(), stays.t_out.tolist(), strict=True)
         if who.role is Role.VENUE_OPERATOR:
             # Its own door's log: who came back, not who they are elsewhere or
-            # on another day. (Cut at the day's bounds: a night's two halves
-            # would otherwise share times that join the two days' ids.)
+            # on another day. Cut at the day's bounds, and a piece cut there
+            # under an id of its own: a night's two halves meet at midnight,
+            # and under the day's ids they would join the two days' entries.
             scope, day_end = f"{venue.id}:{day_start}", day_start + 86_400
-            rows = sorted((state.people.local(p, scope), max(a, day_start), min(b, day_end)) for p, a, b in rows)
+
+            def local(person: int, a: int, b: int) -> int:
+                cut = (a < day_start, b > day_end)
+                return state.people.local(person, f"{scope}:{cut[0]:d}{cut[1]:d}" if any(cut) else scope)
+
+            rows = sorted((local(p, a, b), max(a, day_start), min(b, day_end)) for p, a, b in rows)
         response = pb.VenueLogResponse()
         for p, a, b in rows:
             entry = response.entries.add(entered_at=a, left_at=b)
