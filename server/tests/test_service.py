@@ -1340,6 +1340,25 @@ def test_a_trace_past_its_deadline_stops_and_reads_nothing_more(service, now, mo
     assert len(answered.people.person_id) == 2 and audit.count(state.db) == before + 1
 
 
+def test_a_refusal_past_its_deadline_is_not_audited(service, now, monkeypatch):
+    """A provincial tracer's case linked to another province: the refusal,
+    which tells whether the case was linked, is a read only once it leaves."""
+    _, request = two_met(service, now)
+    hanoi = service.client("tracer", province="01")
+    request.cases[0].province_code = "01"
+    state = service.server.state
+    before = audit.count(state.db)
+    monkeypatch.setattr(state, "engine", Slowed(state.engine, "exposure_sites", 1.5))
+    with pytest.raises(grpc.RpcError) as info:
+        hanoi.tracing.Trace(request, metadata=hanoi.md, timeout=0.5)
+    assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    time.sleep(2)  # the handler's refusal comes meanwhile
+    assert audit.count(state.db) == before
+    monkeypatch.undo()
+    assert status(hanoi.tracing.Trace, request, metadata=hanoi.md)[0] is grpc.StatusCode.PERMISSION_DENIED
+    assert audit.count(state.db) == before + 1
+
+
 def test_a_trace_whose_call_ends_is_given_up_inside_the_engine(service, now, monkeypatch):
     """A trace of thousands of cases works for seconds of both cores: once
     its call ends, the engine is told to give up, and does."""

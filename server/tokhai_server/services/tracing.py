@@ -187,7 +187,10 @@ class TracingServicer(tracing_pb2_grpc.TracingServiceServicer):
         sites = state.engine.exposure_sites(persons, starts, ends, linger=request.linger_seconds)
         if who.provincial and (refused := first_unlinked(state, who.province, windows, sites, by_orders=True)) is not None:
             # The refusal tells of the cases checked up to the refused one
-            # whether each was linked to the province: a read, audited.
+            # whether each was linked to the province: a read, audited,
+            # unless nobody gets it.
+            if gone():
+                return pb.TraceResponse()
             state.audit.record(who, "Trace", purpose, refused + 1, {"cases": sorted(pseudonyms.values()), "refused": f"cases[{refused}]"})
             raise PermissionDenied(
                 f"cases[{refused}] was at no venue of province {who.province} in its window, and neither declared itself there nor was under one of its orders; "
