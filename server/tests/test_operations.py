@@ -387,7 +387,7 @@ def tokhai(*args: str, **kw) -> subprocess.CompletedProcess:
 
 
 def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
-    data = tmp_path / "data"
+    data = tmp_path / "tokhai[/]data"  # Rich markup, printed as it is
     made = tokhai("keys", "create", "--data-dir", str(data), "--role", "tracer", "--province", "79", "--name", "Sở Y tế TP.HCM")
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip().splitlines()[-1]
@@ -411,6 +411,7 @@ def test_the_cli_creates_keys_serves_and_shuts_down_on_sigterm(tmp_path):
         while "serving on" not in line and serve.poll() is None and time.monotonic() < deadline:
             line = serve.stderr.readline()
         assert "serving on" in line, f"the server did not start: {line}{serve.stderr.read() if serve.poll() is not None else ''}"
+        assert f"data in {data.resolve()}," in line
         port = int(line.split("serving on ")[1].split()[0].rsplit(":", 1)[1])
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         from harness import Client
@@ -788,3 +789,22 @@ def test_calls_past_the_concurrency_limit_are_refused(tmp_path, monkeypatch):
         monkeypatch.undo()
         channel.close()
         server.stop(grace=1)
+
+
+def test_retention_run_says_why_the_store_could_not_finish(tmp_path, monkeypatch):
+    """The reason and exit 1, not a traceback."""
+    from typer.testing import CliRunner
+
+    from tokhai_engine import Engine, StoreError
+    from tokhai_server.cli import app
+
+    data = tmp_path / "data"
+    assert tokhai("keys", "create", "--data-dir", str(data), "--role", "admin", "--name", "a").returncode == 0
+
+    def failing(engine, cutoff: int) -> int:  # noqa: ANN001
+        raise StoreError("delete part-1.tkp: read-only file system")
+
+    monkeypatch.setattr(Engine, "expire_before", failing)  # the class: its instances take no attributes
+    run = CliRunner().invoke(app, ["retention", "run", "--data-dir", str(data)])
+    assert run.exit_code == 1 and isinstance(run.exception, (SystemExit, type(None))), run.exception
+    assert "could not finish its deletions: delete part-1.tkp: read-only file system" in run.output

@@ -17,6 +17,7 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from tokhai_engine import StoreError, StoreLockedError
 
 from . import audit, auth, db
@@ -114,12 +115,14 @@ def serve(
                 raise SetupError(f"cannot serve metrics on port {metrics_port}: {e}") from None
         server = Server(settings, listen, tls=tls).start()
     where = f"{listen.rsplit(':', 1)[0]}:{server.port}"
-    console.print(f"[bold]tokhai[/] serving on {where} ({'TLS' if tls else 'plaintext'}), data in {data_dir.resolve()}, {len(server.state.engine):,} stays", soft_wrap=True)
+    # Paths may hold [brackets], which Rich would read as markup.
+    console.print(f"[bold]tokhai[/] serving on {where} ({'TLS' if tls else 'plaintext'}), data in {escape(str(data_dir.resolve()))}, {len(server.state.engine):,} stays", soft_wrap=True)
     if server.state.first_start:
         console.print(
             f"First start: created {data_dir}. Create an admin key with:\n"
             f"  {_this_command()} keys create --data-dir {data_dir}{' --database-url <the same URL>' if database_url else ''} --role admin --name 'Your Name'",
             soft_wrap=True,  # a command to copy: never broken across lines
+            markup=False,
         )
     done = threading.Event()
 
@@ -211,6 +214,10 @@ def retention_run(data_dir: DataDir = Path("tokhai-data"), database_url: Databas
         state = State(Settings(data_dir=data_dir, database_url=database_url))
     try:
         removed = retention.run(state)
+    except StoreError as e:
+        # The database's deletions are done; the store's go on at the next run.
+        console.print(f"the stays' store could not finish its deletions: {e}; the next run tries again", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     finally:
         state.close()
     for kind, count in removed.items():
@@ -258,7 +265,7 @@ def demo(
                 "analyst": make("analyst", "Bộ Y tế"),
                 **{f"app{a}": make("app_backend", workflow.APPS[a], app=a) for a in workflow.APPS},
             }
-            screen.print(f"Embedded server on 127.0.0.1:{server.port}, data in {folder}")
+            screen.print(f"Embedded server on 127.0.0.1:{server.port}, data in {folder}", markup=False)
             with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
                 workflow.run(channel, keys, out, venues=venues, people=people, days=days, cases=cases, seed=seed, console=screen)
         finally:
@@ -266,7 +273,7 @@ def demo(
             if data_dir is None:
                 shutil.rmtree(folder, ignore_errors=True)  # a fresh temporary one: people's data, gone with the demo
     screen.save_svg(str(out / "demo.svg"), title="tokhai demo")
-    console.print(f"the poster and a picture of this output are in {out}/")
+    console.print(f"the poster and a picture of this output are in {out}/", markup=False)
 
 
 @audit_app.command("verify")

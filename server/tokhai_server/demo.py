@@ -15,6 +15,7 @@ from pathlib import Path
 
 import grpc
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -82,7 +83,7 @@ def run(channel: grpc.Channel, keys: dict[str, str], out: Path, *, venues: int, 
                 (out / "qr.svg").write_bytes(code.svg)
             registered.append((venue, code.payload if code else ""))
             progress.advance(task)
-    console.print(f"[bold]{len(registered)}[/] venues in Thành phố Hồ Chí Minh; a poster: {out / 'poster.png'}")
+    console.print(f"[bold]{len(registered)}[/] venues in Thành phố Hồ Chí Minh; a poster: {escape(str(out / 'poster.png'))}")
 
     # 2. People check in from the three apps over `days` days (bulk forwarding).
     refs = [f"phone:09{rng.randrange(10**8):08d}" for _ in range(people)]
