@@ -692,6 +692,10 @@ def test_names_keep_emoji_and_joined_letters_but_not_hidden_characters():
     assert text.clean("Cà phê ☕\ufe0f", "name", 50, required=True) == "Cà phê ☕\ufe0f"
     scotland = "\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"
     assert text.clean(f"Pub {scotland}", "name", 50) == f"Pub {scotland}"
+    # Other text in tags, after a black flag, shows as the flag alone.
+    hidden = "\U0001F3F4" + "".join(chr(0xE0000 + ord(c)) for c in "call0912345678") + "\U000E007F"
+    with pytest.raises(Invalid, match="control or invisible"):
+        text.clean(f"Quán A {hidden}", "name", 50)
 
 
 def test_columns_and_indexes_added_since_a_database_was_made_are_created(tmp_path):

@@ -49,7 +49,14 @@ def plain(value: str, what: str, *, allowed: set[str] = frozenset()) -> str:
     return value
 
 
-_TAG_FLAG = re.compile("\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F")
+def _tags(text: str) -> str:
+    """`text` in tag characters, as a flag's tag sequence spells it."""
+    return "".join(chr(0xE0000 + ord(c)) for c in text)
+
+
+#: The flags spelled by tag characters that Unicode recommends showing
+#: (England, Scotland, Wales): any other run of tags would be hidden text.
+_TAG_FLAG = re.compile("\U0001F3F4(?:" + "|".join(_tags(f"gb{part}") for part in ("eng", "sct", "wls")) + ")\U000E007F")
 
 
 def id_(value: int, what: str) -> int:
