@@ -1831,16 +1831,22 @@ mod tests {
     /// An engine holding `stays` (person, venue, `t_in`, `t_out`), added
     /// in two batches, the second smaller: partitions of two segments.
     fn engine_of(stays: &[(u64, u64, i64, i64)]) -> Engine {
+        engine_and_ids(stays).0
+    }
+
+    /// [`engine_of`], and the stays' ids in the order of `stays`.
+    fn engine_and_ids(stays: &[(u64, u64, i64, i64)]) -> (Engine, Vec<u64>) {
         let engine = Engine::new();
+        let mut ids = Vec::new();
         let (first, second) = stays.split_at(stays.len() * 2 / 3);
         for part in [first, second] {
             let persons: Vec<u64> = part.iter().map(|s| s.0).collect();
             let venues: Vec<u64> = part.iter().map(|s| s.1).collect();
             let t_in: Vec<i64> = part.iter().map(|s| s.2).collect();
             let t_out: Vec<i64> = part.iter().map(|s| s.3).collect();
-            engine.add_stays(&persons, &venues, &t_in, &t_out).unwrap();
+            ids.extend(engine.add_stays(&persons, &venues, &t_in, &t_out).unwrap());
         }
-        engine
+        (engine, ids)
     }
 
     /// Cases as (person, start, length) after [`MIDNIGHT`], as columns.
@@ -2133,7 +2139,9 @@ mod tests {
 
         /// Pulling a hop to the unreached finds what pushing from the
         /// frontier finds, whether pushing skips the reached by id or by
-        /// bits: the same people, exposures and sources.
+        /// bits: the same people, exposures and sources; also once
+        /// check-outs have moved stays between short and long, and days
+        /// have expired. (The oracle's traces, on few people, all pull.)
         #[test]
         fn pull_and_push_agree(
             stays in stays(),
@@ -2142,8 +2150,17 @@ mod tests {
             min_overlap in prop_oneof![Just(0i64), 1i64..3_000],
             linger in prop_oneof![Just(0i64), 1i64..2_000],
             latency in prop_oneof![Just(0i64), 1i64..5_000],
+            checkouts in prop::collection::vec((any::<prop::sample::Index>(), prop_oneof![1i64..7_200, 40_000i64..90_000]), 0..8),
+            expired_before in prop_oneof![3 => Just(None), 1 => (0i64..DAY).prop_map(Some)],
         ) {
-            let engine = engine_of(&stays);
+            let (engine, ids) = engine_and_ids(&stays);
+            for (which, length) in checkouts {
+                let i = which.index(stays.len());
+                engine.set_checkout(&[ids[i]], &[stays[i].2 + length]).unwrap();
+            }
+            if let Some(t) = expired_before {
+                engine.expire_before(MIDNIGHT + t).unwrap();
+            }
             let (p, s, e) = cases_of(&cases);
             let rules = TraceRules { hops, contact: ContactRules { min_overlap, linger }, latency, until: None };
             let push = engine.trace_by(&p, &s, &e, rules, (Hop::Push, usize::MAX), &Cancel::new()).unwrap();
