@@ -433,7 +433,7 @@ impl Engine {
     /// changes its callers were told failed. (If the disk fails that too,
     /// the next change tries again.)
     fn recovered_after(&self, outcome: Result<()>) -> Result<()> {
-        if outcome.is_err() && self.store.as_ref().is_some_and(|s| s.has_failed()) {
+        if outcome.is_err() && self.store.as_ref().is_some_and(Store::has_failed) {
             let _ = self.writable(&mut self.writer.lock());
         }
         outcome
