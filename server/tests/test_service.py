@@ -101,6 +101,19 @@ def test_venues_register_update_deactivate(service):
     code, _ = status(other.venues.UpdateVenue, V.UpdateVenueRequest(venue_id=venue.id, dwell_seconds=60), metadata=other.md)
     assert code is grpc.StatusCode.PERMISSION_DENIED
     assert status(other.venues.GetVenue, V.GetVenueRequest(venue_id=999), metadata=other.md)[0] is grpc.StatusCode.NOT_FOUND
+    # Moved by an admin to another province, it is no longer the provincial operator's to run.
+    admin = service.client("admin")
+    moved, _ = service.venue(operator, name="Quán dời đi")
+    admin.venues.UpdateVenue(V.UpdateVenueRequest(venue_id=moved.id, address=V.Address(province_code="01", district_code="001", ward_code="00001")), metadata=admin.md)
+    for call, request in [
+        (operator.venues.UpdateVenue, V.UpdateVenueRequest(venue_id=moved.id, dwell_seconds=60)),
+        (operator.venues.DeactivateVenue, V.DeactivateVenueRequest(venue_id=moved.id)),
+        (operator.venues.IssueVenueCode, V.IssueVenueCodeRequest(venue_id=moved.id)),
+        (operator.venues.SubmitSafetyAssessment, V.SubmitSafetyAssessmentRequest(venue_id=moved.id)),
+        (operator.venues.SafetyHistory, V.SafetyHistoryRequest(venue_id=moved.id)),
+        (operator.checkins.ScanPerson, C.ScanPersonRequest(venue_id=moved.id, person_payload="x", time=service_now())),
+    ]:
+        assert status(call, request, metadata=operator.md)[0] is grpc.StatusCode.PERMISSION_DENIED, call
 
     app = service.client("app_backend", app=NCOVI)
     check_in(app, payload, phone(1), service_now())

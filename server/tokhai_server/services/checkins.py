@@ -154,6 +154,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             venue = self.state.venue(request.venue_id)
             if who.role is Role.VENUE_OPERATOR and venue.owner_id != who.id:
                 raise PermissionDenied(f"venue {venue.id} is not one of {who.name}'s venues")
+            who.require_province(venue.province, f"venue {venue.id}")
             now = int(time.time())
             response = None
             if first.retry:

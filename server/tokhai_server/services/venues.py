@@ -124,9 +124,13 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
             return conn.execute(sa.select(db.venues).where(db.venues.c.id == venue_id)).one()
 
     def _owned(self, who: Principal, venue_id: int) -> Venue:
+        """The venue, if `who` may act on it: an operator on its own, and a
+        provincial key on its province's (still, once an admin has moved
+        the venue elsewhere)."""
         venue = self.state.venue(venue_id)
         if who.role is Role.VENUE_OPERATOR and venue.owner_id != who.id:
             raise PermissionDenied(f"venue {venue_id} is not one of {who.name}'s venues")
+        who.require_province(venue.province, f"venue {venue_id}")
         return venue
 
     def RegisterVenue(self, request, context):  # noqa: N802, ANN001
@@ -214,7 +218,6 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
     def SafetyHistory(self, request, context):  # noqa: N802, ANN001
         who = principal()
         venue = self._owned(who, request.venue_id)
-        who.require_province(venue.province, f"venue {venue.id}")
         s = db.safety_assessments.c
         with self.state.db.connect() as conn:
             rows = conn.execute(sa.select(db.safety_assessments).where(s.venue_id == venue.id).order_by(s.id)).all()
