@@ -229,6 +229,15 @@ def test_symptoms_venues_and_quarantine_counts(service, now):
     assert [(r.active, r.reported, r.warning, r.not_reported, list(r.withheld)) for r in q] == [(7, 0, 0, 0, ["reported", "warning", "not_reported"])], (
         "one reported (so six did not): both withheld, as each gives the other"
     )
+    for n in range(1, 3):  # four reported, all warned: the warning count alone is not small
+        app.care.ReportHealth(H.ReportHealthRequest(person=K.PersonRef(phone=f"09{n:08d}"), time=now, source=NCOVI, temperature_c=39.0), metadata=app.md)
+    app.care.ReportHealth(H.ReportHealthRequest(person=K.PersonRef(phone="0800000000"), time=now, source=NCOVI, temperature_c=39.0), metadata=app.md)
+    assert [(r.reported, r.warning) for r in tracer.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now), metadata=tracer.md).rows] == [(4, 4)]
+    app.care.ReportHealth(H.ReportHealthRequest(person=K.PersonRef(phone="0800000001"), time=now, source=NCOVI, temperature_c=39.0), metadata=app.md)
+    q = analyst.reports.QuarantineCounts(R.QuarantineCountsRequest(province_code="79", day=now), metadata=analyst.md).rows
+    assert [(r.active, r.warning, list(r.withheld)) for r in q] == [(7, 0, ["reported", "warning", "not_reported"])], (
+        "5 warned of 7, shown, would leave 5 or 6 reported: 1 or 2 did not"
+    )
 
     # Exports: formulas cannot run in a spreadsheet; withheld counts are empty; Parquet reads back; all audited.
     before = audit.count(service.server.state.db)
@@ -237,7 +246,7 @@ def test_symptoms_venues_and_quarantine_counts(service, now):
     assert table[0] == ["province", "place", "active", "reported", "warning", "not_reported"]
     assert table[1][1] == "'" + facility and table[1][2:] == ["7", "", "", ""]
     text = export(tracer, dataset=R.DATASET_QUARANTINE, format=R.FORMAT_CSV, counts=R.CountsRequest(province_code="79", start=now), purpose="báo cáo Sở").decode()
-    assert list(csv.reader(io.StringIO(text)))[1][2:] == ["7", "1", "1", "6"]
+    assert list(csv.reader(io.StringIO(text)))[1][2:] == ["7", "5", "5", "2"]
     parquet = export(analyst, dataset=R.DATASET_VENUES, format=R.FORMAT_PARQUET, counts=R.CountsRequest(province_code="79"), purpose="báo cáo Sở")
     assert pq.read_table(io.BytesIO(parquet)).column("venues").to_pylist() == [1, 1]
     assert audit.count(service.server.state.db) == before + 3

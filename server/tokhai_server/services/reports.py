@@ -291,8 +291,16 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         rows = []
         for x in found:
             counts = {"active": x.active, "reported": x.reported, "warning": x.warning, "not_reported": x.active - x.reported}
-            # Few under an order there: every count of the place is about them.
-            shown = withheld(who, counts, ("reported", "not_reported")) if x.active >= SMALL_CELL else withheld(who, counts, tuple(counts))
+            if x.active >= SMALL_CELL:
+                shown = withheld(who, counts, ("reported", "not_reported"))
+                # No more warnings than reports: beside the pair withheld, a
+                # count of warnings shown bounds it (5 of 6 under an order
+                # warned: so 5 reported, and 1 did not).
+                if shown["reported"] is None:
+                    shown["warning"] = None
+            else:
+                # Few under an order there: every count of the place is about them.
+                shown = withheld(who, counts, tuple(counts))
             rows.append((x.province, x.place, *shown.values()))
         return rows
 
