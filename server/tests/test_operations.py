@@ -377,6 +377,24 @@ def test_oversized_messages_are_refused(tmp_path, database_url):
             app.care.ListExposures(H.ListExposuresRequest(person=K.PersonRef(phone="0900000001")), metadata=app.md, timeout=30)
         assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert audit.count(server.state.db) == before
+        # Check-ins at each of 2,000 venues over 3 days, by venue: refused as
+        # the answer grows past the limit, before it is all built.
+        from tokhai.v1 import reports_pb2 as R
+        from tokhai_server import db
+
+        with server.state.db.begin() as conn:
+            rows = [{"name": f"v{k}", "kind": 1, "province": "79", "district": "760", "ward": "26740", "dwell_seconds": 600, "created_at": now} for k in range(2_000)]
+            conn.execute(db.venues.insert(), rows)
+            ids = np.array(conn.execute(sa.select(db.venues.c.id)).scalars().all(), dtype=np.uint64)
+        for day in range(3):
+            t = now - day * 86_400 - 60
+            server.state.engine.add_stays(np.arange(len(ids), dtype=np.uint64) + 10**6, ids, np.full(len(ids), t), np.full(len(ids), t + 30))
+        by_venue = R.CountsRequest(province_code="79", by=R.LEVEL_VENUE, start=now - 3 * 86_400, end=now)
+        with pytest.raises(grpc.RpcError) as info:
+            tracer.reports.CheckinCounts(by_venue, metadata=tracer.md, timeout=30)
+        assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED and "ask for fewer days" in info.value.details()
+        by_province = R.CountsRequest(province_code="79", by=R.LEVEL_PROVINCE, start=now - 3 * 86_400, end=now)
+        assert sum(r.count for r in tracer.reports.CheckinCounts(by_province, metadata=tracer.md, timeout=30).rows) >= 3 * len(ids)
         channel.close()
     finally:
         server.stop(grace=1)

@@ -21,7 +21,7 @@ from tokhai.v1 import reports_pb2_grpc
 
 from .. import db
 from ..auth import Principal, Role
-from ..errors import Invalid, PermissionDenied
+from ..errors import Exhausted, Invalid, PermissionDenied
 from ..provinces import PROVINCES
 from ..state import State
 from .care import in_force_on, local_day
@@ -191,7 +191,17 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         return map(of, covered)
 
     def CheckinCounts(self, request, context):  # noqa: N802, ANN001
-        rows = [pb.CountRow(key=k, day=d, count=n) for day in self._checkin_days(request) for k, d, n in day]
+        # Sized as it grows, a day at a time: a month of a nation's venues,
+        # tens of millions of rows, would take gigabytes before the
+        # transport's limit refused it (an export writes them instead).
+        limit, size, rows = self.state.settings.max_message_bytes, 0, []
+        for day in self._checkin_days(request):
+            for k, d, n in day:
+                row = pb.CountRow(key=k, day=d, count=n)
+                size += 3 + row.ByteSize()  # with its tag and length
+                rows.append(row)
+            if size > limit:
+                raise Exhausted(f"the answer is over the {limit:,}-byte message limit by its day {d}: ask for fewer days or a coarser level, or Export it")
         return pb.CountsResponse(rows=rows)
 
     def _symptom_rows(self, request: pb.CountsRequest) -> list[tuple[str, int, int | None]]:
