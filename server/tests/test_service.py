@@ -153,6 +153,42 @@ def test_an_update_at_the_time_of_a_deactivation_leaves_the_venue_deactivated(se
     assert code is grpc.StatusCode.FAILED_PRECONDITION
 
 
+def test_a_deactivation_as_a_venue_is_registered_leaves_it_deactivated(service, monkeypatch):
+    """The registration commits first but reaches the venue cache last: its
+    id is known once committed, and a deactivation may come in between."""
+    import threading
+    import time
+
+    import sqlalchemy as sa
+
+    from tokhai_server import db
+
+    operator = service.client("venue_operator", province="79")
+    state = service.server.state
+    cache_venue, held_up = state.cache_venue, threading.Event()
+
+    def slow(row, *, read=False):  # noqa: ANN001
+        if row.name == "Quán mới mở" and not held_up.is_set():  # the registration's
+            held_up.set()
+            time.sleep(0.3)
+        return cache_venue(row, read=read)
+
+    monkeypatch.setattr(state, "cache_venue", slow)
+    address = V.Address(province_code="79", district_code="760", ward_code="26740")
+    register = threading.Thread(
+        target=operator.venues.RegisterVenue,
+        args=(V.RegisterVenueRequest(name="Quán mới mở", kind=V.VENUE_KIND_CAFE, address=address),),
+        kwargs={"metadata": operator.md, "timeout": 10},
+    )
+    register.start()
+    assert held_up.wait(10)
+    with state.db.connect() as conn:
+        venue_id = conn.execute(sa.select(db.venues.c.id).where(db.venues.c.name == "Quán mới mở")).scalar_one()
+    operator.venues.DeactivateVenue(V.DeactivateVenueRequest(venue_id=venue_id), metadata=operator.md, timeout=10)
+    register.join()
+    assert not state.venue(venue_id).active
+
+
 def service_now() -> int:
     import time
 

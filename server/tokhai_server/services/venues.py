@@ -146,7 +146,9 @@ class VenueServicer(venues_pb2_grpc.VenueServiceServicer):
                 row = conn.execute(sa.select(db.venues).where(db.venues.c.id == venue_id)).one()
                 response = to_message(Venue.of(row), row)
                 keep(conn, response)
-            self.state.cache_venue(row)  # once it is stored
+            # Once it is stored, as read: a change a call made meanwhile
+            # (its id is known as soon as it commits) is not cached over.
+            self.state.cache_venue(row, read=True)
             return response
 
         return self.state.once_stored(who, request, "RegisterVenue", pb.Venue, register)
