@@ -1001,3 +1001,9 @@ def test_a_kept_request_s_digest_gives_no_number_away(service, now):
     plain = request.SerializeToString(deterministic=True)
     assert kept not in {hashlib.blake2b(plain, digest_size=16).digest(), hashlib.sha256(plain).digest()[:16]}
     assert app.care.Declare(request, metadata=app.md) == answer  # a retry still matches it
+    # Kept before digests were keyed (an older server's, for their two days): still matched.
+    with service.server.state.db.begin() as conn:
+        conn.execute(db.requests.update().where(db.requests.c.request_id == "d-8").values(request_digest=hashlib.blake2b(plain, digest_size=16).digest()))
+    assert app.care.Declare(request, metadata=app.md) == answer
+    other = H.DeclareRequest(request_id="d-8", person=phone(4), time=now - 60, source=NCOVI, declaration=H.Declaration(vaccine_doses=1))
+    assert status(app.care.Declare, other, metadata=app.md) is grpc.StatusCode.INVALID_ARGUMENT

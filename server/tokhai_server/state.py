@@ -132,6 +132,14 @@ class Asked:
 
     id: str
     digest: bytes
+    #: The request as digested.
+    asked: bytes
+
+    def is_of(self, kept: bytes | None) -> bool:
+        """Whether `kept`, the digest kept with an answer, is this
+        request's. (None in rows kept before digests were; a plain BLAKE2b
+        in those kept before they were keyed, for their two days.)"""
+        return kept is None or kept == self.digest or kept == hashlib.blake2b(self.asked, digest_size=16).digest()
 
     @staticmethod
     def of(request: Message, key: bytes) -> Asked | None:
@@ -146,7 +154,8 @@ class Asked:
         if len(request_id) > 128:
             raise Invalid("request_id is longer than 128 characters")
         text.plain(request_id, "request_id")
-        return Asked(request_id, hashlib.blake2b(request.SerializeToString(deterministic=True), digest_size=16, key=key).digest())
+        asked = request.SerializeToString(deterministic=True)
+        return Asked(request_id, hashlib.blake2b(asked, digest_size=16, key=key).digest(), asked)
 
 
 class State:
@@ -448,7 +457,6 @@ class State:
             row = conn.execute(_KEPT_ANSWER, {"principal": principal.id, "request": asked.id}).first()
         if row is not None and row.method != method:
             raise Invalid(f"request_id {asked.id!r} was already used for {row.method}")
-        # Rows kept before digests were have none.
-        if row is not None and row.request_digest is not None and row.request_digest != asked.digest:
+        if row is not None and not asked.is_of(row.request_digest):
             raise Invalid(f"request_id {asked.id!r} was already used for another {method} request: a new request needs a new id")
         return row
