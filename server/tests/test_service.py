@@ -647,7 +647,11 @@ def test_trace_equals_the_engine_and_is_audited(service, now):
 
 @pytest.mark.parametrize(
     "purpose",
-    ["F1 (091) 234 5678", "F1 0912 - 345 - 678", "+84 (912) 345 678", "sdt0912 345 678", "F1 0084912345678", "001 234 567 890", "cmnd 123 456 789", "F1 1234567890", "́́́"],
+    [
+        *("F1 (091) 234 5678", "F1 0912 - 345 - 678", "+84 (912) 345 678", "sdt0912 345 678", "sđt84 912 345 678", "F1 0084912345678", "028 3823 4567"),
+        *("001 234 567 890", "cccd079 123 456 789", "cmnd 123 456 789", "F1 1234567890"),
+        *("0912\u2013345\u2013678", "0912\u00a0345\u00a0678", "0912\n345\n678", "\uff10\uff19\uff11\uff12 \uff13\uff14\uff15 \uff16\uff17\uff18", "\u0301\u0301\u0301"),
+    ],
 )
 def test_a_purpose_naming_someone_by_number_however_written_is_refused(purpose):
     """Purposes are kept for good, past the retention period: a phone or
@@ -659,7 +663,13 @@ def test_a_purpose_naming_someone_by_number_however_written_is_refused(purpose):
         purpose_of(purpose)
 
 
-@pytest.mark.parametrize("purpose", ["ổ dịch chợ Bình Điền 15-07-2021 08:00", "ổ dịch 2021-07-15 08:30", "F1 F2 ổ dịch BN 12345", "ổ dịch 79-760-26740"])
+@pytest.mark.parametrize(
+    "purpose",
+    [
+        *("ổ dịch chợ Bình Điền 15-07-2021 08:00", "ổ dịch ngày 15-07-2021 8h", "chợ 15.07.2021 7h30", "ngày 05-07-2021 14:00", "ổ dịch 2021-07-15 9h"),
+        *("F1 F2 ổ dịch BN 12345", "BN 1234 - 12345", "ổ dịch 79-760-26740", "phường 84-842-28918", "01-001-00004", "ca 2.500 người, 12.000 liều"),
+    ],
+)
 def test_a_purpose_with_dates_and_codes_is_taken(purpose):
     from tokhai_server.services.tracing import purpose_of
 

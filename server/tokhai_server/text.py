@@ -64,3 +64,37 @@ def id_(value: int, what: str) -> int:
     if value >= 1 << 63:
         raise Invalid(f"{what} {value} is not an id this service issues")
     return value
+
+
+#: What people write between a number's groups, once dashes are one: "0912
+#: 345 678", "0912.345.678", "0912 - 345 - 678", "+84 (912) 345-678".
+_GROUPED = re.compile(r"(?<![^\W\d_])\(?\d+\)?(?:(?:\s*[-.]+\s*|\s+)\(?\d+\)?)*")
+#: Numbers that are no one's, taken out first: dates (15-07-2021,
+#: 2021.07.15, 15/7/21) and the reports' area keys (79-760-26740).
+_NOT_PERSONAL = re.compile(r"\b(?:\d{1,2}[-./]\d{1,2}[-./](?:\d{4}|\d{2})|\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{2}-\d{3}-\d{5})\b")
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
+
+
+def holds_personal_number(value: str) -> bool:
+    """Whether `value` may hold a phone or citizen id number, however
+    written: 9 digits or more in a row; or, in groups, a phone's 10 or 11
+    digits from 0 (12 for a citizen id, from its province's 0; 13 or 14
+    from 0084), or 11 or 12 from 84, or the old identity card's 3 + 3 + 3.
+    Any groups of a run may be the number (after "F1 ", after "sđt84").
+    Fullwidth digits count as digits; dates and area keys do not."""
+    value = _NOT_PERSONAL.sub(" ", unicodedata.normalize("NFKC", value).translate(_DASHES))
+    if re.search(r"\d{9}", value):
+        return True
+    for run in _GROUPED.finditer(value):
+        groups = re.findall(r"\d+", run.group())
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups) + 1):
+                digits = "".join(groups[i:j])
+                if (
+                    (digits.startswith("0084") and len(digits) in (13, 14))
+                    or (digits.startswith("0") and len(digits) in (10, 11, 12))
+                    or (digits.startswith("84") and len(digits) in (11, 12))
+                    or [len(g) for g in groups[i:j]] == [3, 3, 3]
+                ):
+                    return True
+    return False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 
 import numpy as np
@@ -43,27 +42,9 @@ def purpose_of(value: str) -> str:
         raise Invalid(required)
     # The audit log keeps purposes for good, past the retention period that
     # deletes the data they read.
-    if any(_personal_number(run.group()) for run in _DIGITS.finditer(value)):
+    if text.holds_personal_number(value):
         raise Invalid("purpose holds a phone or citizen id number: the audit log keeps purposes for good, so name the outbreak or task, not a person")
     return value
-
-
-#: Digits as people write a number, grouped by spaces, dots, hyphens or
-#: brackets: "+84 (912) 345 678", "0912 - 345 - 678", "001 234 567 890";
-#: not from a word's digit ("F1").
-_DIGITS = re.compile(r"(?<![^\W\d_])\+?\(?\d(?:[ .()-]{0,3}\d)*")
-
-
-def _personal_number(run: str) -> bool:
-    """Whether a run of digits may be a phone or citizen id number: 9
-    digits or more in a row; or grouped, 9 digits (the old identity card's)
-    or a phone's or citizen id's 10 to 13 from 0 or 84 (0912..., 84912...,
-    0084912..., a citizen id's 0 of its province code). Grouped dates and
-    times ("15-07-2021 08:00") are let through."""
-    digits = re.sub(r"\D", "", run)
-    if re.search(r"\d{9}", run):
-        return True
-    return len(digits) == 9 or (10 <= len(digits) <= 13 and digits.startswith(("0", "84")))
 
 
 def refuse_if_too_large(response: Message, limit: int) -> None:
