@@ -69,6 +69,9 @@ class ReportServiceServicer:
     def CheckinCounts(self, request, context):
         """Check-ins per province, district, ward or venue, per day: stays begun
         on the day at the venues there, by the venue's address. Never withheld.
+        An answer past the message limit is refused with RESOURCE_EXHAUSTED as
+        it grows (a month of a nation's venues): ask for fewer days or a
+        coarser level, or Export it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
