@@ -67,34 +67,63 @@ def id_(value: int, what: str) -> int:
 
 
 #: What people write between a number's groups, once dashes are one: "0912
-#: 345 678", "0912.345.678", "0912 - 345 - 678", "+84 (912) 345-678".
-_GROUPED = re.compile(r"(?<![^\W\d_])\(?\d+\)?(?:(?:\s*[-.]+\s*|\s+)\(?\d+\)?)*")
-#: Numbers that are no one's, taken out first: dates (15-07-2021,
-#: 2021.07.15, 15/7/21) and the reports' area keys (79-760-26740).
-_NOT_PERSONAL = re.compile(r"\b(?:\d{1,2}[-./]\d{1,2}[-./](?:\d{4}|\d{2})|\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{2}-\d{3}-\d{5})\b")
+#: 345 678", "0912.34.56.78", "0912 - 345 - 678", "+84 (912) 345-678".
+_GROUPED = re.compile(r"(?<!\d)\(?\d+\)?(?:(?:\s*[-.]+\s*|\s+)\(?\d+\)?)*")
+#: Numbers that are no one's, taken out first where they stand alone (not
+#: inside "0912.34.56.78"): dates (15-07-2021, 2021.07.15, 15/7/21) and
+#: the reports' area keys (79-760-26740).
+_DAY, _MONTH = r"(?:0?[1-9]|[12]\d|3[01])", r"(?:0?[1-9]|1[0-2])"
+_NOT_PERSONAL = re.compile(
+    rf"(?<![\d./-])(?:{_DAY}[-./]{_MONTH}[-./](?:\d{{4}}|\d{{2}})|\d{{4}}[-./]{_MONTH}[-./]{_DAY}|\d{{2}}-\d{{3}}-\d{{5}})(?![./-]?\d)"
+)
 _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
 
 
 def holds_personal_number(value: str) -> bool:
     """Whether `value` may hold a phone or citizen id number, however
     written: 9 digits or more in a row; or, in groups, a phone's 10 or 11
-    digits from 0 (12 for a citizen id, from its province's 0; 13 or 14
-    from 0084), or 11 or 12 from 84, or the old identity card's 3 + 3 + 3.
-    Any groups of a run may be the number (after "F1 ", after "sđt84").
-    Fullwidth digits count as digits; dates and area keys do not."""
+    digits from 0 (not 00) or a citizen id's 12 from 0, either with a
+    first group of 3 digits or more, a phone's 11 or 12 from 84 or 13 or
+    14 from 0084, or the old identity card's 3 + 3 + 3. Any groups of a run
+    may be the number (after "F1 ", after "sđt"). Fullwidth digits count
+    as digits; dates, area keys and amounts ("1.500.000", "150 000") do
+    not."""
     value = _NOT_PERSONAL.sub(" ", unicodedata.normalize("NFKC", value).translate(_DASHES))
     if re.search(r"\d{9}", value):
         return True
     for run in _GROUPED.finditer(value):
-        groups = re.findall(r"\d+", run.group())
+        parts = re.split(r"(\d+)", run.group())
+        groups, between = parts[1::2], parts[2:-1:2]
+        amount = _amounts(groups, between)
         for i in range(len(groups)):
+            if not groups[i].strip("0"):
+                continue  # no number begins with a group of zeros
             for j in range(i + 1, len(groups) + 1):
+                if amount[j - 1]:
+                    break
                 digits = "".join(groups[i:j])
                 if (
                     (digits.startswith("0084") and len(digits) in (13, 14))
-                    or (digits.startswith("0") and len(digits) in (10, 11, 12))
+                    or (digits.startswith("0") and len(digits) == 12 and len(groups[i]) >= 3)
+                    or (digits[:1] == "0" != digits[1:2] and len(digits) in (10, 11) and len(groups[i]) >= 3)
                     or (digits.startswith("84") and len(digits) in (11, 12))
                     or [len(g) for g in groups[i:j]] == [3, 3, 3]
                 ):
                     return True
     return False
+
+
+def _amounts(groups: list[str], between: list[str]) -> list[bool]:
+    """Which of a run's digit groups belong to an amount written in
+    thousands ("1.500.000", "150 000": groups of 3 after the first, a 000
+    among them), which no phone or citizen id number is (they begin with 0)."""
+    amount = [False] * len(groups)
+    start = 0
+    for end in range(1, len(groups) + 1):
+        if end < len(groups) and between[end - 1] in (".", " "):
+            continue
+        first, rest = groups[start], groups[start + 1 : end]
+        if rest and re.fullmatch(r"[1-9]\d{0,2}", first) and all(len(g) == 3 for g in rest) and "000" in rest:
+            amount[start:end] = [True] * (end - start)
+        start = end
+    return amount
