@@ -102,6 +102,8 @@ def holds_personal_number(value: str) -> bool:
                 if amount[j - 1]:
                     break
                 digits = "".join(groups[i:j])
+                if len(digits) > 14:
+                    break  # longer than any number looked for
                 if (
                     (digits.startswith("0084") and len(digits) in (13, 14))
                     or (digits.startswith("0") and len(digits) == 12 and len(groups[i]) >= 3)
