@@ -34,10 +34,15 @@ def clean(value: str, what: str, limit: int, *, required: bool = False) -> str:
     if len(value) > limit:
         raise Invalid(f"{what} is longer than {limit} characters")
     plain(value, what, allowed=_ALLOWED_CONTROLS)
-    # Something to read: a letter, a digit or a symbol (not spaces and marks alone).
-    if required and not any(unicodedata.category(c)[0] in "LNS" for c in value):
+    if required and not readable(value):
         raise Invalid(f"{what} is required")
     return value
+
+
+def readable(value: str) -> bool:
+    """Whether `value` has something to read: a letter, a digit or a symbol
+    (not spaces and marks alone)."""
+    return any(unicodedata.category(c)[0] in "LNS" for c in value)
 
 
 def plain(value: str, what: str, *, allowed: set[str] = frozenset()) -> str:

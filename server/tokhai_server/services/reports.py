@@ -198,8 +198,8 @@ class ReportServicer(reports_pb2_grpc.ReportServiceServicer):
         for day in self._checkin_days(request):
             for k, d, n in day:
                 row = pb.CountRow(key=k, day=d, count=n)
-                n = row.ByteSize()
-                size += 1 + (n > 127) + 1 + n  # with its tag and length
+                length = row.ByteSize()
+                size += 1 + (1 if length < 128 else 2) + length  # with its tag and length
                 rows.append(row)
             if size > limit:
                 raise Exhausted(f"the answer is over the {limit:,}-byte message limit by its day {d}: ask for fewer days or a coarser level, or Export it")

@@ -33,13 +33,9 @@ LOCAL = 7 * 3_600  # Vietnam's days run on UTC+7
 
 
 def purpose_of(value: str) -> str:
-    required = "purpose is required: say why personal data is read"
-    try:
-        value = text.clean(value, "purpose", 500, required=True)
-    except Invalid as e:
-        raise Invalid(required) if str(e) == "purpose is required" else e from None
-    if len(value) < 3:
-        raise Invalid(required)
+    value = text.clean(value, "purpose", 500)
+    if len(value) < 3 or not text.readable(value):
+        raise Invalid("purpose is required: say why personal data is read")
     # The audit log keeps purposes for good, past the retention period that
     # deletes the data they read.
     if text.holds_personal_number(value):
