@@ -72,8 +72,9 @@ def id_(value: int, what: str) -> int:
 
 
 #: What people write between a number's groups, once dashes are one: "0912
-#: 345 678", "0912.34.56.78", "0912 - 345 - 678", "+84 (912) 345-678".
-_GROUPED = re.compile(r"(?<!\d)\(?\d+\)?(?:(?:\s*[-.]+\s*|\s+)\(?\d+\)?)*")
+#: 345 678", "0912.34.56.78", "0912 - 345 - 678", "+84 (912) 345-678",
+#: "(028)38234567".
+_GROUPED = re.compile(r"(?<!\d)\(?\+?\d+\)?(?:(?:\s*[-.]+\s*|\s+|(?<=\)))\(?\+?\d+\)?)*")
 #: Numbers that are no one's, taken out first where they stand alone (not
 #: inside "0912.34.56.78"): dates (15-07-2021, 2021.07.15, 15/7/21) and
 #: the reports' area keys (79-760-26740).
@@ -82,26 +83,29 @@ _NOT_PERSONAL = re.compile(
     rf"(?<![\d./-])(?:{_DAY}[-./]{_MONTH}[-./](?:\d{{4}}|\d{{2}})|\d{{4}}[-./]{_MONTH}[-./]{_DAY}|\d{{2}}-\d{{3}}-\d{{5}})(?![./-]?\d)"
 )
 _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
+#: The second digit of a phone number written from 0: landlines 02, mobiles 03, 05, 07, 08, 09.
+_PHONE_PREFIXES = "235789"
 
 
 def holds_personal_number(value: str) -> bool:
     """Whether `value` may hold a phone or citizen id number, however
-    written: 9 digits or more in a row; or, in groups, a phone's 10 or 11
-    digits from 0 (not 00) or a citizen id's 12 from 0, either with a
-    first group of 3 digits or more, a phone's 11 or 12 from 84 or 13 or
-    14 from 0084, or the old identity card's 3 + 3 + 3. Any groups of a run
-    may be the number (after "F1 ", after "sđt"). Fullwidth digits count
-    as digits; dates, area keys and amounts ("1.500.000", "150 000") do
-    not."""
+    written: 9 digits or more in a row; or, in groups, from a first group
+    of 3 digits or more, a phone's 10 or 11 digits from 02, 03, 05, 07, 08
+    or 09, or a citizen id's 12 from 0; a phone's 11 or 12 from "84" or
+    "+84", 13 or 14 from 0084; or the old identity card's 3 + 3 + 3. Any
+    groups of a run may be the number (after "F1 ", after "sđt").
+    Fullwidth digits count as digits; dates, area keys and amounts written
+    in thousands ("1.500.000", "125.350.500") do not."""
     value = _NOT_PERSONAL.sub(" ", unicodedata.normalize("NFKC", value).translate(_DASHES))
     if re.search(r"\d{9}", value):
         return True
     for run in _GROUPED.finditer(value):
         parts = re.split(r"(\d+)", run.group())
         groups, between = parts[1::2], parts[2:-1:2]
-        amount = _amounts(groups, between)
-        for i in range(len(groups)):
-            if not groups[i].strip("0"):
+        plus = "+" in parts[0]
+        amount = [False] * len(groups) if plus else _amounts(groups, between)
+        for i, first in enumerate(groups):
+            if not first.strip("0"):
                 continue  # no number begins with a group of zeros
             for j in range(i + 1, len(groups) + 1):
                 if amount[j - 1]:
@@ -111,9 +115,8 @@ def holds_personal_number(value: str) -> bool:
                     break  # longer than any number looked for
                 if (
                     (digits.startswith("0084") and len(digits) in (13, 14))
-                    or (digits.startswith("0") and len(digits) == 12 and len(groups[i]) >= 3)
-                    or (digits[:1] == "0" != digits[1:2] and len(digits) in (10, 11) and len(groups[i]) >= 3)
-                    or (digits.startswith("84") and len(digits) in (11, 12))
+                    or (digits[0] == "0" and len(first) >= 3 and (len(digits) == 12 or (len(digits) in (10, 11) and digits[1] in _PHONE_PREFIXES)))
+                    or ((first == "84" or (i == 0 and plus)) and digits.startswith("84") and len(digits) in (11, 12))
                     or [len(g) for g in groups[i:j]] == [3, 3, 3]
                 ):
                     return True
@@ -121,16 +124,16 @@ def holds_personal_number(value: str) -> bool:
 
 
 def _amounts(groups: list[str], between: list[str]) -> list[bool]:
-    """Which of a run's digit groups belong to an amount written in
-    thousands ("1.500.000", "150 000": groups of 3 after the first, a 000
-    among them), which no phone or citizen id number is (they begin with 0)."""
+    """Which of a run's digit groups belong to a number written in
+    thousands with dots ("2.500", "1.500.000"), which no phone or citizen id
+    number is (they begin with 0)."""
     amount = [False] * len(groups)
     start = 0
     for end in range(1, len(groups) + 1):
-        if end < len(groups) and between[end - 1] in (".", " "):
+        if end < len(groups) and between[end - 1] == ".":
             continue
         first, rest = groups[start], groups[start + 1 : end]
-        if rest and re.fullmatch(r"[1-9]\d{0,2}", first) and all(len(g) == 3 for g in rest) and "000" in rest:
+        if rest and re.fullmatch(r"[1-9]\d{0,2}", first) and all(len(g) == 3 for g in rest):
             amount[start:end] = [True] * (end - start)
         start = end
     return amount
