@@ -120,7 +120,9 @@ class CareServiceServicer:
 
     def EndQuarantine(self, request, context):
         """Tracers (provincial: their province's orders): ends an order in force,
-        audited, and returns it; FAILED_PRECONDITION when already ended.
+        audited, and returns it; FAILED_PRECONDITION when already ended;
+        NOT_FOUND for an order not held, and for a provincial tracer another
+        province's (a refusal naming it would tell where the person is).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -94,8 +94,12 @@ class CheckinServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def IngestCheckins(self, request_iterator, context):
-        """Bulk forwarding: one acknowledgement per batch, in order. The key is
-        checked again at each batch: a revoked key ends the stream with
+        """Bulk forwarding: one acknowledgement per batch, in order. A batch
+        refused (whatever its status) ends the stream, storing nothing of that
+        batch; the batches sent after it are not read: open a new stream and
+        send again from the first batch not acknowledged (under its request
+        id, a batch stored already is acknowledged, not stored twice). The key
+        is checked again at each batch: a revoked key ends the stream with
         UNAUTHENTICATED at its next batch (within about 10 s); batches already
         acknowledged stay stored.
         """
@@ -105,7 +109,8 @@ class CheckinServiceServicer:
 
     def IssuePersonalCode(self, request, context):
         """A signed personal QR code for a person without the app, to be scanned
-        with ScanPerson: app backends.
+        with ScanPerson: app backends. UNAVAILABLE while the signing key is
+        being changed (retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

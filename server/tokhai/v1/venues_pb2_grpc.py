@@ -133,7 +133,8 @@ class VenueServiceServicer:
     def IssueVenueCode(self, request, context):
         """Venue operators (their own active venues) and admins: a code signed by the
         current key. FAILED_PRECONDITION when every key is revoked or the server
-        lacks the poster's fonts.
+        lacks the poster's fonts; UNAVAILABLE while the signing key is being
+        changed (retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
