@@ -1333,6 +1333,12 @@ def test_a_retried_batch_of_check_ins_takes_the_check_outs_filled_in_since(servi
         assert code is grpc.StatusCode.INVALID_ARGUMENT and what in detail, detail
     ingest(batch("b-3", [4], [now - 60], t_in=now - 3 * a.dwell_seconds))
     assert engine.stays_by_id(ended.stay_ids).t_out.tolist() == [now - 60] and len(engine) == 5
+    # So even once the venue's dwell has changed: the end its first try
+    # stored is kept with its answer.
+    moved = ingest(batch("b-5", [5], [0], t_in=now - 3 * a.dwell_seconds))
+    operator.venues.UpdateVenue(V.UpdateVenueRequest(venue_id=a.id, dwell_seconds=a.dwell_seconds // 2), metadata=operator.md)
+    ingest(batch("b-5", [5], [now - 120], t_in=now - 3 * a.dwell_seconds))
+    assert engine.stays_by_id(moved.stay_ids).t_out.tolist() == [now - 120] and len(engine) == 6
 
     # A stay expired since is gone; the batch's others still take theirs.
     old = batch("b-4", [6], [0], t_in=now - 20 * 86_400)

@@ -87,6 +87,9 @@ requests = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False, index=True),
     # Set while a call that stores in the engine is under way (no answer yet).
     sa.Column("pending", sa.Boolean),
+    # A batch of check-ins: the ends its stays were stored with (int64s),
+    # so that a check-out its resending fills in is known from a change since.
+    sa.Column("stored_ends", sa.LargeBinary),
 )
 
 audit_log = sa.Table(

@@ -301,15 +301,24 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 if first.retry and (found := self._stored_already(batch)):
                     return found
                 stored_now = True
-                return self._ingest_checkins(batch)
+                ack, ends = self._ingest_checkins(batch)
+                # The ends stored, with the answer: a resending's check-outs
+                # are weighed against them, not against a dwell changed since.
+                with self.state.db.begin() as conn:
+                    keep(conn, ack)
+                    if batch.request_id:
+                        kept = (db.requests.c.principal_id == who.id) & (db.requests.c.request_id == batch.request_id)
+                        conn.execute(db.requests.update().where(kept).values(stored_ends=ends.astype("<i8").tobytes()))
+                return ack
 
             ack = self.state.once_durable(who, asked, "IngestCheckins", pb.IngestAck, check_ins, mark=True)
             if not stored_now:
-                self._checked_out_since(batch, ack)
+                self._checked_out_since(who, batch, ack)
         ack.batch_id = batch.batch_id  # the batch's number in this stream, not in the first one
         return ack
 
-    def _ingest_checkins(self, batch: pb.IngestBatch) -> pb.IngestAck:
+    def _ingest_checkins(self, batch: pb.IngestBatch) -> tuple[pb.IngestAck, np.ndarray]:
+        """The batch stored, and the ends its stays were stored with."""
         n = len(batch.person_refs)
         if not 0 < n <= MAX_BATCH:
             raise Invalid(f"batch {batch.batch_id}: {n} rows; a batch has 1 to {MAX_BATCH:,}")
@@ -338,7 +347,7 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             raise Invalid(f"batch {batch.batch_id}: {e}") from None
         except NotFound as e:
             raise NotFound(f"batch {batch.batch_id}: {e}") from None
-        return pb.IngestAck(batch_id=batch.batch_id, stay_ids=ids)
+        return pb.IngestAck(batch_id=batch.batch_id, stay_ids=ids), t_out
 
     def _stored_already(self, batch: pb.IngestBatch) -> pb.IngestAck | None:
         """The ack of a check-in batch that a first try stored, when the store
@@ -353,13 +362,15 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
             return None
         return pb.IngestAck(batch_id=batch.batch_id, stay_ids=ids)
 
-    def _checked_out_since(self, batch: pb.IngestBatch, ack: pb.IngestAck) -> None:
+    def _checked_out_since(self, who: Principal, batch: pb.IngestBatch, ack: pb.IngestAck) -> None:
         """The check-out times a batch of check-ins sent again carries, filled
         in by the outbox since its first try stored it: check-outs of its
-        stays. One is taken where it ends its stay earlier than stored, or
-        ends it later than the provisional end (the venue's dwell) nothing
-        has changed since; a stay a check-in elsewhere closed keeps that end,
-        and one expired since is gone. A time no check-out could have is
+        stays. One is taken where it ends its stay earlier than it ends, or
+        later than the end the first try stored, which nothing has changed
+        since (that end is kept with the answer; where it is not, a first try
+        whose answer was lost, it is taken to be the venue's dwell as it is
+        now); a stay a check-in elsewhere closed keeps that end, and one
+        expired since is gone. A time no check-out could have is
         refused, saying that the check-ins are stored: the batch is to be
         sent again under its id, not under a new one, which would store them
         twice."""
@@ -377,13 +388,17 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 raise Invalid(f"{stored}: t_out[{k}] {batch.t_out[k]} is ahead of the server's clock")
         person_ids = self.state.people.ids_of_refs([batch.person_refs[k] for k in rows])
         venues = self.state.venues(sorted({batch.venue_ids[k] for k in rows}))
+        with self.state.db.connect() as conn:
+            kept = (db.requests.c.principal_id == who.id) & (db.requests.c.request_id == batch.request_id)
+            first_ends = conn.execute(sa.select(db.requests.c.stored_ends).where(kept)).scalar()
+        ends = np.frombuffer(first_ends, dtype="<i8") if first_ends is not None and len(first_ends) == 8 * len(ack.stay_ids) else None
         # Under their people's locks, as any check-out: a check-in elsewhere
         # must not close one between the read of its end and the change.
         with self.state.people_locked(person_ids):
             taken = []
             for k, person_id, end in zip(rows, person_ids, self._held([ack.stay_ids[k] for k in rows], "t_out"), strict=True):
-                provisional = batch.t_in[k] + venues[batch.venue_ids[k]].dwell_seconds
-                if end is not None and (batch.t_out[k] < end or (end == provisional and batch.t_out[k] != end)):
+                first_end = int(ends[k]) if ends is not None else batch.t_in[k] + venues[batch.venue_ids[k]].dwell_seconds
+                if end is not None and (batch.t_out[k] < end or (end == first_end and batch.t_out[k] != end)):
                     taken.append((ack.stay_ids[k], person_id, batch.t_out[k]))
             if taken:
                 self.state.engine.set_checkout(np.array([t[0] for t in taken], dtype=np.uint64), np.array([t[2] for t in taken], dtype=np.int64))
