@@ -114,9 +114,9 @@ def f1(args, mods) -> None:  # noqa: ANN001
         answers[name] = (len(found), int(found.exposure.sum()), int(found.exposed_at.sum())) if args.hops else len(found)
         return time.perf_counter() - t
 
-    query = f"trace (hops={args.hops})" if args.hops else "F1"
+    what = f"trace (hops={args.hops})" if args.hops else "F1"
     model = "region" if args.region else "national"
-    print(f"{query} of {len(cases):,} cases over 14 days, {size:,} stays of the {model} model, s (lower is better)")
+    print(f"{what} of {len(cases):,} cases over 14 days, {size:,} stays of the {model} model, s (lower is better)")
     in_turns(list(mods), args.rounds, run)
     print(f"{'people, exposure and exposed_at sums' if args.hops else 'pairs'}: {answers}")
     if len(set(answers.values())) != 1:
