@@ -1339,6 +1339,10 @@ def test_a_retried_batch_of_check_ins_takes_the_check_outs_filled_in_since(servi
     operator.venues.UpdateVenue(V.UpdateVenueRequest(venue_id=a.id, dwell_seconds=a.dwell_seconds // 2), metadata=operator.md)
     ingest(batch("b-5", [5], [now - 120], t_in=now - 3 * a.dwell_seconds))
     assert engine.stays_by_id(moved.stay_ids).t_out.tolist() == [now - 120] and len(engine) == 6
+    # A check-out the first try gave is no provisional end: a later one sent again is not taken.
+    given = ingest(batch("b-6", [8], [now - 1_000]))
+    ingest(batch("b-6", [8], [now - 500]))
+    assert engine.stays_by_id(given.stay_ids).t_out.tolist() == [now - 1_000] and len(engine) == 7
 
     # A stay expired since is gone; the batch's others still take theirs.
     old = batch("b-4", [6], [0], t_in=now - 20 * 86_400)

@@ -87,9 +87,10 @@ requests = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False, index=True),
     # Set while a call that stores in the engine is under way (no answer yet).
     sa.Column("pending", sa.Boolean),
-    # A batch of check-ins: the ends its stays were stored with (int64s),
-    # so that a check-out its resending fills in is known from a change since.
-    sa.Column("stored_ends", sa.LargeBinary),
+    # A batch of check-ins: the dwell each row's provisional end was stored
+    # with (int32s, 0 for a check-out given; zlib), so that a check-out its
+    # resending fills in is told from a change since.
+    sa.Column("dwell", sa.LargeBinary),
 )
 
 audit_log = sa.Table(

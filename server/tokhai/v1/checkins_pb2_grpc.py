@@ -95,10 +95,11 @@ class CheckinServiceServicer:
 
     def IngestCheckins(self, request_iterator, context):
         """Bulk forwarding: one acknowledgement per batch, in order. A batch
-        refused (whatever its status) ends the stream, storing nothing of that
-        batch; the batches sent after it are not read: open a new stream and
-        send again from the first batch not acknowledged (under its request
-        id, a batch stored already is acknowledged, not stored twice). The key
+        refused ends the stream; the batches sent after it are not read: open
+        a new stream and send again from the first batch not acknowledged. A
+        refused batch stored nothing, but for UNAVAILABLE, which may come after
+        its check-ins were stored: under its request id, a batch stored
+        already is acknowledged when sent again, not stored twice. The key
         is checked again at each batch: a revoked key ends the stream with
         UNAUTHENTICATED at its next batch (within about 10 s); batches already
         acknowledged stay stored.

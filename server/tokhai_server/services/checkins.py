@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -301,14 +302,16 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 if first.retry and (found := self._stored_already(batch)):
                     return found
                 stored_now = True
-                ack, ends = self._ingest_checkins(batch)
-                # The ends stored, with the answer: a resending's check-outs
-                # are weighed against them, not against a dwell changed since.
-                with self.state.db.begin() as conn:
-                    keep(conn, ack)
-                    if batch.request_id:
+                ack, dwell = self._ingest_checkins(batch)
+                if batch.request_id:
+                    # The dwell each provisional end was stored with, with
+                    # the answer: a resending's check-outs are weighed
+                    # against those ends, not against a dwell changed since.
+                    # (Compressed: a venue's dwell repeats down a batch.)
+                    with self.state.db.begin() as conn:
+                        keep(conn, ack)
                         kept = (db.requests.c.principal_id == who.id) & (db.requests.c.request_id == batch.request_id)
-                        conn.execute(db.requests.update().where(kept).values(stored_ends=ends.astype("<i8").tobytes()))
+                        conn.execute(db.requests.update().where(kept).values(dwell=zlib.compress(dwell.astype("<i4").tobytes())))
                 return ack
 
             ack = self.state.once_durable(who, asked, "IngestCheckins", pb.IngestAck, check_ins, mark=True)
@@ -318,7 +321,8 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         return ack
 
     def _ingest_checkins(self, batch: pb.IngestBatch) -> tuple[pb.IngestAck, np.ndarray]:
-        """The batch stored, and the ends its stays were stored with."""
+        """The batch stored, and the dwell each row's provisional end was
+        stored with (0 for a row that gave its check-out)."""
         n = len(batch.person_refs)
         if not 0 < n <= MAX_BATCH:
             raise Invalid(f"batch {batch.batch_id}: {n} rows; a batch has 1 to {MAX_BATCH:,}")
@@ -340,14 +344,15 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
                 if not venue.active:
                     raise FailedPrecondition(f"venue_ids: venue {v} is deactivated")
                 dwell[i] = venue.dwell_seconds
-            t_out = np.where(t_out == 0, t_in + dwell[where], t_out)
+            provisional = np.where(t_out == 0, dwell[where], 0)
+            t_out = np.where(t_out == 0, t_in + provisional, t_out)
             ids = self.state.engine.add_stays(persons, venues, t_in, t_out)
             self.state.note_open((persons, ids, venues, t_in, t_out), int(time.time()))
         except (Invalid, InvalidInputError) as e:
             raise Invalid(f"batch {batch.batch_id}: {e}") from None
         except NotFound as e:
             raise NotFound(f"batch {batch.batch_id}: {e}") from None
-        return pb.IngestAck(batch_id=batch.batch_id, stay_ids=ids), t_out
+        return pb.IngestAck(batch_id=batch.batch_id, stay_ids=ids), provisional
 
     def _stored_already(self, batch: pb.IngestBatch) -> pb.IngestAck | None:
         """The ack of a check-in batch that a first try stored, when the store
@@ -366,11 +371,12 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         """The check-out times a batch of check-ins sent again carries, filled
         in by the outbox since its first try stored it: check-outs of its
         stays. One is taken where it ends its stay earlier than it ends, or
-        later than the end the first try stored, which nothing has changed
-        since (that end is kept with the answer; where it is not, a first try
-        whose answer was lost, it is taken to be the venue's dwell as it is
-        now); a stay a check-in elsewhere closed keeps that end, and one
-        expired since is gone. A time no check-out could have is
+        later than the provisional end the first try stored, which nothing
+        has changed since (the dwell it was stored with is kept with the
+        answer; where it is not, a first try whose answer was lost, it is
+        taken to be the venue's as it is now; a check-out the first try gave
+        is no provisional end); a stay a check-in elsewhere closed keeps that
+        end, and one expired since is gone. A time no check-out could have is
         refused, saying that the check-ins are stored: the batch is to be
         sent again under its id, not under a new one, which would store them
         twice."""
@@ -390,15 +396,19 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         venues = self.state.venues(sorted({batch.venue_ids[k] for k in rows}))
         with self.state.db.connect() as conn:
             kept = (db.requests.c.principal_id == who.id) & (db.requests.c.request_id == batch.request_id)
-            first_ends = conn.execute(sa.select(db.requests.c.stored_ends).where(kept)).scalar()
-        ends = np.frombuffer(first_ends, dtype="<i8") if first_ends is not None and len(first_ends) == 8 * len(ack.stay_ids) else None
+            first = conn.execute(sa.select(db.requests.c.dwell).where(kept)).scalar()
+        dwell = np.frombuffer(zlib.decompress(first), dtype="<i4") if first is not None else None
+        if dwell is not None and len(dwell) != len(ack.stay_ids):
+            dwell = None
         # Under their people's locks, as any check-out: a check-in elsewhere
         # must not close one between the read of its end and the change.
         with self.state.people_locked(person_ids):
             taken = []
             for k, person_id, end in zip(rows, person_ids, self._held([ack.stay_ids[k] for k in rows], "t_out"), strict=True):
-                first_end = int(ends[k]) if ends is not None else batch.t_in[k] + venues[batch.venue_ids[k]].dwell_seconds
-                if end is not None and (batch.t_out[k] < end or (end == first_end and batch.t_out[k] != end)):
+                # The end the first try stored, if provisional (0: its own check-out).
+                held = int(dwell[k]) if dwell is not None else venues[batch.venue_ids[k]].dwell_seconds
+                provisional = batch.t_in[k] + held if held else None
+                if end is not None and (batch.t_out[k] < end or (end == provisional and batch.t_out[k] != end)):
                     taken.append((ack.stay_ids[k], person_id, batch.t_out[k]))
             if taken:
                 self.state.engine.set_checkout(np.array([t[0] for t in taken], dtype=np.uint64), np.array([t[2] for t in taken], dtype=np.int64))
