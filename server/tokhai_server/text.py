@@ -95,7 +95,7 @@ def holds_personal_number(value: str) -> bool:
     "+84", 13 or 14 from 0084; or the old identity card's 3 + 3 + 3. Any
     groups of a run may be the number (after "F1 ", after "sđt").
     Fullwidth digits count as digits; dates, area keys and amounts written
-    in thousands ("1.500.000", "125.350.500") do not."""
+    in thousands ("1.500.000", "125.350.000") do not."""
     value = _NOT_PERSONAL.sub(" ", unicodedata.normalize("NFKC", value).translate(_DASHES))
     if re.search(r"\d{9}", value):
         return True
@@ -124,16 +124,17 @@ def holds_personal_number(value: str) -> bool:
 
 
 def _amounts(groups: list[str], between: list[str]) -> list[bool]:
-    """Which of a run's digit groups belong to a number written in
-    thousands with dots ("2.500", "1.500.000"), which no phone or citizen id
-    number is (they begin with 0)."""
+    """Which of a run's digit groups belong to an amount written in
+    thousands with dots, a 000 among them ("2.000", "1.500.000",
+    "125.350.000"), which no phone or citizen id number is (they begin with
+    0). Without a 000 it may be the old card's 3 + 3 + 3 ("123.456.789")."""
     amount = [False] * len(groups)
     start = 0
     for end in range(1, len(groups) + 1):
         if end < len(groups) and between[end - 1] == ".":
             continue
         first, rest = groups[start], groups[start + 1 : end]
-        if rest and re.fullmatch(r"[1-9]\d{0,2}", first) and all(len(g) == 3 for g in rest):
+        if rest and re.fullmatch(r"[1-9]\d{0,2}", first) and all(len(g) == 3 for g in rest) and "000" in rest:
             amount[start:end] = [True] * (end - start)
         start = end
     return amount
