@@ -405,9 +405,9 @@ class CheckinServicer(checkins_pb2_grpc.CheckinServiceServicer):
         with self.state.people_locked(person_ids):
             taken = []
             for k, person_id, end in zip(rows, person_ids, self._held([ack.stay_ids[k] for k in rows], "t_out"), strict=True):
-                # The end the first try stored, if provisional (0: its own check-out).
-                held = int(dwell[k]) if dwell is not None else venues[batch.venue_ids[k]].dwell_seconds
-                provisional = batch.t_in[k] + held if held else None
+                # The end the first try stored, if provisional (a dwell of 0: its own check-out).
+                first_dwell = int(dwell[k]) if dwell is not None else venues[batch.venue_ids[k]].dwell_seconds
+                provisional = batch.t_in[k] + first_dwell if first_dwell else None
                 if end is not None and (batch.t_out[k] < end or (end == provisional and batch.t_out[k] != end)):
                     taken.append((ack.stay_ids[k], person_id, batch.t_out[k]))
             if taken:
