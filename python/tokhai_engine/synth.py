@@ -148,12 +148,13 @@ class National:
       ``checkins_per_day`` check-ins nationally; an active person makes about
       ``per_active`` check-ins one after another (the first at an hour of a
       daily rhythm in Vietnam's time, each next one after a gap), all in their
-      own province, except a fraction ``travel`` of person-days spent in
-      another province picked by population.
+      own province, except a fraction ``travel`` of person-days spent in a
+      province picked by population (their own included).
     - Dwell is log-normal around the median of the venue's kind (25 minutes
       at a supermarket to 8 hours at a hotel); a fraction ``forgotten`` of
-      stays were never checked out and closed 12 to 24 hours later; a fraction
-      ``duplicates`` are scanned twice.
+      stays were never checked out and closed 12 to 24 hours later (such a
+      stay may overlap the person's next day, which a service would have
+      closed it at); a fraction ``duplicates`` are scanned twice.
 
     The data does not depend on how it is cut: every person-day draws from its
     own generator, seeded by (seed, day, person).

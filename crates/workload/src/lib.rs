@@ -16,12 +16,18 @@
 //!   person makes `1 + Poisson(per_active - 1)` check-ins, one after another,
 //!   the first at an hour drawn from a daily rhythm in Vietnam's time (UTC+7),
 //!   each next one an exponential gap (mean 45 minutes) after the last
-//!   check-out, and none after midnight. A fraction `travel` of active person-days are spent in
-//!   another province, picked by population.
+//!   check-out, and none after midnight (but a duplicate scan, below, of one
+//!   in the day's last two minutes). A fraction `travel` of active person-days
+//!   are spent in a province picked by population, their own included (so
+//!   some 3% less leave it: 2.9% of days nationally at 3%).
 //! - **Dwell** is log-normal around the median of the venue's kind, from one
 //!   minute to twelve hours. A fraction `forgotten` of stays were never
-//!   checked out and closed by the system 12 to 24 hours later: only a day's
-//!   last stay can be one, since a check-in elsewhere closes an open stay.
+//!   checked out and closed by the system 12 to 24 hours after check-in
+//!   (its duplicate's, by the first scan's): only a day's last stay can be
+//!   one, since a check-in elsewhere that day closes an open stay; the next
+//!   day's check-ins do not, so such a stay may overlap them, as a service
+//!   would not store it (the service closes a person's open stay at their
+//!   next check-in).
 //! - **Duplicate scans**: a fraction `duplicates` of stays are scanned again
 //!   1 to 120 seconds later (within the stay), with the same check-out.
 //!
@@ -184,7 +190,8 @@ pub struct Params {
     pub zipf: f64,
     /// Cap on a venue's popularity, as a multiple of its province's mean.
     pub mega: f64,
-    /// Fraction of active person-days spent in another province.
+    /// Fraction of active person-days spent in a province picked by
+    /// population (their own included).
     pub travel: f64,
     /// Fraction of stays never checked out.
     pub forgotten: f64,
