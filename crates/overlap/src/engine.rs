@@ -1,7 +1,7 @@
 //! The engine: partitions by day, batch ingest, check-out updates, expiry,
 //! and, when opened on a directory, their durability.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -287,13 +287,16 @@ impl Engine {
                 }
                 let generation = w.files.generation();
                 let state = self.state.read();
+                let newest = state.partitions.keys().next_back().copied();
+                let dirty = w.files.dirty.clone();
                 let kept = state
                     .partitions
                     .range(boundary..)
                     .map(|(&day, p)| match &trimmed {
                         Some(trimmed) if day == boundary => (day, trimmed),
                         _ => (day, p),
-                    });
+                    })
+                    .map(|(day, p)| (day, Sealing::of(day, p, newest, &dirty)));
                 match store.checkpoint(&mut w.files, kept) {
                     // Returned only once the files that held them are gone.
                     Ok(mapped) => (mapped, store.garbage_left().err()),
@@ -364,24 +367,12 @@ impl Engine {
         self.writable(w)?;
         let mapped = {
             let state = self.state.read();
-            // Days before the newest one are complete, or nearly: seal each
-            // changed one as a single segment, the fastest to query. The
-            // newest keeps its segments, so its next batches merge cheaply.
-            // Each is compacted as it is written, so that only one copy of
-            // one day is held beside the index at a time.
             let newest = state.partitions.keys().next_back().copied();
             let dirty = w.files.dirty.clone();
-            let partitions = state.partitions.iter().map(|(&day, p)| {
-                let seal = Some(day) != newest && p.segments.len() > 1 && dirty.contains(&day);
-                (
-                    day,
-                    if seal {
-                        Sealing::Compacted(p.compacted())
-                    } else {
-                        Sealing::AsIs(p)
-                    },
-                )
-            });
+            let partitions = state
+                .partitions
+                .iter()
+                .map(|(&day, p)| (day, Sealing::of(day, p, newest, &dirty)));
             store.checkpoint(&mut w.files, partitions)?
         };
         let mut state = self.state_mut();
@@ -411,8 +402,13 @@ impl Engine {
         }
         if self.interrupted.load(Ordering::Acquire) {
             // The log may hold a change the partitions lack: only a reopen,
-            // which replays it, makes them agree again.
-            if self.store.is_some() {
+            // which replays it, makes them agree again. (Those a failed fsync
+            // refused are cut off it first: a reopen must not replay them.)
+            if let Some(store) = &self.store {
+                if store.has_failed() {
+                    self.drain(w);
+                    let _ = store.recover();
+                }
                 return Err(Error::Interrupted);
             }
             self.drain(w);
@@ -853,6 +849,22 @@ enum Sealing<'a> {
     Compacted(Partition),
 }
 
+impl<'a> Sealing<'a> {
+    /// How a checkpoint writes `day`'s partition `p`, the newest day being
+    /// `newest`: a day before it that changed since the last checkpoint
+    /// (`dirty`) is complete, or nearly, and sealed as a single segment, the
+    /// fastest to query; the newest keeps its segments, so that its next
+    /// batches merge cheaply. (Made as each is written: one copy of one day
+    /// beside the index at a time.)
+    fn of(day: i64, p: &'a Partition, newest: Option<i64>, dirty: &BTreeSet<i64>) -> Self {
+        if Some(day) != newest && p.segments.len() > 1 && dirty.contains(&day) {
+            Sealing::Compacted(p.compacted())
+        } else {
+            Sealing::AsIs(p)
+        }
+    }
+}
+
 impl std::borrow::Borrow<Partition> for Sealing<'_> {
     fn borrow(&self) -> &Partition {
         match self {
@@ -928,6 +940,26 @@ mod tests {
         assert_eq!(engine.stays_by_id(&ids).unwrap().person, [101]);
         assert_eq!(engine.len(), 2);
         assert_eq!(engine.overlaps(7, T, T + 1).unwrap().person, [100, 101]);
+    }
+
+    #[test]
+    fn a_change_refused_by_a_failed_fsync_after_a_panic_is_not_replayed() {
+        // B was begun before A panicked, and its fsync failed after.
+        let dir = tempfile::tempdir().unwrap();
+        let disk = Arc::new(crate::store::FaultyDisk::default());
+        let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+        panic_midway(&engine, 3);
+        let (b, rows) = begin(&engine, 2);
+        disk.set_sync_fails(true);
+        let refused = engine.recovered_after(engine.commit(b, || engine.apply_add(rows)));
+        assert!(
+            matches!(refused, Err(Error::Io { op: "fsync", .. })),
+            "{refused:?}"
+        );
+        drop(engine);
+        disk.set_sync_fails(false);
+        // The reopen replays A, durable, and not B.
+        assert_eq!(Engine::open(dir.path()).unwrap().len(), 3);
     }
 
     #[test]

@@ -615,6 +615,28 @@ fn files_of_a_failed_checkpoint_that_cannot_be_deleted_are_deleted_later() {
 }
 
 #[test]
+fn an_expiry_seals_the_days_it_writes_as_a_checkpoint_does() {
+    // Day 0 comes in two batches (two segments), then day 1: an expiry of
+    // nothing rewrites day 0, changed since the last checkpoint, as one.
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).unwrap();
+    add(&engine, 1, 5, 0).unwrap();
+    add(&engine, 2, 2, 0).unwrap(); // smaller than the first: a segment of its own
+    add(&engine, 3, 5, 1).unwrap();
+    let day_0 = MIDNIGHT / 86_400;
+    let segments = |engine: &Engine| engine.state.read().partitions[&day_0].segments.len();
+    assert_eq!(segments(&engine), 2);
+    assert_eq!(engine.expire_before(MIDNIGHT - 86_400).unwrap(), 0);
+    assert_eq!(segments(&engine), 1);
+    drop(engine);
+    let engine = open(dir.path()).unwrap();
+    assert_eq!(
+        (segments(&engine), count(&engine, 1), count(&engine, 2)),
+        (1, 5, 2)
+    );
+}
+
+#[test]
 fn expiry_fails_until_the_expired_files_are_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(FaultyDisk::default());
