@@ -68,6 +68,13 @@ fn open(dir: &Path) -> crate::Result<Engine> {
     Engine::open(dir)
 }
 
+/// An engine in `dir` on a disk whose faults the test turns on.
+fn on_faulty_disk(dir: &Path) -> (Engine, Arc<FaultyDisk>) {
+    let disk = Arc::new(FaultyDisk::default());
+    let engine = Engine::open_on(dir, disk.clone(), StoreOptions::default()).unwrap();
+    (engine, disk)
+}
+
 /// A store in `dir` whose log holds two batches: 3 stays of person 1, then
 /// 4 of person 2; returns the log's length after the first.
 fn two_batches(dir: &Path) -> u64 {
@@ -284,8 +291,7 @@ fn a_lost_manifest_is_not_taken_for_a_new_store() {
 #[test]
 fn a_full_disk_fails_the_call_and_writes_resume_when_space_returns() {
     let dir = tempfile::tempdir().unwrap();
-    let disk = Arc::new(FaultyDisk::default());
-    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    let (engine, disk) = on_faulty_disk(dir.path());
     add(&engine, 1, 5, 0).unwrap();
 
     disk.set_full(true);
@@ -340,8 +346,7 @@ fn a_failed_fsync_is_cut_off_the_log_before_the_call_returns() {
     // The process dies after the failed call, before any other change:
     // its batch, which the caller was told failed, is not replayed.
     let dir = tempfile::tempdir().unwrap();
-    let disk = Arc::new(FaultyDisk::default());
-    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    let (engine, disk) = on_faulty_disk(dir.path());
     add(&engine, 1, 5, 0).unwrap();
     disk.set_sync_fails(true);
     add(&engine, 2, 5, 0).unwrap_err();
@@ -356,8 +361,7 @@ fn a_failed_fsync_is_cut_off_the_log_before_the_call_returns() {
 #[test]
 fn a_failed_fsync_acknowledges_nothing_and_the_log_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let disk = Arc::new(FaultyDisk::default());
-    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    let (engine, disk) = on_faulty_disk(dir.path());
     let kept = add(&engine, 1, 5, 0).unwrap();
 
     disk.set_sync_fails(true);
@@ -393,8 +397,7 @@ fn a_failed_fsync_acknowledges_nothing_and_the_log_recovers() {
 #[test]
 fn a_checkpoint_of_many_days_whose_fsyncs_fail_leaves_the_store_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
-    let disk = Arc::new(FaultyDisk::default());
-    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    let (engine, disk) = on_faulty_disk(dir.path());
     // More days than a checkpoint holds unsynced at once.
     let days = super::UNSYNCED_PARTS as i64 + 4;
     for day in 0..days {
@@ -425,8 +428,7 @@ fn a_checkpoint_of_many_days_whose_fsyncs_fail_leaves_the_store_as_it_was() {
 #[test]
 fn a_checkpoint_whose_directory_sync_fails_keeps_every_file_until_it_succeeds() {
     let dir = tempfile::tempdir().unwrap();
-    let disk = Arc::new(FaultyDisk::default());
-    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    let (engine, disk) = on_faulty_disk(dir.path());
     add(&engine, 1, 5, 0).unwrap();
     engine.checkpoint().unwrap();
     add(&engine, 2, 5, 1).unwrap();
@@ -597,8 +599,7 @@ fn expiry_deletes_the_data_from_every_file() {
 #[test]
 fn files_of_a_failed_checkpoint_that_cannot_be_deleted_are_deleted_later() {
     let dir = tempfile::tempdir().unwrap();
-    let disk = Arc::new(FaultyDisk::default());
-    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    let (engine, disk) = on_faulty_disk(dir.path());
     add(&engine, 1, 5, 0).unwrap();
     let day_0 = format!("part-{}-", MIDNIGHT / 86_400);
     // The checkpoint fails before its switch, and its day-0 file (holding
@@ -639,8 +640,7 @@ fn an_expiry_seals_the_days_it_writes_as_a_checkpoint_does() {
 #[test]
 fn expiry_fails_until_the_expired_files_are_deleted() {
     let dir = tempfile::tempdir().unwrap();
-    let disk = Arc::new(FaultyDisk::default());
-    let engine = Engine::open_on(dir.path(), disk.clone(), StoreOptions::default()).unwrap();
+    let (engine, disk) = on_faulty_disk(dir.path());
     add(&engine, 1, 5, 0).unwrap();
     add(&engine, 2, 5, 1).unwrap();
     engine.checkpoint().unwrap();
