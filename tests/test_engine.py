@@ -211,7 +211,8 @@ def test_queries_run_while_batches_are_added():
 
 
 def test_a_large_batch_is_stored_as_given():
-    # Over a million rows: copied on two threads, and days indexed at once.
+    # Over a million rows: read on threads of their own while the GIL is
+    # held, not copied, and days indexed at once.
     data = synth.generate(1_100_000, days=3, seed=8)
     engine = Engine()
     ids = engine.add_stays(*data.columns())
@@ -221,6 +222,29 @@ def test_a_large_batch_is_stored_as_given():
     np.testing.assert_array_equal(held.stay_id, ids[order])
     for got, given in zip((held.person, held.venue, held.t_in, held.t_out), data.columns()):
         np.testing.assert_array_equal(got, given[order])
+
+
+def test_a_large_bad_batch_names_its_first_problem_and_stores_nothing():
+    # Read without a copy, on threads (from 65,536 rows): the first bad row
+    # is found all the same, and an expired row before it comes first.
+    n = 100_000
+    persons, venues = np.arange(n, dtype=np.uint64), np.full(n, 3, dtype=np.uint64)
+    t_in = T + np.arange(n, dtype=np.int64) * 5
+    t_out = t_in + 600
+    t_out[n - 7] = t_in[n - 7]
+    engine, _ = two_stays()
+    with pytest.raises(InvalidInputError, match=f"row {n - 7}: t_out .* not after"):
+        engine.add_stays(persons, venues, t_in, t_out)
+    engine.expire_before(T + 50_000)
+    with pytest.raises(InvalidInputError, match="row 0: t_in .* before"):
+        engine.add_stays(persons, venues, t_in, t_out)
+    t_out[n - 7] += 1
+    with pytest.raises(InvalidInputError, match="row 0: t_in .* before"):
+        engine.add_stays(persons, venues, t_in, t_out)
+    assert len(engine) == 0
+    later = t_in >= T + 50_000
+    ids = engine.add_stays(persons[later], venues[later], t_in[later], t_out[later])
+    assert len(engine) == len(ids) == later.sum()
 
 
 def test_memory_stays_under_twenty_bytes_per_stay():

@@ -1,8 +1,9 @@
 """Inputs to engine types: the one place dtypes and Python scalars are checked.
 
 Arrays that already have the engine's dtype and are contiguous go to Rust as
-they are (no conversion; the bindings copy them before they let the GIL go,
-and Rust checks the copy), as do int64 ids found non-negative, seen as
+they are (no conversion; before the bindings let the GIL go they read a
+large batch into the rows they index, and copy anything else, and Rust checks
+what it read), as do int64 ids found non-negative, seen as
 uint64: a caller that changes its own array from another thread during the
 call may have that change stored. Other integer dtypes are converted when
 every value fits.

@@ -16,7 +16,7 @@ static ALLOCATOR: huge::HugePages = huge::HugePages;
 use std::sync::Arc;
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
-use overlap::{ContactRules, TraceRules};
+use overlap::{Batch, ContactRules, TraceRules};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -114,45 +114,28 @@ type U64s<'py> = PyReadonlyArray1<'py, u64>;
 type I64s<'py> = PyReadonlyArray1<'py, i64>;
 
 /// A column copied while the GIL is held. The engine reads its inputs after
-/// letting the GIL go, and more than once (a write checks a batch, splits it
-/// by day and logs it): another thread changing the caller's array in
-/// between would have it store rows it never checked, log others than it
-/// indexed, or index out of bounds.
+/// letting the GIL go, often more than once (checks, then work): another
+/// thread changing the caller's array in between would have it act on
+/// values it never checked, or index out of bounds. (A large batch of stays
+/// is read into its rows instead: `add_stays`.)
 fn owned<T: numpy::Element + Copy>(column: &PyReadonlyArray1<'_, T>) -> PyResult<Vec<T>> {
     Ok(column.as_slice()?.to_vec())
 }
 
+/// From this many rows on, `add_stays` reads a batch without copying it.
+const READ_HOLDING_GIL: usize = 1 << 16;
+
 /// A batch of stays' columns: persons, venues, `t_in`, `t_out`.
 type OwnedStays = (Vec<u64>, Vec<u64>, Vec<i64>, Vec<i64>);
 
-/// From this many rows on, [`owned_stays`] copies on two threads.
-const COPY_ON_TWO: usize = 1 << 20;
-
-/// A batch of stays' four columns, copied as [`owned`] copies one. A large
-/// batch's ids and times are copied at once on two threads (not rayon's,
-/// which another call may hold for seconds): the copy holds the GIL.
+/// A batch of stays' four columns, copied as [`owned`] copies one.
 fn owned_stays(
     persons: &U64s<'_>,
     venues: &U64s<'_>,
     t_in: &I64s<'_>,
     t_out: &I64s<'_>,
 ) -> PyResult<OwnedStays> {
-    let (p, v) = (persons.as_slice()?, venues.as_slice()?);
-    let (a, b) = (t_in.as_slice()?, t_out.as_slice()?);
-    if p.len() < COPY_ON_TWO {
-        return Ok((p.to_vec(), v.to_vec(), a.to_vec(), b.to_vec()));
-    }
-    Ok(std::thread::scope(|s| {
-        let copy_ids = || (p.to_vec(), v.to_vec());
-        // Where no thread can be had, the copy is made on this one.
-        let ids = std::thread::Builder::new().spawn_scoped(s, copy_ids);
-        let times = (a.to_vec(), b.to_vec());
-        let ids = match ids {
-            Ok(copying) => copying.join().expect("a copy does not panic"),
-            Err(_) => copy_ids(),
-        };
-        (ids.0, ids.1, times.0, times.1)
-    }))
+    Ok((owned(persons)?, owned(venues)?, owned(t_in)?, owned(t_out)?))
 }
 
 /// Numpy columns, moved out of Rust vectors without copying.
@@ -223,8 +206,18 @@ impl Engine {
         t_in: I64s<'py>,
         t_out: I64s<'py>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
-        let (p, v, a, b) = owned_stays(&persons, &venues, &t_in, &t_out)?;
-        Ok(detached(py, || self.inner.add_stays(&p, &v, &a, &b))?.into_pyarray(py))
+        // A large batch is read while the GIL is held (see `overlap::Batch`),
+        // sparing a copy of its columns; a small one is copied, which holds
+        // the GIL for less time than reading it would.
+        let (p, v) = (persons.as_slice()?, venues.as_slice()?);
+        let ids = if p.len() < READ_HOLDING_GIL {
+            let (p, v, a, b) = owned_stays(&persons, &venues, &t_in, &t_out)?;
+            detached(py, || self.inner.add_stays(&p, &v, &a, &b))?
+        } else {
+            let batch = Batch::read(p, v, t_in.as_slice()?, t_out.as_slice()?);
+            detached(py, || self.inner.add_batch(batch))?
+        };
+        Ok(ids.into_pyarray(py))
     }
 
     /// `add_stays`'s checks, storing nothing: for the rows before a value

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex, RwLock, RwLockWriteGuard};
 use rayon::prelude::*;
 
+use crate::batch::{Batch, DayRows, Split};
 use crate::error::{Error, Result, StayProblem};
-use crate::par;
 use crate::partition::{Append, Partition};
-use crate::segment::{Row, DAY};
+use crate::segment::DAY;
 use crate::store::log::{self, Record};
 use crate::store::{Disk, Files, RealDisk, Store, StoreOptions};
 
@@ -178,27 +178,11 @@ impl Engine {
         t_in: &[i64],
         t_out: &[i64],
     ) -> Result<()> {
-        self.check_rows(persons, venues, t_in, t_out)?;
-        check_not_expired(t_in, self.writer.lock().files.expired_before)
-    }
-
-    /// The checks of each row on its own; expiry only for rows before a bad
-    /// one (the rest is checked under the writer's lock, by the caller).
-    fn check_rows(
-        &self,
-        persons: &[u64],
-        venues: &[u64],
-        t_in: &[i64],
-        t_out: &[i64],
-    ) -> Result<()> {
-        if let Err(e) = check_stays(persons, venues, t_in, t_out) {
-            // A row before the bad one may be expired: the batch's first problem.
-            if let Error::InvalidStay { row, .. } = e {
-                check_not_expired(&t_in[..row], self.writer.lock().files.expired_before)?;
-            }
-            return Err(e);
+        let expired_before = || self.writer.lock().files.expired_before;
+        match Batch::read(persons, venues, t_in, t_out).into_split() {
+            Ok(split) => split.check_not_expired(expired_before()),
+            Err(refused) => Err(refused.error(expired_before())),
         }
-        Ok(())
     }
 
     /// Adds a batch of stays `[t_in, t_out)` and returns their stay ids, one
@@ -210,31 +194,33 @@ impl Engine {
         t_in: &[i64],
         t_out: &[i64],
     ) -> Result<Vec<u64>> {
-        self.check_rows(persons, venues, t_in, t_out)?;
-        let (by_day, ids, ticket) = {
+        self.add_batch(Batch::read(persons, venues, t_in, t_out))
+    }
+
+    /// [`Engine::add_stays`] of a batch already read.
+    pub fn add_batch(&self, batch: Batch) -> Result<Vec<u64>> {
+        let mut split = match batch.into_split() {
+            Ok(split) => split,
+            Err(refused) => return Err(refused.error(self.writer.lock().files.expired_before)),
+        };
+        let (bases, ticket) = {
             let mut w = self.writer.lock();
             self.writable(&mut w)?;
-            if persons.is_empty() {
+            if split.len() == 0 {
                 return Ok(Vec::new());
             }
-            check_not_expired(t_in, w.files.expired_before)?;
-            let (by_day, ids) = split_by_day(persons, venues, t_in, t_out, |d| w.next_seq(d))?;
+            let bases = w.number(&split)?;
             let log_end = match &self.store {
-                Some(store) => Some(store.append(&log::encode_add(
-                    &bases(&by_day),
-                    persons,
-                    venues,
-                    t_in,
-                    t_out,
-                ))?),
+                Some(store) => Some(store.append(&log::encode_add(&bases, &split.days))?),
                 None => None,
             };
-            w.note_added(&by_day);
-            (by_day, ids, w.issue(log_end))
+            w.note_added(&bases, &split);
+            (bases, w.issue(log_end))
         };
-        self.recovered_after(self.commit_add(ticket, by_day))?;
+        split.number(&bases);
+        self.recovered_after(self.commit_add(ticket, split.days))?;
         self.checkpoint_if_due();
-        Ok(ids)
+        Ok(split.ids)
     }
 
     /// Sets the check-out time of stays already held: `t_out[i]` for
@@ -526,19 +512,20 @@ impl Engine {
                 t_in,
                 t_out,
             } => {
-                check_stays(&persons, &venues, &t_in, &t_out)?;
-                check_not_expired(&t_in, w.files.expired_before)?;
-                let (by_day, _) =
-                    split_by_day(&persons, &venues, &t_in, &t_out, |d| w.next_seq(d))?;
-                if bases(&by_day) != logged {
+                let mut split = Batch::read(&persons, &venues, &t_in, &t_out)
+                    .into_split()
+                    .map_err(|refused| refused.error)?;
+                let bases = w.number(&split)?;
+                if bases != logged {
                     return Err(Error::corrupt(
                         Path::new(""),
                         0,
                         "stay ids differ from the logged ones",
                     ));
                 }
-                w.note_added(&by_day);
-                self.apply_add(by_day);
+                w.note_added(&bases, &split);
+                split.number(&bases);
+                self.apply_add(split.days);
             }
             Record::Checkout { ids, t_out } => {
                 same_length(ids.len(), &[("t_out", t_out.len())])?;
@@ -632,11 +619,28 @@ impl Writer {
         self.next_seq.get(&day).copied().unwrap_or(0)
     }
 
-    fn note_added(&mut self, by_day: &[DayRows]) {
-        for (day, rows) in by_day {
-            self.next_seq
-                .insert(*day, rows.last().map_or(0, |r| r.seq + 1));
-            self.files.dirty.insert(*day);
+    /// Each day's first stay number for a batch: its rows are numbered on
+    /// from those of the day's earlier batches. Refuses a batch with a stay
+    /// that begins before the expiry point, or too many for its day.
+    fn number(&self, split: &Split) -> Result<Vec<(i64, u32)>> {
+        split.check_not_expired(self.files.expired_before)?;
+        split
+            .days
+            .iter()
+            .map(|(day, rows)| {
+                let base = self.next_seq(*day);
+                if rows.len() as u64 >= u64::from(u32::MAX - base) {
+                    return Err(Error::PartitionFull { day: *day });
+                }
+                Ok((*day, base))
+            })
+            .collect()
+    }
+
+    fn note_added(&mut self, bases: &[(i64, u32)], split: &Split) {
+        for (&(day, base), (_, rows)) in bases.iter().zip(&split.days) {
+            self.next_seq.insert(day, base + rows.len() as u32);
+            self.files.dirty.insert(day);
         }
     }
 
@@ -649,172 +653,17 @@ impl Writer {
     }
 }
 
-/// The first stay number of each day of a batch, as logged.
-fn bases(by_day: &[DayRows]) -> Vec<(i64, u32)> {
-    by_day
-        .iter()
-        .map(|(day, rows)| (*day, rows[0].seq))
-        .collect()
-}
-
-/// Refuses stays that begin before the expiry point: their day's stay ids
-/// may have been given out before and forgotten with it.
-fn check_not_expired(t_in: &[i64], expired_before: i64) -> Result<()> {
-    if expired_before <= MIN_TIME {
-        return Ok(());
-    }
-    match par::position_first(t_in, |&t| t < expired_before) {
-        Some(row) => Err(Error::InvalidStay {
-            row,
-            problem: StayProblem::Expired {
-                t_in: t_in[row],
-                before: expired_before,
-            },
-        }),
-        None => Ok(()),
-    }
-}
-
-fn check_stays(persons: &[u64], venues: &[u64], t_in: &[i64], t_out: &[i64]) -> Result<()> {
-    same_length(
-        persons.len(),
-        &[
-            ("venues", venues.len()),
-            ("t_in", t_in.len()),
-            ("t_out", t_out.len()),
-        ],
-    )?;
-    // A pass without early exits (so it vectorises) says whether all is
-    // well; only a bad batch is searched for its first bad row.
-    let fine = |(t_in, t_out): (&[i64], &[i64])| {
-        t_in.iter()
-            .zip(t_out)
-            .fold(true, |fine, (&a, &b)| fine & stay_problem(a, b).is_none())
-    };
-    let all_fine = if t_in.len() < par::SMALL {
-        fine((t_in, t_out))
-    } else {
-        let piece = par::piece(t_in.len());
-        t_in.par_chunks(piece)
-            .zip(t_out.par_chunks(piece))
-            .all(fine)
-    };
-    if all_fine {
-        return Ok(());
-    }
-    let (row, problem) = (0..t_in.len())
-        .find_map(|i| stay_problem(t_in[i], t_out[i]).map(|p| (i, p)))
-        .expect("a bad row was seen");
-    Err(Error::InvalidStay { row, problem })
-}
-
-/// The rows of a batch that fall on one day, in partition-relative form.
-type DayRows = (i64, Vec<Row>);
-
-/// A checked batch as partition rows, one vector per day of `t_in` (each in
-/// batch order, numbered on from `next_seq(day)`), and the stay id of every
-/// row. A counting sort by day: the batch is cut into pieces, each piece's
-/// rows per day are counted, and then every piece writes its rows straight
-/// into their places, all pieces at once.
-fn split_by_day(
-    persons: &[u64],
-    venues: &[u64],
-    t_in: &[i64],
-    t_out: &[i64],
-    next_seq: impl Fn(i64) -> u32,
-) -> Result<(Vec<DayRows>, Vec<u64>)> {
-    let day_of = |t: i64| t.div_euclid(DAY);
-    if t_in.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let span = |a: (i64, i64), b: (i64, i64)| (a.0.min(b.0), a.1.max(b.1));
-    let (lo, hi) = if t_in.len() < par::SMALL {
-        t_in.iter()
-            .map(|&t| (t, t))
-            .fold((i64::MAX, i64::MIN), span)
-    } else {
-        t_in.par_iter()
-            .map(|&t| (t, t))
-            .reduce(|| (i64::MAX, i64::MIN), span)
-    };
-    let (first, last) = (day_of(lo), day_of(hi));
-    // Checked times span at most a century of days: a dense table is small.
-    let width = (last - first + 1) as usize;
-    let slot = |t: i64| (day_of(t) - first) as usize;
-    let piece = par::piece(t_in.len());
-    let counts: Vec<Vec<u32>> = t_in
-        .par_chunks(piece)
-        .map(|chunk| {
-            let mut count = vec![0u32; width];
-            for &t in chunk {
-                count[slot(t)] += 1;
-            }
-            count
-        })
-        .collect();
-    let mut days: Vec<DayRows> = Vec::new();
-    // Per piece, per day: where its rows go and the seq of the first of them.
-    let mut places: Vec<Vec<(&mut [Row], u32)>> = counts.iter().map(|_| Vec::new()).collect();
-    let mut seq_base = vec![0u32; width];
-    for (d, base) in seq_base.iter_mut().enumerate() {
-        let total: u64 = counts.iter().map(|c| u64::from(c[d])).sum();
-        let day = first + d as i64;
-        if total > 0 {
-            *base = next_seq(day);
-            if total >= u64::from(u32::MAX - *base) {
-                return Err(Error::PartitionFull { day });
-            }
-        }
-        // Zeroed memory is mapped on first write, by the piece that writes it.
-        days.push((day, bytemuck::zeroed_vec(total as usize)));
-    }
-    for (d, ((_, rows), &base)) in days.iter_mut().zip(&seq_base).enumerate() {
-        let mut rest = rows.as_mut_slice();
-        let mut seq = base;
-        for (count, place) in counts.iter().zip(&mut places) {
-            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(count[d] as usize);
-            place.push((mine, seq));
-            seq += count[d];
-            rest = tail;
-        }
-    }
-    let mut ids = vec![0u64; t_in.len()];
-    ids.par_chunks_mut(piece)
-        .zip(places)
-        .enumerate()
-        .for_each(|(p, (ids, mut place))| {
-            let mut filled = vec![0usize; width];
-            for (i, id) in (p * piece..).zip(ids) {
-                let d = slot(t_in[i]);
-                let (rows, seq) = &mut place[d];
-                let start = (first + d as i64) * DAY;
-                let row = &mut rows[filled[d]];
-                *row = Row {
-                    venue: venues[i],
-                    person: persons[i],
-                    t_in: (t_in[i] - start) as u32,
-                    t_out: (t_out[i] - start) as u32,
-                    seq: *seq + filled[d] as u32,
-                };
-                *id = stay_id(first + d as i64, row.seq);
-                filled[d] += 1;
-            }
-        });
-    days.retain(|(_, rows)| !rows.is_empty());
-    Ok((days, ids))
-}
-
 /// Stay ids are the day of `t_in` (days since the epoch) above the arrival
 /// number within that day, so an id names its partition without a lookup.
 pub(crate) fn stay_id(day: i64, seq: u32) -> u64 {
     (day as u64) << 32 | u64::from(seq)
 }
 
-fn split_stay_id(id: u64) -> (i64, u32) {
+pub(crate) fn split_stay_id(id: u64) -> (i64, u32) {
     ((id >> 32) as i64, id as u32)
 }
 
-fn stay_problem(t_in: i64, t_out: i64) -> Option<StayProblem> {
+pub(crate) fn stay_problem(t_in: i64, t_out: i64) -> Option<StayProblem> {
     if !(MIN_TIME..MAX_TIME).contains(&t_in) {
         Some(StayProblem::OutOfRange {
             column: "t_in",
@@ -889,15 +738,18 @@ mod tests {
         let venues = vec![7; n as usize];
         let t_in = vec![T; n as usize];
         let t_out = vec![T + 600; n as usize];
+        let mut split = Batch::read(&persons, &venues, &t_in, &t_out)
+            .into_split()
+            .unwrap_or_else(|refused| panic!("{}", refused.error));
         let mut w = engine.writer.lock();
-        let (by_day, _) =
-            split_by_day(&persons, &venues, &t_in, &t_out, |d| w.next_seq(d)).unwrap();
-        let log_end = engine.store.as_ref().map(|store| {
-            let record = log::encode_add(&bases(&by_day), &persons, &venues, &t_in, &t_out);
-            store.append(&record).unwrap()
-        });
-        w.note_added(&by_day);
-        (w.issue(log_end), by_day)
+        let bases = w.number(&split).unwrap();
+        let log_end = engine
+            .store
+            .as_ref()
+            .map(|store| store.append(&log::encode_add(&bases, &split.days)).unwrap());
+        w.note_added(&bases, &split);
+        split.number(&bases);
+        (w.issue(log_end), split.days)
     }
 
     /// A batch of `n` stays that panics where it would be applied.

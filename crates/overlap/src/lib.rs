@@ -43,6 +43,7 @@
 //! and, through a permutation, by person then time: under 20 bytes per stay
 //! when people make a few check-ins a day.
 
+mod batch;
 mod column;
 mod engine;
 mod error;
@@ -54,6 +55,7 @@ mod search;
 mod segment;
 mod store;
 
+pub use batch::Batch;
 pub use engine::{Engine, MAX_TIME, MIN_TIME};
 pub use error::{Error, Result, StayProblem};
 pub use query::{

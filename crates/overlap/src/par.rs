@@ -16,21 +16,3 @@ pub(crate) fn sort_unstable_by_key<T: Send, K: Ord>(v: &mut [T], key: impl Fn(&T
         v.par_sort_unstable_by_key(key);
     }
 }
-
-/// The length of the pieces a pass over `n` items is cut into: a few per
-/// thread, so that a slow thread holds up little, and one piece when small.
-pub(crate) fn piece(n: usize) -> usize {
-    n.div_ceil(4 * rayon::current_num_threads()).max(SMALL)
-}
-
-/// The first index whose item passes `test`.
-pub(crate) fn position_first<T: Sync>(
-    v: &[T],
-    test: impl Fn(&T) -> bool + Sync + Send,
-) -> Option<usize> {
-    if v.len() < SMALL {
-        v.iter().position(test)
-    } else {
-        v.par_iter().position_first(test)
-    }
-}

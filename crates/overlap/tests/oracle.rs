@@ -458,10 +458,12 @@ proptest! {
 
 #[test]
 fn big_batches_out_of_order_match_small_ones() {
-    // Many small batches go through segment merges; one big batch does not.
+    // Many small batches go through segment merges; two big ones do not.
+    // Those are read on threads, a piece each (from 65,536 rows on), and
+    // the second is numbered on from the first on each day.
     let mut stays = vec![];
     let mut state: u64 = 7;
-    for _ in 0..20_000 {
+    for _ in 0..150_000 {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1);
@@ -481,7 +483,9 @@ fn big_batches_out_of_order_match_small_ones() {
     let (whole, pieces) = (Engine::new(), Engine::new());
     let mut whole_model = Model::default();
     let mut model = Model::default();
-    add(&whole, &mut whole_model, &stays);
+    let (first, second) = stays.split_at(70_000);
+    add(&whole, &mut whole_model, first);
+    add(&whole, &mut whole_model, second);
     // A big batch is split by day in pieces, all at once: the ids must still
     // number each day's stays in batch order.
     let mut next_seq = BTreeMap::<i64, u64>::new();

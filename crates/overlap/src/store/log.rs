@@ -18,7 +18,9 @@
 
 use std::path::Path;
 
+use crate::batch::DayRows;
 use crate::error::{Error, Result};
+use crate::segment::DAY;
 
 const MAGIC: &[u8; 8] = b"TKHWAL\0\0";
 pub(crate) const VERSION: u32 = 1;
@@ -51,26 +53,29 @@ pub(crate) fn header() -> Vec<u8> {
     h
 }
 
-/// The framed bytes of an `add_stays` record, encoded from borrowed columns.
-pub(crate) fn encode_add(
-    bases: &[(i64, u32)],
-    persons: &[u64],
-    venues: &[u64],
-    t_in: &[i64],
-    t_out: &[i64],
-) -> Vec<u8> {
-    let mut body = head_room(13 + 12 * bases.len() + 32 * persons.len());
+/// The framed bytes of an `add_stays` record: each day's first stay
+/// number, then the batch's columns, written from its rows day by day.
+/// Replay numbers each day's rows in that order, so they get the same ids.
+pub(crate) fn encode_add(bases: &[(i64, u32)], days: &[DayRows]) -> Vec<u8> {
+    let rows = || {
+        days.iter()
+            .flat_map(|(day, rows)| rows.iter().map(move |r| (day * DAY, r)))
+    };
+    let n = days.iter().map(|(_, rows)| rows.len()).sum::<usize>();
+    let mut body = head_room(13 + 12 * bases.len() + 32 * n);
     body.push(ADD);
     body.extend_from_slice(&(bases.len() as u32).to_le_bytes());
     for &(day, base) in bases {
         body.extend_from_slice(&day.to_le_bytes());
         body.extend_from_slice(&base.to_le_bytes());
     }
-    body.extend_from_slice(&(persons.len() as u64).to_le_bytes());
-    body.extend_from_slice(bytemuck::cast_slice(persons));
-    body.extend_from_slice(bytemuck::cast_slice(venues));
-    body.extend_from_slice(bytemuck::cast_slice(t_in));
-    body.extend_from_slice(bytemuck::cast_slice(t_out));
+    body.extend_from_slice(&(n as u64).to_le_bytes());
+    rows().for_each(|(_, r)| body.extend_from_slice(&r.person.to_le_bytes()));
+    rows().for_each(|(_, r)| body.extend_from_slice(&r.venue.to_le_bytes()));
+    rows()
+        .for_each(|(start, r)| body.extend_from_slice(&(start + i64::from(r.t_in)).to_le_bytes()));
+    rows()
+        .for_each(|(start, r)| body.extend_from_slice(&(start + i64::from(r.t_out)).to_le_bytes()));
     framed(body)
 }
 
@@ -229,6 +234,23 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::Row;
+
+    /// An add of one day's stays (person, venue, `t_in`, `t_out` after the day's start).
+    fn add(day: i64, base: u32, stays: &[(u64, u64, u32, u32)]) -> Vec<u8> {
+        let rows = stays
+            .iter()
+            .zip(base..)
+            .map(|(&(person, venue, t_in, t_out), seq)| Row {
+                venue,
+                person,
+                t_in,
+                t_out,
+                seq,
+            })
+            .collect();
+        encode_add(&[(day, base)], &[(day, rows)])
+    }
 
     fn log_of(records: &[Vec<u8>]) -> Vec<u8> {
         let mut bytes = header();
@@ -240,7 +262,7 @@ mod tests {
 
     #[test]
     fn records_round_trip() {
-        let add = encode_add(&[(19_000, 7)], &[1, 2], &[3, 4], &[5, 6], &[7, 8]);
+        let add = add(19_000, 7, &[(1, 3, 5, 7), (2, 4, 6, 8)]);
         let checkout = encode_checkout(&[9], &[10]);
         let bytes = log_of(&[add.clone(), checkout]);
         let (records, end) = decode(Path::new("x"), &bytes).unwrap();
@@ -248,6 +270,17 @@ mod tests {
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].0, HEADER_LEN);
         assert_eq!(records[1].0, HEADER_LEN + add.len() as u64);
+        let start = 19_000 * DAY;
+        assert_eq!(
+            records[0].1,
+            Record::Add {
+                bases: vec![(19_000, 7)],
+                persons: vec![1, 2],
+                venues: vec![3, 4],
+                t_in: vec![start + 5, start + 6],
+                t_out: vec![start + 7, start + 8],
+            }
+        );
         assert_eq!(
             records[1].1,
             Record::Checkout {
@@ -260,7 +293,7 @@ mod tests {
     #[test]
     fn a_last_record_ending_in_zeros_is_torn_not_damaged() {
         let first = encode_checkout(&[1, 2, 3], &[946_684_800, 5, 6]);
-        let last = encode_add(&[(1, 0)], &[1], &[2], &[3], &[946_684_801]);
+        let last = add(10_958, 0, &[(1, 2, 3, 4)]);
         let bytes = log_of(&[first.clone(), last.clone()]);
         let clean = HEADER_LEN + first.len() as u64;
         // A crash after the file grew, before its last blocks were written:
@@ -300,7 +333,7 @@ mod tests {
     #[test]
     fn a_torn_tail_is_cut_at_every_offset_and_damage_is_reported() {
         let first = encode_checkout(&[1, 2, 3], &[4, 5, 6]);
-        let last = encode_add(&[(1, 0)], &[1], &[2], &[3], &[4]);
+        let last = add(1, 0, &[(1, 2, 3, 4)]);
         let bytes = log_of(&[first.clone(), last.clone()]);
         let clean = HEADER_LEN + first.len() as u64;
         for cut in clean as usize..bytes.len() {
