@@ -2,8 +2,8 @@
 
 Arrays that already have the engine's dtype and are contiguous go to Rust as
 they are (no conversion; before the bindings let the GIL go they read a
-large batch into the rows they index, and copy anything else, and Rust checks
-what it read), as do int64 ids found non-negative, seen as
+large batch into the rows they index, checking each value as it is read, and
+copy anything else, which Rust then checks), as do int64 ids found non-negative, seen as
 uint64: a caller that changes its own array from another thread during the
 call may have that change stored. Other integer dtypes are converted when
 every value fits.

@@ -25,8 +25,9 @@ class Engine:
     durable in a directory, and answers the same queries with the same
     results. A stay is a person at a venue during ``[t_in, t_out)``, in
     seconds since the Unix epoch. Every call releases the GIL once it has
-    read or copied its inputs (with the GIL held, so that no thread changes
-    them meanwhile: reading a billion rows takes seconds): queries may
+    read or copied its inputs (with the GIL held: reading a billion rows
+    takes seconds; a batch another thread writes to meanwhile is stored
+    as checked, or refused): queries may
     run from many threads while batches are added. See ``docs/semantics.md``
     for the exact meaning of each query and ``docs/storage.md`` for the store.
     """

@@ -1,13 +1,16 @@
 //! A batch of stays as the engine stores it: read from the caller's four
-//! columns once, each row checked on its own, and split by the UTC day of
-//! its `t_in` into partition rows.
+//! columns, each row checked on its own, and split by the UTC day of its
+//! `t_in` into partition rows.
 //!
-//! Making a [`Batch`] is the only read of those columns. The Python
-//! bindings make it while they hold the interpreter's lock, so that no
-//! other thread can change an array between the checks and the rows built
-//! from it, and they need no copy of the columns: the rows are the copy.
-//! What depends on the engine's state (the expiry point, each day's next
-//! stay number) waits for [`crate::Engine::add_batch`] and its writer's lock.
+//! Making a [`Batch`] is the only use of those columns: the engine needs no
+//! copy of them, the rows are the copy. The Python bindings make it before
+//! they let the interpreter's lock go. Even so another thread may write to
+//! the arrays meanwhile (numpy lets the lock go in its loops), so the pass
+//! that writes the rows reads each value once and checks it again: what is
+//! stored is what passed the checks, and a batch seen changing is refused
+//! ([`crate::Error::ChangedWhileRead`]). What depends on the engine's state
+//! (the expiry point, each day's next stay number) waits for
+//! [`crate::Engine::add_batch`] and its writer's lock.
 
 use std::ops::Range;
 
@@ -102,54 +105,68 @@ impl Split {
                 })
         });
         if !spans.iter().all(|s| s.0) {
-            let (row, problem) = (0..t_in.len())
-                .find_map(|i| stay_problem(t_in[i], t_out[i]).map(|p| (i, p)))
-                .expect("a bad row was seen");
-            return Err(Refused {
-                error: Error::InvalidStay { row, problem },
-                t_in_before: t_in[..row].to_vec(),
-            });
+            return Err(
+                match (0..t_in.len()).find_map(|i| stay_problem(t_in[i], t_out[i]).map(|p| (i, p)))
+                {
+                    Some((row, problem)) => Refused {
+                        error: Error::InvalidStay { row, problem },
+                        t_in_before: t_in[..row].to_vec(),
+                    },
+                    None => refused(Error::ChangedWhileRead),
+                },
+            );
         }
-        let earliest = spans.iter().map(|s| s.1).min().unwrap_or(i64::MAX);
-        let latest = spans.iter().map(|s| s.2).max().unwrap_or(i64::MIN);
         if t_in.is_empty() {
             return Ok(Split {
                 days: Vec::new(),
                 ids: Vec::new(),
-                earliest,
+                earliest: i64::MAX,
             });
         }
         // A counting sort by day: each piece counts its rows of each day,
         // and then writes them straight into their places, all at once.
-        let first = earliest.div_euclid(DAY);
+        let first = spans
+            .iter()
+            .map(|s| s.1)
+            .min()
+            .expect("rows")
+            .div_euclid(DAY);
+        let last = spans
+            .iter()
+            .map(|s| s.2)
+            .max()
+            .expect("rows")
+            .div_euclid(DAY);
         // Checked times span at most a century of days: a dense table is small.
-        let width = (latest.div_euclid(DAY) - first + 1) as usize;
-        let slot = |t: i64| (t.div_euclid(DAY) - first) as usize;
+        let width = (last - first + 1) as usize;
+        let slot = |t: i64| {
+            usize::try_from(t.div_euclid(DAY) - first)
+                .ok()
+                .filter(|&d| d < width)
+        };
         let counts = each_piece(pieces.clone(), |rows: Range<usize>| {
-            let mut count = vec![0u32; width];
+            let mut count = vec![0usize; width];
             for &t in &t_in[rows] {
-                count[slot(t)] += 1;
+                count[slot(t).unwrap_or(0)] += 1;
             }
             count
         });
-        let mut days: Vec<DayRows> = Vec::new();
-        for d in 0..width {
-            let total: u64 = counts.iter().map(|c| u64::from(c[d])).sum();
-            let day = first + d as i64;
-            if total >= u64::from(u32::MAX) {
-                return Err(refused(Error::PartitionFull { day }));
-            }
-            // Zeroed memory is mapped on first write, by the piece that writes it.
-            days.push((day, bytemuck::zeroed_vec(total as usize)));
-        }
+        let mut days: Vec<DayRows> = (0..width)
+            .map(|d| {
+                let total = counts.iter().map(|c| c[d]).sum();
+                // Zeroed memory is mapped on first write, by the piece that writes it.
+                (first + d as i64, bytemuck::zeroed_vec(total))
+            })
+            .collect();
         // Per piece: where its rows of each day go and the seq of the first.
         let mut places: Vec<Vec<(&mut [Row], u32)>> = counts.iter().map(|_| Vec::new()).collect();
         for (d, (_, rows)) in days.iter_mut().enumerate() {
-            let (mut rest, mut seq) = (rows.as_mut_slice(), 0);
+            let (mut rest, mut seq) = (rows.as_mut_slice(), 0u32);
             for (count, place) in counts.iter().zip(&mut places) {
-                let (mine, tail) = std::mem::take(&mut rest).split_at_mut(count[d] as usize);
+                let (mine, tail) = std::mem::take(&mut rest).split_at_mut(count[d]);
                 place.push((mine, seq));
-                seq += count[d];
+                // A day past u32 stay numbers is refused when numbered.
+                seq = seq.wrapping_add(count[d] as u32);
                 rest = tail;
             }
         }
@@ -161,25 +178,46 @@ impl Split {
             id_pieces.push(mine);
             rest = tail;
         }
+        // Each row's values are read once more, here, and checked again: a
+        // thread writing to the columns meanwhile (numpy lets Python's lock
+        // go in its loops) could have changed them since the passes above.
+        // What is stored is what passed this check.
         let work: Vec<_> = pieces.into_iter().zip(id_pieces).zip(places).collect();
-        each_piece(work, |((rows, ids), mut place)| {
+        let filled = each_piece(work, |((rows, ids), mut place)| {
             let mut filled = vec![0usize; width];
+            let mut earliest = i64::MAX;
             for (i, id) in rows.zip(ids) {
-                let d = slot(t_in[i]);
+                let (a, b) = (t_in[i], t_out[i]);
+                let d = slot(a).filter(|&d| filled[d] < place[d].0.len())?;
+                if stay_problem(a, b).is_some() {
+                    return None;
+                }
+                earliest = earliest.min(a);
                 let (rows, seq) = &mut place[d];
                 let start = (first + d as i64) * DAY;
                 let row = &mut rows[filled[d]];
                 *row = Row {
                     venue: venues[i],
                     person: persons[i],
-                    t_in: (t_in[i] - start) as u32,
-                    t_out: (t_out[i] - start) as u32,
-                    seq: *seq + filled[d] as u32,
+                    t_in: (a - start) as u32,
+                    t_out: (b - start) as u32,
+                    seq: seq.wrapping_add(filled[d] as u32),
                 };
                 *id = stay_id(first + d as i64, row.seq);
                 filled[d] += 1;
             }
+            let whole = filled
+                .iter()
+                .zip(&place)
+                .all(|(&n, (rows, _))| n == rows.len());
+            whole.then_some(earliest)
         });
+        let Some(earliest) = filled
+            .into_iter()
+            .try_fold(i64::MAX, |lo, e| Some(lo.min(e?)))
+        else {
+            return Err(refused(Error::ChangedWhileRead));
+        };
         days.retain(|(_, rows)| !rows.is_empty());
         Ok(Split {
             days,
@@ -234,6 +272,34 @@ impl Split {
             .par_iter_mut()
             .with_min_len(THREADS_FROM)
             .for_each(|id| *id += u64::from(of_day[((*id >> 32) as i64 - first) as usize]));
+    }
+}
+
+/// What [`Batch::read`] and then the engine would refuse in a batch, given
+/// the engine's expiry point, without building its rows.
+pub(crate) fn check(
+    persons: &[u64],
+    venues: &[u64],
+    t_in: &[i64],
+    t_out: &[i64],
+    expired_before: i64,
+) -> Result<()> {
+    same_length(
+        persons.len(),
+        &[
+            ("venues", venues.len()),
+            ("t_in", t_in.len()),
+            ("t_out", t_out.len()),
+        ],
+    )?;
+    let bad = (0..t_in.len()).find_map(|i| stay_problem(t_in[i], t_out[i]).map(|p| (i, p)));
+    let checked = bad.as_ref().map_or(t_in.len(), |&(row, _)| row);
+    if let Some(expired) = first_expired(t_in[..checked].iter().copied(), expired_before) {
+        return Err(expired);
+    }
+    match bad {
+        Some((row, problem)) => Err(Error::InvalidStay { row, problem }),
+        None => Ok(()),
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex, RwLock, RwLockWriteGuard};
 use rayon::prelude::*;
 
-use crate::batch::{Batch, DayRows, Split};
+use crate::batch::{self, Batch, DayRows, Split};
 use crate::error::{Error, Result, StayProblem};
 use crate::partition::{Append, Partition};
 use crate::segment::DAY;
@@ -178,11 +178,8 @@ impl Engine {
         t_in: &[i64],
         t_out: &[i64],
     ) -> Result<()> {
-        let expired_before = || self.writer.lock().files.expired_before;
-        match Batch::read(persons, venues, t_in, t_out).into_split() {
-            Ok(split) => split.check_not_expired(expired_before()),
-            Err(refused) => Err(refused.error(expired_before())),
-        }
+        let expired_before = self.writer.lock().files.expired_before;
+        batch::check(persons, venues, t_in, t_out, expired_before)
     }
 
     /// Adds a batch of stays `[t_in, t_out)` and returns their stay ids, one
@@ -203,21 +200,23 @@ impl Engine {
             Ok(split) => split,
             Err(refused) => return Err(refused.error(self.writer.lock().files.expired_before)),
         };
-        let (bases, ticket) = {
+        let ticket = {
             let mut w = self.writer.lock();
             self.writable(&mut w)?;
             if split.len() == 0 {
                 return Ok(Vec::new());
             }
             let bases = w.number(&split)?;
+            // Before a ticket is issued: a panic past it would hold up every
+            // change after this one.
+            split.number(&bases);
             let log_end = match &self.store {
                 Some(store) => Some(store.append(&log::encode_add(&bases, &split.days))?),
                 None => None,
             };
             w.note_added(&bases, &split);
-            (bases, w.issue(log_end))
+            w.issue(log_end)
         };
-        split.number(&bases);
         self.recovered_after(self.commit_add(ticket, split.days))?;
         self.checkpoint_if_due();
         Ok(split.ids)

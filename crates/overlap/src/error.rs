@@ -51,6 +51,10 @@ pub enum Error {
         /// The repeated person id.
         person: u64,
     },
+    /// A batch's columns changed while they were read: another thread wrote
+    /// to them during the call.
+    #[error("the batch changed while it was read (another thread wrote to its columns): nothing was stored")]
+    ChangedWhileRead,
     /// A day already holds as many stays as its ids can number (2^32 - 1).
     #[error("the day {day} (days since the Unix epoch) is full: no more stay ids")]
     PartitionFull {
