@@ -137,7 +137,7 @@ impl Segment {
         // columns come out of the keys. Places go as `seq` does, so among
         // stays that tie the earlier arrival comes first.
         let gapless = gapless_from(&rows, first_seq);
-        let ((mut seg, own_row_at), (persons, firsts, places)) = rayon::join(
+        let ((mut seg, own_row_at), (persons, firsts, mut places)) = rayon::join(
             || Segment::venue_order(&rows, first_seq, seq_span, gapless),
             || {
                 let (mut persons, mut firsts) = (Vec::new(), Vec::new());
@@ -164,11 +164,13 @@ impl Segment {
             let base = gapless.expect("a batch with gaps keeps a map of its own");
             &seg.row_of_seq[base..base + n]
         });
-        seg.by_person = places
-            .par_iter()
+        // Each place becomes its row where it is: no fresh memory, whose
+        // first touch (page faults, zeroing) costs more than the writes.
+        places
+            .par_iter_mut()
             .with_min_len(par::SMALL)
-            .map(|&at| row_at[at as usize])
-            .collect();
+            .for_each(|at| *at = row_at[*at as usize]);
+        seg.by_person = places;
         seg.person = person_column(&seg.by_person, &firsts);
         seg.finish(first_seq)
     }
