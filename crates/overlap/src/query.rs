@@ -1552,19 +1552,46 @@ impl Engine {
         drop(state);
         let total = found.iter().map(Vec::len).sum();
         let mut out = ContactPairs {
-            case: Vec::with_capacity(total),
-            person: Vec::with_capacity(total),
-            exposure: Vec::with_capacity(total),
-            first_contact: Vec::with_capacity(total),
+            case: vec![0; total],
+            person: vec![0; total],
+            exposure: vec![0; total],
+            first_contact: vec![0; total],
         };
-        for (&(case, _, _), contacts) in cases.iter().zip(found) {
-            for c in contacts {
-                out.case.push(case);
-                out.person.push(c.person);
-                out.exposure.push(c.exposure);
-                out.first_contact.push(c.first);
-            }
-        }
+        // Each case's contacts into its stretch of the columns, cases on
+        // both cores: the columns are fresh memory, whose first touch (page
+        // faults, zeroing) costs more than the writes.
+        let mut rest = (
+            &mut out.case[..],
+            &mut out.person[..],
+            &mut out.exposure[..],
+            &mut out.first_contact[..],
+        );
+        let stretches: Vec<_> = cases
+            .iter()
+            .zip(&found)
+            .map(|(&(case, _, _), contacts)| {
+                let len = contacts.len();
+                let sized = "the columns hold every contact";
+                (
+                    case,
+                    contacts,
+                    rest.0.split_off_mut(..len).expect(sized),
+                    rest.1.split_off_mut(..len).expect(sized),
+                    rest.2.split_off_mut(..len).expect(sized),
+                    rest.3.split_off_mut(..len).expect(sized),
+                )
+            })
+            .collect();
+        stretches.into_par_iter().for_each(
+            |(case, contacts, case_ids, persons, exposures, firsts)| {
+                case_ids.fill(case);
+                for (at, contact) in contacts.iter().enumerate() {
+                    persons[at] = contact.person;
+                    exposures[at] = contact.exposure;
+                    firsts[at] = contact.first;
+                }
+            },
+        );
         Ok(out)
     }
 
