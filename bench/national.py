@@ -39,6 +39,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -446,15 +447,28 @@ def main() -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(library)
 
+    # Every row says which run and which code measured it: a size's rows
+    # may come from runs hours apart (one system rerun on its own, say).
+    run = {"run": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit()}
     for size in map(parse_size, filter(None, args.sizes.split(","))):
-        run_size(args, size, {"workload": "national", "size": size}, {}, full=True)
+        run_size(args, size, {"workload": "national", "size": size, **run}, {}, full=True)
     if args.skew_size:
         for zipf in (0.7, 1.0):
             for forgotten in (0.0, 0.05):
-                label = {"workload": f"skew zipf={zipf} forgotten={forgotten:.0%}", "size": args.skew_size}
+                label = {"workload": f"skew zipf={zipf} forgotten={forgotten:.0%}", "size": args.skew_size, **run}
                 run_size(args, args.skew_size, label, {"zipf": zipf, "forgotten": forgotten}, full=False)
     if args.report:
         report.write(args.json)
+
+
+def commit() -> str:
+    """The engine's commit, marked when the working tree differs from it."""
+    def git(*args: str) -> str:
+        root = Path(__file__).parents[1]
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return f"{head}+changes" if git("status", "--porcelain", "--untracked-files=no") else head
 
 
 def merge(path: Path, rows: list[dict]) -> None:

@@ -75,10 +75,12 @@ def side_by_side(rows: Rows, size: int, notes: list[str]) -> list[str]:
     systems = rows.systems(w, size)
     label = rows.label(w, size)
     cases = sorted({r["n"] for r in rows.rows if (r["workload"], r["size"], r["query"]) == (w, size, "f1")})
+    runs = sorted({(r["run"], r["commit"]) for r in rows.rows if (r["workload"], r["size"]) == (w, size) and "run" in r})
     out = [
         f"### {size_name(size)} stays ({label['stays']:,} over {label['days']} days, "
         f"{label['people']:,} people, {label['venues']:,} venues; one more day of {label['append_stays']:,} appended)",
         "",
+        *([f"Measured {'; '.join(f'{at} at {commit}' for at, commit in runs)}.", ""] if runs else []),
         "| system | build (stays/s) | resident bytes/stay | append a day (s) | 1 window p50 / p99 (ms) | 10,000 windows (s) |",
         "|---|---|---|---|---|---|",
     ]
