@@ -15,10 +15,19 @@ more) hit both alike. How a change to the engine is measured:
     .venv/bin/python bench/ab.py stall old new --cases 16000 --hops 0    # ... during contacts_many
     .venv/bin/python bench/ab.py add1 old new                            # one-row durable adds
     .venv/bin/python bench/ab.py generate old new --size 10M             # the national workload generator (--model-changed: new draws)
+    .venv/bin/python bench/ab.py build old new --fresh --rounds 5        # each round in a new process: a first build's cost
+    .venv/bin/python bench/ab.py f1 old new --size 30M --fresh --rounds 5   # a first query's, after loading
 
 `stage` copies the installed package (python/tokhai_engine, with its built
 extension) to target/ab/NAME as the module `tk_NAME`. Each measurement
 prints the median of its rounds for each build, and their ratio.
+
+In one process the builds share what the first round made the kernel give
+(a build writes some 80 bytes a stay of fresh memory, whose first touch
+costs more than the writes): later rounds run up to twice as fast as the
+first. `--fresh` runs each round in a new process, loading the data
+again, and times one build, or one query after loading, as a benchmark's
+single run does.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import argparse
 import importlib
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -92,6 +102,9 @@ def build(args, mods) -> None:  # noqa: ANN001
             engine.close()  # a durable build ends with its last checkpoint
             return n / (time.perf_counter() - t) / 1e6
 
+    if args.once:
+        print(run(args.once))
+        return
     kind = "durable build (then close)" if args.durable else "build"
     print(f"{kind} of {n:,} stays from {len(chunks)} batches, M stays/s (higher is better)")
     in_turns(list(mods), args.rounds, run)
@@ -107,6 +120,13 @@ def query(args, engine, cases, start, end):  # noqa: ANN001, ANN201 - a Trace or
 def f1(args, mods) -> None:  # noqa: ANN001
     engines, cases, start, end, size = loaded(args, mods)
     answers = {}
+
+    if args.once:
+        time.sleep(1)  # the load's aftermath (arrays freed, the kernel's page work) first
+        t = time.perf_counter()
+        query(args, engines[args.once], cases, start, end)
+        print(time.perf_counter() - t)
+        return
 
     def run(name: str) -> float:
         t = time.perf_counter()
@@ -254,6 +274,19 @@ def generate(args, mods) -> None:  # noqa: ANN001
         print(message)
 
 
+def fresh(args) -> None:  # noqa: ANN001
+    """Each round of `build` or `f1` in a process of its own (`--once NAME`)."""
+    argv = [a for a in sys.argv[1:] if a != "--fresh"]
+
+    def run(name: str) -> float:
+        done = subprocess.run([sys.executable, __file__, *argv, "--once", name], check=True, capture_output=True, text=True)
+        return float(done.stdout.split()[-1])
+
+    unit = "M stays/s (higher is better)" if args.what == "build" else "s (lower is better)"
+    print(f"{args.what}, each round in a new process, {unit}")
+    in_turns([args.a, args.b], args.rounds, run)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -286,11 +319,18 @@ def main() -> None:
             p.add_argument("--durable", action="store_true", help="into a new store (Engine.open), every batch fsynced")
         if what in ("add1", "ingest", "build"):
             p.add_argument("--dir", default="/var/tmp")
+        if what in ("build", "f1"):
+            p.add_argument("--fresh", action="store_true", help="each round in a new process (the data loaded again): a first run's cost")
+            p.add_argument("--once", metavar="NAME", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.what == "stage":
         stage(args.name)
         return
-    mods = {name: load(name) for name in (args.a, args.b)}
+    if getattr(args, "fresh", False):
+        fresh(args)
+        return
+    names = [args.once] if getattr(args, "once", None) else [args.a, args.b]
+    mods = {name: load(name) for name in names}
     {"build": build, "ingest": ingest, "f1": f1, "stall": stall, "add1": add1, "generate": generate}[args.what](args, mods)
 
 
