@@ -125,18 +125,10 @@ impl Split {
         }
         // A counting sort by day: each piece counts its rows of each day,
         // and then writes them straight into their places, all at once.
-        let first = spans
-            .iter()
-            .map(|s| s.1)
-            .min()
-            .expect("rows")
-            .div_euclid(DAY);
-        let last = spans
-            .iter()
-            .map(|s| s.2)
-            .max()
-            .expect("rows")
-            .div_euclid(DAY);
+        let (lo, hi) = spans.iter().fold((i64::MAX, i64::MIN), |(lo, hi), s| {
+            (lo.min(s.1), hi.max(s.2))
+        });
+        let (first, last) = (lo.div_euclid(DAY), hi.div_euclid(DAY));
         // Checked times span at most a century of days: a dense table is small.
         let width = (last - first + 1) as usize;
         let slot = |t: i64| {

@@ -206,10 +206,9 @@ impl Engine {
             if split.len() == 0 {
                 return Ok(Vec::new());
             }
-            let bases = w.number(&split)?;
-            // Before a ticket is issued: a panic past it would hold up every
-            // change after this one.
-            split.number(&bases);
+            // Numbered before a ticket is issued: a panic past it would hold
+            // up every change after this one.
+            let bases = w.number(&mut split)?;
             let log_end = match &self.store {
                 Some(store) => Some(store.append(&log::encode_add(&bases, &split.days))?),
                 None => None,
@@ -514,7 +513,7 @@ impl Engine {
                 let mut split = Batch::read(&persons, &venues, &t_in, &t_out)
                     .into_split()
                     .map_err(|refused| refused.error)?;
-                let bases = w.number(&split)?;
+                let bases = w.number(&mut split)?;
                 if bases != logged {
                     return Err(Error::corrupt(
                         Path::new(""),
@@ -523,7 +522,6 @@ impl Engine {
                     ));
                 }
                 w.note_added(&bases, &split);
-                split.number(&bases);
                 self.apply_add(split.days);
             }
             Record::Checkout { ids, t_out } => {
@@ -618,12 +616,12 @@ impl Writer {
         self.next_seq.get(&day).copied().unwrap_or(0)
     }
 
-    /// Each day's first stay number for a batch: its rows are numbered on
-    /// from those of the day's earlier batches. Refuses a batch with a stay
-    /// that begins before the expiry point, or too many for its day.
-    fn number(&self, split: &Split) -> Result<Vec<(i64, u32)>> {
+    /// Numbers a batch's rows on from those of each day's earlier batches,
+    /// and returns each day's first number. Refuses a batch with a stay that
+    /// begins before the expiry point, or too many for its day.
+    fn number(&self, split: &mut Split) -> Result<Vec<(i64, u32)>> {
         split.check_not_expired(self.files.expired_before)?;
-        split
+        let bases = split
             .days
             .iter()
             .map(|(day, rows)| {
@@ -633,7 +631,9 @@ impl Writer {
                 }
                 Ok((*day, base))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        split.number(&bases);
+        Ok(bases)
     }
 
     fn note_added(&mut self, bases: &[(i64, u32)], split: &Split) {
@@ -741,13 +741,12 @@ mod tests {
             .into_split()
             .unwrap_or_else(|refused| panic!("{}", refused.error));
         let mut w = engine.writer.lock();
-        let bases = w.number(&split).unwrap();
+        let bases = w.number(&mut split).unwrap();
         let log_end = engine
             .store
             .as_ref()
             .map(|store| store.append(&log::encode_add(&bases, &split.days)).unwrap());
         w.note_added(&bases, &split);
-        split.number(&bases);
         (w.issue(log_end), split.days)
     }
 
